@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs what Luge's build and tests need on a Debian 12 (bookworm) machine.
+#
+# Idempotent: apt is only touched when a package is missing, and rustup only
+# when a target is missing, so a rerun on a prepared machine takes well under
+# a second.  Safe with CI=true and no stdin.
+#
+#   clang-16, lld-16 (wasm-ld-16), wasi-libc, libclang-rt-16-dev-wasm32
+#                       -> build the C examples to wasm32-wasi
+#   gcc, binutils, libc6-dev
+#                       -> native builds (examples, C parts of crates)
+#   wrk                 -> HTTP load tests against a local server
+#   rustup targets wasm32-wasip1 (examples/rust-hello) and
+#   aarch64-unknown-linux-gnu (cross-compilation targets in tests)
+#
+# Environment:
+#   RUST_TARGETS_OPTIONAL=1  only warn (don't fail) if `rustup target add`
+#                            fails; the example .wasm files are committed, so
+#                            most tests don't need the wasm32 target.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+APT_PACKAGES=(
+    clang-16
+    lld-16
+    wasi-libc
+    libclang-rt-16-dev-wasm32
+    wrk
+    gcc
+    binutils
+    libc6-dev
+)
+RUST_TARGETS=(wasm32-wasip1 aarch64-unknown-linux-gnu)
+
+log() { echo "install-deps: $*"; }
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 \
+        || { log "error: not root and sudo is not available"; exit 1; }
+    SUDO=(sudo -n)
+fi
+
+# ---- apt packages ----------------------------------------------------------
+is_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    is_installed "$pkg" || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+    log "installing apt packages: ${missing[*]}"
+    "${SUDO[@]}" apt-get update -qq </dev/null
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
+        -o DPkg::Lock::Timeout=300 "${missing[@]}" </dev/null
+else
+    log "apt packages already installed"
+fi
+
+# ---- Rust targets ----------------------------------------------------------
+if ! command -v rustup >/dev/null 2>&1; then
+    log "error: rustup not found; install the Rust toolchain with rustup first"
+    exit 1
+fi
+
+installed_targets="$(rustup target list --installed 2>/dev/null || true)"
+for target in "${RUST_TARGETS[@]}"; do
+    if grep -qx "$target" <<<"$installed_targets"; then
+        continue
+    fi
+    log "adding Rust target $target"
+    if ! rustup target add "$target" </dev/null; then
+        if [[ "${RUST_TARGETS_OPTIONAL:-0}" == 1 ]]; then
+            log "warning: could not add Rust target $target (continuing)"
+        else
+            log "error: could not add Rust target $target"
+            exit 1
+        fi
+    fi
+done
+log "Rust targets installed: $(rustup target list --installed | tr '\n' ' ')"
+
+# ---- sanity checks ---------------------------------------------------------
+for tool in clang-16 wasm-ld-16 wrk cc; do
+    command -v "$tool" >/dev/null 2>&1 \
+        || { log "error: $tool still missing after install"; exit 1; }
+done
+[[ -f /usr/lib/wasm32-wasi/libc.a && -f /usr/include/wasm32-wasi/stdio.h ]] \
+    || { log "error: wasi-libc sysroot not found under /usr/{lib,include}/wasm32-wasi"; exit 1; }
+rt="$(clang-16 --target=wasm32-wasi -print-libgcc-file-name)"
+[[ -f "$rt" ]] || { log "error: $rt missing (libclang-rt-16-dev-wasm32)"; exit 1; }
+
+log "done"

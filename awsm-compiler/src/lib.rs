@@ -1,0 +1,77 @@
+//! `awsm-compiler`: ahead-of-time compilation of WebAssembly modules into
+//! native shared objects that the Luge runtime loads.
+//!
+//! The pipeline is: validate and parse ([`module`]), translate every function
+//! with Cranelift and emit a relocatable object ([`translate`]), link it into
+//! an ELF shared object ([`link`]).
+
+mod error;
+mod link;
+mod module;
+mod translate;
+
+pub use error::CompileError;
+pub use luge_abi::{Arch, BoundsMode};
+pub use module::{features, MAX_WASM_SIZE};
+
+use std::path::Path;
+
+/// How much the code generator optimizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptLevel {
+    None,
+    Speed,
+}
+
+impl std::str::FromStr for OptLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(OptLevel::None),
+            "speed" => Ok(OptLevel::Speed),
+            other => Err(format!(
+                "unknown optimization level `{other}` (expected `none` or `speed`)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    pub arch: Arch,
+    pub bounds: BoundsMode,
+    pub opt: OptLevel,
+    /// Emit interruption checks at loop headers and function entries, so
+    /// that the runtime can stop or preempt long-running code.
+    pub interrupt_checks: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions::for_arch(Arch::host())
+    }
+}
+
+impl CompileOptions {
+    /// Defaults for `arch`, including its preferred bounds mode.
+    pub fn for_arch(arch: Arch) -> Self {
+        CompileOptions {
+            arch,
+            bounds: arch.default_bounds(),
+            opt: OptLevel::Speed,
+            interrupt_checks: true,
+        }
+    }
+}
+
+/// Compiles `wasm` into a relocatable object file.
+pub fn compile_object(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
+    let info = module::ModuleInfo::parse(wasm)?;
+    translate::emit_object(info, opts, wasm.len() as u64)
+}
+
+/// Compiles `wasm` into a shared object at `out`.
+pub fn compile_to_file(wasm: &[u8], opts: &CompileOptions, out: &Path) -> Result<(), CompileError> {
+    let object = compile_object(wasm, opts)?;
+    link::link_shared_object(&object, opts.arch, out)
+}

@@ -1,0 +1,388 @@
+//! The translator: wasm function bodies to machine code with cranelift-wasm,
+//! host-to-wasm trampolines, and the relocatable object holding them and
+//! the module descriptor. This is the only module that knows about
+//! Cranelift; swapping the code generator means replacing it.
+
+mod env;
+mod signature;
+
+use crate::error::CompileError;
+use crate::module::{ModuleInfo, PendingBody};
+use crate::{CompileOptions, OptLevel};
+use cranelift_codegen::ir::{
+    self, GlobalValueData, InstBuilder, MemFlags, UserFuncName,
+};
+use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedMachReloc};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
+use cranelift_object::{ObjectBuilder, ObjectModule};
+use cranelift_wasm::{FuncTranslator, WasmError};
+use luge_abi::{
+    offsets, Arch, FuncCode, ModuleDescriptor, TrapSite, VmLayout, DESCRIPTOR_SYMBOL,
+    FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE,
+};
+use signature::{ir_type, trampoline_signature, wasm_signature};
+use std::sync::Mutex;
+use wasmparser::FuncValidatorAllocations;
+
+/// Builds the Cranelift ISA for `opts`: the host's exact CPU when compiling
+/// for the host, the architecture's baseline otherwise.
+fn target_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CompileError> {
+    let mut flags = settings::builder();
+    let set = |flags: &mut settings::Builder, name: &str, value: &str| {
+        flags
+            .set(name, value)
+            .map_err(|e| CompileError::Target(format!("setting {name}={value}: {e}")))
+    };
+    set(&mut flags, "is_pic", "true")?;
+    set(
+        &mut flags,
+        "opt_level",
+        match opts.opt {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+        },
+    )?;
+    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    set(&mut flags, "unwind_info", "false")?;
+    set(&mut flags, "preserve_frame_pointers", "true")?;
+    let builder = if opts.arch == Arch::host() {
+        cranelift_native::builder().map_err(|e| CompileError::Target(e.to_string()))?
+    } else {
+        let triple = format!("{}-unknown-linux-gnu", opts.arch.name());
+        isa::lookup_by_name(&triple).map_err(|e| CompileError::Target(e.to_string()))?
+    };
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| CompileError::Target(e.to_string()))
+}
+
+/// Machine code of one function, ready to be placed in the object.
+struct CompiledFunc {
+    func: ir::Function,
+    code: Vec<u8>,
+    relocs: Vec<FinalizedMachReloc>,
+    alignment: u64,
+    traps: Vec<TrapSite>,
+}
+
+/// Per-thread state reused across the functions a worker compiles.
+struct Worker {
+    ctx: Context,
+    translator: FuncTranslator,
+    allocations: FuncValidatorAllocations,
+}
+
+fn wasm_error(err: WasmError, offset: usize) -> CompileError {
+    match err {
+        WasmError::InvalidWebAssembly { message, offset } => {
+            CompileError::Invalid { offset, message }
+        }
+        WasmError::Unsupported(message) => CompileError::Unsupported { offset, message },
+        WasmError::ImplLimitExceeded => CompileError::Unsupported {
+            offset,
+            message: "implementation limit exceeded".into(),
+        },
+        WasmError::User(message) => CompileError::Unsupported { offset, message },
+    }
+}
+
+struct Translation<'m, 'a> {
+    isa: &'m dyn isa::TargetIsa,
+    module: &'m ModuleInfo<'a>,
+    layout: VmLayout,
+    opts: &'m CompileOptions,
+}
+
+impl Translation<'_, '_> {
+    fn compile_function(
+        &self,
+        worker: &mut Worker,
+        defined: u32,
+        body: PendingBody<'_>,
+    ) -> Result<CompiledFunc, CompileError> {
+        let pointer = self.isa.pointer_type();
+        let index = self.module.imported_funcs + defined;
+        let ty = &self.module.types[self.module.funcs[index as usize] as usize];
+        let body_offset = body.body.range().start;
+        let mut func = ir::Function::with_name_signature(
+            UserFuncName::user(0, defined),
+            wasm_signature(ty, pointer),
+        );
+        let vmctx = func.create_global_value(GlobalValueData::VMContext);
+        let readonly = MemFlags::trusted().with_readonly();
+        let limits = func.create_global_value(GlobalValueData::Load {
+            base: vmctx,
+            offset: (offsets::LIMITS as i32).into(),
+            global_type: pointer,
+            flags: readonly,
+        });
+        func.stack_limit = Some(func.create_global_value(GlobalValueData::Load {
+            base: limits,
+            offset: (offsets::STACK_LIMIT as i32).into(),
+            global_type: pointer,
+            flags: readonly,
+        }));
+        let mut env = env::FuncEnv::new(self.module, &self.layout, self.isa.frontend_config(), self.opts);
+        let mut validator = body
+            .validator
+            .into_validator(std::mem::take(&mut worker.allocations));
+        worker
+            .translator
+            .translate_body(&mut validator, body.body, &mut func, &mut env)
+            .map_err(|e| wasm_error(e, body_offset))?;
+        worker.allocations = validator.into_allocations();
+
+        worker.ctx.clear();
+        worker.ctx.func = func;
+        let codegen_error = |message: String| CompileError::Codegen {
+            func: index,
+            message,
+        };
+        let compiled = worker
+            .ctx
+            .compile(self.isa, &mut Default::default())
+            .map_err(|e| codegen_error(format!("{:?}", e.inner)))?;
+        let mut traps = Vec::with_capacity(compiled.buffer.traps().len());
+        for trap in compiled.buffer.traps() {
+            let kind = env::trap_kind(trap.code)
+                .ok_or_else(|| codegen_error(format!("unexpected trap code {}", trap.code)))?;
+            traps.push(TrapSite {
+                offset: trap.offset,
+                kind,
+            });
+        }
+        traps.sort_by_key(|t| t.offset);
+        Ok(CompiledFunc {
+            code: compiled.code_buffer().to_vec(),
+            relocs: compiled.buffer.relocs().to_vec(),
+            alignment: u64::from(compiled.buffer.alignment),
+            traps,
+            func: std::mem::replace(&mut worker.ctx.func, ir::Function::new()),
+        })
+    }
+
+    /// Compiles all bodies on every available core. Functions are handed
+    /// out one at a time so that a few huge functions do not leave the
+    /// other workers idle.
+    fn compile_all(&self, bodies: Vec<PendingBody<'_>>) -> Result<Vec<CompiledFunc>, CompileError> {
+        let count = bodies.len();
+        let queue = Mutex::new(bodies.into_iter().enumerate());
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(count.max(1));
+        let results: Vec<Vec<(usize, Result<CompiledFunc, CompileError>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut worker = Worker {
+                            ctx: Context::new(),
+                            translator: FuncTranslator::new(),
+                            allocations: Default::default(),
+                        };
+                        let mut done = Vec::new();
+                        loop {
+                            let next = queue.lock().unwrap().next();
+                            let Some((i, body)) = next else { break };
+                            let result = self.compile_function(&mut worker, i as u32, body);
+                            let failed = result.is_err();
+                            done.push((i, result));
+                            if failed {
+                                break;
+                            }
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("compiler thread panicked")).collect()
+        });
+        let mut slots: Vec<Option<CompiledFunc>> = (0..count).map(|_| None).collect();
+        let mut first_error: Option<(usize, CompileError)> = None;
+        for (i, result) in results.into_iter().flatten() {
+            match result {
+                Ok(f) => slots[i] = Some(f),
+                Err(e) => {
+                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                        first_error = Some((i, e));
+                    }
+                }
+            }
+        }
+        if let Some((_, e)) = first_error {
+            return Err(e);
+        }
+        Ok(slots.into_iter().map(|f| f.expect("every function compiled")).collect())
+    }
+
+    /// The host-to-wasm entry for type `ty`: loads the arguments from the
+    /// value array, calls the callee and stores its results back.
+    fn trampoline(&self, ty: &luge_abi::FuncType, builder_ctx: &mut FunctionBuilderContext) -> ir::Function {
+        let pointer = self.isa.pointer_type();
+        let mut func = ir::Function::with_name_signature(UserFuncName::default(), trampoline_signature(pointer));
+        let mut b = FunctionBuilder::new(&mut func, builder_ctx);
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        b.seal_block(block);
+        let (callee, vmctx, values) = {
+            let p = b.block_params(block);
+            (p[0], p[1], p[2])
+        };
+        let mut args = vec![vmctx];
+        for (i, &param) in ty.params.iter().enumerate() {
+            let at = (i * VALUE_SLOT_SIZE) as i32;
+            args.push(b.ins().load(ir_type(param, pointer), MemFlags::trusted(), values, at));
+        }
+        let sig = b.import_signature(wasm_signature(ty, pointer));
+        let call = b.ins().call_indirect(sig, callee, &args);
+        let results = b.inst_results(call).to_vec();
+        for (i, result) in results.into_iter().enumerate() {
+            let at = (i * VALUE_SLOT_SIZE) as i32;
+            b.ins().store(MemFlags::trusted(), result, values, at);
+        }
+        b.ins().return_(&[]);
+        b.finalize();
+        func
+    }
+}
+
+fn module_error(e: cranelift_module::ModuleError) -> CompileError {
+    CompileError::Link(e.to_string())
+}
+
+/// Declares an exported, read-only table of code pointers.
+fn define_pointer_table(
+    object: &mut ObjectModule,
+    name: &str,
+    funcs: &[FuncId],
+) -> Result<DataId, CompileError> {
+    let id = object
+        .declare_data(name, Linkage::Export, false, false)
+        .map_err(module_error)?;
+    let mut data = DataDescription::new();
+    let width = object.isa().pointer_bytes() as usize;
+    // Explicit zeros, not `define_zeroinit`: that would place the table in
+    // .bss, where the linker drops the relocations that fill it.
+    data.define(vec![0; (funcs.len() * width).max(width)].into_boxed_slice());
+    data.set_align(width as u64);
+    for (i, &f) in funcs.iter().enumerate() {
+        let func_ref = object.declare_func_in_data(f, &mut data);
+        data.write_function_addr((i * width) as u32, func_ref);
+    }
+    object.define_data(id, &data).map_err(module_error)?;
+    Ok(id)
+}
+
+/// Translates `module` and returns a relocatable object file exporting the
+/// descriptor, function and trampoline symbols of the ABI.
+pub fn emit_object(
+    mut module: ModuleInfo<'_>,
+    opts: &CompileOptions,
+    wasm_size: u64,
+) -> Result<Vec<u8>, CompileError> {
+    let isa = target_isa(opts)?;
+    let pointer = isa.pointer_type();
+    let bodies = std::mem::take(&mut module.bodies);
+    let mut descriptor = ModuleDescriptor {
+        arch: opts.arch,
+        bounds: opts.bounds,
+        interrupt_checks: opts.interrupt_checks,
+        compiler: env!("CARGO_PKG_VERSION").to_string(),
+        wasm_size,
+        types: module.types.clone(),
+        imports: module.imports.clone(),
+        funcs: module.funcs.clone(),
+        tables: module.tables.clone(),
+        memory: module.memory,
+        globals: module.globals.clone(),
+        exports: module.exports.clone(),
+        start: module.start,
+        elements: module.elements.clone(),
+        data: std::mem::take(&mut module.data),
+        code: Vec::with_capacity(bodies.len()),
+    };
+    let translation = Translation {
+        isa: &*isa,
+        module: &module,
+        layout: VmLayout::new(descriptor.counts()),
+        opts,
+    };
+    let compiled = translation.compile_all(bodies)?;
+
+    let builder = ObjectBuilder::new(isa.clone(), "luge-module", cranelift_module::default_libcall_names())
+        .map_err(module_error)?;
+    let mut object = ObjectModule::new(builder);
+    // Defined functions are declared first so that FuncId n is defined
+    // function n, which is what the `UserExternalName`s in calls refer to.
+    let mut func_ids = Vec::with_capacity(compiled.len());
+    for (i, f) in compiled.iter().enumerate() {
+        let id = object
+            .declare_function(&format!("luge_func_{i}"), Linkage::Hidden, &f.func.signature)
+            .map_err(module_error)?;
+        debug_assert_eq!(id.as_u32() as usize, i);
+        func_ids.push(id);
+    }
+    for (f, &id) in compiled.iter().zip(&func_ids) {
+        object
+            .define_function_bytes(id, &f.func, f.alignment, &f.code, &f.relocs)
+            .map_err(module_error)?;
+        descriptor.code.push(FuncCode {
+            size: f.code.len() as u32,
+            traps: f.traps.clone(),
+        });
+    }
+    drop(compiled);
+
+    let mut ctx = Context::new();
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut trampolines = Vec::with_capacity(module.types.len());
+    for (t, ty) in module.types.iter().enumerate() {
+        let id = object
+            .declare_function(&format!("luge_trampoline_{t}"), Linkage::Hidden, &trampoline_signature(pointer))
+            .map_err(module_error)?;
+        ctx.clear();
+        ctx.func = translation.trampoline(ty, &mut builder_ctx);
+        object.define_function(id, &mut ctx).map_err(module_error)?;
+        trampolines.push(id);
+    }
+
+    define_pointer_table(&mut object, FUNCTIONS_SYMBOL, &func_ids)?;
+    define_pointer_table(&mut object, TRAMPOLINES_SYMBOL, &trampolines)?;
+    let id = object
+        .declare_data(DESCRIPTOR_SYMBOL, Linkage::Export, false, false)
+        .map_err(module_error)?;
+    let mut data = DataDescription::new();
+    data.define(descriptor.encode().into_boxed_slice());
+    data.set_align(8);
+    object.define_data(id, &data).map_err(module_error)?;
+
+    object
+        .finish()
+        .emit()
+        .map_err(|e| CompileError::Link(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use luge_abi::{FuncType, ValType};
+
+    #[test]
+    fn wasm_signatures_lead_with_vmctx() {
+        let ty = FuncType {
+            params: vec![ValType::I32, ValType::FuncRef],
+            results: vec![ValType::F64, ValType::I64],
+        };
+        let sig = wasm_signature(&ty, ir::types::I64);
+        assert_eq!(sig.params[0].purpose, ir::ArgumentPurpose::VMContext);
+        assert_eq!(sig.params.len(), 3);
+        assert_eq!(sig.params[2].value_type, ir::types::I64);
+        assert_eq!(sig.returns.len(), 2);
+        let tramp = trampoline_signature(ir::types::I64);
+        assert!(tramp.params.iter().all(|p| p.purpose == ir::ArgumentPurpose::Normal));
+    }
+}

@@ -1,0 +1,164 @@
+//! `luge`: the command-line front end of the Luge runtime.
+
+use anyhow::{Context, Result};
+use awsm_compiler::{Arch, BoundsMode, CompileOptions, OptLevel};
+use clap::{Parser, Subcommand};
+use luge_runtime::Module;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "luge",
+    version,
+    about = "A serverless WebAssembly runtime for edge hardware",
+    long_about = "Luge compiles WebAssembly modules ahead of time into native shared objects \
+                  and runs each request in its own lightweight sandbox."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a .wasm module into a native shared object (.so).
+    Compile {
+        /// The WebAssembly module to compile.
+        input: PathBuf,
+        /// Where to write the shared object [default: INPUT with .so appended].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// How memory accesses are kept in bounds: `guard` (reserved address
+        /// space and guard pages, no checks in code) or `software` (explicit
+        /// checks) [default: guard on x86_64, software on aarch64].
+        #[arg(long)]
+        bounds: Option<BoundsMode>,
+        /// Architecture to generate code for [default: this machine's].
+        #[arg(long)]
+        target: Option<Arch>,
+        /// Optimization level: `none` or `speed`.
+        #[arg(long, default_value = "speed")]
+        opt: OptLevel,
+        /// Leave out the interruption checks at loop headers and function
+        /// entries (such code cannot be preempted or timed out).
+        #[arg(long)]
+        no_interrupt_checks: bool,
+    },
+    /// Print the descriptor of a compiled module: ABI version, memory
+    /// limits, imports, exports and sizes.
+    Inspect {
+        /// The shared object to inspect.
+        module: PathBuf,
+    },
+}
+
+fn compile(
+    input: PathBuf,
+    output: Option<PathBuf>,
+    bounds: Option<BoundsMode>,
+    target: Option<Arch>,
+    opt: OptLevel,
+    no_interrupt_checks: bool,
+) -> Result<()> {
+    let wasm = std::fs::read(&input).with_context(|| format!("cannot read {}", input.display()))?;
+    let mut opts = CompileOptions::for_arch(target.unwrap_or_else(Arch::host));
+    if let Some(bounds) = bounds {
+        opts.bounds = bounds;
+    }
+    opts.opt = opt;
+    opts.interrupt_checks = !no_interrupt_checks;
+    let output = output.unwrap_or_else(|| {
+        let mut name = input.clone().into_os_string();
+        name.push(".so");
+        name.into()
+    });
+    awsm_compiler::compile_to_file(&wasm, &opts, &output)
+        .with_context(|| format!("{}", input.display()))?;
+    Ok(())
+}
+
+fn inspect(path: PathBuf) -> Result<()> {
+    let module = Module::load(&path)?;
+    let d = module.descriptor();
+    println!("module:      {}", path.display());
+    println!("abi version: {}", luge_abi::ABI_VERSION);
+    println!("compiler:    awsm-compiler {}", d.compiler);
+    println!("target:      {}", d.arch.name());
+    println!("bounds:      {}", d.bounds.name());
+    println!(
+        "interrupt checks: {}",
+        if d.interrupt_checks { "yes" } else { "no" }
+    );
+    let code: u64 = d.code.iter().map(|c| u64::from(c.size)).sum();
+    let data: usize = d.data.iter().map(|s| s.bytes.len()).sum();
+    println!(
+        "sizes:       wasm {} bytes, machine code {} bytes, data segments {} bytes",
+        d.wasm_size, code, data
+    );
+    match d.memory {
+        Some(m) => println!(
+            "memory:      min {} pages, max {}{}",
+            m.min,
+            m.max.map_or("none".to_string(), |m| format!("{m} pages")),
+            if d.memory_imported() { " (imported)" } else { "" }
+        ),
+        None => println!("memory:      none"),
+    }
+    println!(
+        "functions:   {} ({} imported), types {}, tables {}, globals {}",
+        d.funcs.len(),
+        d.counts().imported_funcs,
+        d.types.len(),
+        d.tables.len(),
+        d.globals.len()
+    );
+    println!("imports:     {}", d.imports.len());
+    for import in &d.imports {
+        let what = match &import.kind {
+            luge_abi::ImportKind::Func(t) => format!("func {}", d.types[*t as usize]),
+            luge_abi::ImportKind::Memory(m) => format!("memory {} pages", m.min),
+            luge_abi::ImportKind::Table(t) => format!("table {} x {}", t.min, t.elem),
+            luge_abi::ImportKind::Global(g) => {
+                format!("global {}{}", if g.mutable { "mut " } else { "" }, g.ty)
+            }
+        };
+        println!("  {}::{}: {what}", import.module, import.name);
+    }
+    println!("exports:     {}", d.exports.len());
+    for export in &d.exports {
+        let what = match export.kind {
+            luge_abi::ExternKind::Func => {
+                format!("func {}", d.types[d.funcs[export.index as usize] as usize])
+            }
+            kind => format!("{kind} {}", export.index),
+        };
+        println!("  {}: {what}", export.name);
+    }
+    if let Some(start) = d.start {
+        println!("start:       function {start}");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile {
+            input,
+            output,
+            bounds,
+            target,
+            opt,
+            no_interrupt_checks,
+        } => compile(input, output, bounds, target, opt, no_interrupt_checks),
+        Command::Inspect { module } => inspect(module),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("luge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The Luge runtime: loads modules compiled by `awsm-compiler` and runs
+//! them in sandboxes.
+//!
+//! A [`Module`] is a loaded shared object. An [`Instance`] is one sandbox of
+//! it: linear memory from a pooled guard-paged reservation, tables, globals
+//! and a context compiled code addresses directly. Traps inside compiled
+//! code become [`CallError::Trap`] values; they never take the process down.
+//! The unsafe platform code (signals, virtual memory, non-local exits) is
+//! confined to [`sys`].
+
+mod builtins;
+mod externs;
+mod instance;
+mod memory;
+mod module;
+mod store;
+pub mod sys;
+mod table;
+mod traps;
+mod types;
+mod values;
+
+pub use externs::{CallError, Extern, Func, Global};
+pub use instance::{Instance, InstanceConfig, InstantiationError};
+pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType};
+pub use memory::{Memory, MemoryError};
+pub use module::{LoadError, Module};
+pub use store::{InterruptHandle, Store, DEFAULT_MAX_STACK};
+pub use table::Table;
+pub use values::Val;

@@ -1,0 +1,167 @@
+//! Loading compiled modules (`.so` files produced by `awsm-compiler`).
+
+use crate::traps::{self, CodeMap};
+use crate::types::canonical_type_id;
+use luge_abi::{
+    Arch, DescriptorError, ModuleDescriptor, Trampoline, VmLayout, DESCRIPTOR_HEADER_SIZE,
+    DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL,
+};
+use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot load shared object: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("{path}: not a Luge module: symbol `{symbol}` is missing")]
+    MissingSymbol { path: PathBuf, symbol: &'static str },
+    #[error("{path}: {source}")]
+    Descriptor {
+        path: PathBuf,
+        source: DescriptorError,
+    },
+    #[error("{path}: compiled for {found}, but this machine is {host}")]
+    WrongArch {
+        path: PathBuf,
+        found: &'static str,
+        host: &'static str,
+    },
+}
+
+/// A loaded compiled module. Cheap to clone; instances keep it alive.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+pub(crate) struct ModuleInner {
+    pub descriptor: ModuleDescriptor,
+    pub layout: VmLayout,
+    /// Code address of each defined function.
+    pub functions: Vec<*const u8>,
+    /// Host-to-wasm trampoline of each type index.
+    pub trampolines: Vec<Trampoline>,
+    /// Process-wide signature id of each type index.
+    pub type_ids: Vec<u64>,
+    code_map: Arc<CodeMap>,
+    path: PathBuf,
+    // Declared last: the library must be unloaded after everything that
+    // points into it.
+    _library: Library,
+}
+
+// SAFETY: the raw pointers are addresses of immutable code in the loaded
+// library, valid for as long as the library (owned here) stays loaded.
+unsafe impl Send for ModuleInner {}
+// SAFETY: as above; nothing in a loaded module is mutated after load.
+unsafe impl Sync for ModuleInner {}
+
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        traps::unregister(&self.code_map);
+    }
+}
+
+/// Reads a table of `count` pointers exported as `symbol`.
+///
+/// # Safety
+/// `symbol` must be a table of at least `count` pointer-sized entries.
+unsafe fn pointer_table(
+    library: &Library,
+    symbol: &'static str,
+    count: usize,
+    path: &Path,
+) -> Result<Vec<*const u8>, LoadError> {
+    // SAFETY: we only take the symbol's address; the caller guarantees
+    // what lives there.
+    let table = unsafe { library.get::<*const *const u8>(symbol.as_bytes()) }
+        .map_err(|_| LoadError::MissingSymbol {
+            path: path.to_path_buf(),
+            symbol,
+        })?;
+    let table = table.as_raw_ptr() as *const *const u8;
+    // SAFETY: per the caller's contract, `count` entries are readable.
+    Ok(unsafe { std::slice::from_raw_parts(table, count) }.to_vec())
+}
+
+impl Module {
+    /// Loads the shared object at `path`, resolving every symbol now and
+    /// refusing objects that are not ours or of another ABI version.
+    pub fn load(path: impl AsRef<Path>) -> Result<Module, LoadError> {
+        let path = path.as_ref();
+        let path_buf = || path.to_path_buf();
+        // dlopen only searches the library path for names without a slash.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        // SAFETY: loading runs the object's initializers; ours have none
+        // (they are linked with -nostdlib), and a foreign object is refused
+        // below before any of its code is called.
+        let library = unsafe { Library::open(Some(&absolute), RTLD_NOW | RTLD_LOCAL) }.map_err(
+            |e| LoadError::Open {
+                path: path_buf(),
+                message: e.to_string(),
+            },
+        )?;
+        // SAFETY: only the symbol's address is taken.
+        let descriptor = unsafe { library.get::<*const u8>(DESCRIPTOR_SYMBOL.as_bytes()) }
+            .map_err(|_| LoadError::MissingSymbol {
+                path: path_buf(),
+                symbol: DESCRIPTOR_SYMBOL,
+            })?;
+        let descriptor = descriptor.as_raw_ptr() as *const u8;
+        // SAFETY: a Luge descriptor symbol starts with a fixed-size header;
+        // the header's magic is checked before its length is trusted.
+        let header = unsafe { &*(descriptor as *const [u8; DESCRIPTOR_HEADER_SIZE]) };
+        let descriptor_error = |source| LoadError::Descriptor {
+            path: path_buf(),
+            source,
+        };
+        let len = ModuleDescriptor::check_header(header).map_err(descriptor_error)?;
+        // SAFETY: the verified header says `len` payload bytes follow.
+        let bytes = unsafe { std::slice::from_raw_parts(descriptor, DESCRIPTOR_HEADER_SIZE + len) };
+        let descriptor = ModuleDescriptor::decode(bytes).map_err(descriptor_error)?;
+        if descriptor.arch != Arch::host() {
+            return Err(LoadError::WrongArch {
+                path: path_buf(),
+                found: descriptor.arch.name(),
+                host: Arch::host().name(),
+            });
+        }
+        let defined = descriptor.code.len();
+        // SAFETY: the compiler emits one function pointer per defined
+        // function and one trampoline per type, as the descriptor counts.
+        let functions = unsafe { pointer_table(&library, FUNCTIONS_SYMBOL, defined, path)? };
+        // SAFETY: as above.
+        let trampolines = unsafe {
+            pointer_table(&library, TRAMPOLINES_SYMBOL, descriptor.types.len(), path)?
+        }
+        .into_iter()
+        // SAFETY: each entry is a trampoline with the `Trampoline` ABI.
+        .map(|p| unsafe { std::mem::transmute::<*const u8, Trampoline>(p) })
+        .collect();
+        let starts: Vec<usize> = functions.iter().map(|&f| f as usize).collect();
+        let code_map = Arc::new(CodeMap::new(&starts, &descriptor.code));
+        traps::register(code_map.clone());
+        let type_ids = descriptor.types.iter().map(canonical_type_id).collect();
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                layout: VmLayout::new(descriptor.counts()),
+                descriptor,
+                functions,
+                trampolines,
+                type_ids,
+                code_map,
+                path: path.to_path_buf(),
+                _library: library,
+            }),
+        })
+    }
+
+    pub fn descriptor(&self) -> &ModuleDescriptor {
+        &self.inner.descriptor
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+}
