@@ -147,7 +147,12 @@ impl<'a> ModuleInfo<'a> {
         }
         let mut validator = Validator::new_with_features(features());
         let mut info = ModuleInfo::default();
-        for payload in Parser::new(0).parse_all(wasm) {
+        // The parser needs the feature set too: it decides how function
+        // bodies decode (for example whether a memory index may follow
+        // `memory.grow`).
+        let mut parser = Parser::new(0);
+        parser.set_features(features());
+        for payload in parser.parse_all(wasm) {
             let payload = payload.map_err(invalid)?;
             if let ValidPayload::Func(validator, body) =
                 validator.payload(&payload).map_err(invalid)?

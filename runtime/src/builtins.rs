@@ -170,7 +170,7 @@ unsafe extern "C" fn elem_drop(vmctx: *mut VmCtx, segment: u32) {
 unsafe extern "C" fn interrupt(vmctx: *mut VmCtx) -> u32 {
     // SAFETY: called by compiled code with its own context.
     let inst = unsafe { instance(vmctx) };
-    if inst.store.take_interrupt() {
+    if inst.limits.take_interrupt() {
         FAILED
     } else {
         OK

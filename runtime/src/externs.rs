@@ -2,7 +2,7 @@
 
 use crate::instance::Instance;
 use crate::memory::Memory;
-use crate::store::Store;
+use crate::store::Limits;
 use crate::sys::Unwind;
 use crate::table::Table;
 use crate::types::canonical_type_id;
@@ -87,7 +87,7 @@ impl Func {
         check_args(&self.ty, args)?;
         let mut values: Vec<u64> = args.iter().map(|a| a.to_bits()).collect();
         values.resize(self.ty.params.len().max(self.ty.results.len()), 0);
-        invoke(&owner.store(), *trampoline, self.code, *vmctx, &mut values)?;
+        invoke(owner.limits(), *trampoline, self.code, *vmctx, &mut values)?;
         Ok(self
             .ty
             .results
@@ -111,14 +111,14 @@ fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
 
 /// Enters guest code through `trampoline`.
 pub(crate) fn invoke(
-    store: &Store,
+    limits: &Limits,
     trampoline: Trampoline,
     code: *const u8,
     vmctx: *mut VmCtx,
     values: &mut [u64],
 ) -> Result<(), Unwind> {
     let values = values.as_mut_ptr();
-    store.enter(&mut || {
+    limits.enter(&mut || {
         // SAFETY: `code` and `vmctx` belong to a live instance (its owner is
         // held by the caller), the trampoline matches the function's type,
         // and `values` has room for its parameters and results.

@@ -5,10 +5,11 @@ use crate::builtins::BUILTINS;
 use crate::externs::{invoke, CallError, Extern, Func, FuncKind, Global};
 use crate::memory::{Memory, MemoryError};
 use crate::module::Module;
-use crate::store::Store;
+use crate::store::{Limits, Store};
 use crate::table::Table;
 use crate::sys::Unwind;
 use luge_abi::{
+    BoundsMode,
     ConstExpr, ElemMode, ExternKind, ImportKind, TrapKind, VmCtx,
     VmFuncImport, VmFuncRef, VmGlobal, VmLayout, VmMemory, VmTable,
 };
@@ -68,7 +69,7 @@ pub struct Instance(pub(crate) Arc<InstanceInner>);
 
 pub(crate) struct InstanceInner {
     pub module: Module,
-    pub store: Store,
+    pub limits: Arc<Limits>,
     vmctx: NonNull<VmCtx>,
     pub memory: Option<Memory>,
     pub tables: Vec<Table>,
@@ -133,6 +134,9 @@ fn check_imports(module: &Module, imports: &[Extern]) -> Result<(), Instantiatio
                 }
             }
             (ImportKind::Memory(ty), Extern::Memory(m)) => {
+                if d.bounds == BoundsMode::Guard && m.mode() != BoundsMode::Guard {
+                    return fail("memory was created for software-checked code and has no guard region".into());
+                }
                 let given = m.ty();
                 if !limits_match(given.min, given.max, ty.min, ty.max) {
                     return fail("incompatible memory limits".into());
@@ -241,7 +245,7 @@ impl Instance {
         let vmctx = NonNull::new(vmctx).expect("out of memory allocating a sandbox context");
         let instance = Instance(Arc::new(InstanceInner {
             module: module.clone(),
-            store: store.clone(),
+            limits: store.limits().clone(),
             vmctx,
             memory,
             tables,
@@ -251,6 +255,7 @@ impl Instance {
             dropped_elems: (0..d.elements.len()).map(|_| Cell::new(false)).collect(),
         }));
         instance.init_context();
+        store.adopt(instance.clone());
         instance.init_segments()?;
         if let Some(start) = d.start {
             instance.call_index(start, &mut [])?;
@@ -258,8 +263,8 @@ impl Instance {
         Ok(instance)
     }
 
-    pub(crate) fn store(&self) -> Store {
-        self.0.store.clone()
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.0.limits
     }
 
     pub(crate) fn vmctx(&self) -> *mut VmCtx {
@@ -285,7 +290,7 @@ impl Instance {
             vmctx.write(VmCtx {
                 memory_base,
                 memory: memory_vm,
-                limits: inner.store.limits(),
+                limits: &inner.limits.vm,
                 builtins: &BUILTINS,
                 host: Arc::as_ptr(&self.0) as *mut u8,
             });
@@ -371,7 +376,7 @@ impl Instance {
         // SAFETY: funcref `index` was written by `init_context`.
         let funcref = unsafe { &*self.0.at::<VmFuncRef>(self.0.layout().funcref(index)) };
         invoke(
-            &self.0.store,
+            &self.0.limits,
             module.trampolines[ty as usize],
             funcref.code,
             funcref.vmctx,

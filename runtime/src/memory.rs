@@ -69,6 +69,7 @@ pub(crate) struct MemoryInner {
     slot: UnsafeCell<Option<Slot>>,
     max_pages: u32,
     ty: MemoryType,
+    mode: BoundsMode,
 }
 
 impl Memory {
@@ -104,6 +105,7 @@ impl Memory {
             slot: UnsafeCell::new(Some(slot)),
             max_pages,
             ty,
+            mode,
         })))
     }
 
@@ -138,6 +140,12 @@ impl Memory {
             min: self.pages(),
             max: self.0.ty.max,
         }
+    }
+
+    /// The bounds mode whose code may use this memory: `guard`-mode code
+    /// needs the guard region only `guard` memories reserve.
+    pub fn mode(&self) -> BoundsMode {
+        self.0.mode
     }
 
     /// Grows by `delta` pages; returns the old size in pages, or `None`

@@ -4,7 +4,8 @@
 use crate::sys;
 use luge_abi::VmLimits;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use crate::instance::Instance;
+use std::sync::{Arc, Mutex};
 
 /// Native stack guest code may use below the point where it was entered.
 pub const DEFAULT_MAX_STACK: usize = 1 << 20;
@@ -12,12 +13,20 @@ pub const DEFAULT_MAX_STACK: usize = 1 << 20;
 /// signal handler's caller-side frames.
 const HOST_STACK_RESERVE: usize = 128 << 10;
 
-/// Cheap to clone; clones share the same limits.
-#[derive(Clone)]
-pub struct Store(pub(crate) Arc<StoreInner>);
+/// Owns the instances of one sandbox and the limits they share.
+///
+/// Instances live as long as their store: tables may hold references to the
+/// functions of any instance of the store, including one whose
+/// instantiation failed halfway, so none may go away before the store does.
+pub struct Store {
+    limits: Arc<Limits>,
+    instances: Mutex<Vec<Instance>>,
+}
 
-pub(crate) struct StoreInner {
-    pub limits: VmLimits,
+/// What compiled code reads through `VmCtx::limits`, plus the stack budget
+/// used to compute the stack limit.
+pub(crate) struct Limits {
+    pub vm: VmLimits,
     max_stack: usize,
 }
 
@@ -30,37 +39,47 @@ impl Default for Store {
 impl Store {
     /// A store whose guests may use up to `max_stack` bytes of native stack.
     pub fn new(max_stack: usize) -> Store {
-        Store(Arc::new(StoreInner {
-            limits: VmLimits {
-                stack_limit: AtomicUsize::new(0),
-                interrupt: AtomicU64::new(0),
-            },
-            max_stack,
-        }))
+        Store {
+            limits: Arc::new(Limits {
+                vm: VmLimits {
+                    stack_limit: AtomicUsize::new(0),
+                    interrupt: AtomicU64::new(0),
+                },
+                max_stack,
+            }),
+            instances: Mutex::new(Vec::new()),
+        }
     }
 
-    pub(crate) fn limits(&self) -> *const VmLimits {
-        &self.0.limits
+    pub(crate) fn limits(&self) -> &Arc<Limits> {
+        &self.limits
+    }
+
+    /// Keeps `instance` alive for the life of the store.
+    pub(crate) fn adopt(&self, instance: Instance) {
+        self.instances.lock().unwrap().push(instance);
     }
 
     /// A handle another thread can use to stop this store's running guest.
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        InterruptHandle(self.0.clone())
+        InterruptHandle(self.limits.clone())
     }
+}
 
+impl Limits {
     /// Whether an interrupt is pending; clears it.
     pub(crate) fn take_interrupt(&self) -> bool {
-        self.0.limits.interrupt.swap(0, Ordering::AcqRel) != 0
+        self.vm.interrupt.swap(0, Ordering::AcqRel) != 0
     }
 
-    /// Runs `body`, which enters guest code, with this store's stack limit in
-    /// force, catching traps and exits.
+    /// Runs `body`, which enters guest code, with the stack limit in force,
+    /// catching traps and exits.
     pub(crate) fn enter(&self, body: &mut dyn FnMut()) -> Result<(), sys::Unwind> {
         if sys::in_guest().is_none() {
             let sp = sys::stack_pointer();
             let floor = sys::stack_bottom() + HOST_STACK_RESERVE;
-            let limit = sp.saturating_sub(self.0.max_stack).max(floor);
-            self.0.limits.stack_limit.store(limit, Ordering::Relaxed);
+            let limit = sp.saturating_sub(self.max_stack).max(floor);
+            self.vm.stack_limit.store(limit, Ordering::Relaxed);
         }
         sys::catch_unwind(body)
     }
@@ -69,10 +88,10 @@ impl Store {
 /// Stops guest code running in a store, from any thread: the guest traps
 /// with `Interrupted` at its next loop header or function entry.
 #[derive(Clone)]
-pub struct InterruptHandle(Arc<StoreInner>);
+pub struct InterruptHandle(Arc<Limits>);
 
 impl InterruptHandle {
     pub fn interrupt(&self) {
-        self.0.limits.interrupt.store(1, Ordering::Release);
+        self.0.vm.interrupt.store(1, Ordering::Release);
     }
 }

