@@ -84,6 +84,14 @@ for target in "${RUST_TARGETS[@]}"; do
 done
 log "Rust targets installed: $(rustup target list --installed | tr '\n' ' ')"
 
+# ---- Rust components used by .ci/run ---------------------------------------
+installed_components="$(rustup component list --installed 2>/dev/null || true)"
+for component in clippy rustfmt; do
+    grep -q "^$component" <<<"$installed_components" && continue
+    log "adding Rust component $component"
+    rustup component add "$component" </dev/null
+done
+
 # ---- sanity checks ---------------------------------------------------------
 for tool in clang-16 wasm-ld-16 wrk cc; do
     command -v "$tool" >/dev/null 2>&1 \

@@ -327,7 +327,10 @@ mod tests {
         let mut bytes = sample().encode();
         bytes[8..12].copy_from_slice(&(ABI_VERSION + 1).to_le_bytes());
         let err = ModuleDescriptor::decode(&bytes).unwrap_err().to_string();
-        assert!(err.contains(&format!("version {}", ABI_VERSION + 1)), "{err}");
+        assert!(
+            err.contains(&format!("version {}", ABI_VERSION + 1)),
+            "{err}"
+        );
         assert!(err.contains(&format!("version {ABI_VERSION}")), "{err}");
     }
 

@@ -15,4 +15,47 @@ pub enum CompileError {
     Link(String),
     #[error("{0}")]
     Target(String),
+    #[error("cannot read {path}: {error}")]
+    Read {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("neither a WebAssembly binary nor valid WebAssembly text: {message}")]
+    Text {
+        path: std::path::PathBuf,
+        message: String,
+    },
+}
+
+/// Collapses a possibly multi-line message (wasmparser prints some
+/// expectations as indented lists) into one line.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A WebAssembly text error as one line, `FILE:LINE:COL: message`. The
+/// parser renders the location on a `-->` line under the message, followed
+/// by a source excerpt that is dropped here.
+pub(crate) fn text_error(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let message = lines.next().unwrap_or("").trim();
+    match lines.find_map(|l| l.trim().strip_prefix("--> ")) {
+        Some(location) => format!("{location}: {message}"),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_become_one_line() {
+        assert_eq!(
+            one_line("bad magic - expected=[\n    0x0,\n    0x61,\n]"),
+            "bad magic - expected=[ 0x0, 0x61, ]"
+        );
+        let rendered = "expected `(`\n     --> g.wat:1:1\n      |\n    1 | garbage\n      | ^";
+        assert_eq!(text_error(rendered), "g.wat:1:1: expected `(`");
+    }
 }

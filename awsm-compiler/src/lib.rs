@@ -70,6 +70,36 @@ pub fn compile_object(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, Com
     translate::emit_object(info, opts, wasm.len() as u64)
 }
 
+/// Reads a module from `path`: a `.wasm` binary, or WebAssembly text. The
+/// size limit is checked before anything is read.
+pub fn read_module(path: &Path) -> Result<Vec<u8>, CompileError> {
+    let read_error = |error| CompileError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_WASM_SIZE as u64 {
+        return Err(CompileError::TooLarge {
+            size: size as usize,
+            limit: MAX_WASM_SIZE,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    if bytes.starts_with(b"\0asm") || std::str::from_utf8(&bytes).is_err() {
+        // Binary, or garbage that the validator reports with its offset.
+        return Ok(bytes);
+    }
+    wat::parse_bytes(&bytes)
+        .map(|wasm| wasm.into_owned())
+        .map_err(|mut e| {
+            e.set_path(path);
+            CompileError::Text {
+                path: path.to_path_buf(),
+                message: error::text_error(&e.to_string()),
+            }
+        })
+}
+
 /// Compiles `wasm` into a shared object at `out`.
 pub fn compile_to_file(wasm: &[u8], opts: &CompileOptions, out: &Path) -> Result<(), CompileError> {
     let object = compile_object(wasm, opts)?;

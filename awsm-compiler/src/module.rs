@@ -55,7 +55,7 @@ pub struct ModuleInfo<'a> {
 fn invalid(e: BinaryReaderError) -> CompileError {
     CompileError::Invalid {
         offset: e.offset(),
-        message: e.message().to_string(),
+        message: crate::error::one_line(e.message()),
     }
 }
 
@@ -219,7 +219,8 @@ impl<'a> ModuleInfo<'a> {
                 for global in reader.into_iter_with_offsets() {
                     let (offset, global) = global.map_err(invalid)?;
                     let ty = global_type(&global.ty, offset)?;
-                    self.globals.push((ty, Some(const_expr(&global.init_expr)?)));
+                    self.globals
+                        .push((ty, Some(const_expr(&global.init_expr)?)));
                 }
             }
             Payload::ExportSection(reader) => {
@@ -266,7 +267,11 @@ impl<'a> ModuleInfo<'a> {
         Ok(())
     }
 
-    fn import(&mut self, import: wasmparser::Import<'a>, offset: usize) -> Result<(), CompileError> {
+    fn import(
+        &mut self,
+        import: wasmparser::Import<'a>,
+        offset: usize,
+    ) -> Result<(), CompileError> {
         let kind = match import.ty {
             TypeRef::Func(ty) => {
                 self.funcs.push(ty);
@@ -298,7 +303,11 @@ impl<'a> ModuleInfo<'a> {
         Ok(())
     }
 
-    fn element(&mut self, element: wasmparser::Element<'a>, offset: usize) -> Result<(), CompileError> {
+    fn element(
+        &mut self,
+        element: wasmparser::Element<'a>,
+        offset: usize,
+    ) -> Result<(), CompileError> {
         let (ty, items) = match element.items {
             wasmparser::ElementItems::Functions(reader) => (
                 ValType::FuncRef,

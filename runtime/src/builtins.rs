@@ -53,14 +53,9 @@ unsafe extern "C" fn memory_copy(vmctx: *mut VmCtx, dst: u32, src: u32, len: u32
     // SAFETY: called by compiled code with its own context.
     let inst = unsafe { instance(vmctx) };
     status((|| {
-        let m = inst.memory.as_ref()?;
-        let (dst, src, len) = (u64::from(dst), u64::from(src), u64::from(len));
-        m.slice(src, len)?;
-        m.slice(dst, len)?;
-        // SAFETY: both ranges were just checked to lie inside the memory;
-        // `copy` allows them to overlap.
-        unsafe { std::ptr::copy(m.base().add(src as usize), m.base().add(dst as usize), len as usize) };
-        Some(())
+        inst.memory
+            .as_ref()?
+            .copy_within(u64::from(dst), u64::from(src), u64::from(len))
     })())
 }
 
@@ -68,13 +63,19 @@ unsafe extern "C" fn memory_fill(vmctx: *mut VmCtx, dst: u32, byte: u32, len: u3
     // SAFETY: called by compiled code with its own context.
     let inst = unsafe { instance(vmctx) };
     status((|| {
-        let m = inst.memory.as_ref()?;
-        m.slice(u64::from(dst), u64::from(len))?.fill(byte as u8);
-        Some(())
+        inst.memory
+            .as_ref()?
+            .fill(u64::from(dst), u64::from(len), byte as u8)
     })())
 }
 
-unsafe extern "C" fn memory_init(vmctx: *mut VmCtx, segment: u32, dst: u32, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn memory_init(
+    vmctx: *mut VmCtx,
+    segment: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     // SAFETY: called by compiled code with its own context.
     let inst = unsafe { instance(vmctx) };
     status((|| {
@@ -85,11 +86,7 @@ unsafe extern "C" fn memory_init(vmctx: *mut VmCtx, segment: u32, dst: u32, src:
             &seg.bytes
         };
         let src = bytes.get(src as usize..(src as usize).checked_add(len as usize)?)?;
-        inst.memory
-            .as_ref()?
-            .slice(u64::from(dst), u64::from(len))?
-            .copy_from_slice(src);
-        Some(())
+        inst.memory.as_ref()?.write(u64::from(dst), src)
     })())
 }
 
@@ -126,7 +123,13 @@ unsafe extern "C" fn table_copy(
     })())
 }
 
-unsafe extern "C" fn table_fill(vmctx: *mut VmCtx, table: u32, dst: u32, value: usize, len: u32) -> u32 {
+unsafe extern "C" fn table_fill(
+    vmctx: *mut VmCtx,
+    table: u32,
+    dst: u32,
+    value: usize,
+    len: u32,
+) -> u32 {
     // SAFETY: called by compiled code with its own context.
     let inst = unsafe { instance(vmctx) };
     status((|| {

@@ -9,6 +9,7 @@ use crate::types::canonical_type_id;
 use crate::values::Val;
 use luge_abi::{FuncType, GlobalType, Trampoline, TrapKind, VmCtx, VmGlobal};
 use std::cell::UnsafeCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// Why a call into guest code did not return values.
@@ -136,14 +137,14 @@ pub struct Global {
 
 #[derive(Clone)]
 enum GlobalOwner {
-    Host(#[allow(dead_code)] Arc<UnsafeCell<VmGlobal>>),
+    Host(#[allow(dead_code)] Rc<UnsafeCell<VmGlobal>>),
     Instance(#[allow(dead_code)] Instance),
 }
 
 impl Global {
     /// A global owned by the host, with initial value `value`.
     pub fn host(ty: GlobalType, value: Val) -> Global {
-        let cell = Arc::new(UnsafeCell::new(VmGlobal {
+        let cell = Rc::new(UnsafeCell::new(VmGlobal {
             bits: value.to_bits(),
         }));
         Global {

@@ -6,16 +6,16 @@ use crate::externs::{invoke, CallError, Extern, Func, FuncKind, Global};
 use crate::memory::{Memory, MemoryError};
 use crate::module::Module;
 use crate::store::{Limits, Store};
-use crate::table::Table;
 use crate::sys::Unwind;
+use crate::table::Table;
 use luge_abi::{
-    BoundsMode,
-    ConstExpr, ElemMode, ExternKind, ImportKind, TrapKind, VmCtx,
-    VmFuncImport, VmFuncRef, VmGlobal, VmLayout, VmMemory, VmTable,
+    BoundsMode, ConstExpr, ElemMode, ExternKind, ImportKind, TrapKind, VmCtx, VmFuncImport,
+    VmFuncRef, VmGlobal, VmLayout, VmMemory, VmTable,
 };
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ impl Default for InstanceConfig {
 /// An instantiated module. Cheap to clone; the context lives until the last
 /// clone (or export) is dropped.
 #[derive(Clone)]
-pub struct Instance(pub(crate) Arc<InstanceInner>);
+pub struct Instance(pub(crate) Rc<InstanceInner>);
 
 pub(crate) struct InstanceInner {
     pub module: Module,
@@ -135,7 +135,10 @@ fn check_imports(module: &Module, imports: &[Extern]) -> Result<(), Instantiatio
             }
             (ImportKind::Memory(ty), Extern::Memory(m)) => {
                 if d.bounds == BoundsMode::Guard && m.mode() != BoundsMode::Guard {
-                    return fail("memory was created for software-checked code and has no guard region".into());
+                    return fail(
+                        "memory was created for software-checked code and has no guard region"
+                            .into(),
+                    );
                 }
                 let given = m.ty();
                 if !limits_match(given.min, given.max, ty.min, ty.max) {
@@ -154,7 +157,11 @@ fn check_imports(module: &Module, imports: &[Extern]) -> Result<(), Instantiatio
                 }
             }
             (_, given) => {
-                return fail(format!("expected a {}, found a {}", kind_of(&import.kind), given.kind()));
+                return fail(format!(
+                    "expected a {}, found a {}",
+                    kind_of(&import.kind),
+                    given.kind()
+                ));
             }
         }
     }
@@ -205,7 +212,6 @@ impl InstanceInner {
             ConstExpr::GlobalGet(g) => unsafe { (*self.global_ptr(g)).bits },
         }
     }
-
 }
 
 impl Instance {
@@ -243,7 +249,7 @@ impl Instance {
         // SAFETY: the layout has non-zero size (the header alone is 40 bytes).
         let vmctx = unsafe { std::alloc::alloc_zeroed(vmctx_layout(layout)) } as *mut VmCtx;
         let vmctx = NonNull::new(vmctx).expect("out of memory allocating a sandbox context");
-        let instance = Instance(Arc::new(InstanceInner {
+        let instance = Instance(Rc::new(InstanceInner {
             module: module.clone(),
             limits: store.limits().clone(),
             vmctx,
@@ -292,20 +298,24 @@ impl Instance {
                 memory: memory_vm,
                 limits: &inner.limits.vm,
                 builtins: &BUILTINS,
-                host: Arc::as_ptr(&self.0) as *mut u8,
+                host: Rc::as_ptr(&self.0) as *mut u8,
             });
             for (i, f) in inner.imported_funcs.iter().enumerate() {
                 let callee_vmctx = match &f.kind {
                     FuncKind::Host => vmctx,
                     FuncKind::Wasm { vmctx, .. } => *vmctx,
                 };
-                self.0.at::<VmFuncImport>(layout.imported_func(i as u32)).write(VmFuncImport {
-                    code: f.code,
-                    vmctx: callee_vmctx,
-                });
+                self.0
+                    .at::<VmFuncImport>(layout.imported_func(i as u32))
+                    .write(VmFuncImport {
+                        code: f.code,
+                        vmctx: callee_vmctx,
+                    });
             }
             for (i, t) in inner.tables.iter().enumerate() {
-                self.0.at::<*mut VmTable>(layout.table_ptr(i as u32)).write(t.vm());
+                self.0
+                    .at::<*mut VmTable>(layout.table_ptr(i as u32))
+                    .write(t.vm());
             }
             for (i, &ty) in d.funcs.iter().enumerate() {
                 let import = self.0.at::<VmFuncImport>(layout.imported_funcs).add(i);
@@ -313,23 +323,28 @@ impl Instance {
                     None => ((*import).code, (*import).vmctx),
                     Some(defined) => (module.functions[defined], vmctx),
                 };
-                self.0.at::<VmFuncRef>(layout.funcref(i as u32)).write(VmFuncRef {
-                    code,
-                    type_id: module.type_ids[ty as usize],
-                    vmctx: callee_vmctx,
-                });
+                self.0
+                    .at::<VmFuncRef>(layout.funcref(i as u32))
+                    .write(VmFuncRef {
+                        code,
+                        type_id: module.type_ids[ty as usize],
+                        vmctx: callee_vmctx,
+                    });
             }
             for (i, id) in module.type_ids.iter().enumerate() {
                 self.0.at::<u64>(layout.type_id(i as u32)).write(*id);
             }
             for (i, g) in inner.imported_globals.iter().enumerate() {
-                self.0.at::<*mut VmGlobal>(layout.imported_global(i as u32)).write(g.ptr);
+                self.0
+                    .at::<*mut VmGlobal>(layout.imported_global(i as u32))
+                    .write(g.ptr);
             }
             let imported = inner.imported_globals.len();
             for (i, (_, init)) in d.globals.iter().enumerate().skip(imported) {
                 let init = init.expect("defined globals have initializers");
                 let bits = self.0.eval(&init);
-                self.0.at::<VmGlobal>(layout.defined_global((i - imported) as u32))
+                self.0
+                    .at::<VmGlobal>(layout.defined_global((i - imported) as u32))
                     .write(VmGlobal { bits });
             }
         }
@@ -359,11 +374,14 @@ impl Instance {
         for (i, seg) in d.data.iter().enumerate() {
             let Some(offset) = &seg.offset else { continue };
             let start = u64::from(self.0.eval(offset) as u32);
-            let memory = self.0.memory.as_ref().expect("validated: data needs a memory");
-            let dest = memory
-                .slice(start, seg.bytes.len() as u64)
+            let memory = self
+                .0
+                .memory
+                .as_ref()
+                .expect("validated: data needs a memory");
+            memory
+                .write(start, &seg.bytes)
                 .ok_or(InstantiationError::Trap(TrapKind::MemoryOutOfBounds))?;
-            dest.copy_from_slice(&seg.bytes);
             self.0.dropped_data[i].set(true);
         }
         Ok(())

@@ -3,14 +3,17 @@
 //! and never a fresh `mmap` once the pool is warm.
 
 use crate::sys::mmap::Reservation;
-use luge_abi::{BoundsMode, MemoryType, VmMemory, GUARD_RESERVATION, WASM_MAX_PAGES, WASM_PAGE_SIZE};
+use luge_abi::{
+    BoundsMode, MemoryType, VmMemory, GUARD_RESERVATION, WASM_MAX_PAGES, WASM_PAGE_SIZE,
+};
 use std::cell::UnsafeCell;
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
+use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
-    #[error("cannot reserve {size} bytes of address space for a linear memory: {source}")]
-    Reserve { size: u64, source: std::io::Error },
+    #[error("cannot reserve {size} bytes of address space for a linear memory: {error}")]
+    Reserve { size: u64, error: std::io::Error },
     #[error("cannot change linear memory protection: {0}")]
     Protect(std::io::Error),
     #[error("memory needs {needed} pages, more than the limit of {limit} pages")]
@@ -40,11 +43,15 @@ const POOL_CAPACITY: usize = 1024;
 
 fn take_slot(size: u64) -> Result<Slot, MemoryError> {
     let mut pool = POOL.lock().unwrap();
-    if let Some(i) = pool.iter().rposition(|s| s.reservation.size() as u64 == size) {
+    if let Some(i) = pool
+        .iter()
+        .rposition(|s| s.reservation.size() as u64 == size)
+    {
         return Ok(pool.swap_remove(i));
     }
     drop(pool);
-    let reservation = Reservation::new(size as usize).map_err(|source| MemoryError::Reserve { size, source })?;
+    let reservation =
+        Reservation::new(size as usize).map_err(|error| MemoryError::Reserve { size, error })?;
     Ok(Slot {
         reservation,
         committed: 0,
@@ -61,10 +68,10 @@ fn return_slot(slot: Slot) {
 /// A linear memory, shared by the instance that defines it and those that
 /// import it.
 #[derive(Clone)]
-pub struct Memory(pub(crate) Arc<MemoryInner>);
+pub struct Memory(pub(crate) Rc<MemoryInner>);
 
 pub(crate) struct MemoryInner {
-    /// What compiled code reads; its address is stable inside the `Arc`.
+    /// What compiled code reads; its address is stable inside the `Rc`.
     vm: UnsafeCell<VmMemory>,
     slot: UnsafeCell<Option<Slot>>,
     max_pages: u32,
@@ -92,12 +99,14 @@ impl Memory {
         let length = ty.min as usize * WASM_PAGE_SIZE as usize;
         let r = &slot.reservation;
         if slot.committed > length {
-            r.decommit(length, slot.committed - length).map_err(MemoryError::Protect)?;
+            r.decommit(length, slot.committed - length)
+                .map_err(MemoryError::Protect)?;
         } else {
-            r.commit(slot.committed, length - slot.committed).map_err(MemoryError::Protect)?;
+            r.commit(slot.committed, length - slot.committed)
+                .map_err(MemoryError::Protect)?;
         }
         slot.committed = length;
-        Ok(Memory(Arc::new(MemoryInner {
+        Ok(Memory(Rc::new(MemoryInner {
             vm: UnsafeCell::new(VmMemory {
                 base: slot.reservation.base(),
                 length: length as u64,
@@ -168,15 +177,50 @@ impl Memory {
         Some(old)
     }
 
-    /// The bytes `[offset, offset + len)`, if in bounds.
-    pub fn slice(&self, offset: u64, len: u64) -> Option<&mut [u8]> {
+    /// Address of `[offset, offset + len)`, if that range is in bounds.
+    pub fn checked_ptr(&self, offset: u64, len: u64) -> Option<*mut u8> {
         let end = offset.checked_add(len)?;
         if end > self.len() {
             return None;
         }
-        // SAFETY: the range is committed (inside the current length) and
-        // the memory is only accessed from the thread running the sandbox.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.base().add(offset as usize), len as usize) })
+        // SAFETY: `offset` is within the committed length of our mapping.
+        Some(unsafe { self.base().add(offset as usize) })
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Option<()> {
+        let src = self.checked_ptr(offset, buf.len() as u64)?;
+        // SAFETY: the source range is in bounds; `buf` is host memory and
+        // cannot overlap linear memory.
+        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+        Some(())
+    }
+
+    /// Copies `data` to `offset`.
+    pub fn write(&self, offset: u64, data: &[u8]) -> Option<()> {
+        let dst = self.checked_ptr(offset, data.len() as u64)?;
+        // SAFETY: the destination range is in bounds; `data` is host memory
+        // and cannot overlap linear memory.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        Some(())
+    }
+
+    /// Sets `len` bytes at `offset` to `byte`.
+    pub fn fill(&self, offset: u64, len: u64, byte: u8) -> Option<()> {
+        let dst = self.checked_ptr(offset, len)?;
+        // SAFETY: the range is in bounds.
+        unsafe { std::ptr::write_bytes(dst, byte, len as usize) };
+        Some(())
+    }
+
+    /// Copies `len` bytes from `src` to `dst` inside this memory; the
+    /// ranges may overlap.
+    pub fn copy_within(&self, dst: u64, src: u64, len: u64) -> Option<()> {
+        let from = self.checked_ptr(src, len)?;
+        let to = self.checked_ptr(dst, len)?;
+        // SAFETY: both ranges are in bounds; `copy` allows overlap.
+        unsafe { std::ptr::copy(from, to, len as usize) };
+        Some(())
     }
 }
 
@@ -197,20 +241,25 @@ mod tests {
 
     #[test]
     fn grows_within_its_maximum_and_starts_zeroed() {
-        let ty = MemoryType { min: 1, max: Some(3) };
+        let ty = MemoryType {
+            min: 1,
+            max: Some(3),
+        };
         let m = Memory::new(ty, BoundsMode::Software, u32::MAX).unwrap();
         assert_eq!(m.pages(), 1);
-        m.slice(0, 4).unwrap().copy_from_slice(b"abcd");
+        m.write(0, b"abcd").unwrap();
         assert_eq!(m.grow(2), Some(1));
         assert_eq!(m.grow(1), None);
         assert_eq!(m.pages(), 3);
-        assert!(m.slice(3 * 65536 - 1, 1).is_some());
-        assert!(m.slice(3 * 65536, 1).is_none());
+        assert!(m.checked_ptr(3 * 65536 - 1, 1).is_some());
+        assert!(m.checked_ptr(3 * 65536, 1).is_none());
         drop(m);
         // The slot is reused and must not leak the previous contents.
         let m = Memory::new(ty, BoundsMode::Software, u32::MAX).unwrap();
-        assert_eq!(m.slice(0, 4).unwrap(), &[0, 0, 0, 0]);
-        assert!(m.slice(65536, 1).is_none(), "length shrank back to min");
+        let mut buf = [1u8; 4];
+        m.read(0, &mut buf).unwrap();
+        assert_eq!(buf, [0, 0, 0, 0]);
+        assert!(m.checked_ptr(65536, 1).is_none(), "length shrank back to min");
     }
 
     #[test]
@@ -218,7 +267,10 @@ mod tests {
         let ty = MemoryType { min: 10, max: None };
         assert!(matches!(
             Memory::new(ty, BoundsMode::Guard, 5),
-            Err(MemoryError::TooLarge { needed: 10, limit: 5 })
+            Err(MemoryError::TooLarge {
+                needed: 10,
+                limit: 5
+            })
         ));
     }
 }

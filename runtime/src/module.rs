@@ -2,11 +2,11 @@
 
 use crate::traps::{self, CodeMap};
 use crate::types::canonical_type_id;
+use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use luge_abi::{
     Arch, DescriptorError, ModuleDescriptor, Trampoline, VmLayout, DESCRIPTOR_HEADER_SIZE,
     DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL,
 };
-use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,10 +16,10 @@ pub enum LoadError {
     Open { path: PathBuf, message: String },
     #[error("{path}: not a Luge module: symbol `{symbol}` is missing")]
     MissingSymbol { path: PathBuf, symbol: &'static str },
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Descriptor {
         path: PathBuf,
-        source: DescriptorError,
+        error: DescriptorError,
     },
     #[error("{path}: compiled for {found}, but this machine is {host}")]
     WrongArch {
@@ -75,11 +75,12 @@ unsafe fn pointer_table(
 ) -> Result<Vec<*const u8>, LoadError> {
     // SAFETY: we only take the symbol's address; the caller guarantees
     // what lives there.
-    let table = unsafe { library.get::<*const *const u8>(symbol.as_bytes()) }
-        .map_err(|_| LoadError::MissingSymbol {
+    let table = unsafe { library.get::<*const *const u8>(symbol.as_bytes()) }.map_err(|_| {
+        LoadError::MissingSymbol {
             path: path.to_path_buf(),
             symbol,
-        })?;
+        }
+    })?;
     let table = table.as_raw_ptr() as *const *const u8;
     // SAFETY: per the caller's contract, `count` entries are readable.
     Ok(unsafe { std::slice::from_raw_parts(table, count) }.to_vec())
@@ -96,12 +97,13 @@ impl Module {
         // SAFETY: loading runs the object's initializers; ours have none
         // (they are linked with -nostdlib), and a foreign object is refused
         // below before any of its code is called.
-        let library = unsafe { Library::open(Some(&absolute), RTLD_NOW | RTLD_LOCAL) }.map_err(
-            |e| LoadError::Open {
-                path: path_buf(),
-                message: e.to_string(),
-            },
-        )?;
+        let library =
+            unsafe { Library::open(Some(&absolute), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
+                LoadError::Open {
+                    path: path_buf(),
+                    message: e.to_string(),
+                }
+            })?;
         // SAFETY: only the symbol's address is taken.
         let descriptor = unsafe { library.get::<*const u8>(DESCRIPTOR_SYMBOL.as_bytes()) }
             .map_err(|_| LoadError::MissingSymbol {
@@ -112,9 +114,9 @@ impl Module {
         // SAFETY: a Luge descriptor symbol starts with a fixed-size header;
         // the header's magic is checked before its length is trusted.
         let header = unsafe { &*(descriptor as *const [u8; DESCRIPTOR_HEADER_SIZE]) };
-        let descriptor_error = |source| LoadError::Descriptor {
+        let descriptor_error = |error| LoadError::Descriptor {
             path: path_buf(),
-            source,
+            error,
         };
         let len = ModuleDescriptor::check_header(header).map_err(descriptor_error)?;
         // SAFETY: the verified header says `len` payload bytes follow.
@@ -132,13 +134,12 @@ impl Module {
         // function and one trampoline per type, as the descriptor counts.
         let functions = unsafe { pointer_table(&library, FUNCTIONS_SYMBOL, defined, path)? };
         // SAFETY: as above.
-        let trampolines = unsafe {
-            pointer_table(&library, TRAMPOLINES_SYMBOL, descriptor.types.len(), path)?
-        }
-        .into_iter()
-        // SAFETY: each entry is a trampoline with the `Trampoline` ABI.
-        .map(|p| unsafe { std::mem::transmute::<*const u8, Trampoline>(p) })
-        .collect();
+        let trampolines =
+            unsafe { pointer_table(&library, TRAMPOLINES_SYMBOL, descriptor.types.len(), path)? }
+                .into_iter()
+                // SAFETY: each entry is a trampoline with the `Trampoline` ABI.
+                .map(|p| unsafe { std::mem::transmute::<*const u8, Trampoline>(p) })
+                .collect();
         let starts: Vec<usize> = functions.iter().map(|&f| f as usize).collect();
         let code_map = Arc::new(CodeMap::new(&starts, &descriptor.code));
         traps::register(code_map.clone());

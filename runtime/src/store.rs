@@ -1,10 +1,10 @@
 //! A store groups the instances that run as one sandbox: they share stack
 //! and interruption limits.
 
+use crate::instance::Instance;
 use crate::sys;
 use luge_abi::VmLimits;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::instance::Instance;
 use std::sync::{Arc, Mutex};
 
 /// Native stack guest code may use below the point where it was entered.

@@ -2,7 +2,7 @@
 
 use luge_abi::{TableType, VmTable};
 use std::cell::UnsafeCell;
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// Upper bound on table length regardless of declared maximum, so that a
 /// guest cannot make the host allocate without bound.
@@ -10,10 +10,10 @@ pub const MAX_TABLE_ELEMENTS: u32 = 10_000_000;
 
 /// A table, shared by the instance that defines it and those that import it.
 #[derive(Clone)]
-pub struct Table(pub(crate) Arc<TableInner>);
+pub struct Table(pub(crate) Rc<TableInner>);
 
 pub(crate) struct TableInner {
-    /// What compiled code reads; its address is stable inside the `Arc`.
+    /// What compiled code reads; its address is stable inside the `Rc`.
     vm: UnsafeCell<VmTable>,
     elements: UnsafeCell<Vec<usize>>,
     ty: TableType,
@@ -29,7 +29,7 @@ impl Table {
             elements: elements.as_mut_ptr(),
             length: elements.len() as u64,
         };
-        Some(Table(Arc::new(TableInner {
+        Some(Table(Rc::new(TableInner {
             vm: UnsafeCell::new(vm),
             elements: UnsafeCell::new(elements),
             ty,

@@ -11,14 +11,16 @@ use cranelift_codegen::ir::{
     GlobalValueData, InstBuilder, MemFlags, Signature, TrapCode, UserExternalName,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_entity::{EntityRef, PrimaryMap};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_wasm::{
     EngineOrModuleTypeIndex, FuncEnvironment, FuncIndex, FuncTranslationState, GlobalIndex,
-    GlobalVariable, Heap, HeapData, HeapStyle, MemoryIndex, ModuleInternedTypeIndex,
-    TableIndex, TargetEnvironment, TypeConvert, TypeIndex, WasmError, WasmHeapType, WasmResult,
+    GlobalVariable, Heap, HeapData, HeapStyle, MemoryIndex, ModuleInternedTypeIndex, TableIndex,
+    TargetEnvironment, TypeConvert, TypeIndex, WasmError, WasmHeapType, WasmResult,
 };
-use cranelift_entity::{EntityRef, PrimaryMap};
-use luge_abi::{builtin_index, offsets, BoundsMode, TrapKind, VmLayout, GUARD_SIZE, WASM_PAGE_SIZE};
+use luge_abi::{
+    builtin_index, offsets, BoundsMode, TrapKind, VmLayout, GUARD_SIZE, WASM_PAGE_SIZE,
+};
 use wasmparser::UnpackedIndex;
 
 /// Namespace of `UserExternalName`s that name defined wasm functions; the
@@ -87,7 +89,12 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             .expect("every wasm function takes a vmctx")
     }
 
-    fn load_readonly_gv(&self, func: &mut ir::Function, base: ir::GlobalValue, offset: u32) -> ir::GlobalValue {
+    fn load_readonly_gv(
+        &self,
+        func: &mut ir::Function,
+        base: ir::GlobalValue,
+        offset: u32,
+    ) -> ir::GlobalValue {
         func.create_global_value(GlobalValueData::Load {
             base,
             offset: (offset as i32).into(),
@@ -114,15 +121,23 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
     ) -> ir::Value {
         let ptr = self.ptr();
         let table = self.table_ptr(pos, table);
-        let len = pos
-            .ins()
-            .load(types::I64, MemFlags::trusted(), table, offsets::TABLE_LENGTH as i32);
+        let len = pos.ins().load(
+            types::I64,
+            MemFlags::trusted(),
+            table,
+            offsets::TABLE_LENGTH as i32,
+        );
         let index = pos.ins().uextend(types::I64, index);
-        let oob = pos.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
-        pos.ins().trapnz(oob, kind);
-        let elements = pos
+        let oob = pos
             .ins()
-            .load(ptr, MemFlags::trusted(), table, offsets::TABLE_ELEMENTS as i32);
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        pos.ins().trapnz(oob, kind);
+        let elements = pos.ins().load(
+            ptr,
+            MemFlags::trusted(),
+            table,
+            offsets::TABLE_ELEMENTS as i32,
+        );
         let scaled = pos.ins().imul_imm(index, i64::from(ptr.bytes()));
         pos.ins().iadd(elements, scaled)
     }
@@ -163,7 +178,13 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
 
     /// Calls a builtin that reports failure with a non-zero status and traps
     /// with `code` when it does.
-    fn call_checked_builtin(&self, mut pos: FuncCursor, index: usize, args: &[ir::Value], code: TrapCode) {
+    fn call_checked_builtin(
+        &self,
+        mut pos: FuncCursor,
+        index: usize,
+        args: &[ir::Value],
+        code: TrapCode,
+    ) {
         let status = self.call_builtin(&mut pos, index, args, true).unwrap();
         pos.ins().trapnz(status, code);
     }
@@ -175,12 +196,10 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             return;
         }
         let vmctx = Self::vmctx(builder.func);
-        let limits = builder.ins().load(
-            self.ptr(),
-            Self::readonly(),
-            vmctx,
-            offsets::LIMITS as i32,
-        );
+        let limits =
+            builder
+                .ins()
+                .load(self.ptr(), Self::readonly(), vmctx, offsets::LIMITS as i32);
         let flag = builder.ins().load(
             types::I64,
             MemFlags::trusted(),
@@ -252,13 +271,18 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         false
     }
 
-    fn make_global(&mut self, func: &mut ir::Function, index: GlobalIndex) -> WasmResult<GlobalVariable> {
+    fn make_global(
+        &mut self,
+        func: &mut ir::Function,
+        index: GlobalIndex,
+    ) -> WasmResult<GlobalVariable> {
         let (ty, _) = self.module.globals[index.index()];
         let ty = ir_type(ty.ty, self.ptr());
         let vmctx = func.create_global_value(GlobalValueData::VMContext);
         let imported = self.layout.counts.imported_globals;
         Ok(if index.as_u32() < imported {
-            let gv = self.load_readonly_gv(func, vmctx, self.layout.imported_global(index.as_u32()));
+            let gv =
+                self.load_readonly_gv(func, vmctx, self.layout.imported_global(index.as_u32()));
             GlobalVariable::Memory {
                 gv,
                 offset: 0.into(),
@@ -311,12 +335,20 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         }))
     }
 
-    fn make_indirect_sig(&mut self, func: &mut ir::Function, index: TypeIndex) -> WasmResult<ir::SigRef> {
+    fn make_indirect_sig(
+        &mut self,
+        func: &mut ir::Function,
+        index: TypeIndex,
+    ) -> WasmResult<ir::SigRef> {
         let ty = &self.module.types[index.index()];
         Ok(func.import_signature(wasm_signature(ty, self.ptr())))
     }
 
-    fn make_direct_func(&mut self, func: &mut ir::Function, index: FuncIndex) -> WasmResult<ir::FuncRef> {
+    fn make_direct_func(
+        &mut self,
+        func: &mut ir::Function,
+        index: FuncIndex,
+    ) -> WasmResult<ir::FuncRef> {
         let ty = &self.module.types[self.module.funcs[index.index()] as usize];
         let signature = func.import_signature(wasm_signature(ty, self.ptr()));
         // Imported functions are called through the context (see
@@ -402,9 +434,12 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         );
         let mismatch = pos.ins().icmp(IntCC::NotEqual, actual, expected);
         pos.ins().trapnz(mismatch, TrapCode::BadSignature);
-        let code = pos
-            .ins()
-            .load(ptr, MemFlags::trusted(), funcref, offsets::FUNCREF_CODE as i32);
+        let code = pos.ins().load(
+            ptr,
+            MemFlags::trusted(),
+            funcref,
+            offsets::FUNCREF_CODE as i32,
+        );
         let callee_vmctx = pos.ins().load(
             ptr,
             MemFlags::trusted(),
@@ -467,9 +502,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         _heap: Heap,
     ) -> WasmResult<ir::Value> {
         let vmctx = Self::vmctx(pos.func);
-        let definition = pos
-            .ins()
-            .load(self.ptr(), Self::readonly(), vmctx, offsets::MEMORY as i32);
+        let definition =
+            pos.ins()
+                .load(self.ptr(), Self::readonly(), vmctx, offsets::MEMORY as i32);
         let length = pos.ins().load(
             types::I64,
             MemFlags::trusted(),
@@ -544,7 +579,11 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         Ok(())
     }
 
-    fn translate_table_size(&mut self, mut pos: FuncCursor, index: TableIndex) -> WasmResult<ir::Value> {
+    fn translate_table_size(
+        &mut self,
+        mut pos: FuncCursor,
+        index: TableIndex,
+    ) -> WasmResult<ir::Value> {
         let table = self.table_ptr(&mut pos, index);
         let len = pos.ins().load(
             types::I64,
@@ -562,7 +601,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         delta: ir::Value,
         init_value: ir::Value,
     ) -> WasmResult<ir::Value> {
-        let table = pos.ins().iconst(types::I32, i64::from(table_index.as_u32()));
+        let table = pos
+            .ins()
+            .iconst(types::I32, i64::from(table_index.as_u32()));
         Ok(self
             .call_builtin(
                 &mut pos,
@@ -630,7 +671,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         val: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let table = pos.ins().iconst(types::I32, i64::from(table_index.as_u32()));
+        let table = pos
+            .ins()
+            .iconst(types::I32, i64::from(table_index.as_u32()));
         self.call_checked_builtin(
             pos,
             builtin_index::TABLE_FILL,
@@ -649,7 +692,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         src: ir::Value,
         len: ir::Value,
     ) -> WasmResult<()> {
-        let table = pos.ins().iconst(types::I32, i64::from(table_index.as_u32()));
+        let table = pos
+            .ins()
+            .iconst(types::I32, i64::from(table_index.as_u32()));
         let seg = pos.ins().iconst(types::I32, i64::from(seg_index));
         self.call_checked_builtin(
             pos,
@@ -666,16 +711,28 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         Ok(())
     }
 
-    fn translate_ref_null(&mut self, mut pos: FuncCursor, _ty: WasmHeapType) -> WasmResult<ir::Value> {
+    fn translate_ref_null(
+        &mut self,
+        mut pos: FuncCursor,
+        _ty: WasmHeapType,
+    ) -> WasmResult<ir::Value> {
         Ok(pos.ins().iconst(self.ptr(), 0))
     }
 
-    fn translate_ref_is_null(&mut self, mut pos: FuncCursor, value: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_ref_is_null(
+        &mut self,
+        mut pos: FuncCursor,
+        value: ir::Value,
+    ) -> WasmResult<ir::Value> {
         let is_null = pos.ins().icmp_imm(IntCC::Equal, value, 0);
         Ok(pos.ins().uextend(types::I32, is_null))
     }
 
-    fn translate_ref_func(&mut self, mut pos: FuncCursor, func_index: FuncIndex) -> WasmResult<ir::Value> {
+    fn translate_ref_func(
+        &mut self,
+        mut pos: FuncCursor,
+        func_index: FuncIndex,
+    ) -> WasmResult<ir::Value> {
         let vmctx = Self::vmctx(pos.func);
         let at = self.layout.funcref(func_index.as_u32());
         Ok(pos.ins().iadd_imm(vmctx, i64::from(at)))
@@ -725,11 +782,19 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         Err(WasmError::Unsupported("garbage collection".into()))
     }
 
-    fn translate_i31_get_s(&mut self, _pos: FuncCursor, _i31ref: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_i31_get_s(
+        &mut self,
+        _pos: FuncCursor,
+        _i31ref: ir::Value,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::Unsupported("garbage collection".into()))
     }
 
-    fn translate_i31_get_u(&mut self, _pos: FuncCursor, _i31ref: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_i31_get_u(
+        &mut self,
+        _pos: FuncCursor,
+        _i31ref: ir::Value,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::Unsupported("garbage collection".into()))
     }
 

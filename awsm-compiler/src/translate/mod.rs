@@ -9,9 +9,7 @@ mod signature;
 use crate::error::CompileError;
 use crate::module::{ModuleInfo, PendingBody};
 use crate::{CompileOptions, OptLevel};
-use cranelift_codegen::ir::{
-    self, GlobalValueData, InstBuilder, MemFlags, UserFuncName,
-};
+use cranelift_codegen::ir::{self, GlobalValueData, InstBuilder, MemFlags, UserFuncName};
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedMachReloc};
@@ -45,7 +43,15 @@ fn target_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CompileError> {
             OptLevel::Speed => "speed",
         },
     )?;
-    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
     set(&mut flags, "unwind_info", "false")?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
     let builder = if opts.arch == Arch::host() {
@@ -125,7 +131,12 @@ impl Translation<'_, '_> {
             global_type: pointer,
             flags: readonly,
         }));
-        let mut env = env::FuncEnv::new(self.module, &self.layout, self.isa.frontend_config(), self.opts);
+        let mut env = env::FuncEnv::new(
+            self.module,
+            &self.layout,
+            self.isa.frontend_config(),
+            self.opts,
+        );
         let mut validator = body
             .validator
             .into_validator(std::mem::take(&mut worker.allocations));
@@ -174,32 +185,36 @@ impl Translation<'_, '_> {
             .map(|n| n.get())
             .unwrap_or(1)
             .min(count.max(1));
-        let results: Vec<Vec<(usize, Result<CompiledFunc, CompileError>)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut worker = Worker {
-                            ctx: Context::new(),
-                            translator: FuncTranslator::new(),
-                            allocations: Default::default(),
-                        };
-                        let mut done = Vec::new();
-                        loop {
-                            let next = queue.lock().unwrap().next();
-                            let Some((i, body)) = next else { break };
-                            let result = self.compile_function(&mut worker, i as u32, body);
-                            let failed = result.is_err();
-                            done.push((i, result));
-                            if failed {
-                                break;
+        let results: Vec<Vec<(usize, Result<CompiledFunc, CompileError>)>> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut worker = Worker {
+                                ctx: Context::new(),
+                                translator: FuncTranslator::new(),
+                                allocations: Default::default(),
+                            };
+                            let mut done = Vec::new();
+                            loop {
+                                let next = queue.lock().unwrap().next();
+                                let Some((i, body)) = next else { break };
+                                let result = self.compile_function(&mut worker, i as u32, body);
+                                let failed = result.is_err();
+                                done.push((i, result));
+                                if failed {
+                                    break;
+                                }
                             }
-                        }
-                        done
+                            done
+                        })
                     })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("compiler thread panicked")).collect()
-        });
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("compiler thread panicked"))
+                    .collect()
+            });
         let mut slots: Vec<Option<CompiledFunc>> = (0..count).map(|_| None).collect();
         let mut first_error: Option<(usize, CompileError)> = None;
         for (i, result) in results.into_iter().flatten() {
@@ -215,14 +230,24 @@ impl Translation<'_, '_> {
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        Ok(slots.into_iter().map(|f| f.expect("every function compiled")).collect())
+        Ok(slots
+            .into_iter()
+            .map(|f| f.expect("every function compiled"))
+            .collect())
     }
 
     /// The host-to-wasm entry for type `ty`: loads the arguments from the
     /// value array, calls the callee and stores its results back.
-    fn trampoline(&self, ty: &luge_abi::FuncType, builder_ctx: &mut FunctionBuilderContext) -> ir::Function {
+    fn trampoline(
+        &self,
+        ty: &luge_abi::FuncType,
+        builder_ctx: &mut FunctionBuilderContext,
+    ) -> ir::Function {
         let pointer = self.isa.pointer_type();
-        let mut func = ir::Function::with_name_signature(UserFuncName::default(), trampoline_signature(pointer));
+        let mut func = ir::Function::with_name_signature(
+            UserFuncName::default(),
+            trampoline_signature(pointer),
+        );
         let mut b = FunctionBuilder::new(&mut func, builder_ctx);
         let block = b.create_block();
         b.append_block_params_for_function_params(block);
@@ -235,7 +260,10 @@ impl Translation<'_, '_> {
         let mut args = vec![vmctx];
         for (i, &param) in ty.params.iter().enumerate() {
             let at = (i * VALUE_SLOT_SIZE) as i32;
-            args.push(b.ins().load(ir_type(param, pointer), MemFlags::trusted(), values, at));
+            args.push(
+                b.ins()
+                    .load(ir_type(param, pointer), MemFlags::trusted(), values, at),
+            );
         }
         let sig = b.import_signature(wasm_signature(ty, pointer));
         let call = b.ins().call_indirect(sig, callee, &args);
@@ -313,15 +341,23 @@ pub fn emit_object(
     };
     let compiled = translation.compile_all(bodies)?;
 
-    let builder = ObjectBuilder::new(isa.clone(), "luge-module", cranelift_module::default_libcall_names())
-        .map_err(module_error)?;
+    let builder = ObjectBuilder::new(
+        isa.clone(),
+        "luge-module",
+        cranelift_module::default_libcall_names(),
+    )
+    .map_err(module_error)?;
     let mut object = ObjectModule::new(builder);
     // Defined functions are declared first so that FuncId n is defined
     // function n, which is what the `UserExternalName`s in calls refer to.
     let mut func_ids = Vec::with_capacity(compiled.len());
     for (i, f) in compiled.iter().enumerate() {
         let id = object
-            .declare_function(&format!("luge_func_{i}"), Linkage::Hidden, &f.func.signature)
+            .declare_function(
+                &format!("luge_func_{i}"),
+                Linkage::Hidden,
+                &f.func.signature,
+            )
             .map_err(module_error)?;
         debug_assert_eq!(id.as_u32() as usize, i);
         func_ids.push(id);
@@ -342,7 +378,11 @@ pub fn emit_object(
     let mut trampolines = Vec::with_capacity(module.types.len());
     for (t, ty) in module.types.iter().enumerate() {
         let id = object
-            .declare_function(&format!("luge_trampoline_{t}"), Linkage::Hidden, &trampoline_signature(pointer))
+            .declare_function(
+                &format!("luge_trampoline_{t}"),
+                Linkage::Hidden,
+                &trampoline_signature(pointer),
+            )
             .map_err(module_error)?;
         ctx.clear();
         ctx.func = translation.trampoline(ty, &mut builder_ctx);
@@ -383,6 +423,9 @@ mod tests {
         assert_eq!(sig.params[2].value_type, ir::types::I64);
         assert_eq!(sig.returns.len(), 2);
         let tramp = trampoline_signature(ir::types::I64);
-        assert!(tramp.params.iter().all(|p| p.purpose == ir::ArgumentPurpose::Normal));
+        assert!(tramp
+            .params
+            .iter()
+            .all(|p| p.purpose == ir::ArgumentPurpose::Normal));
     }
 }

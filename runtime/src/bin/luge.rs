@@ -61,7 +61,7 @@ fn compile(
     opt: OptLevel,
     no_interrupt_checks: bool,
 ) -> Result<()> {
-    let wasm = std::fs::read(&input).with_context(|| format!("cannot read {}", input.display()))?;
+    let wasm = awsm_compiler::read_module(&input)?;
     let mut opts = CompileOptions::for_arch(target.unwrap_or_else(Arch::host));
     if let Some(bounds) = bounds {
         opts.bounds = bounds;
@@ -101,7 +101,11 @@ fn inspect(path: PathBuf) -> Result<()> {
             "memory:      min {} pages, max {}{}",
             m.min,
             m.max.map_or("none".to_string(), |m| format!("{m} pages")),
-            if d.memory_imported() { " (imported)" } else { "" }
+            if d.memory_imported() {
+                " (imported)"
+            } else {
+                ""
+            }
         ),
         None => println!("memory:      none"),
     }

