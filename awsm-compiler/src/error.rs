@@ -9,6 +9,12 @@ pub enum CompileError {
     Unsupported { offset: usize, message: String },
     #[error("module is {size} bytes, larger than the {limit}-byte limit")]
     TooLarge { size: usize, limit: usize },
+    #[error("{path} is {size} bytes, larger than the {limit}-byte limit for a module")]
+    FileTooLarge {
+        path: std::path::PathBuf,
+        size: u64,
+        limit: usize,
+    },
     #[error("code generation failed in function {func}: {message}")]
     Codegen { func: u32, message: String },
     #[error("cannot build shared object: {0}")]

@@ -79,14 +79,20 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, CompileError> {
     };
     let size = std::fs::metadata(path).map_err(read_error)?.len();
     if size > MAX_WASM_SIZE as u64 {
-        return Err(CompileError::TooLarge {
-            size: size as usize,
+        return Err(CompileError::FileTooLarge {
+            path: path.to_path_buf(),
+            size,
             limit: MAX_WASM_SIZE,
         });
     }
     let bytes = std::fs::read(path).map_err(read_error)?;
-    if bytes.starts_with(b"\0asm") || std::str::from_utf8(&bytes).is_err() {
-        // Binary, or garbage that the validator reports with its offset.
+    let looks_like_text = std::str::from_utf8(&bytes).is_ok_and(|text| {
+        let text = text.trim_start();
+        text.starts_with('(') || text.starts_with(";;")
+    });
+    if !looks_like_text {
+        // Binary, or garbage (an empty file included) that the validator
+        // reports with its byte offset.
         return Ok(bytes);
     }
     wat::parse_bytes(&bytes)

@@ -1,4 +1,4 @@
-//! Turns the relocatable object into an ELF shared object with the system
+//! Turns the relocatable object into an ELF shared object with a system
 //! linker. The object has no undefined symbols, so no libraries are linked.
 
 use crate::error::CompileError;
@@ -6,17 +6,79 @@ use luge_abi::Arch;
 use std::path::Path;
 use std::process::Command;
 
-/// The linker driver for `arch`: `$LUGE_LINKER` if set, otherwise `cc` for
-/// the host architecture and the Debian cross compiler for aarch64.
-fn linker(arch: Arch) -> String {
-    if let Ok(linker) = std::env::var("LUGE_LINKER") {
-        return linker;
+/// How a linker is invoked: through a C compiler driver, or directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Linker {
+    /// `cc`-style driver: flags for the linker go through `-Wl,`.
+    Driver(String),
+    /// `ld.lld`-style linker.
+    Direct(String),
+}
+
+impl Linker {
+    fn program(&self) -> &str {
+        match self {
+            Linker::Driver(p) | Linker::Direct(p) => p,
+        }
+    }
+
+    fn command(&self, object: &Path, out: &Path) -> Command {
+        let mut cmd = Command::new(self.program());
+        match self {
+            Linker::Driver(_) => {
+                cmd.args([
+                    "-shared",
+                    "-nostdlib",
+                    "-Wl,-z,noexecstack",
+                    "-Wl,--hash-style=gnu",
+                ]);
+            }
+            Linker::Direct(_) => {
+                cmd.args(["-shared", "-z", "noexecstack", "--hash-style=gnu"]);
+            }
+        }
+        cmd.arg("-o").arg(out).arg(object);
+        cmd
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// The linker for `arch`: `$LUGE_LINKER` if set (a `cc`-style driver unless
+/// its name contains `ld`), `cc` for the host architecture, and for another
+/// architecture LLVM's `ld.lld` (which links any target) or the Debian cross
+/// compiler.
+fn linker(arch: Arch) -> Result<Linker, CompileError> {
+    if let Ok(program) = std::env::var("LUGE_LINKER") {
+        let name = Path::new(&program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(if name.starts_with("ld") {
+            Linker::Direct(program)
+        } else {
+            Linker::Driver(program)
+        });
     }
     if arch == Arch::host() {
-        "cc".to_string()
-    } else {
-        format!("{}-linux-gnu-gcc", arch.name())
+        return Ok(Linker::Driver("cc".into()));
     }
+    let cross_gcc = format!("{}-linux-gnu-gcc", arch.name());
+    ["ld.lld", "ld.lld-16"]
+        .into_iter()
+        .find(|p| on_path(p))
+        .map(|p| Linker::Direct(p.into()))
+        .or_else(|| on_path(&cross_gcc).then(|| Linker::Driver(cross_gcc.clone())))
+        .ok_or_else(|| {
+            CompileError::Link(format!(
+                "no linker for {}: install ld.lld (Debian: lld-16) or {cross_gcc}, or set LUGE_LINKER",
+                arch.name()
+            ))
+        })
 }
 
 pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), CompileError> {
@@ -25,49 +87,39 @@ pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), C
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let io = |what: &str, e: std::io::Error| CompileError::Link(format!("{what}: {e}"));
-    let obj = tempfile::Builder::new()
-        .prefix(".luge-")
-        .suffix(".o")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            io(
-                &format!("creating a temporary file in {}", dir.display()),
-                e,
-            )
-        })?;
+    let temp = |suffix: &str| {
+        tempfile::Builder::new()
+            .prefix(".luge-")
+            .suffix(suffix)
+            .tempfile_in(dir)
+            .map_err(|e| {
+                io(
+                    &format!("creating a temporary file in {}", dir.display()),
+                    e,
+                )
+            })
+    };
+    let obj = temp(".o")?;
     std::fs::write(obj.path(), object).map_err(|e| io("writing the object file", e))?;
-    let so = tempfile::Builder::new()
-        .prefix(".luge-")
-        .suffix(".so")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            io(
-                &format!("creating a temporary file in {}", dir.display()),
-                e,
-            )
-        })?;
-    let linker = linker(arch);
-    let output = Command::new(&linker)
-        .args([
-            "-shared",
-            "-nostdlib",
-            "-Wl,-z,noexecstack",
-            "-Wl,--hash-style=gnu",
-            "-o",
-        ])
-        .arg(so.path())
-        .arg(obj.path())
+    let so = temp(".so")?;
+    let linker = linker(arch)?;
+    let output = linker
+        .command(obj.path(), so.path())
         .output()
         .map_err(|e| {
             io(
-                &format!("running linker `{linker}` (set LUGE_LINKER to choose another)"),
+                &format!(
+                    "running linker `{}` (set LUGE_LINKER to choose another)",
+                    linker.program()
+                ),
                 e,
             )
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(CompileError::Link(format!(
-            "`{linker}` failed: {}",
+            "`{}` failed: {}",
+            linker.program(),
             stderr.lines().next().unwrap_or("no output")
         )));
     }

@@ -24,7 +24,7 @@ pub use externs::{CallError, Extern, Func, Global};
 pub use instance::{Instance, InstanceConfig, InstantiationError};
 pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType};
 pub use memory::{Memory, MemoryError};
-pub use module::{LoadError, Module};
+pub use module::{read_descriptor, LoadError, Module};
 pub use store::{InterruptHandle, Store, DEFAULT_MAX_STACK};
 pub use table::Table;
 pub use values::Val;

@@ -259,7 +259,10 @@ mod tests {
         let mut buf = [1u8; 4];
         m.read(0, &mut buf).unwrap();
         assert_eq!(buf, [0, 0, 0, 0]);
-        assert!(m.checked_ptr(65536, 1).is_none(), "length shrank back to min");
+        assert!(
+            m.checked_ptr(65536, 1).is_none(),
+            "length shrank back to min"
+        );
     }
 
     #[test]

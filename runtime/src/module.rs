@@ -21,6 +21,8 @@ pub enum LoadError {
         path: PathBuf,
         error: DescriptorError,
     },
+    #[error("{path}: cannot read: {message}")]
+    Read { path: PathBuf, message: String },
     #[error("{path}: compiled for {found}, but this machine is {host}")]
     WrongArch {
         path: PathBuf,
@@ -84,6 +86,39 @@ unsafe fn pointer_table(
     let table = table.as_raw_ptr() as *const *const u8;
     // SAFETY: per the caller's contract, `count` entries are readable.
     Ok(unsafe { std::slice::from_raw_parts(table, count) }.to_vec())
+}
+
+/// Reads the descriptor of the shared object at `path` without loading it,
+/// so that modules compiled for another architecture can be inspected.
+pub fn read_descriptor(path: impl AsRef<Path>) -> Result<ModuleDescriptor, LoadError> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let path = path.as_ref();
+    let read_error = |message: String| LoadError::Read {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| read_error(e.to_string()))?;
+    let file = object::File::parse(&*bytes)
+        .map_err(|e| read_error(format!("not a shared object: {e}")))?;
+    let symbol = file
+        .dynamic_symbols()
+        .find(|s| s.name() == Ok(DESCRIPTOR_SYMBOL))
+        .ok_or_else(|| LoadError::MissingSymbol {
+            path: path.to_path_buf(),
+            symbol: DESCRIPTOR_SYMBOL,
+        })?;
+    let section = symbol
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .ok_or_else(|| read_error("descriptor symbol has no section".into()))?;
+    let data = section.data().map_err(|e| read_error(e.to_string()))?;
+    let start = (symbol.address() - section.address()) as usize;
+    ModuleDescriptor::decode(data.get(start..).unwrap_or_default()).map_err(|error| {
+        LoadError::Descriptor {
+            path: path.to_path_buf(),
+            error,
+        }
+    })
 }
 
 impl Module {

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use awsm_compiler::{Arch, BoundsMode, CompileOptions, OptLevel};
 use clap::{Parser, Subcommand};
-use luge_runtime::Module;
+use luge_runtime::read_descriptor;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,8 +79,7 @@ fn compile(
 }
 
 fn inspect(path: PathBuf) -> Result<()> {
-    let module = Module::load(&path)?;
-    let d = module.descriptor();
+    let d = &read_descriptor(&path)?;
     println!("module:      {}", path.display());
     println!("abi version: {}", luge_abi::ABI_VERSION);
     println!("compiler:    awsm-compiler {}", d.compiler);
