@@ -9,6 +9,7 @@ use crate::types::canonical_type_id;
 use crate::values::Val;
 use luge_abi::{FuncType, GlobalType, Trampoline, TrapKind, VmCtx, VmGlobal};
 use std::cell::UnsafeCell;
+use std::any::Any;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -132,13 +133,9 @@ pub(crate) fn invoke(
 pub struct Global {
     pub(crate) ptr: *mut VmGlobal,
     pub(crate) ty: GlobalType,
-    _owner: GlobalOwner,
-}
-
-#[derive(Clone)]
-enum GlobalOwner {
-    Host(#[allow(dead_code)] Rc<UnsafeCell<VmGlobal>>),
-    Instance(#[allow(dead_code)] Instance),
+    /// Keeps the storage `ptr` points into alive: a host cell or the
+    /// instance whose context holds the global.
+    _owner: Rc<dyn Any>,
 }
 
 impl Global {
@@ -150,7 +147,7 @@ impl Global {
         Global {
             ptr: cell.get(),
             ty,
-            _owner: GlobalOwner::Host(cell),
+            _owner: cell,
         }
     }
 
@@ -158,7 +155,7 @@ impl Global {
         Global {
             ptr,
             ty,
-            _owner: GlobalOwner::Instance(owner),
+            _owner: owner.0,
         }
     }
 
