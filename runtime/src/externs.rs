@@ -8,8 +8,8 @@ use crate::table::Table;
 use crate::types::canonical_type_id;
 use crate::values::Val;
 use luge_abi::{FuncType, GlobalType, Trampoline, TrapKind, VmCtx, VmGlobal};
-use std::cell::UnsafeCell;
 use std::any::Any;
+use std::cell::UnsafeCell;
 use std::rc::Rc;
 use std::sync::Arc;
 

@@ -237,9 +237,16 @@ impl Instance {
                 Extern::Global(g) => imported_globals.push(g.clone()),
             }
         }
+        let image = module.inner.image.clone();
+        let data_in_image = memory.is_none() && image.is_some();
         if memory.is_none() {
             if let Some(ty) = d.memory {
-                memory = Some(Memory::new(ty, d.bounds, config.memory_limit_pages)?);
+                memory = Some(Memory::with_image(
+                    ty,
+                    d.bounds,
+                    config.memory_limit_pages,
+                    image,
+                )?);
             }
         }
         for ty in &d.tables[tables.len()..] {
@@ -262,7 +269,7 @@ impl Instance {
         }));
         instance.init_context();
         store.adopt(instance.clone());
-        instance.init_segments()?;
+        instance.init_segments(data_in_image)?;
         if let Some(start) = d.start {
             instance.call_index(start, &mut [])?;
         }
@@ -352,7 +359,9 @@ impl Instance {
 
     /// Applies active element and data segments, in order, as the spec
     /// says: a segment that does not fit traps, and earlier ones stay.
-    fn init_segments(&self) -> Result<(), InstantiationError> {
+    /// `data_in_image` says the memory already holds the active data
+    /// segments (see `MemoryImage`).
+    fn init_segments(&self, data_in_image: bool) -> Result<(), InstantiationError> {
         let d = self.0.module.descriptor();
         for (i, seg) in d.elements.iter().enumerate() {
             match &seg.mode {
@@ -373,6 +382,10 @@ impl Instance {
         }
         for (i, seg) in d.data.iter().enumerate() {
             let Some(offset) = &seg.offset else { continue };
+            if data_in_image {
+                self.0.dropped_data[i].set(true);
+                continue;
+            }
             let start = u64::from(self.0.eval(offset) as u32);
             let memory = self
                 .0

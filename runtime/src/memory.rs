@@ -2,13 +2,15 @@
 //! a process-wide pool, so creating one costs a few `mprotect` calls at most
 //! and never a fresh `mmap` once the pool is warm.
 
-use crate::sys::mmap::Reservation;
+use crate::sys::mmap::{page_size, Reservation};
 use luge_abi::{
-    BoundsMode, MemoryType, VmMemory, GUARD_RESERVATION, WASM_MAX_PAGES, WASM_PAGE_SIZE,
+    BoundsMode, ConstExpr, MemoryType, ModuleDescriptor, VmMemory, GUARD_RESERVATION,
+    WASM_MAX_PAGES, WASM_PAGE_SIZE,
 };
 use std::cell::UnsafeCell;
 use std::rc::Rc;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -30,23 +32,81 @@ pub fn reservation_size(mode: BoundsMode) -> u64 {
     }
 }
 
-/// A reservation whose first `committed` bytes are accessible and zero.
+/// The initial contents of a module's memory: its active data segments laid
+/// out from address 0, padded to whole host pages. Sandboxes of the same
+/// module reuse pool slots that already hold the image, so instantiating
+/// neither copies data nor faults in fresh pages.
+pub struct MemoryImage {
+    /// Process-unique, so that a slot can tell which image it holds.
+    id: u64,
+    bytes: Vec<u8>,
+}
+
+impl MemoryImage {
+    /// The image of `descriptor`'s memory, or `None` when the module imports
+    /// its memory, has no data, or places a segment at an offset that is not
+    /// a constant or does not fit in the initial size (that must trap at
+    /// instantiation, after earlier segments were written).
+    pub fn build(descriptor: &ModuleDescriptor) -> Option<Arc<MemoryImage>> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let memory = descriptor
+            .memory
+            .filter(|_| !descriptor.memory_imported())?;
+        let initial = u64::from(memory.min) * WASM_PAGE_SIZE;
+        let mut end = 0;
+        for segment in &descriptor.data {
+            let offset = match segment.offset {
+                None => continue,
+                Some(ConstExpr::I32(offset)) => u64::from(offset as u32),
+                Some(_) => return None,
+            };
+            let segment_end = offset + segment.bytes.len() as u64;
+            if segment_end > initial {
+                return None;
+            }
+            end = end.max(segment_end);
+        }
+        if end == 0 {
+            return None;
+        }
+        let page = page_size() as u64;
+        let mut bytes = vec![0; end.div_ceil(page).saturating_mul(page).min(initial) as usize];
+        for segment in &descriptor.data {
+            if let Some(ConstExpr::I32(offset)) = segment.offset {
+                let at = offset as u32 as usize;
+                bytes[at..at + segment.bytes.len()].copy_from_slice(&segment.bytes);
+            }
+        }
+        Some(Arc::new(MemoryImage {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            bytes,
+        }))
+    }
+}
+
+/// A reservation whose first `committed` bytes are accessible. While it is
+/// in the pool it holds `image` (id and length) from address 0 and zeros
+/// everywhere else.
 struct Slot {
     reservation: Reservation,
     committed: usize,
+    image: Option<(u64, usize)>,
 }
 
-/// Free slots kept for reuse, per reservation size.
+/// Free slots kept for reuse.
 static POOL: Mutex<Vec<Slot>> = Mutex::new(Vec::new());
 /// More free slots than this are unmapped instead of kept.
 const POOL_CAPACITY: usize = 1024;
 
-fn take_slot(size: u64) -> Result<Slot, MemoryError> {
+/// A free slot of `size` bytes, preferably one that holds image `image`.
+fn take_slot(size: u64, image: Option<u64>) -> Result<Slot, MemoryError> {
     let mut pool = POOL.lock().unwrap();
-    if let Some(i) = pool
+    let fits = |s: &Slot| s.reservation.size() as u64 == size;
+    let found = pool
         .iter()
-        .rposition(|s| s.reservation.size() as u64 == size)
-    {
+        .rposition(|s| fits(s) && s.image.map(|(id, _)| id) == image)
+        .or_else(|| pool.iter().rposition(fits));
+    if let Some(i) = found {
         return Ok(pool.swap_remove(i));
     }
     drop(pool);
@@ -55,6 +115,7 @@ fn take_slot(size: u64) -> Result<Slot, MemoryError> {
     Ok(Slot {
         reservation,
         committed: 0,
+        image: None,
     })
 }
 
@@ -62,6 +123,58 @@ fn return_slot(slot: Slot) {
     let mut pool = POOL.lock().unwrap();
     if pool.len() < POOL_CAPACITY {
         pool.push(slot);
+    }
+}
+
+impl Slot {
+    /// Prepares the slot to hold `length` accessible bytes starting with
+    /// `image` and zeros after it.
+    fn prepare(&mut self, length: usize, image: Option<&MemoryImage>) -> Result<(), MemoryError> {
+        let wanted = image.map(|i| i.id);
+        if let Some((id, len)) = self.image {
+            if Some(id) != wanted {
+                // SAFETY: the held image lies inside the committed prefix.
+                unsafe { std::ptr::write_bytes(self.reservation.base(), 0, len) };
+                self.image = None;
+            }
+        }
+        let r = &self.reservation;
+        if self.committed > length {
+            r.decommit(length, self.committed - length)
+                .map_err(MemoryError::Protect)?;
+        } else {
+            r.commit(self.committed, length - self.committed)
+                .map_err(MemoryError::Protect)?;
+        }
+        self.committed = length;
+        if let (None, Some(image)) = (self.image, image) {
+            // SAFETY: the image fits in the initial size, which is committed.
+            unsafe {
+                std::ptr::copy_nonoverlapping(image.bytes.as_ptr(), r.base(), image.bytes.len())
+            };
+            self.image = Some((image.id, image.bytes.len()));
+        }
+        Ok(())
+    }
+
+    /// Brings a used slot back to its pooled state: the image restored,
+    /// everything after it returned to the kernel.
+    fn reset(&mut self, image: Option<&MemoryImage>) -> std::io::Result<()> {
+        let kept = match (self.image, image) {
+            (Some(_), Some(image)) => {
+                // SAFETY: the image lies inside the committed prefix.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        image.bytes.as_ptr(),
+                        self.reservation.base(),
+                        image.bytes.len(),
+                    )
+                };
+                image.bytes.len()
+            }
+            _ => 0,
+        };
+        self.reservation.zero(kept, self.committed - kept)
     }
 }
 
@@ -74,15 +187,26 @@ pub(crate) struct MemoryInner {
     /// What compiled code reads; its address is stable inside the `Rc`.
     vm: UnsafeCell<VmMemory>,
     slot: UnsafeCell<Option<Slot>>,
+    image: Option<Arc<MemoryImage>>,
     max_pages: u32,
     ty: MemoryType,
     mode: BoundsMode,
 }
 
 impl Memory {
-    /// Creates a memory of `ty` for code compiled in `mode`, never larger
-    /// than `limit_pages`.
+    /// Creates a zeroed memory of `ty` for code compiled in `mode`, never
+    /// larger than `limit_pages`.
     pub fn new(ty: MemoryType, mode: BoundsMode, limit_pages: u32) -> Result<Memory, MemoryError> {
+        Memory::with_image(ty, mode, limit_pages, None)
+    }
+
+    /// Like [`Memory::new`], with `image` already in place.
+    pub(crate) fn with_image(
+        ty: MemoryType,
+        mode: BoundsMode,
+        limit_pages: u32,
+        image: Option<Arc<MemoryImage>>,
+    ) -> Result<Memory, MemoryError> {
         let reservation = reservation_size(mode);
         let max_pages = ty
             .max
@@ -95,23 +219,20 @@ impl Memory {
                 limit: max_pages,
             });
         }
-        let mut slot = take_slot(reservation)?;
+        let mut slot = take_slot(reservation, image.as_ref().map(|i| i.id))?;
         let length = ty.min as usize * WASM_PAGE_SIZE as usize;
-        let r = &slot.reservation;
-        if slot.committed > length {
-            r.decommit(length, slot.committed - length)
-                .map_err(MemoryError::Protect)?;
-        } else {
-            r.commit(slot.committed, length - slot.committed)
-                .map_err(MemoryError::Protect)?;
+        if let Err(e) = slot.prepare(length, image.as_deref()) {
+            // Its state is unknown: let the reservation go.
+            drop(slot);
+            return Err(e);
         }
-        slot.committed = length;
         Ok(Memory(Rc::new(MemoryInner {
             vm: UnsafeCell::new(VmMemory {
                 base: slot.reservation.base(),
                 length: length as u64,
             }),
             slot: UnsafeCell::new(Some(slot)),
+            image,
             max_pages,
             ty,
             mode,
@@ -226,9 +347,9 @@ impl Memory {
 
 impl Drop for MemoryInner {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.get_mut().take() {
+        if let Some(mut slot) = self.slot.get_mut().take() {
             // A slot whose contents cannot be cleared is not reused.
-            if slot.reservation.zero(slot.committed).is_ok() {
+            if slot.reset(self.image.as_deref()).is_ok() {
                 return_slot(slot);
             }
         }
@@ -263,6 +384,58 @@ mod tests {
             m.checked_ptr(65536, 1).is_none(),
             "length shrank back to min"
         );
+    }
+
+    fn image(fill: u8, pages: usize) -> Arc<MemoryImage> {
+        static NEXT: AtomicU64 = AtomicU64::new(1 << 40);
+        Arc::new(MemoryImage {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            bytes: vec![fill; pages * page_size()],
+        })
+    }
+
+    fn bytes(m: &Memory, offset: u64, len: usize) -> Vec<u8> {
+        let mut buf = vec![0; len];
+        m.read(offset, &mut buf).unwrap();
+        buf
+    }
+
+    /// Whatever a sandbox did to its memory, the next sandbox sees exactly
+    /// its own image followed by zeros, whether it gets the same slot back
+    /// or one that held another module's image.
+    #[test]
+    fn images_are_restored_and_never_leak_between_modules() {
+        let ty = MemoryType { min: 2, max: None };
+        let page = page_size();
+        let (a, b) = (image(0xaa, 3), image(0xbb, 1));
+        for round in 0..3 {
+            let m = Memory::with_image(ty, BoundsMode::Guard, u32::MAX, Some(a.clone())).unwrap();
+            assert_eq!(
+                bytes(&m, 0, 3 * page),
+                vec![0xaa; 3 * page],
+                "round {round}"
+            );
+            assert_eq!(
+                bytes(&m, 3 * page as u64, page),
+                vec![0; page],
+                "round {round}"
+            );
+            m.fill(0, 4 * page as u64, 0x11).unwrap();
+            m.grow(1).unwrap();
+            m.fill(2 * 65536, 16, 0x22).unwrap();
+        }
+        for _ in 0..2 {
+            let m = Memory::with_image(ty, BoundsMode::Guard, u32::MAX, Some(b.clone())).unwrap();
+            assert_eq!(bytes(&m, 0, page), vec![0xbb; page]);
+            assert_eq!(bytes(&m, page as u64, 4 * page), vec![0; 4 * page]);
+            m.fill(0, 2 * page as u64, 0x33).unwrap();
+            let plain = Memory::new(ty, BoundsMode::Guard, u32::MAX).unwrap();
+            assert_eq!(bytes(&plain, 0, 2 * 65536), vec![0; 2 * 65536]);
+        }
+        // Grown pages of an earlier sandbox must read as zero once mapped again.
+        let m = Memory::with_image(ty, BoundsMode::Guard, u32::MAX, Some(a)).unwrap();
+        m.grow(1).unwrap();
+        assert_eq!(bytes(&m, 2 * 65536, 16), vec![0; 16]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Loading compiled modules (`.so` files produced by `awsm-compiler`).
 
+use crate::memory::MemoryImage;
 use crate::traps::{self, CodeMap};
 use crate::types::canonical_type_id;
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
@@ -46,6 +47,8 @@ pub(crate) struct ModuleInner {
     pub trampolines: Vec<Trampoline>,
     /// Process-wide signature id of each type index.
     pub type_ids: Vec<u64>,
+    /// Initial contents of the module's own memory, when they are static.
+    pub image: Option<Arc<MemoryImage>>,
     code_map: Arc<CodeMap>,
     path: PathBuf,
     // Declared last: the library must be unloaded after everything that
@@ -182,6 +185,7 @@ impl Module {
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 layout: VmLayout::new(descriptor.counts()),
+                image: MemoryImage::build(&descriptor),
                 descriptor,
                 functions,
                 trampolines,

@@ -72,16 +72,17 @@ impl Reservation {
         self.protect(start, len, libc::PROT_NONE)
     }
 
-    /// Returns the pages of `[0, len)` to the kernel; they read as zero
-    /// afterwards and keep their protection.
-    pub fn zero(&self, len: usize) -> io::Result<()> {
-        assert!(len <= self.size, "range outside the reservation");
+    /// Returns the pages of `[start, start + len)` to the kernel; they read
+    /// as zero afterwards and keep their protection. `start` must be
+    /// page-aligned.
+    pub fn zero(&self, start: usize, len: usize) -> io::Result<()> {
+        assert!(start + len <= self.size, "range outside the reservation");
         if len == 0 {
             return Ok(());
         }
         // SAFETY: the range lies inside our own private anonymous mapping,
         // for which MADV_DONTNEED means "zero-fill on next touch".
-        let rc = unsafe { libc::madvise(self.base as *mut _, len, libc::MADV_DONTNEED) };
+        let rc = unsafe { libc::madvise(self.base.add(start) as *mut _, len, libc::MADV_DONTNEED) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -112,7 +113,7 @@ mod tests {
             r.base().write(7);
             r.base().add(2 * page - 1).write(9);
         }
-        r.zero(2 * page).unwrap();
+        r.zero(0, 2 * page).unwrap();
         // SAFETY: still committed; MADV_DONTNEED made them read as zero.
         unsafe {
             assert_eq!(r.base().read(), 0);
