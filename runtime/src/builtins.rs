@@ -33,11 +33,10 @@ fn status(ok: Option<()>) -> u32 {
 /// The instance whose code is calling.
 ///
 /// # Safety
-/// `vmctx` must be the context compiled code passed in, i.e. that of a live
-/// instance whose `host` field points to its `InstanceInner`.
+/// `vmctx` must be the context compiled code passed in.
 unsafe fn instance<'a>(vmctx: *mut VmCtx) -> &'a InstanceInner {
     // SAFETY: per the contract above.
-    unsafe { &*((*vmctx).host as *const InstanceInner) }
+    unsafe { InstanceInner::from_vmctx(vmctx) }
 }
 
 unsafe extern "C" fn memory_grow(vmctx: *mut VmCtx, delta: u32) -> u32 {

@@ -13,6 +13,7 @@ use luge_abi::{
     VmFuncRef, VmGlobal, VmLayout, VmMemory, VmTable,
 };
 use std::alloc::Layout;
+use std::any::Any;
 use std::cell::Cell;
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -70,6 +71,7 @@ pub struct Instance(pub(crate) Rc<InstanceInner>);
 pub(crate) struct InstanceInner {
     pub module: Module,
     pub limits: Arc<Limits>,
+    pub host_data: Option<Rc<dyn Any>>,
     vmctx: NonNull<VmCtx>,
     pub memory: Option<Memory>,
     pub tables: Vec<Table>,
@@ -178,6 +180,17 @@ fn kind_of(kind: &ImportKind) -> ExternKind {
 }
 
 impl InstanceInner {
+    /// The instance owning `vmctx`.
+    ///
+    /// # Safety
+    /// `vmctx` must be a context compiled code passed to a builtin or host
+    /// function: that of a live instance, whose `host` field points to its
+    /// `InstanceInner`.
+    pub(crate) unsafe fn from_vmctx<'a>(vmctx: *mut VmCtx) -> &'a InstanceInner {
+        // SAFETY: per the contract above.
+        unsafe { &*((*vmctx).host as *const InstanceInner) }
+    }
+
     pub(crate) fn layout(&self) -> &VmLayout {
         &self.module.inner.layout
     }
@@ -259,6 +272,7 @@ impl Instance {
         let instance = Instance(Rc::new(InstanceInner {
             module: module.clone(),
             limits: store.limits().clone(),
+            host_data: store.data(),
             vmctx,
             memory,
             tables,

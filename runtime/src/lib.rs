@@ -9,6 +9,8 @@
 //! confined to [`sys`].
 
 mod builtins;
+pub mod cache;
+mod caller;
 mod externs;
 mod instance;
 mod memory;
@@ -19,10 +21,12 @@ mod table;
 mod traps;
 mod types;
 mod values;
+pub mod wasi;
 
+pub use caller::Caller;
 pub use externs::{CallError, Extern, Func, Global};
 pub use instance::{Instance, InstanceConfig, InstantiationError};
-pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType};
+pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType, VmCtx};
 pub use memory::{Memory, MemoryError};
 pub use module::{read_descriptor, LoadError, Module};
 pub use store::{InterruptHandle, Store, DEFAULT_MAX_STACK};

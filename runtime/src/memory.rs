@@ -7,7 +7,7 @@ use luge_abi::{
     BoundsMode, ConstExpr, MemoryType, ModuleDescriptor, VmMemory, GUARD_RESERVATION,
     WASM_MAX_PAGES, WASM_PAGE_SIZE,
 };
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -189,6 +189,8 @@ pub(crate) struct MemoryInner {
     slot: UnsafeCell<Option<Slot>>,
     image: Option<Arc<MemoryImage>>,
     max_pages: u32,
+    /// Set when a `grow` was refused for going past `max_pages`.
+    growth_refused: Cell<bool>,
     ty: MemoryType,
     mode: BoundsMode,
 }
@@ -234,6 +236,7 @@ impl Memory {
             slot: UnsafeCell::new(Some(slot)),
             image,
             max_pages,
+            growth_refused: Cell::new(false),
             ty,
             mode,
         })))
@@ -272,6 +275,17 @@ impl Memory {
         }
     }
 
+    /// The most pages this memory may have (its declared maximum or the
+    /// embedder's limit, whichever is lower).
+    pub fn max_pages(&self) -> u32 {
+        self.0.max_pages
+    }
+
+    /// Whether the guest tried to grow this memory past [`Memory::max_pages`].
+    pub fn growth_refused(&self) -> bool {
+        self.0.growth_refused.get()
+    }
+
     /// The bounds mode whose code may use this memory: `guard`-mode code
     /// needs the guard region only `guard` memories reserve.
     pub fn mode(&self) -> BoundsMode {
@@ -282,7 +296,10 @@ impl Memory {
     /// (the guest sees -1) when the memory may not grow that far.
     pub fn grow(&self, delta: u32) -> Option<u32> {
         let old = self.pages();
-        let new = old.checked_add(delta).filter(|&n| n <= self.0.max_pages)?;
+        let Some(new) = old.checked_add(delta).filter(|&n| n <= self.0.max_pages) else {
+            self.0.growth_refused.set(true);
+            return None;
+        };
         if delta == 0 {
             return Some(old);
         }

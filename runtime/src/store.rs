@@ -4,8 +4,11 @@
 use crate::instance::Instance;
 use crate::sys;
 use luge_abi::VmLimits;
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Native stack guest code may use below the point where it was entered.
 pub const DEFAULT_MAX_STACK: usize = 1 << 20;
@@ -20,7 +23,9 @@ const HOST_STACK_RESERVE: usize = 128 << 10;
 /// instantiation failed halfway, so none may go away before the store does.
 pub struct Store {
     limits: Arc<Limits>,
-    instances: Mutex<Vec<Instance>>,
+    instances: RefCell<Vec<Instance>>,
+    /// What the embedder's host functions reach through [`crate::Caller::data`].
+    data: Option<Rc<dyn Any>>,
 }
 
 /// What compiled code reads through `VmCtx::limits`, plus the stack budget
@@ -47,8 +52,25 @@ impl Store {
                 },
                 max_stack,
             }),
-            instances: Mutex::new(Vec::new()),
+            instances: RefCell::new(Vec::new()),
+            data: None,
         }
+    }
+
+    /// Sets the host data every instance created in this store hands to the
+    /// host functions it calls.
+    pub fn with_data<T: 'static>(mut self, data: T) -> Store {
+        self.data = Some(Rc::new(data));
+        self
+    }
+
+    pub(crate) fn data(&self) -> Option<Rc<dyn Any>> {
+        self.data.clone()
+    }
+
+    /// The host data set with [`Store::with_data`], if it is a `T`.
+    pub fn data_ref<T: 'static>(&self) -> Option<&T> {
+        self.data.as_ref()?.downcast_ref()
     }
 
     pub(crate) fn limits(&self) -> &Arc<Limits> {
@@ -57,7 +79,12 @@ impl Store {
 
     /// Keeps `instance` alive for the life of the store.
     pub(crate) fn adopt(&self, instance: Instance) {
-        self.instances.lock().unwrap().push(instance);
+        self.instances.borrow_mut().push(instance);
+    }
+
+    /// The instances created in this store so far.
+    pub fn instances(&self) -> std::cell::Ref<'_, [Instance]> {
+        std::cell::Ref::map(self.instances.borrow(), Vec::as_slice)
     }
 
     /// A handle another thread can use to stop this store's running guest.
@@ -67,6 +94,11 @@ impl Store {
 }
 
 impl Limits {
+    /// Whether an interrupt is pending, leaving it pending.
+    pub(crate) fn interrupt_pending(&self) -> bool {
+        self.vm.interrupt.load(Ordering::Acquire) != 0
+    }
+
     /// Whether an interrupt is pending; clears it.
     pub(crate) fn take_interrupt(&self) -> bool {
         self.vm.interrupt.swap(0, Ordering::AcqRel) != 0

@@ -7,6 +7,8 @@ use luge_runtime::read_descriptor;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod run;
+
 #[derive(Parser)]
 #[command(
     name = "luge",
@@ -45,6 +47,10 @@ enum Command {
         #[arg(long)]
         no_interrupt_checks: bool,
     },
+    /// Run a WASI program (a .wasm or a compiled .so) in a sandbox. The exit
+    /// status is the program's; a trap prints `trap: <kind>` and exits with
+    /// 134, a timeout exits with 124, and a failure to start exits with 1.
+    Run(run::RunArgs),
     /// Print the descriptor of a compiled module: ABI version, memory
     /// limits, imports, exports and sizes.
     Inspect {
@@ -147,6 +153,7 @@ fn inspect(path: PathBuf) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Compile {
             input,
             output,
@@ -154,11 +161,12 @@ fn main() -> ExitCode {
             target,
             opt,
             no_interrupt_checks,
-        } => compile(input, output, bounds, target, opt, no_interrupt_checks),
-        Command::Inspect { module } => inspect(module),
+        } => compile(input, output, bounds, target, opt, no_interrupt_checks)
+            .map(|()| ExitCode::SUCCESS),
+        Command::Inspect { module } => inspect(module).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("luge: {e:#}");
             ExitCode::FAILURE

@@ -1,0 +1,190 @@
+//! `luge run`: runs a WASI program in one sandbox.
+
+use anyhow::{bail, Context, Result};
+use awsm_compiler::{Arch, BoundsMode, CompileOptions};
+use luge_runtime::cache::ModuleCache;
+use luge_runtime::wasi::{self, Input, Output, WasiCtxBuilder};
+use luge_runtime::{CallError, Instance, InstanceConfig, InstantiationError, Module, TrapKind};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Exit status when the program trapped.
+pub const EXIT_TRAP: u8 = 134;
+/// Exit status when the program ran past `--timeout`.
+pub const EXIT_TIMEOUT: u8 = 124;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The program: a .wasm (compiled on first use and cached by content
+    /// hash) or a .so compiled by `luge compile`.
+    module: PathBuf,
+    /// Make a host directory visible to the program, as GUEST (default: the
+    /// same path). Nothing outside it is reachable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Set an environment variable for the program.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Largest linear memory the program may have, in MiB; growth beyond
+    /// it fails as the spec says (memory.grow returns -1, malloc NULL).
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<u64>,
+    /// Wall-clock time limit in milliseconds; a program still running then
+    /// is stopped (exit status 124).
+    #[arg(long, value_name = "MS")]
+    timeout: Option<u64>,
+    /// Native stack the program may use, in KiB; deeper recursion traps
+    /// with "call stack exhausted".
+    #[arg(long, value_name = "KIB", default_value_t = (luge_runtime::DEFAULT_MAX_STACK >> 10) as u64)]
+    stack_limit: u64,
+    /// Most bytes the program may write to stdout and stderr together;
+    /// writes past it fail and the run is reported as over the limit.
+    #[arg(long, value_name = "BYTES")]
+    output_limit: Option<u64>,
+    /// Bounds-check mode used when compiling a .wasm [default: the
+    /// architecture's default].
+    #[arg(long)]
+    bounds: Option<BoundsMode>,
+    /// Arguments passed to the program.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+fn is_shared_object(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF"
+}
+
+fn load(args: &RunArgs) -> Result<Module> {
+    if is_shared_object(&args.module) {
+        return Ok(Module::load(&args.module)?);
+    }
+    let wasm = awsm_compiler::read_module(&args.module)?;
+    let mut opts = CompileOptions::for_arch(Arch::host());
+    if let Some(bounds) = args.bounds {
+        opts.bounds = bounds;
+    }
+    let cache = ModuleCache::new(ModuleCache::default_dir());
+    let (module, _) = cache
+        .load_or_compile(&wasm, &opts)
+        .with_context(|| args.module.display().to_string())?;
+    Ok(module)
+}
+
+fn wasi_ctx(args: &RunArgs) -> Result<WasiCtxBuilder> {
+    let name = args
+        .module
+        .file_name()
+        .map_or("main".into(), |n| n.to_string_lossy().into_owned());
+    let mut builder = WasiCtxBuilder::new()
+        .args(std::iter::once(name).chain(args.args.iter().cloned()))
+        .stdin(Input::Inherit)
+        .stdout(Output::Inherit)
+        .stderr(Output::Inherit);
+    for pair in &args.env {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("--env {pair}: expected KEY=VALUE");
+        };
+        builder = builder.env(key, value);
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder = builder.preopen_dir(Path::new(host), guest)?;
+    }
+    if let Some(limit) = args.output_limit {
+        builder = builder.output_limit(limit);
+    }
+    Ok(builder)
+}
+
+/// Interrupts the store after `timeout` unless told to stop first.
+fn start_watchdog(
+    handle: luge_runtime::InterruptHandle,
+    timeout: Duration,
+) -> (mpsc::Sender<()>, std::thread::JoinHandle<bool>) {
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let fired = finished.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout);
+        if fired {
+            handle.interrupt();
+        }
+        fired
+    });
+    (done, watchdog)
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let module = load(&args)?;
+    let store = wasi_ctx(&args)?
+        .build()
+        .store((args.stack_limit as usize) << 10);
+    let imports = wasi::imports(&module).with_context(|| args.module.display().to_string())?;
+    let config = InstanceConfig {
+        memory_limit_pages: args.memory_limit.map_or(u32::MAX, |mib| {
+            (mib.saturating_mul(16)).min(u64::from(u32::MAX)) as u32
+        }),
+    };
+    let watchdog = args
+        .timeout
+        .map(|ms| start_watchdog(store.interrupt_handle(), Duration::from_millis(ms)));
+    let outcome = Instance::new(&module, &store, &imports, &config)
+        .map_err(|e| match e {
+            InstantiationError::Trap(kind) => CallError::Trap(kind),
+            InstantiationError::Exit(code) => CallError::Exit(code),
+            other => CallError::Signature(other.to_string()),
+        })
+        .and_then(|instance| {
+            let start = instance.get_func("_start").ok_or_else(|| {
+                CallError::Signature("the module exports no `_start` function".into())
+            })?;
+            start.call(&[]).map(|_| instance)
+        });
+    let timed_out = watchdog.is_some_and(|(done, thread)| {
+        let _ = done.send(());
+        thread.join().unwrap_or(false)
+    });
+    let memory_refused = store_memory_refused(&store);
+    let status = match &outcome {
+        Ok(_) => 0,
+        Err(CallError::Exit(code)) => *code as u8,
+        Err(CallError::Trap(TrapKind::Interrupted)) if timed_out => {
+            eprintln!(
+                "luge: timeout: stopped after {} ms",
+                args.timeout.unwrap_or(0)
+            );
+            EXIT_TIMEOUT
+        }
+        Err(CallError::Trap(kind)) => {
+            eprintln!("trap: {kind}");
+            EXIT_TRAP
+        }
+        Err(e) => bail!("{}: {e}", args.module.display()),
+    };
+    if status != 0 && memory_refused {
+        eprintln!(
+            "luge: memory limit: the program asked for more than {} MiB",
+            args.memory_limit.map_or(4096, |m| m)
+        );
+    }
+    if wasi::output_limit_hit(&store) {
+        eprintln!(
+            "luge: output limit: the program wrote more than {} bytes",
+            args.output_limit.unwrap_or(0)
+        );
+        return Ok(ExitCode::from(if status == 0 { 1 } else { status }));
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// Whether any memory of the store's instances refused to grow.
+fn store_memory_refused(store: &luge_runtime::Store) -> bool {
+    store
+        .instances()
+        .iter()
+        .any(|i| i.memory().is_some_and(|m| m.growth_refused()))
+}

@@ -1,0 +1,41 @@
+//! What a host function sees of the sandbox that called it.
+
+use crate::instance::InstanceInner;
+use crate::memory::Memory;
+use luge_abi::VmCtx;
+
+/// The calling instance, as seen from inside a host function.
+pub struct Caller<'a> {
+    instance: &'a InstanceInner,
+}
+
+impl<'a> Caller<'a> {
+    /// The caller of a host function, from the context pointer compiled code
+    /// passed as its first argument.
+    ///
+    /// # Safety
+    /// `vmctx` must be exactly that pointer, and the returned value must not
+    /// outlive the host function's invocation.
+    pub unsafe fn from_vmctx(vmctx: *mut VmCtx) -> Caller<'a> {
+        Caller {
+            // SAFETY: per the contract above, `vmctx` is a live instance's.
+            instance: unsafe { InstanceInner::from_vmctx(vmctx) },
+        }
+    }
+
+    /// The caller's linear memory.
+    pub fn memory(&self) -> Option<&'a Memory> {
+        self.instance.memory.as_ref()
+    }
+
+    /// Whether the sandbox has been asked to stop (its time ran out): a
+    /// host function that blocks should return soon.
+    pub fn interrupt_pending(&self) -> bool {
+        self.instance.limits.interrupt_pending()
+    }
+
+    /// The host data of the caller's store (see [`crate::Store::with_data`]).
+    pub fn data<T: 'static>(&self) -> Option<&'a T> {
+        self.instance.host_data.as_ref()?.downcast_ref()
+    }
+}

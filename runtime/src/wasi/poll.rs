@@ -1,0 +1,172 @@
+//! `poll_oneoff`: waiting on clocks and on stream readiness.
+
+use super::errno::{Errno, WasiResult};
+use super::fd::{Fd, Input};
+use super::funcs::sleep;
+use super::guest::Guest;
+use super::WasiCtx;
+use crate::Caller;
+use std::time::{Duration, Instant};
+
+const SUBSCRIPTION_SIZE: u32 = 48;
+const EVENT_SIZE: u32 = 32;
+const EVENTTYPE_CLOCK: u8 = 0;
+const EVENTTYPE_FD_READ: u8 = 1;
+const EVENTTYPE_FD_WRITE: u8 = 2;
+const SUBCLOCK_ABSTIME: u16 = 1;
+
+enum Subscription {
+    /// Fires at `deadline`.
+    Clock {
+        deadline: Instant,
+    },
+    Read {
+        fd: u32,
+    },
+    Write {
+        fd: u32,
+    },
+}
+
+struct Event {
+    userdata: u64,
+    error: u16,
+    kind: u8,
+    nbytes: u64,
+}
+
+fn parse(mem: &Guest, at: u32) -> WasiResult<(u64, Subscription)> {
+    let userdata = mem.read_u64(at)?;
+    let sub = match mem.read_u8(at + 8)? {
+        EVENTTYPE_CLOCK => {
+            let clock = mem.read_u32(at + 16)?;
+            let timeout = mem.read_u64(at + 24)?;
+            let flags = mem.read_u16(at + 40)?;
+            let wait = if flags & SUBCLOCK_ABSTIME != 0 {
+                let clock = match clock {
+                    0 => libc::CLOCK_REALTIME,
+                    1 => libc::CLOCK_MONOTONIC,
+                    _ => return Err(Errno::Inval),
+                };
+                timeout.saturating_sub(super::funcs::clock_now(clock)?)
+            } else {
+                timeout
+            };
+            Subscription::Clock {
+                deadline: Instant::now() + Duration::from_nanos(wait),
+            }
+        }
+        EVENTTYPE_FD_READ => Subscription::Read {
+            fd: mem.read_u32(at + 16)?,
+        },
+        EVENTTYPE_FD_WRITE => Subscription::Write {
+            fd: mem.read_u32(at + 16)?,
+        },
+        _ => return Err(Errno::Inval),
+    };
+    Ok((userdata, sub))
+}
+
+/// Whether the process's own stdin has data (or end of file) within `wait`.
+fn host_stdin_ready(wait: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, wait.as_millis().min(i32::MAX as u128) as i32) > 0 }
+}
+
+/// Readiness of descriptor `fd` for reading: `Some(bytes)` when ready, and
+/// `None` for the inherited stdin until the host says it is readable.
+fn read_ready(ctx: &mut WasiCtx, fd: u32) -> WasiResult<Option<u64>> {
+    Ok(match ctx.fds.get(fd)? {
+        Fd::Stdin(Input::Inherit) => host_stdin_ready(Duration::ZERO).then_some(1),
+        Fd::Stdin(input) => input.available(),
+        _ => Some(0),
+    })
+}
+
+pub(super) fn poll_oneoff(
+    ctx: &mut WasiCtx,
+    mem: &Guest,
+    caller: &Caller,
+    subs: u32,
+    events: u32,
+    count: u32,
+    nevents: u32,
+) -> WasiResult<()> {
+    if count == 0 {
+        return Err(Errno::Inval);
+    }
+    let subs: Vec<_> = (0..count)
+        .map(|i| {
+            parse(
+                mem,
+                subs.checked_add(i * SUBSCRIPTION_SIZE)
+                    .ok_or(Errno::Fault)?,
+            )
+        })
+        .collect::<WasiResult<_>>()?;
+    loop {
+        let mut ready = Vec::new();
+        let now = Instant::now();
+        let mut next_deadline: Option<Instant> = None;
+        for (userdata, sub) in &subs {
+            let (kind, outcome) = match sub {
+                Subscription::Clock { deadline } => {
+                    next_deadline = Some(next_deadline.map_or(*deadline, |d| d.min(*deadline)));
+                    (EVENTTYPE_CLOCK, (*deadline <= now).then_some(Ok(0)))
+                }
+                Subscription::Read { fd } => (EVENTTYPE_FD_READ, read_ready(ctx, *fd).transpose()),
+                Subscription::Write { fd } => {
+                    (EVENTTYPE_FD_WRITE, Some(ctx.fds.get(*fd).map(|_| 0)))
+                }
+            };
+            if let Some(outcome) = outcome {
+                let (error, nbytes) = match outcome {
+                    Ok(n) => (0, n),
+                    Err(e) => (e as u16, 0),
+                };
+                ready.push(Event {
+                    userdata: *userdata,
+                    error,
+                    kind,
+                    nbytes,
+                });
+            }
+        }
+        if !ready.is_empty() || caller.interrupt_pending() {
+            return write_events(mem, events, nevents, &ready);
+        }
+        // Nothing is ready: wait for the next deadline, in short slices when
+        // the host's stdin is being watched too.
+        let watching_stdin = subs
+            .iter()
+            .any(|(_, s)| matches!(s, Subscription::Read { .. }));
+        let wait = next_deadline.map_or(Duration::from_millis(10), |d| {
+            d.saturating_duration_since(now)
+        });
+        if watching_stdin {
+            host_stdin_ready(wait.min(Duration::from_millis(10)));
+        } else {
+            sleep(caller, wait);
+        }
+    }
+}
+
+fn write_events(mem: &Guest, events: u32, nevents: u32, ready: &[Event]) -> WasiResult<()> {
+    for (i, e) in ready.iter().enumerate() {
+        let at = events
+            .checked_add(i as u32 * EVENT_SIZE)
+            .ok_or(Errno::Fault)?;
+        let mut buf = [0u8; EVENT_SIZE as usize];
+        buf[0..8].copy_from_slice(&e.userdata.to_le_bytes());
+        buf[8..10].copy_from_slice(&e.error.to_le_bytes());
+        buf[10] = e.kind;
+        buf[16..24].copy_from_slice(&e.nbytes.to_le_bytes());
+        mem.write_bytes(at, &buf)?;
+    }
+    mem.write_u32(nevents, ready.len() as u32)
+}
