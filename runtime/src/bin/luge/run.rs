@@ -132,38 +132,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let watchdog = args
         .timeout
         .map(|ms| start_watchdog(store.interrupt_handle(), Duration::from_millis(ms)));
-    let outcome = Instance::new(&module, &store, &imports, &config)
-        .map_err(|e| match e {
-            InstantiationError::Trap(kind) => CallError::Trap(kind),
-            InstantiationError::Exit(code) => CallError::Exit(code),
-            other => CallError::Signature(other.to_string()),
-        })
-        .and_then(|instance| {
-            let start = instance.get_func("_start").ok_or_else(|| {
-                CallError::Signature("the module exports no `_start` function".into())
-            })?;
-            start.call(&[]).map(|_| instance)
-        });
+    let outcome = run_start(&module, &store, &imports, &config);
     let timed_out = watchdog.is_some_and(|(done, thread)| {
         let _ = done.send(());
         thread.join().unwrap_or(false)
     });
     let memory_refused = store_memory_refused(&store);
-    let status = match &outcome {
-        Ok(_) => 0,
-        Err(CallError::Exit(code)) => *code as u8,
-        Err(CallError::Trap(TrapKind::Interrupted)) if timed_out => {
+    let status = match outcome {
+        Ok(()) => 0,
+        Err(Ended::Exit(code)) => code as u8,
+        Err(Ended::Trap(TrapKind::Interrupted)) if timed_out => {
             eprintln!(
                 "luge: timeout: stopped after {} ms",
                 args.timeout.unwrap_or(0)
             );
             EXIT_TIMEOUT
         }
-        Err(CallError::Trap(kind)) => {
+        Err(Ended::Trap(kind)) => {
             eprintln!("trap: {kind}");
             EXIT_TRAP
         }
-        Err(e) => bail!("{}: {e}", args.module.display()),
+        Err(Ended::Failed(e)) => bail!("{}: {e}", args.module.display()),
     };
     if status != 0 && memory_refused {
         eprintln!(
@@ -179,6 +168,51 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(if status == 0 { 1 } else { status }));
     }
     Ok(ExitCode::from(status))
+}
+
+/// How a program ended other than by returning from `_start`.
+enum Ended {
+    Exit(i32),
+    Trap(TrapKind),
+    Failed(String),
+}
+
+impl From<CallError> for Ended {
+    fn from(e: CallError) -> Ended {
+        match e {
+            CallError::Trap(kind) => Ended::Trap(kind),
+            CallError::Exit(code) => Ended::Exit(code),
+            other => Ended::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<InstantiationError> for Ended {
+    fn from(e: InstantiationError) -> Ended {
+        match e {
+            InstantiationError::Trap(kind) => Ended::Trap(kind),
+            InstantiationError::Exit(code) => Ended::Exit(code),
+            other => Ended::Failed(other.to_string()),
+        }
+    }
+}
+
+/// Instantiates the program and runs its `_start`. An exit with status 0
+/// counts as returning.
+fn run_start(
+    module: &Module,
+    store: &luge_runtime::Store,
+    imports: &[luge_runtime::Extern],
+    config: &InstanceConfig,
+) -> Result<(), Ended> {
+    let instance = Instance::new(module, store, imports, config)?;
+    let start = instance
+        .get_func("_start")
+        .ok_or_else(|| Ended::Failed("the module exports no `_start` function".into()))?;
+    match start.call(&[]) {
+        Ok(_) | Err(CallError::Exit(0)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether any memory of the store's instances refused to grow.
