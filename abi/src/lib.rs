@@ -17,7 +17,7 @@ pub use vmctx::*;
 
 /// Version of the compiled-module ABI. A runtime refuses a shared object whose
 /// descriptor carries any other version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Exported data symbol: a [`DescriptorHeader`] immediately followed by the
 /// serialized [`ModuleDescriptor`].

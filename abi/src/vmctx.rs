@@ -32,8 +32,8 @@ pub struct VmLimits {
     /// Lowest stack address compiled code may use; function prologues trap
     /// with `StackOverflow` below it.
     pub stack_limit: AtomicUsize,
-    /// Non-zero asks compiled code to call [`Builtins::interrupt`] at its
-    /// next loop header or function entry. Written by other threads.
+    /// Non-zero makes compiled code trap with `Interrupted` at its next
+    /// loop header or function entry. Written by other threads.
     pub interrupt: AtomicU64,
 }
 
@@ -103,9 +103,6 @@ pub struct Builtins {
     pub table_init: unsafe extern "C" fn(*mut VmCtx, u32, u32, u32, u32, u32) -> u32,
     /// `(vmctx, segment)`
     pub elem_drop: unsafe extern "C" fn(*mut VmCtx, u32),
-    /// `(vmctx) -> status`: called when `VmLimits::interrupt` is set; a non-zero
-    /// status makes the code trap with `Interrupted`.
-    pub interrupt: unsafe extern "C" fn(*mut VmCtx) -> u32,
 }
 
 /// Offsets of the [`VmCtx`] header fields, as compiled code uses them.
@@ -144,7 +141,6 @@ pub mod builtin_index {
     pub const TABLE_FILL: usize = 7;
     pub const TABLE_INIT: usize = 8;
     pub const ELEM_DROP: usize = 9;
-    pub const INTERRUPT: usize = 10;
 }
 
 /// Entity counts that determine where the variable part of a context lies.
@@ -286,10 +282,10 @@ mod tests {
             offset_of!(Builtins, table_init) as u32
         );
         assert_eq!(
-            offsets::builtin(INTERRUPT),
-            offset_of!(Builtins, interrupt) as u32
+            offsets::builtin(ELEM_DROP),
+            offset_of!(Builtins, elem_drop) as u32
         );
-        assert_eq!(size_of::<Builtins>(), (INTERRUPT + 1) * size_of::<usize>());
+        assert_eq!(size_of::<Builtins>(), (ELEM_DROP + 1) * size_of::<usize>());
     }
 
     #[test]

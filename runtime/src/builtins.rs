@@ -16,7 +16,6 @@ pub(crate) static BUILTINS: Builtins = Builtins {
     table_fill,
     table_init,
     elem_drop,
-    interrupt,
 };
 
 const OK: u32 = 0;
@@ -167,14 +166,4 @@ unsafe extern "C" fn elem_drop(vmctx: *mut VmCtx, segment: u32) {
     // SAFETY: called by compiled code with its own context.
     let inst = unsafe { instance(vmctx) };
     inst.dropped_elems[segment as usize].set(true);
-}
-
-unsafe extern "C" fn interrupt(vmctx: *mut VmCtx) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    if inst.limits.take_interrupt() {
-        FAILED
-    } else {
-        OK
-    }
 }

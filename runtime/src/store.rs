@@ -3,7 +3,7 @@
 
 use crate::instance::Instance;
 use crate::sys;
-use luge_abi::VmLimits;
+use luge_abi::{TrapKind, VmLimits};
 use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -99,11 +99,6 @@ impl Limits {
         self.vm.interrupt.load(Ordering::Acquire) != 0
     }
 
-    /// Whether an interrupt is pending; clears it.
-    pub(crate) fn take_interrupt(&self) -> bool {
-        self.vm.interrupt.swap(0, Ordering::AcqRel) != 0
-    }
-
     /// Runs `body`, which enters guest code, with the stack limit in force,
     /// catching traps and exits.
     pub(crate) fn enter(&self, body: &mut dyn FnMut()) -> Result<(), sys::Unwind> {
@@ -113,7 +108,16 @@ impl Limits {
             let limit = sp.saturating_sub(self.max_stack).max(floor);
             self.vm.stack_limit.store(limit, Ordering::Relaxed);
         }
-        sys::catch_unwind(body)
+        let result = sys::catch_unwind(body);
+        if let Err(sys::Unwind::Trap {
+            kind: TrapKind::Interrupted,
+            ..
+        }) = result
+        {
+            // Served: the next call into this store runs normally.
+            self.vm.interrupt.store(0, Ordering::Release);
+        }
+        result
     }
 }
 

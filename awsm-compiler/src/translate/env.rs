@@ -189,8 +189,8 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         pos.ins().trapnz(status, code);
     }
 
-    /// The interruption check: a load and a branch on the fast path; on the
-    /// slow path the runtime decides whether to resume or to end the sandbox.
+    /// The interruption check: two loads and a branch; when the flag is set
+    /// the code traps with `Interrupted` and the runtime takes over.
     fn interrupt_check(&self, builder: &mut FunctionBuilder) {
         if !self.opts.interrupt_checks {
             return;
@@ -200,27 +200,19 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             builder
                 .ins()
                 .load(self.ptr(), Self::readonly(), vmctx, offsets::LIMITS as i32);
-        let flag = builder.ins().load(
-            types::I64,
-            MemFlags::trusted(),
-            limits,
-            offsets::INTERRUPT as i32,
-        );
-        let slow = builder.create_block();
-        let resume = builder.create_block();
-        builder.set_cold_block(slow);
-        builder.ins().brif(flag, slow, &[], resume, &[]);
-        builder.seal_block(slow);
-        builder.switch_to_block(slow);
-        self.call_checked_builtin(
-            builder.cursor(),
-            builtin_index::INTERRUPT,
-            &[],
-            TrapCode::Interrupt,
-        );
-        builder.ins().jump(resume, &[]);
-        builder.seal_block(resume);
-        builder.switch_to_block(resume);
+        // An atomic load: another thread sets the flag, so the load must
+        // be repeated every time (a plain load would be merged with the
+        // previous one when no store lies between them).
+        let flag = builder
+            .ins()
+            .iadd_imm(limits, i64::from(offsets::INTERRUPT));
+        let flag = builder
+            .ins()
+            .atomic_load(types::I64, MemFlags::trusted(), flag);
+        // A conditional trap, not a call: a call on the slow path would
+        // clobber registers across every loop and make the register
+        // allocator spill loop-carried values and reload loop invariants.
+        builder.ins().trapnz(flag, TrapCode::Interrupt);
     }
 }
 
