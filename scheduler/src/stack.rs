@@ -1,0 +1,143 @@
+//! Stacks for sandboxes: mmap'd, with an inaccessible guard page below so
+//! that an overflow faults instead of corrupting a neighbour, and pooled so
+//! that starting a sandbox does not map memory.
+
+use std::io;
+use std::sync::Mutex;
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+/// A stack of `size` usable bytes above one guard page.
+pub struct Stack {
+    mapping: *mut u8,
+    mapping_len: usize,
+}
+
+// SAFETY: a stack is plain memory owned by this value; it can be handed to
+// another thread (the scheduler moves sandboxes between workers).
+unsafe impl Send for Stack {}
+
+impl Stack {
+    /// Maps a stack with at least `size` usable bytes.
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let page = page_size();
+        let usable = size.div_ceil(page) * page;
+        let mapping_len = usable + page;
+        // SAFETY: a fresh private anonymous mapping at a kernel-chosen
+        // address; the lowest page is then made inaccessible as the guard.
+        unsafe {
+            let mapping = libc::mmap(
+                std::ptr::null_mut(),
+                mapping_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if mapping == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::mprotect(mapping, page, libc::PROT_NONE) != 0 {
+                let error = io::Error::last_os_error();
+                libc::munmap(mapping, mapping_len);
+                return Err(error);
+            }
+            Ok(Stack {
+                mapping: mapping as *mut u8,
+                mapping_len,
+            })
+        }
+    }
+
+    /// Lowest usable address (just above the guard page).
+    pub fn bottom(&self) -> usize {
+        self.mapping as usize + page_size()
+    }
+
+    /// One past the highest usable address; stacks grow down from here.
+    pub fn top(&self) -> usize {
+        self.mapping as usize + self.mapping_len
+    }
+
+    pub fn size(&self) -> usize {
+        self.top() - self.bottom()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: we own the mapping; nothing runs on a stack being dropped.
+        unsafe {
+            libc::munmap(self.mapping as *mut _, self.mapping_len);
+        }
+    }
+}
+
+/// Stacks of one size, kept for reuse.
+pub struct StackPool {
+    size: usize,
+    capacity: usize,
+    free: Mutex<Vec<Stack>>,
+}
+
+impl StackPool {
+    /// A pool of stacks of `size` bytes that keeps at most `capacity` free.
+    pub fn new(size: usize, capacity: usize) -> StackPool {
+        StackPool {
+            size,
+            capacity,
+            free: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn get(&self) -> io::Result<Stack> {
+        match self.free.lock().unwrap().pop() {
+            Some(stack) => Ok(stack),
+            None => Stack::new(self.size),
+        }
+    }
+
+    /// Returns `stack` to the pool. Its pages are given back to the kernel
+    /// first, so an idle pool holds address space, not memory.
+    pub fn put(&self, stack: Stack) {
+        let mut free = self.free.lock().unwrap();
+        if free.len() < self.capacity {
+            // SAFETY: the usable part of our own mapping; nothing runs on it.
+            unsafe {
+                libc::madvise(stack.bottom() as *mut _, stack.size(), libc::MADV_DONTNEED);
+            }
+            free.push(stack);
+        }
+    }
+
+    pub fn free_count(&self) -> usize {
+        self.free.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_are_usable_and_pooled() {
+        let pool = StackPool::new(64 << 10, 2);
+        let stack = pool.get().unwrap();
+        assert!(stack.size() >= 64 << 10);
+        assert_eq!(stack.top() % 16, 0);
+        // SAFETY: the whole usable range is mapped read/write.
+        unsafe {
+            (stack.bottom() as *mut u8).write(1);
+            ((stack.top() - 1) as *mut u8).write(2);
+        }
+        pool.put(stack);
+        assert_eq!(pool.free_count(), 1);
+        let again = pool.get().unwrap();
+        // Returned pages read as zero.
+        // SAFETY: mapped read/write.
+        assert_eq!(unsafe { ((again.top() - 1) as *const u8).read() }, 0);
+    }
+}
