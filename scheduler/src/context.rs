@@ -114,12 +114,12 @@ fn initial_frame(entry: Entry, arg: usize) -> [usize; 8] {
     let fp_control = 0x1f80 | (0x037f << 32);
     [
         fp_control,
-        0,                           // r15
-        0,                           // r14
-        arg,                         // r13
-        entry as usize,              // r12
-        0,                           // rbx
-        0,                           // rbp
+        0,                                        // r15
+        0,                                        // r14
+        arg,                                      // r13
+        entry as usize,                           // r12
+        0,                                        // rbx
+        0,                                        // rbp
         luge_context_start as *const () as usize, // return address
     ]
 }
