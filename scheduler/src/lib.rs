@@ -9,3 +9,4 @@
 pub mod context;
 pub mod lifecycle;
 pub mod stack;
+pub mod worker;

@@ -1,0 +1,340 @@
+//! Worker threads that run tasks on their own stacks.
+//!
+//! Each worker has a local deque; new tasks go to a global injector, and a
+//! worker with nothing to do takes from the injector or steals from another
+//! worker's deque. A task runs on a pooled stack and may give up the worker
+//! with [`yield_now`], after which it is queued again behind every waiting
+//! task (FIFO round robin).
+
+use crate::context::{switch, Context};
+use crate::lifecycle::{Lifecycle, State};
+use crate::stack::{Stack, StackPool};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Stack size of a task.
+pub const TASK_STACK_SIZE: usize = 256 << 10;
+
+/// A unit of work: a closure run to completion on its own stack, possibly
+/// across several workers.
+pub struct Task {
+    body: Option<Box<dyn FnOnce() + Send>>,
+    lifecycle: Lifecycle,
+    /// Where the task was suspended; valid once it has run.
+    context: Context,
+    stack: Option<Stack>,
+}
+
+impl Task {
+    fn new(body: Box<dyn FnOnce() + Send>) -> Box<Task> {
+        let mut lifecycle = Lifecycle::new();
+        lifecycle
+            .transition(State::Initialized)
+            .expect("a new task can be initialized");
+        Box::new(Task {
+            body: Some(body),
+            lifecycle,
+            context: Context::default(),
+            stack: None,
+        })
+    }
+}
+
+// SAFETY: a task is only ever touched by the one worker that popped it; its
+// stack and context move with it between threads while it is suspended.
+unsafe impl Send for Task {}
+
+/// What the currently running task needs to give the worker back.
+struct Current {
+    task: *mut Task,
+    worker: *mut Context,
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<*const Current>> = const { Cell::new(None) };
+}
+
+/// Gives up the worker: the current task is queued again behind the tasks
+/// already waiting. Returns at once when called outside a task.
+pub fn yield_now() {
+    let Some(current) = CURRENT.with(Cell::get) else {
+        return;
+    };
+    // SAFETY: `current` points to the `Current` of the worker that is
+    // running this task, alive for as long as the task runs.
+    let current = unsafe { &*current };
+    // SAFETY: the task's own struct, owned by the worker while it runs.
+    let task = unsafe { &mut *current.task };
+    task.lifecycle
+        .transition(State::Preempted)
+        .expect("a running task can be preempted");
+    // SAFETY: `worker` is the worker loop's saved context; it resumes us
+    // later through `task.context`.
+    unsafe { switch(&mut task.context, &*current.worker) };
+}
+
+/// First code of every task's stack.
+unsafe extern "C" fn task_entry(arg: usize) -> ! {
+    // SAFETY: `arg` is the task the worker is starting; it stays alive
+    // while it runs.
+    let task = unsafe { &mut *(arg as *mut Task) };
+    if let Some(body) = task.body.take() {
+        // A panicking task must not unwind off the end of its stack.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        let end = if outcome.is_ok() {
+            State::Returned
+        } else {
+            State::Error
+        };
+        task.lifecycle
+            .transition(end)
+            .expect("a running task can end");
+    }
+    let current = CURRENT.with(Cell::get).expect("tasks run on workers");
+    // SAFETY: as in `yield_now`; this task is never resumed again.
+    unsafe { switch(&mut task.context, &*(*current).worker) };
+    unreachable!("a finished task was resumed");
+}
+
+struct Shared {
+    injector: Injector<Box<Task>>,
+    stealers: Vec<Stealer<Box<Task>>>,
+    stacks: StackPool,
+    /// Tasks spawned and not yet finished.
+    pending: AtomicUsize,
+    shutdown: AtomicBool,
+    idle: Mutex<()>,
+    wake: Condvar,
+    /// Tasks each worker finished, for tests and metrics.
+    completed: Vec<AtomicUsize>,
+}
+
+/// A pool of worker threads.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Scheduler {
+    /// Starts `workers` worker threads.
+    pub fn new(workers: usize) -> Scheduler {
+        let workers = workers.max(1);
+        let deques: Vec<_> = (0..workers).map(|_| Deque::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: deques.iter().map(Deque::stealer).collect(),
+            stacks: StackPool::new(TASK_STACK_SIZE, 4096),
+            pending: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            idle: Mutex::new(()),
+            wake: Condvar::new(),
+            completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+        });
+        let threads = deques
+            .into_iter()
+            .enumerate()
+            .map(|(index, deque)| {
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("luge-worker-{index}"))
+                    .spawn(move || worker_loop(index, deque, &shared))
+                    .expect("cannot start a worker thread")
+            })
+            .collect();
+        Scheduler { shared, threads }
+    }
+
+    /// Queues `body` to run on some worker.
+    pub fn spawn(&self, body: impl FnOnce() + Send + 'static) {
+        let mut task = Task::new(Box::new(body));
+        task.lifecycle
+            .transition(State::Runnable)
+            .expect("an initialized task can be queued");
+        self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        self.shared.injector.push(task);
+        self.shared.wake.notify_one();
+    }
+
+    /// Waits until every spawned task has finished.
+    pub fn wait_idle(&self) {
+        let mut guard = self.shared.idle.lock().unwrap();
+        while self.shared.pending.load(Ordering::Acquire) != 0 {
+            guard = self
+                .shared
+                .wake
+                .wait_timeout(guard, Duration::from_millis(10))
+                .unwrap()
+                .0;
+        }
+    }
+
+    /// Tasks finished by each worker so far.
+    pub fn completed_per_worker(&self) -> Vec<usize> {
+        self.shared
+            .completed
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.wake.notify_all();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The next task for worker `index`: its own deque first, then the
+/// injector, then the other workers.
+fn find_task(index: usize, deque: &Deque<Box<Task>>, shared: &Shared) -> Option<Box<Task>> {
+    deque.pop().or_else(|| {
+        std::iter::repeat_with(|| {
+            shared.injector.steal_batch_and_pop(deque).or_else(|| {
+                shared
+                    .stealers
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != index)
+                    .map(|(_, s)| s.steal())
+                    .collect::<Steal<_>>()
+            })
+        })
+        .find(|s| !s.is_retry())
+        .and_then(Steal::success)
+    })
+}
+
+fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
+    let mut worker_context = Context::default();
+    while !shared.shutdown.load(Ordering::Acquire) {
+        let Some(mut task) = find_task(index, &deque, shared) else {
+            let guard = shared.idle.lock().unwrap();
+            let _ = shared
+                .wake
+                .wait_timeout(guard, Duration::from_millis(1))
+                .unwrap();
+            continue;
+        };
+        if run_slice(&mut task, &mut worker_context, shared) {
+            shared.completed[index].fetch_add(1, Ordering::Relaxed);
+            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                shared.wake.notify_all();
+            }
+        } else {
+            // Behind every task already waiting, wherever it waits.
+            shared.injector.push(task);
+        }
+    }
+}
+
+/// Runs `task` until it yields or ends; returns whether it ended.
+fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared) -> bool {
+    if task.stack.is_none() {
+        let stack = shared.stacks.get().expect("cannot map a task stack");
+        let arg = &mut **task as *mut Task as usize;
+        // SAFETY: the stack is kept in the task until the task ends, and
+        // `task_entry` never returns.
+        task.context = unsafe { Context::new(&stack, task_entry, arg) };
+        task.stack = Some(stack);
+    }
+    task.lifecycle
+        .transition(State::Running)
+        .expect("a queued task can run");
+    let current = Current {
+        task: &mut **task,
+        worker: worker_context,
+    };
+    CURRENT.with(|c| c.set(Some(&current)));
+    // SAFETY: the task's context is fresh or saved by its own last switch,
+    // on a stack it owns.
+    unsafe { switch(worker_context, &task.context) };
+    CURRENT.with(|c| c.set(None));
+    match task.lifecycle.state() {
+        State::Preempted => {
+            task.lifecycle
+                .transition(State::Runnable)
+                .expect("a preempted task can be queued");
+            false
+        }
+        State::Returned | State::Error => {
+            if task.lifecycle.state() == State::Returned {
+                task.lifecycle
+                    .transition(State::Complete)
+                    .expect("a returned task completes");
+            }
+            if let Some(stack) = task.stack.take() {
+                shared.stacks.put(stack);
+            }
+            true
+        }
+        other => unreachable!("task switched back in state {}", other.name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn many_short_tasks_complete_on_every_worker() {
+        let scheduler = Scheduler::new(2);
+        let sum = Arc::new(AtomicU64::new(0));
+        for i in 0..2000u64 {
+            let sum = sum.clone();
+            scheduler.spawn(move || {
+                // Enough work that both workers get a share.
+                let mut x = i;
+                for _ in 0..2000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                std::hint::black_box(x);
+                sum.fetch_add(i, Ordering::Relaxed);
+            });
+        }
+        scheduler.wait_idle();
+        assert_eq!(sum.load(Ordering::Relaxed), (0..2000u64).sum());
+        let per_worker = scheduler.completed_per_worker();
+        assert_eq!(per_worker.iter().sum::<usize>(), 2000);
+        assert!(
+            per_worker.iter().all(|&n| n > 0),
+            "work was not spread: {per_worker:?}"
+        );
+    }
+
+    #[test]
+    fn a_yielding_task_lets_others_run_in_between() {
+        let scheduler = Scheduler::new(1);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for name in ["a", "b"] {
+            let log = log.clone();
+            scheduler.spawn(move || {
+                for step in 0..3 {
+                    log.lock().unwrap().push(format!("{name}{step}"));
+                    yield_now();
+                }
+            });
+        }
+        scheduler.wait_idle();
+        assert_eq!(*log.lock().unwrap(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    }
+
+    #[test]
+    fn a_panicking_task_does_not_take_its_worker_down() {
+        let scheduler = Scheduler::new(1);
+        let done = Arc::new(AtomicBool::new(false));
+        scheduler.spawn(|| panic!("task failure (expected by the test)"));
+        let flag = done.clone();
+        scheduler.spawn(move || flag.store(true, Ordering::Release));
+        scheduler.wait_idle();
+        assert!(done.load(Ordering::Acquire));
+    }
+}
