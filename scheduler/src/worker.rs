@@ -4,17 +4,20 @@
 //! worker with nothing to do takes from the injector or steals from another
 //! worker's deque. A task runs on a pooled stack and may give up the worker
 //! with [`yield_now`], after which it is queued again behind every waiting
-//! task (FIFO round robin).
+//! task (FIFO round robin), or block with [`sleep_until`], after which its
+//! worker's timers wake it while the worker runs other tasks.
 
 use crate::context::{switch, Context};
 use crate::lifecycle::{Lifecycle, State};
 use crate::stack::{Stack, StackPool};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stack size of a task.
 pub const TASK_STACK_SIZE: usize = 256 << 10;
@@ -27,6 +30,8 @@ pub struct Task {
     /// Where the task was suspended; valid once it has run.
     context: Context,
     stack: Option<Stack>,
+    /// When a blocked task is to be woken.
+    wake_at: Option<Instant>,
 }
 
 impl Task {
@@ -40,6 +45,7 @@ impl Task {
             lifecycle,
             context: Context::default(),
             stack: None,
+            wake_at: None,
         })
     }
 }
@@ -52,29 +58,58 @@ unsafe impl Send for Task {}
 struct Current {
     task: *mut Task,
     worker: *mut Context,
+    stack_bottom: usize,
 }
 
 thread_local! {
     static CURRENT: Cell<Option<*const Current>> = const { Cell::new(None) };
 }
 
-/// Gives up the worker: the current task is queued again behind the tasks
-/// already waiting. Returns at once when called outside a task.
-pub fn yield_now() {
-    let Some(current) = CURRENT.with(Cell::get) else {
-        return;
-    };
-    // SAFETY: `current` points to the `Current` of the worker that is
-    // running this task, alive for as long as the task runs.
-    let current = unsafe { &*current };
+/// Suspends the running task in state `state` (`Preempted` or `Blocked`)
+/// and returns to its worker; returns when a worker resumes it.
+fn suspend(current: &Current, state: State) {
     // SAFETY: the task's own struct, owned by the worker while it runs.
     let task = unsafe { &mut *current.task };
     task.lifecycle
-        .transition(State::Preempted)
-        .expect("a running task can be preempted");
+        .transition(state)
+        .expect("a running task can be suspended");
     // SAFETY: `worker` is the worker loop's saved context; it resumes us
     // later through `task.context`.
     unsafe { switch(&mut task.context, &*current.worker) };
+}
+
+/// The `Current` of the task running on this thread, if any.
+fn current() -> Option<&'static Current> {
+    // SAFETY: set by the worker for exactly as long as the task runs on
+    // this thread; the task cannot observe it outside that window.
+    CURRENT.with(Cell::get).map(|c| unsafe { &*c })
+}
+
+/// Gives up the worker: the current task is queued again behind the tasks
+/// already waiting. Returns at once when called outside a task.
+pub fn yield_now() {
+    if let Some(current) = current() {
+        suspend(current, State::Preempted);
+    }
+}
+
+/// Blocks the current task until `deadline` without blocking its worker,
+/// which runs other tasks meanwhile. Outside a task, sleeps the thread.
+pub fn sleep_until(deadline: Instant) {
+    match current() {
+        Some(current) => {
+            // SAFETY: as in `suspend`.
+            unsafe { (*current.task).wake_at = Some(deadline) };
+            suspend(current, State::Blocked);
+        }
+        None => std::thread::sleep(deadline.saturating_duration_since(Instant::now())),
+    }
+}
+
+/// Lowest usable address of the running task's stack, when the caller runs
+/// in a task (code that computes stack limits must not use the thread's).
+pub fn task_stack_bottom() -> Option<usize> {
+    current().map(|c| c.stack_bottom)
 }
 
 /// First code of every task's stack.
@@ -94,9 +129,9 @@ unsafe extern "C" fn task_entry(arg: usize) -> ! {
             .transition(end)
             .expect("a running task can end");
     }
-    let current = CURRENT.with(Cell::get).expect("tasks run on workers");
-    // SAFETY: as in `yield_now`; this task is never resumed again.
-    unsafe { switch(&mut task.context, &*(*current).worker) };
+    let current = current().expect("tasks run on workers");
+    // SAFETY: as in `suspend`; this task is never resumed again.
+    unsafe { switch(&mut task.context, &*current.worker) };
     unreachable!("a finished task was resumed");
 }
 
@@ -120,14 +155,21 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Starts `workers` worker threads.
+    /// Starts `workers` worker threads whose tasks get stacks of
+    /// [`TASK_STACK_SIZE`] bytes.
     pub fn new(workers: usize) -> Scheduler {
+        Scheduler::with_stack_size(workers, TASK_STACK_SIZE)
+    }
+
+    /// Starts `workers` worker threads whose tasks get `stack_size`-byte
+    /// stacks.
+    pub fn with_stack_size(workers: usize, stack_size: usize) -> Scheduler {
         let workers = workers.max(1);
         let deques: Vec<_> = (0..workers).map(|_| Deque::new_fifo()).collect();
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             stealers: deques.iter().map(Deque::stealer).collect(),
-            stacks: StackPool::new(TASK_STACK_SIZE, 4096),
+            stacks: StackPool::new(stack_size, 4096),
             pending: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             idle: Mutex::new(()),
@@ -212,31 +254,75 @@ fn find_task(index: usize, deque: &Deque<Box<Task>>, shared: &Shared) -> Option<
     })
 }
 
+/// Blocked tasks of one worker, earliest deadline first.
+#[derive(Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    tasks: HashMap<u64, Box<Task>>,
+    next_id: u64,
+}
+
+impl Timers {
+    fn add(&mut self, task: Box<Task>) {
+        let at = task.wake_at.expect("a blocked task has a wake-up time");
+        self.next_id += 1;
+        self.heap.push(Reverse((at, self.next_id)));
+        self.tasks.insert(self.next_id, task);
+    }
+
+    /// Makes the tasks whose deadline has passed runnable on `deque`.
+    fn wake_due(&mut self, now: Instant, deque: &Deque<Box<Task>>) {
+        while let Some(&Reverse((at, id))) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            let mut task = self.tasks.remove(&id).expect("timer entry has its task");
+            task.wake_at = None;
+            task.lifecycle
+                .transition(State::Runnable)
+                .expect("a blocked task can be woken");
+            deque.push(task);
+        }
+    }
+
+    /// How long the worker may sleep before the next deadline.
+    fn next_wait(&self, now: Instant, at_most: Duration) -> Duration {
+        self.heap.peek().map_or(at_most, |Reverse((at, _))| {
+            at.saturating_duration_since(now).min(at_most)
+        })
+    }
+}
+
 fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
     let mut worker_context = Context::default();
+    let mut timers = Timers::default();
     while !shared.shutdown.load(Ordering::Acquire) {
+        let now = Instant::now();
+        timers.wake_due(now, &deque);
         let Some(mut task) = find_task(index, &deque, shared) else {
             let guard = shared.idle.lock().unwrap();
-            let _ = shared
-                .wake
-                .wait_timeout(guard, Duration::from_millis(1))
-                .unwrap();
+            let wait = timers.next_wait(now, Duration::from_millis(1));
+            let _ = shared.wake.wait_timeout(guard, wait).unwrap();
             continue;
         };
-        if run_slice(&mut task, &mut worker_context, shared) {
-            shared.completed[index].fetch_add(1, Ordering::Relaxed);
-            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                shared.wake.notify_all();
+        match run_slice(&mut task, &mut worker_context, shared) {
+            State::Complete | State::Error => {
+                shared.completed[index].fetch_add(1, Ordering::Relaxed);
+                if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    shared.wake.notify_all();
+                }
             }
-        } else {
+            State::Blocked => timers.add(task),
             // Behind every task already waiting, wherever it waits.
-            shared.injector.push(task);
+            _ => shared.injector.push(task),
         }
     }
 }
 
-/// Runs `task` until it yields or ends; returns whether it ended.
-fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared) -> bool {
+/// Runs `task` until it yields, blocks or ends; returns the state it is in
+/// then (`Runnable`, `Blocked`, `Complete` or `Error`).
+fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared) -> State {
     if task.stack.is_none() {
         let stack = shared.stacks.get().expect("cannot map a task stack");
         let arg = &mut **task as *mut Task as usize;
@@ -251,6 +337,7 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
     let current = Current {
         task: &mut **task,
         worker: worker_context,
+        stack_bottom: task.stack.as_ref().map_or(0, Stack::bottom),
     };
     CURRENT.with(|c| c.set(Some(&current)));
     // SAFETY: the task's context is fresh or saved by its own last switch,
@@ -262,8 +349,8 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
             task.lifecycle
                 .transition(State::Runnable)
                 .expect("a preempted task can be queued");
-            false
         }
+        State::Blocked => {}
         State::Returned | State::Error => {
             if task.lifecycle.state() == State::Returned {
                 task.lifecycle
@@ -273,10 +360,10 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
             if let Some(stack) = task.stack.take() {
                 shared.stacks.put(stack);
             }
-            true
         }
         other => unreachable!("task switched back in state {}", other.name()),
     }
+    task.lifecycle.state()
 }
 
 #[cfg(test)]
@@ -325,6 +412,51 @@ mod tests {
         }
         scheduler.wait_idle();
         assert_eq!(*log.lock().unwrap(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    }
+
+    #[test]
+    fn a_thousand_sleeping_tasks_share_two_workers() {
+        let scheduler = Scheduler::new(2);
+        let woke = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        for _ in 0..1000 {
+            let woke = woke.clone();
+            scheduler.spawn(move || {
+                let deadline = Instant::now() + Duration::from_millis(200);
+                sleep_until(deadline);
+                assert!(Instant::now() >= deadline, "woken early");
+                woke.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        scheduler.wait_idle();
+        assert_eq!(woke.load(Ordering::Relaxed), 1000);
+        // One thread per sleeper would not be needed to finish together;
+        // two workers sleeping them one after another would take 100 s.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn tasks_know_their_own_stack() {
+        let scheduler = Scheduler::with_stack_size(1, 128 << 10);
+        let seen = Arc::new(Mutex::new(None));
+        let inside = seen.clone();
+        scheduler.spawn(move || {
+            let marker = 0u8;
+            let here = std::hint::black_box(&marker) as *const u8 as usize;
+            let bottom = task_stack_bottom().expect("running in a task");
+            *inside.lock().unwrap() = Some((bottom, here));
+        });
+        scheduler.wait_idle();
+        let (bottom, here) = seen.lock().unwrap().expect("task ran");
+        assert!(
+            here > bottom && here - bottom <= 128 << 10,
+            "{here:#x} vs {bottom:#x}"
+        );
+        assert_eq!(task_stack_bottom(), None, "not in a task here");
     }
 
     #[test]
