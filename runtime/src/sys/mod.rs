@@ -66,6 +66,24 @@ pub unsafe fn raise(reason: Unwind) -> ! {
     unsafe { unwind(reason, buf) }
 }
 
+/// The guest code suspended on this thread, detached from it so that the
+/// thread can run something else (see [`detach_guest`]).
+pub struct DetachedGuest(*mut c_void);
+
+/// Detaches the guest running on this thread, before its task blocks: the
+/// task may be resumed on another thread, and other guests may run on this
+/// one meanwhile.
+pub fn detach_guest() -> DetachedGuest {
+    DetachedGuest(JMP_BUF.with(|b| b.replace(std::ptr::null_mut())))
+}
+
+/// Re-attaches a guest detached by [`detach_guest`] to the thread it now
+/// runs on.
+pub fn attach_guest(guest: DetachedGuest) {
+    signals::ensure_thread_ready();
+    JMP_BUF.with(|b| b.set(guest.0));
+}
+
 /// Runs `body` (which enters guest code) so that traps and exits anywhere
 /// inside it come back here as `Err` instead of killing the process.
 pub fn catch_unwind(body: &mut dyn FnMut()) -> Result<(), Unwind> {
@@ -98,8 +116,13 @@ pub fn stack_pointer() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
-/// Lowest usable address of the current thread's stack.
+/// Lowest usable address of the stack the caller runs on: its scheduler
+/// task's stack, or else its thread's.
 pub fn stack_bottom() -> usize {
+    luge_scheduler::worker::task_stack_bottom().unwrap_or_else(thread_stack_bottom)
+}
+
+fn thread_stack_bottom() -> usize {
     thread_local! {
         static BOTTOM: Cell<usize> = const { Cell::new(0) };
     }

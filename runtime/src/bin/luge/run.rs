@@ -4,10 +4,14 @@ use anyhow::{bail, Context, Result};
 use awsm_compiler::{Arch, BoundsMode, CompileOptions};
 use luge_runtime::cache::ModuleCache;
 use luge_runtime::wasi::{self, Input, Output, WasiCtxBuilder};
-use luge_runtime::{CallError, Instance, InstanceConfig, InstantiationError, Module, TrapKind};
+use luge_runtime::{
+    CallError, Instance, InstanceConfig, InstantiationError, InterruptHandle, Module, TrapKind,
+};
+use luge_scheduler::worker::Scheduler;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exit status when the program trapped.
@@ -118,27 +122,68 @@ fn start_watchdog(
     (done, watchdog)
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let module = load(&args)?;
-    let store = wasi_ctx(&args)?
+/// Native stack a sandbox's task gets beyond what its guest may use, for
+/// the runtime and host functions below the guest's frames.
+const HOST_STACK: usize = 256 << 10;
+
+/// What a sandbox reports back when it is done.
+struct Report {
+    outcome: Result<(), Ended>,
+    memory_refused: bool,
+    output_limit_hit: bool,
+}
+
+/// Runs the program in a sandbox; called on a scheduler task. Sends the
+/// sandbox's interrupt handle before starting it, for the watchdog.
+fn run_sandbox(
+    args: &RunArgs,
+    module: &Module,
+    interrupt: mpsc::Sender<InterruptHandle>,
+) -> Result<Report> {
+    let store = wasi_ctx(args)?
         .build()
         .store((args.stack_limit as usize) << 10);
-    let imports = wasi::imports(&module).with_context(|| args.module.display().to_string())?;
+    let imports = wasi::imports(module).with_context(|| args.module.display().to_string())?;
     let config = InstanceConfig {
         memory_limit_pages: args.memory_limit.map_or(u32::MAX, |mib| {
             (mib.saturating_mul(16)).min(u64::from(u32::MAX)) as u32
         }),
     };
-    let watchdog = args
-        .timeout
-        .map(|ms| start_watchdog(store.interrupt_handle(), Duration::from_millis(ms)));
-    let outcome = run_start(&module, &store, &imports, &config);
+    let _ = interrupt.send(store.interrupt_handle());
+    let outcome = run_start(module, &store, &imports, &config);
+    Ok(Report {
+        outcome,
+        memory_refused: store_memory_refused(&store),
+        output_limit_hit: wasi::output_limit_hit(&store),
+    })
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let module = load(&args)?;
+    let args = Arc::new(args);
+    // `luge run` goes through the scheduler like every sandbox does: one
+    // worker, one task on its own stack.
+    let scheduler = Scheduler::with_stack_size(1, ((args.stack_limit as usize) << 10) + HOST_STACK);
+    let (report_tx, report_rx) = mpsc::channel();
+    let (interrupt_tx, interrupt_rx) = mpsc::channel();
+    let task_args = args.clone();
+    scheduler.spawn(move || {
+        let report = run_sandbox(&task_args, &module, interrupt_tx).map_err(|e| format!("{e:#}"));
+        let _ = report_tx.send(report);
+    });
+    let watchdog = args.timeout.and_then(|ms| {
+        let handle = interrupt_rx.recv().ok()?;
+        Some(start_watchdog(handle, Duration::from_millis(ms)))
+    });
+    let report = report_rx
+        .recv()
+        .map_err(|_| anyhow::anyhow!("the sandbox ended without a report"))?;
     let timed_out = watchdog.is_some_and(|(done, thread)| {
         let _ = done.send(());
         thread.join().unwrap_or(false)
     });
-    let memory_refused = store_memory_refused(&store);
-    let status = match outcome {
+    let report = report.map_err(anyhow::Error::msg)?;
+    let status = match report.outcome {
         Ok(()) => 0,
         Err(Ended::Exit(code)) => code as u8,
         Err(Ended::Trap(TrapKind::Interrupted)) if timed_out => {
@@ -154,13 +199,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         Err(Ended::Failed(e)) => bail!("{}: {e}", args.module.display()),
     };
-    if status != 0 && memory_refused {
+    if status != 0 && report.memory_refused {
         eprintln!(
             "luge: memory limit: the program asked for more than {} MiB",
             args.memory_limit.map_or(4096, |m| m)
         );
     }
-    if wasi::output_limit_hit(&store) {
+    if report.output_limit_hit {
         eprintln!(
             "luge: output limit: the program wrote more than {} bytes",
             args.output_limit.unwrap_or(0)
