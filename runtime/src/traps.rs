@@ -35,6 +35,14 @@ impl CodeMap {
         }
     }
 
+    fn contains(&self, pc: usize) -> bool {
+        if pc < self.start || pc >= self.end {
+            return false;
+        }
+        let i = self.funcs.partition_point(|f| f.0 <= pc);
+        i > 0 && pc < self.funcs[i - 1].1
+    }
+
     fn trap_at(&self, pc: usize) -> Option<TrapKind> {
         if pc < self.start || pc >= self.end {
             return None;
@@ -68,6 +76,14 @@ pub fn unregister(map: &Arc<CodeMap>) {
 pub fn trap_at(pc: usize) -> Option<TrapKind> {
     let registry = REGISTRY.read().ok()?;
     registry.iter().find_map(|m| m.trap_at(pc))
+}
+
+/// Whether `pc` lies inside a compiled function of a loaded module. Called
+/// from the preemption signal handler: it only reads.
+pub fn in_compiled_code(pc: usize) -> bool {
+    REGISTRY
+        .read()
+        .is_ok_and(|registry| registry.iter().any(|m| m.contains(pc)))
 }
 
 #[cfg(test)]
@@ -106,5 +122,7 @@ mod tests {
         assert_eq!(map.trap_at(0x1004), None);
         assert_eq!(map.trap_at(0x1010), None, "past the end of the function");
         assert_eq!(map.trap_at(0xfff), None);
+        assert!(map.contains(0x1004) && map.contains(0x201f));
+        assert!(!map.contains(0x1010) && !map.contains(0x2020) && !map.contains(0xfff));
     }
 }

@@ -14,13 +14,31 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Stack size of a task.
 pub const TASK_STACK_SIZE: usize = 256 << 10;
+
+/// How long a task may run while others wait before it is preempted.
+pub const DEFAULT_QUANTUM: Duration = Duration::from_millis(5);
+
+/// The signal the ticker sends to a worker whose task overran its quantum.
+/// Whoever runs preemptible code on the workers (the runtime, for guest
+/// code) handles it by yielding the task; its default action is to ignore
+/// it, so code that cannot be preempted just keeps running.
+pub const PREEMPT_SIGNAL: libc::c_int = libc::SIGURG;
+
+/// What the ticker knows about one worker.
+struct WorkerSlot {
+    /// The worker's `pthread_t`, once it has started.
+    thread: AtomicUsize,
+    /// When the running task was last switched to, in nanoseconds since the
+    /// scheduler's epoch; 0 while the worker runs no task.
+    running_since: AtomicU64,
+}
 
 /// A unit of work: a closure run to completion on its own stack, possibly
 /// across several workers.
@@ -146,12 +164,25 @@ struct Shared {
     wake: Condvar,
     /// Tasks each worker finished, for tests and metrics.
     completed: Vec<AtomicUsize>,
+    slots: Vec<WorkerSlot>,
+    epoch: Instant,
+}
+
+impl Shared {
+    fn now_nanos(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64 + 1
+    }
+
+    fn has_waiting_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
 }
 
 /// A pool of worker threads.
 pub struct Scheduler {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl Scheduler {
@@ -162,8 +193,15 @@ impl Scheduler {
     }
 
     /// Starts `workers` worker threads whose tasks get `stack_size`-byte
-    /// stacks.
+    /// stacks, preempted after [`DEFAULT_QUANTUM`].
     pub fn with_stack_size(workers: usize, stack_size: usize) -> Scheduler {
+        Scheduler::with_config(workers, stack_size, Some(DEFAULT_QUANTUM))
+    }
+
+    /// Starts `workers` worker threads whose tasks get `stack_size`-byte
+    /// stacks; with a `quantum`, a ticker preempts tasks that run longer
+    /// while other work waits.
+    pub fn with_config(workers: usize, stack_size: usize, quantum: Option<Duration>) -> Scheduler {
         let workers = workers.max(1);
         let deques: Vec<_> = (0..workers).map(|_| Deque::new_fifo()).collect();
         let shared = Arc::new(Shared {
@@ -175,6 +213,13 @@ impl Scheduler {
             idle: Mutex::new(()),
             wake: Condvar::new(),
             completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            slots: (0..workers)
+                .map(|_| WorkerSlot {
+                    thread: AtomicUsize::new(0),
+                    running_since: AtomicU64::new(0),
+                })
+                .collect(),
+            epoch: Instant::now(),
         });
         let threads = deques
             .into_iter()
@@ -187,7 +232,20 @@ impl Scheduler {
                     .expect("cannot start a worker thread")
             })
             .collect();
-        Scheduler { shared, threads }
+        let ticker = quantum.map(|quantum| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (shared, flag) = (shared.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name("luge-ticker".into())
+                .spawn(move || ticker(&shared, &flag, quantum))
+                .expect("cannot start the scheduler's ticker");
+            (stop, thread)
+        });
+        Scheduler {
+            shared,
+            threads,
+            ticker,
+        }
     }
 
     /// Queues `body` to run on some worker.
@@ -226,6 +284,12 @@ impl Scheduler {
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
+        // The ticker goes first, so that it never signals a worker thread
+        // that has exited.
+        if let Some((stop, thread)) = self.ticker.take() {
+            stop.store(true, Ordering::Release);
+            let _ = thread.join();
+        }
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake.notify_all();
         for thread in self.threads.drain(..) {
@@ -294,7 +358,34 @@ impl Timers {
     }
 }
 
+/// Every half quantum, signals the workers whose task has run a whole
+/// quantum while other tasks wait.
+fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Duration) {
+    let quantum_nanos = quantum.as_nanos() as u64;
+    while !stop.load(Ordering::Acquire) {
+        std::thread::sleep(quantum / 2);
+        if !shared.has_waiting_work() {
+            continue;
+        }
+        let now = shared.now_nanos();
+        for slot in &shared.slots {
+            let since = slot.running_since.load(Ordering::Acquire);
+            let thread = slot.thread.load(Ordering::Acquire);
+            if since != 0 && thread != 0 && now.saturating_sub(since) >= quantum_nanos {
+                // SAFETY: `thread` is a started worker, and workers only
+                // exit after the ticker has been stopped and joined.
+                unsafe { libc::pthread_kill(thread as libc::pthread_t, PREEMPT_SIGNAL) };
+            }
+        }
+    }
+}
+
 fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    shared.slots[index]
+        .thread
+        .store(me as usize, Ordering::Release);
     let mut worker_context = Context::default();
     let mut timers = Timers::default();
     while !shared.shutdown.load(Ordering::Acquire) {
@@ -306,7 +397,12 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
             let _ = shared.wake.wait_timeout(guard, wait).unwrap();
             continue;
         };
-        match run_slice(&mut task, &mut worker_context, shared) {
+        let slot = &shared.slots[index];
+        slot.running_since
+            .store(shared.now_nanos(), Ordering::Release);
+        let state = run_slice(&mut task, &mut worker_context, shared);
+        slot.running_since.store(0, Ordering::Release);
+        match state {
             State::Complete | State::Error => {
                 shared.completed[index].fetch_add(1, Ordering::Relaxed);
                 if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {

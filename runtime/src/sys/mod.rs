@@ -3,6 +3,7 @@
 //! module works with safe wrappers.
 
 pub mod mmap;
+pub mod preempt;
 pub mod signals;
 
 use luge_abi::TrapKind;

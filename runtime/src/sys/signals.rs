@@ -22,6 +22,7 @@ static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 4] =
 static INSTALL: Once = Once::new();
 
 fn install_handlers() {
+    super::preempt::install();
     INSTALL.call_once(|| {
         for (i, &signal) in SIGNALS.iter().enumerate() {
             // SAFETY: `Once` runs this exactly once, before any handler of

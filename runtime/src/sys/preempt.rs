@@ -1,0 +1,164 @@
+//! Asynchronous preemption of guest code running in a scheduler task.
+//!
+//! The scheduler's ticker sends [`PREEMPT_SIGNAL`] to a worker whose task
+//! has run past its quantum while other work waits. If that thread is
+//! executing compiled guest code of a task, the handler makes the guest
+//! "call" `luge_preempt_landing` at the interrupted instruction: the landing
+//! saves every register compiled code may hold a value in, yields the task,
+//! and once the task is resumed (perhaps on another worker) restores them
+//! and returns to the interrupted instruction. Anywhere else (host code,
+//! the worker itself) the signal is ignored and the ticker asks again at its
+//! next tick. Compiled code needs no check for this, so a loop without
+//! calls is preempted as readily as any other code.
+
+use super::{attach_guest, detach_guest, in_guest};
+use std::sync::Once;
+
+pub use luge_scheduler::worker::PREEMPT_SIGNAL;
+
+/// Bytes below the stack pointer that x86_64 code may use without moving
+/// it (the System V red zone); the landing's frame goes below them.
+#[cfg(target_arch = "x86_64")]
+const RED_ZONE: usize = 128;
+
+static INSTALL: Once = Once::new();
+
+/// Installs the preemption handler (once per process).
+pub fn install() {
+    INSTALL.call_once(|| {
+        // SAFETY: installs a handler for a signal nothing else in the
+        // process uses; the sigaction struct is fully initialized.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            let rc = libc::sigaction(PREEMPT_SIGNAL, &action, std::ptr::null_mut());
+            assert_eq!(rc, 0, "cannot install the preemption handler");
+        }
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" fn handler(
+    _signal: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    if in_guest().is_none() || luge_scheduler::worker::task_stack_bottom().is_none() {
+        return;
+    }
+    let context = context as *mut libc::ucontext_t;
+    // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers;
+    // we only read and rewrite the interrupted thread's registers.
+    let gregs = unsafe { &mut (*context).uc_mcontext.gregs };
+    let pc = gregs[libc::REG_RIP as usize] as usize;
+    if !crate::traps::in_compiled_code(pc) {
+        return;
+    }
+    let sp = gregs[libc::REG_RSP as usize] as usize;
+    let new_sp = sp - RED_ZONE - 8;
+    // SAFETY: the guest runs on a task stack whose limit keeps well over a
+    // red zone and a return address free below the guest's frames.
+    unsafe { (new_sp as *mut usize).write(pc) };
+    gregs[libc::REG_RSP as usize] = new_sp as i64;
+    gregs[libc::REG_RIP as usize] = luge_preempt_landing as *const () as i64;
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe extern "C" fn handler(
+    _signal: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
+    // Not yet on this architecture: the guest keeps running until its
+    // task yields or its time runs out.
+}
+
+/// Called by the landing with the guest's registers saved.
+#[no_mangle]
+extern "C" fn luge_preempt_yield() {
+    let guest = detach_guest();
+    luge_scheduler::worker::yield_now();
+    attach_guest(guest);
+}
+
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    fn luge_preempt_landing();
+}
+
+// Entered by "returning" from the signal handler: the interrupted
+// instruction's address is on top of the stack, the red zone above it. It
+// saves the flags, the caller-saved registers and xmm0-15 (everything
+// compiled code may be using that a call would clobber), yields, restores
+// them and returns past the red zone.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".text",
+    ".global luge_preempt_landing",
+    ".type luge_preempt_landing, @function",
+    "luge_preempt_landing:",
+    "    pushfq",
+    "    push rax",
+    "    push rcx",
+    "    push rdx",
+    "    push rsi",
+    "    push rdi",
+    "    push r8",
+    "    push r9",
+    "    push r10",
+    "    push r11",
+    "    push rbx",
+    "    mov rbx, rsp",
+    "    and rsp, -16",
+    "    sub rsp, 256",
+    "    movdqu [rsp + 0], xmm0",
+    "    movdqu [rsp + 16], xmm1",
+    "    movdqu [rsp + 32], xmm2",
+    "    movdqu [rsp + 48], xmm3",
+    "    movdqu [rsp + 64], xmm4",
+    "    movdqu [rsp + 80], xmm5",
+    "    movdqu [rsp + 96], xmm6",
+    "    movdqu [rsp + 112], xmm7",
+    "    movdqu [rsp + 128], xmm8",
+    "    movdqu [rsp + 144], xmm9",
+    "    movdqu [rsp + 160], xmm10",
+    "    movdqu [rsp + 176], xmm11",
+    "    movdqu [rsp + 192], xmm12",
+    "    movdqu [rsp + 208], xmm13",
+    "    movdqu [rsp + 224], xmm14",
+    "    movdqu [rsp + 240], xmm15",
+    "    call {yield_fn}",
+    "    movdqu xmm0, [rsp + 0]",
+    "    movdqu xmm1, [rsp + 16]",
+    "    movdqu xmm2, [rsp + 32]",
+    "    movdqu xmm3, [rsp + 48]",
+    "    movdqu xmm4, [rsp + 64]",
+    "    movdqu xmm5, [rsp + 80]",
+    "    movdqu xmm6, [rsp + 96]",
+    "    movdqu xmm7, [rsp + 112]",
+    "    movdqu xmm8, [rsp + 128]",
+    "    movdqu xmm9, [rsp + 144]",
+    "    movdqu xmm10, [rsp + 160]",
+    "    movdqu xmm11, [rsp + 176]",
+    "    movdqu xmm12, [rsp + 192]",
+    "    movdqu xmm13, [rsp + 208]",
+    "    movdqu xmm14, [rsp + 224]",
+    "    movdqu xmm15, [rsp + 240]",
+    "    mov rsp, rbx",
+    "    pop rbx",
+    "    pop r11",
+    "    pop r10",
+    "    pop r9",
+    "    pop r8",
+    "    pop rdi",
+    "    pop rsi",
+    "    pop rdx",
+    "    pop rcx",
+    "    pop rax",
+    "    popfq",
+    "    ret 128",
+    ".size luge_preempt_landing, . - luge_preempt_landing",
+    yield_fn = sym luge_preempt_yield,
+);

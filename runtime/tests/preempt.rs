@@ -1,0 +1,125 @@
+//! Guest code running as scheduler tasks: a loop without calls is
+//! preempted by the ticker so that other tasks run on the same worker, and
+//! a task that traps after being preempted is cleaned up.
+
+use awsm_compiler::{BoundsMode, CompileOptions};
+use luge_runtime::{
+    CallError, Instance, InstanceConfig, InterruptHandle, Module, Store, TrapKind, Val,
+};
+use luge_scheduler::worker::Scheduler;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const QUANTUM: Duration = Duration::from_millis(5);
+
+fn compile(wat: &str, bounds: BoundsMode) -> (tempfile::TempDir, Module) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.so");
+    let opts = CompileOptions {
+        bounds,
+        ..CompileOptions::default()
+    };
+    awsm_compiler::compile_to_file(&wat::parse_str(wat).unwrap(), &opts, &path).unwrap();
+    let module = Module::load(&path).unwrap();
+    (dir, module)
+}
+
+const SPIN: &str = r#"(module
+  (func (export "spin") (loop br 0))
+  (func (export "count") (param i64) (result i64) (local i64)
+    (loop
+      (local.set 1 (i64.add (local.get 1) (i64.const 1)))
+      (br_if 0 (i64.lt_u (local.get 1) (local.get 0))))
+    (local.get 1))
+  (func (export "count_then_trap") (param i64)
+    (drop (call 1 (local.get 0)))
+    unreachable))"#;
+
+/// One worker, so that anything else only runs if the guest is preempted.
+fn one_worker() -> Scheduler {
+    Scheduler::with_config(1, 2 << 20, Some(QUANTUM))
+}
+
+/// Spawns a task that calls `export` with `args` and reports the result;
+/// the task first hands out its store's interrupt handle.
+fn spawn_guest(
+    scheduler: &Scheduler,
+    module: &Module,
+    export: &'static str,
+    args: Vec<Val>,
+) -> (
+    mpsc::Receiver<InterruptHandle>,
+    mpsc::Receiver<Result<Vec<Val>, CallError>>,
+) {
+    let (handle_tx, handle_rx) = mpsc::channel();
+    let (result_tx, result_rx) = mpsc::channel();
+    let module = module.clone();
+    scheduler.spawn(move || {
+        let store = Store::new(1 << 20);
+        let instance = Instance::new(&module, &store, &[], &InstanceConfig::default()).unwrap();
+        let _ = handle_tx.send(store.interrupt_handle());
+        let _ = result_tx.send(instance.call(export, &args));
+    });
+    (handle_rx, result_rx)
+}
+
+#[test]
+fn a_loop_without_calls_is_preempted_for_a_short_task() {
+    for bounds in [BoundsMode::Guard, BoundsMode::Software] {
+        let (_dir, module) = compile(SPIN, bounds);
+        let scheduler = one_worker();
+        let (handle, spin_result) = spawn_guest(&scheduler, &module, "spin", vec![]);
+        let handle = handle
+            .recv_timeout(Duration::from_secs(5))
+            .expect("spinner started");
+        let (done_tx, done_rx) = mpsc::channel();
+        let queued = Instant::now();
+        scheduler.spawn(move || done_tx.send(queued.elapsed()).unwrap());
+        let waited = done_rx.recv_timeout(Duration::from_secs(5));
+        // Stop the spinner before asserting, so that a failure does not
+        // leave the worker spinning forever.
+        handle.interrupt();
+        let waited = waited.expect("the short task never ran: the spinner was not preempted");
+        // Two quanta is the target; the margin absorbs a loaded machine.
+        assert!(
+            waited < Duration::from_millis(500),
+            "{bounds:?}: waited {waited:?}"
+        );
+        assert_eq!(
+            spin_result.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Err(CallError::Trap(TrapKind::Interrupted))
+        );
+        scheduler.wait_idle();
+    }
+}
+
+#[test]
+fn preempted_guests_compute_correctly_and_traps_after_preemption_are_cleaned_up() {
+    let (_dir, module) = compile(SPIN, BoundsMode::Guard);
+    // With two workers, preempted guests also resume on the other thread.
+    for workers in [1, 2] {
+        let scheduler = Scheduler::with_config(workers, 2 << 20, Some(QUANTUM));
+        // Long enough to be preempted many times on this machine.
+        let n = 300_000_000i64;
+        let counted: Vec<_> = (0..3)
+            .map(|_| spawn_guest(&scheduler, &module, "count", vec![Val::I64(n)]).1)
+            .collect();
+        let (_h2, trapped) = spawn_guest(&scheduler, &module, "count_then_trap", vec![Val::I64(n)]);
+        let (_h3, short) = spawn_guest(&scheduler, &module, "count", vec![Val::I64(10)]);
+        let wait = Duration::from_secs(60);
+        assert_eq!(short.recv_timeout(wait).unwrap(), Ok(vec![Val::I64(10)]));
+        for result in counted {
+            assert_eq!(result.recv_timeout(wait).unwrap(), Ok(vec![Val::I64(n)]));
+        }
+        assert_eq!(
+            trapped.recv_timeout(wait).unwrap(),
+            Err(CallError::Trap(TrapKind::Unreachable))
+        );
+        scheduler.wait_idle();
+    }
+    let preempted = luge_scheduler::lifecycle::entered_counts()
+        .iter()
+        .find(|(s, _)| *s == luge_scheduler::lifecycle::State::Preempted)
+        .map_or(0, |(_, n)| *n);
+    assert!(preempted > 0, "no task was ever preempted");
+}
