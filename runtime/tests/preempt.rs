@@ -6,6 +6,7 @@ use awsm_compiler::{BoundsMode, CompileOptions};
 use luge_runtime::{
     CallError, Instance, InstanceConfig, InterruptHandle, Module, Store, TrapKind, Val,
 };
+use luge_scheduler::queue::Policy;
 use luge_scheduler::worker::Scheduler;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -37,8 +38,13 @@ const SPIN: &str = r#"(module
 
 /// One worker, so that anything else only runs if the guest is preempted.
 fn one_worker() -> Scheduler {
-    Scheduler::with_config(1, 2 << 20, Some(QUANTUM))
+    Scheduler::with_config(1, 2 << 20, Some(QUANTUM), Policy::Fifo)
 }
+
+type Guest = (
+    mpsc::Receiver<InterruptHandle>,
+    mpsc::Receiver<Result<Vec<Val>, CallError>>,
+);
 
 /// Spawns a task that calls `export` with `args` and reports the result;
 /// the task first hands out its store's interrupt handle.
@@ -47,19 +53,31 @@ fn spawn_guest(
     module: &Module,
     export: &'static str,
     args: Vec<Val>,
-) -> (
-    mpsc::Receiver<InterruptHandle>,
-    mpsc::Receiver<Result<Vec<Val>, CallError>>,
-) {
+) -> Guest {
+    spawn_guest_by(scheduler, None, module, export, args)
+}
+
+/// Like [`spawn_guest`], with a deadline `relative` from now if given.
+fn spawn_guest_by(
+    scheduler: &Scheduler,
+    relative: Option<Duration>,
+    module: &Module,
+    export: &'static str,
+    args: Vec<Val>,
+) -> Guest {
     let (handle_tx, handle_rx) = mpsc::channel();
     let (result_tx, result_rx) = mpsc::channel();
     let module = module.clone();
-    scheduler.spawn(move || {
+    let body = move || {
         let store = Store::new(1 << 20);
         let instance = Instance::new(&module, &store, &[], &InstanceConfig::default()).unwrap();
         let _ = handle_tx.send(store.interrupt_handle());
         let _ = result_tx.send(instance.call(export, &args));
-    });
+    };
+    match relative {
+        Some(relative) => scheduler.spawn_with_deadline(relative, body),
+        None => scheduler.spawn(body),
+    }
     (handle_rx, result_rx)
 }
 
@@ -98,7 +116,7 @@ fn preempted_guests_compute_correctly_and_traps_after_preemption_are_cleaned_up(
     let (_dir, module) = compile(SPIN, BoundsMode::Guard);
     // With two workers, preempted guests also resume on the other thread.
     for workers in [1, 2] {
-        let scheduler = Scheduler::with_config(workers, 2 << 20, Some(QUANTUM));
+        let scheduler = Scheduler::with_config(workers, 2 << 20, Some(QUANTUM), Policy::Fifo);
         // Long enough to be preempted many times on this machine.
         let n = 300_000_000i64;
         let counted: Vec<_> = (0..3)
@@ -122,4 +140,41 @@ fn preempted_guests_compute_correctly_and_traps_after_preemption_are_cleaned_up(
         .find(|(s, _)| *s == luge_scheduler::lifecycle::State::Preempted)
         .map_or(0, |(_, n)| *n);
     assert!(preempted > 0, "no task was ever preempted");
+}
+
+#[test]
+fn an_earlier_deadline_preempts_a_later_one_under_edf() {
+    let (_dir, module) = compile(SPIN, BoundsMode::Guard);
+    let scheduler = Scheduler::with_config(1, 2 << 20, Some(QUANTUM), Policy::Edf);
+    let (handle, spin_result) = spawn_guest_by(
+        &scheduler,
+        Some(Duration::from_secs(3600)),
+        &module,
+        "spin",
+        vec![],
+    );
+    let handle = handle
+        .recv_timeout(Duration::from_secs(5))
+        .expect("spinner started");
+    let queued = Instant::now();
+    let (_h, urgent) = spawn_guest_by(
+        &scheduler,
+        Some(Duration::from_millis(20)),
+        &module,
+        "count",
+        vec![Val::I64(1000)],
+    );
+    let result = urgent.recv_timeout(Duration::from_secs(5));
+    let waited = queued.elapsed();
+    handle.interrupt();
+    assert_eq!(
+        result.expect("the urgent task never ran"),
+        Ok(vec![Val::I64(1000)])
+    );
+    assert!(waited < Duration::from_millis(500), "waited {waited:?}");
+    assert_eq!(
+        spin_result.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Err(CallError::Trap(TrapKind::Interrupted))
+    );
+    scheduler.wait_idle();
 }

@@ -8,5 +8,6 @@
 
 pub mod context;
 pub mod lifecycle;
+pub mod queue;
 pub mod stack;
 pub mod worker;

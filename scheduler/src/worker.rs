@@ -9,8 +9,10 @@
 
 use crate::context::{switch, Context};
 use crate::lifecycle::{Lifecycle, State};
+use crate::queue::{Policy, RunQueue};
 use crate::stack::{Stack, StackPool};
-use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+
+use crossbeam_deque::Worker as Deque;
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -38,6 +40,8 @@ struct WorkerSlot {
     /// When the running task was last switched to, in nanoseconds since the
     /// scheduler's epoch; 0 while the worker runs no task.
     running_since: AtomicU64,
+    /// The running task's deadline in the same unit; `u64::MAX` for none.
+    running_deadline: AtomicU64,
 }
 
 /// A unit of work: a closure run to completion on its own stack, possibly
@@ -45,6 +49,8 @@ struct WorkerSlot {
 pub struct Task {
     body: Option<Box<dyn FnOnce() + Send>>,
     lifecycle: Lifecycle,
+    /// Absolute deadline, for the EDF policy.
+    pub(crate) deadline: Option<Instant>,
     /// Where the task was suspended; valid once it has run.
     context: Context,
     stack: Option<Stack>,
@@ -53,7 +59,7 @@ pub struct Task {
 }
 
 impl Task {
-    fn new(body: Box<dyn FnOnce() + Send>) -> Box<Task> {
+    fn new(body: Box<dyn FnOnce() + Send>, deadline: Option<Instant>) -> Box<Task> {
         let mut lifecycle = Lifecycle::new();
         lifecycle
             .transition(State::Initialized)
@@ -61,6 +67,7 @@ impl Task {
         Box::new(Task {
             body: Some(body),
             lifecycle,
+            deadline,
             context: Context::default(),
             stack: None,
             wake_at: None,
@@ -154,8 +161,7 @@ unsafe extern "C" fn task_entry(arg: usize) -> ! {
 }
 
 struct Shared {
-    injector: Injector<Box<Task>>,
-    stealers: Vec<Stealer<Box<Task>>>,
+    queue: RunQueue,
     stacks: StackPool,
     /// Tasks spawned and not yet finished.
     pending: AtomicUsize,
@@ -173,8 +179,8 @@ impl Shared {
         self.epoch.elapsed().as_nanos() as u64 + 1
     }
 
-    fn has_waiting_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    fn nanos_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
 }
 
@@ -193,20 +199,26 @@ impl Scheduler {
     }
 
     /// Starts `workers` worker threads whose tasks get `stack_size`-byte
-    /// stacks, preempted after [`DEFAULT_QUANTUM`].
+    /// stacks, FIFO round robin preempted after [`DEFAULT_QUANTUM`].
     pub fn with_stack_size(workers: usize, stack_size: usize) -> Scheduler {
-        Scheduler::with_config(workers, stack_size, Some(DEFAULT_QUANTUM))
+        Scheduler::with_config(workers, stack_size, Some(DEFAULT_QUANTUM), Policy::Fifo)
     }
 
     /// Starts `workers` worker threads whose tasks get `stack_size`-byte
-    /// stacks; with a `quantum`, a ticker preempts tasks that run longer
-    /// while other work waits.
-    pub fn with_config(workers: usize, stack_size: usize, quantum: Option<Duration>) -> Scheduler {
+    /// stacks and are picked by `policy`; with a `quantum`, a ticker
+    /// preempts a task when the policy prefers a waiting one (FIFO: after
+    /// the task ran a quantum; EDF: at once for an earlier deadline, after a
+    /// quantum for an equal one).
+    pub fn with_config(
+        workers: usize,
+        stack_size: usize,
+        quantum: Option<Duration>,
+        policy: Policy,
+    ) -> Scheduler {
         let workers = workers.max(1);
         let deques: Vec<_> = (0..workers).map(|_| Deque::new_fifo()).collect();
         let shared = Arc::new(Shared {
-            injector: Injector::new(),
-            stealers: deques.iter().map(Deque::stealer).collect(),
+            queue: RunQueue::new(policy, &deques),
             stacks: StackPool::new(stack_size, 4096),
             pending: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
@@ -217,6 +229,7 @@ impl Scheduler {
                 .map(|_| WorkerSlot {
                     thread: AtomicUsize::new(0),
                     running_since: AtomicU64::new(0),
+                    running_deadline: AtomicU64::new(u64::MAX),
                 })
                 .collect(),
             epoch: Instant::now(),
@@ -250,12 +263,21 @@ impl Scheduler {
 
     /// Queues `body` to run on some worker.
     pub fn spawn(&self, body: impl FnOnce() + Send + 'static) {
-        let mut task = Task::new(Box::new(body));
+        self.queue(Task::new(Box::new(body), None));
+    }
+
+    /// Queues `body` with a deadline `relative` from now (used by the EDF
+    /// policy; FIFO ignores it).
+    pub fn spawn_with_deadline(&self, relative: Duration, body: impl FnOnce() + Send + 'static) {
+        self.queue(Task::new(Box::new(body), Some(Instant::now() + relative)));
+    }
+
+    fn queue(&self, mut task: Box<Task>) {
         task.lifecycle
             .transition(State::Runnable)
             .expect("an initialized task can be queued");
         self.shared.pending.fetch_add(1, Ordering::AcqRel);
-        self.shared.injector.push(task);
+        self.shared.queue.push(task);
         self.shared.wake.notify_one();
     }
 
@@ -298,26 +320,6 @@ impl Drop for Scheduler {
     }
 }
 
-/// The next task for worker `index`: its own deque first, then the
-/// injector, then the other workers.
-fn find_task(index: usize, deque: &Deque<Box<Task>>, shared: &Shared) -> Option<Box<Task>> {
-    deque.pop().or_else(|| {
-        std::iter::repeat_with(|| {
-            shared.injector.steal_batch_and_pop(deque).or_else(|| {
-                shared
-                    .stealers
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != index)
-                    .map(|(_, s)| s.steal())
-                    .collect::<Steal<_>>()
-            })
-        })
-        .find(|s| !s.is_retry())
-        .and_then(Steal::success)
-    })
-}
-
 /// Blocked tasks of one worker, earliest deadline first.
 #[derive(Default)]
 struct Timers {
@@ -334,8 +336,8 @@ impl Timers {
         self.tasks.insert(self.next_id, task);
     }
 
-    /// Makes the tasks whose deadline has passed runnable on `deque`.
-    fn wake_due(&mut self, now: Instant, deque: &Deque<Box<Task>>) {
+    /// Makes the tasks whose wake-up time has passed runnable.
+    fn wake_due(&mut self, now: Instant, queue: &RunQueue, deque: &Deque<Box<Task>>) {
         while let Some(&Reverse((at, id))) = self.heap.peek() {
             if at > now {
                 break;
@@ -346,7 +348,7 @@ impl Timers {
             task.lifecycle
                 .transition(State::Runnable)
                 .expect("a blocked task can be woken");
-            deque.push(task);
+            queue.push_local(deque, task);
         }
     }
 
@@ -358,20 +360,30 @@ impl Timers {
     }
 }
 
-/// Every half quantum, signals the workers whose task has run a whole
-/// quantum while other tasks wait.
+/// Every half quantum, signals the workers whose task the policy wants to
+/// replace by a waiting one (see [`Scheduler::with_config`]).
 fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Duration) {
     let quantum_nanos = quantum.as_nanos() as u64;
     while !stop.load(Ordering::Acquire) {
         std::thread::sleep(quantum / 2);
-        if !shared.has_waiting_work() {
+        let Some(waiting) = shared.queue.earliest_waiting() else {
             continue;
-        }
+        };
+        let waiting = waiting.map_or(u64::MAX, |d| shared.nanos_at(d));
         let now = shared.now_nanos();
         for slot in &shared.slots {
             let since = slot.running_since.load(Ordering::Acquire);
             let thread = slot.thread.load(Ordering::Acquire);
-            if since != 0 && thread != 0 && now.saturating_sub(since) >= quantum_nanos {
+            if since == 0 || thread == 0 {
+                continue;
+            }
+            let running = slot.running_deadline.load(Ordering::Acquire);
+            let overran = now.saturating_sub(since) >= quantum_nanos;
+            let preempt = match shared.queue.policy() {
+                Policy::Fifo => overran,
+                Policy::Edf => waiting < running || (waiting == running && overran),
+            };
+            if preempt {
                 // SAFETY: `thread` is a started worker, and workers only
                 // exit after the ticker has been stopped and joined.
                 unsafe { libc::pthread_kill(thread as libc::pthread_t, PREEMPT_SIGNAL) };
@@ -390,8 +402,8 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
     let mut timers = Timers::default();
     while !shared.shutdown.load(Ordering::Acquire) {
         let now = Instant::now();
-        timers.wake_due(now, &deque);
-        let Some(mut task) = find_task(index, &deque, shared) else {
+        timers.wake_due(now, &shared.queue, &deque);
+        let Some(mut task) = shared.queue.pop(index, &deque) else {
             let guard = shared.idle.lock().unwrap();
             let wait = timers.next_wait(now, Duration::from_millis(1));
             let _ = shared.wake.wait_timeout(guard, wait).unwrap();
@@ -411,7 +423,7 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
             }
             State::Blocked => timers.add(task),
             // Behind every task already waiting, wherever it waits.
-            _ => shared.injector.push(task),
+            _ => shared.queue.push(task),
         }
     }
 }
@@ -553,6 +565,27 @@ mod tests {
             "{here:#x} vs {bottom:#x}"
         );
         assert_eq!(task_stack_bottom(), None, "not in a task here");
+    }
+
+    #[test]
+    fn edf_runs_the_earliest_deadline_first() {
+        let scheduler = Scheduler::with_config(1, TASK_STACK_SIZE, None, Policy::Edf);
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        // Holds the only worker while the others are queued.
+        scheduler.spawn(move || gate.recv().unwrap());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for ms in [50u64, 10, 30, 20, 40] {
+            let order = order.clone();
+            scheduler.spawn_with_deadline(Duration::from_millis(ms), move || {
+                order.lock().unwrap().push(ms)
+            });
+        }
+        let order_for_last = order.clone();
+        scheduler.spawn(move || order_for_last.lock().unwrap().push(0));
+        release.send(()).unwrap();
+        scheduler.wait_idle();
+        // Deadlines in order; the task without one after all of them.
+        assert_eq!(*order.lock().unwrap(), [10, 20, 30, 40, 50, 0]);
     }
 
     #[test]
