@@ -1,8 +1,10 @@
 //! Where runnable tasks wait, by policy.
 //!
-//! - FIFO: each worker's local deque, a global injector, and stealing
-//!   between workers; a preempted task goes to the injector, behind every
-//!   waiting task (round robin).
+//! - FIFO: each worker's local deque (tasks woken there), then new tasks in
+//!   arrival order, then preempted tasks in round robin, then stealing from
+//!   other workers. New tasks go before preempted ones: a short function
+//!   that arrives while long ones share the cores waits at most about one
+//!   quantum, not one quantum per long task queued before it.
 //! - EDF: one queue ordered by absolute deadline (earliest first; tasks
 //!   without a deadline after all others, in arrival order).
 
@@ -60,6 +62,9 @@ impl Ord for ByDeadline {
 
 pub(crate) struct RunQueue {
     policy: Policy,
+    /// FIFO: tasks that have not run yet.
+    fresh: Injector<Box<Task>>,
+    /// FIFO: preempted tasks.
     injector: Injector<Box<Task>>,
     stealers: Vec<Stealer<Box<Task>>>,
     by_deadline: Mutex<BinaryHeap<ByDeadline>>,
@@ -70,6 +75,7 @@ impl RunQueue {
     pub fn new(policy: Policy, deques: &[Deque<Box<Task>>]) -> RunQueue {
         RunQueue {
             policy,
+            fresh: Injector::new(),
             injector: Injector::new(),
             stealers: deques.iter().map(Deque::stealer).collect(),
             by_deadline: Mutex::new(BinaryHeap::new()),
@@ -79,6 +85,14 @@ impl RunQueue {
 
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// Queues a task that has not run yet.
+    pub fn push_new(&self, task: Box<Task>) {
+        match self.policy {
+            Policy::Fifo => self.fresh.push(task),
+            Policy::Edf => self.push(task),
+        }
     }
 
     /// Queues `task` globally: behind all waiting tasks (FIFO) or by its
@@ -105,22 +119,27 @@ impl RunQueue {
     /// The next task for worker `index`.
     pub fn pop(&self, index: usize, deque: &Deque<Box<Task>>) -> Option<Box<Task>> {
         match self.policy {
-            Policy::Fifo => deque.pop().or_else(|| self.steal(index, deque)),
+            Policy::Fifo => deque.pop().or_else(|| self.steal(index)),
             Policy::Edf => self.by_deadline.lock().unwrap().pop().map(|e| e.task),
         }
     }
 
-    /// From the injector, else from another worker.
-    fn steal(&self, index: usize, deque: &Deque<Box<Task>>) -> Option<Box<Task>> {
+    /// From the new tasks, else the preempted ones, else another worker.
+    fn steal(&self, index: usize) -> Option<Box<Task>> {
         std::iter::repeat_with(|| {
-            self.injector.steal_batch_and_pop(deque).or_else(|| {
-                self.stealers
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != index)
-                    .map(|(_, s)| s.steal())
-                    .collect::<Steal<_>>()
-            })
+            // One at a time from the shared queues: a batch moved to this
+            // worker's deque would run before newer arrivals elsewhere.
+            self.fresh
+                .steal()
+                .or_else(|| self.injector.steal())
+                .or_else(|| {
+                    self.stealers
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != index)
+                        .map(|(_, s)| s.steal())
+                        .collect::<Steal<_>>()
+                })
         })
         .find(|s| !s.is_retry())
         .and_then(Steal::success)
@@ -132,8 +151,9 @@ impl RunQueue {
     pub fn earliest_waiting(&self) -> Option<Option<Instant>> {
         match self.policy {
             Policy::Fifo => {
-                let waiting =
-                    !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty());
+                let waiting = !self.fresh.is_empty()
+                    || !self.injector.is_empty()
+                    || self.stealers.iter().any(|s| !s.is_empty());
                 waiting.then_some(None)
             }
             Policy::Edf => self.by_deadline.lock().unwrap().peek().map(|e| e.deadline),

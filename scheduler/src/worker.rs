@@ -104,6 +104,10 @@ fn suspend(current: &Current, state: State) {
 }
 
 /// The `Current` of the task running on this thread, if any.
+///
+/// Never inlined: a task may resume on another thread after suspending, and
+/// the compiler must not reuse a thread-local address computed before.
+#[inline(never)]
 fn current() -> Option<&'static Current> {
     // SAFETY: set by the worker for exactly as long as the task runs on
     // this thread; the task cannot observe it outside that window.
@@ -277,7 +281,7 @@ impl Scheduler {
             .transition(State::Runnable)
             .expect("an initialized task can be queued");
         self.shared.pending.fetch_add(1, Ordering::AcqRel);
-        self.shared.queue.push(task);
+        self.shared.queue.push_new(task);
         self.shared.wake.notify_one();
     }
 
@@ -360,12 +364,12 @@ impl Timers {
     }
 }
 
-/// Every half quantum, signals the workers whose task the policy wants to
-/// replace by a waiting one (see [`Scheduler::with_config`]).
+/// Every quarter quantum, signals the workers whose task the policy wants
+/// to replace by a waiting one (see [`Scheduler::with_config`]).
 fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Duration) {
     let quantum_nanos = quantum.as_nanos() as u64;
     while !stop.load(Ordering::Acquire) {
-        std::thread::sleep(quantum / 2);
+        std::thread::sleep(quantum / 4);
         let Some(waiting) = shared.queue.earliest_waiting() else {
             continue;
         };
@@ -410,6 +414,8 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
             continue;
         };
         let slot = &shared.slots[index];
+        let deadline = task.deadline.map_or(u64::MAX, |d| shared.nanos_at(d));
+        slot.running_deadline.store(deadline, Ordering::Release);
         slot.running_since
             .store(shared.now_nanos(), Ordering::Release);
         let state = run_slice(&mut task, &mut worker_context, shared);
@@ -565,6 +571,39 @@ mod tests {
             "{here:#x} vs {bottom:#x}"
         );
         assert_eq!(task_stack_bottom(), None, "not in a task here");
+    }
+
+    #[test]
+    fn preempted_tasks_keep_running_between_new_arrivals() {
+        let scheduler = Scheduler::with_config(2, TASK_STACK_SIZE, None, Policy::Fifo);
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicU64::new(0));
+        for _ in 0..4 {
+            let (stop, rounds) = (stop.clone(), rounds.clone());
+            scheduler.spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                    let spin = Instant::now();
+                    while spin.elapsed() < Duration::from_micros(200) {}
+                    yield_now();
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let before = rounds.load(Ordering::Relaxed);
+        for _ in 0..50 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            scheduler.spawn(move || tx.send(()).unwrap());
+            rx.recv().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let after = rounds.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Release);
+        scheduler.wait_idle();
+        assert!(
+            after > before + 20,
+            "long tasks starved: {before} -> {after}"
+        );
     }
 
     #[test]

@@ -37,10 +37,42 @@ thread_local! {
     static UNWIND: Cell<Option<Unwind>> = const { Cell::new(None) };
 }
 
+// A scheduler task may move to another thread whenever it is suspended, so
+// code that runs before and after a suspension must find the thread-locals
+// of the thread it is on *now*. Within one function the compiler may keep a
+// thread-local's address from before a call, so every access goes through
+// one of these functions, never inlined: each computes the address afresh.
+
+#[inline(never)]
+fn jmp_buf() -> *mut c_void {
+    JMP_BUF.with(Cell::get)
+}
+
+#[inline(never)]
+fn set_jmp_buf(buf: *mut c_void) -> *mut c_void {
+    JMP_BUF.with(|b| b.replace(buf))
+}
+
+/// This thread's jump-buffer cell, for `luge_catch` to fill in.
+#[inline(never)]
+fn jmp_buf_slot() -> *mut *mut c_void {
+    JMP_BUF.with(Cell::as_ptr)
+}
+
+#[inline(never)]
+fn set_unwind(reason: Unwind) {
+    UNWIND.with(|u| u.set(Some(reason)));
+}
+
+#[inline(never)]
+fn take_unwind() -> Option<Unwind> {
+    UNWIND.with(Cell::take)
+}
+
 /// Whether guest code is running on this thread (signal handlers use this
 /// to tell guest faults from host bugs).
 pub(crate) fn in_guest() -> Option<*mut c_void> {
-    let buf = JMP_BUF.with(Cell::get);
+    let buf = jmp_buf();
     (!buf.is_null()).then_some(buf)
 }
 
@@ -51,7 +83,7 @@ pub(crate) fn in_guest() -> Option<*mut c_void> {
 /// between here and the entry may own resources that need dropping: the
 /// frames are discarded, not unwound.
 pub(crate) unsafe fn unwind(reason: Unwind, buf: *mut c_void) -> ! {
-    UNWIND.with(|u| u.set(Some(reason)));
+    set_unwind(reason);
     // SAFETY: `buf` is the live jump buffer of an enclosing `luge_catch`
     // (caller's contract), so jumping there is well-defined.
     unsafe { luge_unwind(buf) }
@@ -75,14 +107,14 @@ pub struct DetachedGuest(*mut c_void);
 /// task may be resumed on another thread, and other guests may run on this
 /// one meanwhile.
 pub fn detach_guest() -> DetachedGuest {
-    DetachedGuest(JMP_BUF.with(|b| b.replace(std::ptr::null_mut())))
+    DetachedGuest(set_jmp_buf(std::ptr::null_mut()))
 }
 
 /// Re-attaches a guest detached by [`detach_guest`] to the thread it now
 /// runs on.
 pub fn attach_guest(guest: DetachedGuest) {
     signals::ensure_thread_ready();
-    JMP_BUF.with(|b| b.set(guest.0));
+    set_jmp_buf(guest.0);
 }
 
 /// Runs `body` (which enters guest code) so that traps and exits anywhere
@@ -95,18 +127,20 @@ pub fn catch_unwind(body: &mut dyn FnMut()) -> Result<(), Unwind> {
         let body = unsafe { &mut *(payload as *mut &mut dyn FnMut()) };
         body();
     }
-    let previous = JMP_BUF.with(Cell::get);
+    let previous = jmp_buf();
     let mut body = body;
-    let slot = JMP_BUF.with(|b| b.as_ptr());
+    let slot = jmp_buf_slot();
     // SAFETY: `slot` is this thread's jump-buffer cell; `luge_catch` stores
     // a buffer that lives in its own frame and stays valid while `call`
     // runs, which is exactly while guest code may jump to it.
     let returned = unsafe { luge_catch(slot, call, &mut body as *mut _ as *mut c_void) };
-    JMP_BUF.with(|b| b.set(previous));
+    // The body may have been suspended and resumed on another thread:
+    // restore on the thread we are on now (the nesting is the task's own).
+    set_jmp_buf(previous);
     if returned == 1 {
         Ok(())
     } else {
-        Err(UNWIND.with(Cell::take).expect("unwind without a reason"))
+        Err(take_unwind().expect("unwind without a reason"))
     }
 }
 

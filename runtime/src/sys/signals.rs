@@ -73,7 +73,9 @@ thread_local! {
 }
 
 /// Installs the process-wide handlers and makes sure this thread has an
-/// alternate signal stack big enough for them.
+/// alternate signal stack big enough for them. Never inlined, so that its
+/// thread-locals are those of the thread it runs on (see `sys`).
+#[inline(never)]
 pub fn ensure_thread_ready() {
     if READY.with(Cell::get) {
         return;
