@@ -18,6 +18,9 @@ use std::time::Duration;
 pub const EXIT_TRAP: u8 = 134;
 /// Exit status when the program ran past `--timeout`.
 pub const EXIT_TIMEOUT: u8 = 124;
+/// How long a program past its timeout gets to notice the interruption
+/// before `luge run` stops waiting for it.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -106,22 +109,6 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtxBuilder> {
     Ok(builder)
 }
 
-/// Interrupts the store after `timeout` unless told to stop first.
-fn start_watchdog(
-    handle: luge_runtime::InterruptHandle,
-    timeout: Duration,
-) -> (mpsc::Sender<()>, std::thread::JoinHandle<bool>) {
-    let (done, finished) = mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        let fired = finished.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout);
-        if fired {
-            handle.interrupt();
-        }
-        fired
-    });
-    (done, watchdog)
-}
-
 /// Native stack a sandbox's task gets beyond what its guest may use, for
 /// the runtime and host functions below the guest's frames.
 const HOST_STACK: usize = 256 << 10;
@@ -171,17 +158,35 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         let report = run_sandbox(&task_args, &module, interrupt_tx).map_err(|e| format!("{e:#}"));
         let _ = report_tx.send(report);
     });
-    let watchdog = args.timeout.and_then(|ms| {
-        let handle = interrupt_rx.recv().ok()?;
-        Some(start_watchdog(handle, Duration::from_millis(ms)))
-    });
-    let report = report_rx
-        .recv()
-        .map_err(|_| anyhow::anyhow!("the sandbox ended without a report"))?;
-    let timed_out = watchdog.is_some_and(|(done, thread)| {
-        let _ = done.send(());
-        thread.join().unwrap_or(false)
-    });
+    let lost = || anyhow::anyhow!("the sandbox ended without a report");
+    let mut timed_out = false;
+    let report = match args.timeout.map(Duration::from_millis) {
+        None => report_rx.recv().map_err(|_| lost())?,
+        Some(timeout) => {
+            // The clock starts once the sandbox exists (it sends its handle
+            // just before running the program).
+            let handle = interrupt_rx.recv().ok();
+            match report_rx.recv_timeout(timeout) {
+                Ok(report) => report,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    timed_out = true;
+                    handle.inspect(InterruptHandle::interrupt);
+                    match report_rx.recv_timeout(TIMEOUT_GRACE) {
+                        Ok(report) => report,
+                        Err(_) => {
+                            // Still not back: blocked in a host call that
+                            // cannot be interrupted (a read of the terminal).
+                            // Leave it; the process ends now.
+                            std::mem::forget(scheduler);
+                            eprintln!("luge: timeout: stopped after {} ms", timeout.as_millis());
+                            return Ok(ExitCode::from(EXIT_TIMEOUT));
+                        }
+                    }
+                }
+            }
+        }
+    };
     let report = report.map_err(anyhow::Error::msg)?;
     let status = match report.outcome {
         Ok(()) => 0,
