@@ -4,6 +4,46 @@ use super::errno::{Errno, WasiResult};
 use std::cell::RefCell;
 use std::io::Read;
 use std::rc::Rc;
+use std::time::Duration;
+
+/// How long a blocked read of the host's stdin waits between checks that
+/// the sandbox has not been interrupted.
+const STDIN_SLICE: Duration = Duration::from_millis(10);
+
+/// Whether the process's own stdin has data (or end of file) within `wait`.
+pub(super) fn host_stdin_ready(wait: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd, for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+}
+
+/// Reads the process's own stdin, unbuffered (so that readiness as `poll`
+/// sees it is the whole truth), giving up with `Interrupted` when
+/// `interrupted` says the sandbox must stop.
+fn read_host_stdin(buf: &mut [u8], interrupted: &dyn Fn() -> bool) -> std::io::Result<usize> {
+    loop {
+        while !host_stdin_ready(STDIN_SLICE) {
+            if interrupted() {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+        }
+        // SAFETY: reads at most `buf.len()` bytes into `buf`, which we hold
+        // exclusively.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
 
 /// Where a sandbox's stdin comes from.
 #[derive(Default)]
@@ -22,9 +62,15 @@ impl Input {
         Input::Bytes(std::io::Cursor::new(data))
     }
 
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    /// Reads into `buf`; a read that would block gives up when
+    /// `interrupted` says so.
+    pub(crate) fn read(
+        &mut self,
+        buf: &mut [u8],
+        interrupted: &dyn Fn() -> bool,
+    ) -> std::io::Result<usize> {
         match self {
-            Input::Inherit => std::io::stdin().read(buf),
+            Input::Inherit => read_host_stdin(buf, interrupted),
             Input::Bytes(cursor) => cursor.read(buf),
             Input::Null => Ok(0),
         }
@@ -91,10 +137,30 @@ pub enum Fd {
         dir: cap_std::fs::Dir,
         /// The guest name of a preopened directory.
         preopen: Option<String>,
+        /// The entries `fd_readdir` is going through: read when a listing
+        /// starts (cookie 0), so that cookies stay valid while the program
+        /// changes the directory (say, unlinking what it lists).
+        listing: Option<Vec<DirEntry>>,
     },
 }
 
+/// One entry of a directory listing, as `fd_readdir` reports it.
+pub struct DirEntry {
+    pub name: String,
+    pub filetype: u8,
+    pub ino: u64,
+}
+
 impl Fd {
+    /// A directory descriptor; `preopen` is its guest name if preopened.
+    pub fn dir(dir: cap_std::fs::Dir, preopen: Option<String>) -> Fd {
+        Fd::Dir {
+            dir,
+            preopen,
+            listing: None,
+        }
+    }
+
     /// Writes `data` to a standard output stream.
     pub(crate) fn write_stream(&mut self, fd: u32, data: &[u8]) -> WasiResult<()> {
         match self {

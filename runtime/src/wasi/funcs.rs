@@ -3,8 +3,8 @@
 //! calls and the signature each import must have, from one list.
 
 use super::errno::{Errno, WasiResult};
-use super::fd::Fd;
-use super::guest::Guest;
+use super::fd::{DirEntry, Fd};
+use super::guest::{element, offset, Guest};
 use super::WasiCtx;
 use crate::sys::{raise, Unwind};
 use crate::{Caller, FuncType, ValType, VmCtx};
@@ -104,8 +104,11 @@ impl FileTypeLike for cap_std::fs::FileType {
     }
 }
 
-impl Filestat {
-    fn of_std(m: &std::fs::Metadata) -> Filestat {
+/// The [`Filestat`] of metadata with the Unix `stat` accessors, which std's
+/// and cap-std's `MetadataExt` traits both name alike.
+macro_rules! filestat_of {
+    ($m:expr) => {{
+        let m = $m;
         Filestat {
             dev: m.dev(),
             ino: m.ino(),
@@ -116,25 +119,17 @@ impl Filestat {
             mtim: nanos(m.mtime(), m.mtime_nsec()),
             ctim: nanos(m.ctime(), m.ctime_nsec()),
         }
+    }};
+}
+
+impl Filestat {
+    fn of_std(m: &std::fs::Metadata) -> Filestat {
+        filestat_of!(m)
     }
 
     fn of_cap(m: &cap_std::fs::Metadata) -> Filestat {
         use cap_std::fs::MetadataExt as _;
-        let time = |t: std::io::Result<cap_std::time::SystemTime>| {
-            t.ok()
-                .and_then(|t| t.into_std().duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as u64)
-        };
-        Filestat {
-            dev: m.dev(),
-            ino: m.ino(),
-            filetype: filetype_of(&m.file_type()),
-            nlink: m.nlink(),
-            size: m.len(),
-            atim: time(m.accessed()),
-            mtim: time(m.modified()),
-            ctim: time(m.modified()),
-        }
+        filestat_of!(m)
     }
 
     fn character_device() -> Filestat {
@@ -167,13 +162,16 @@ impl Filestat {
 /// Writes `strings` as a NUL-terminated list: pointers at `ptrs`, bytes at
 /// `buf`.
 fn write_string_list(mem: &Guest, strings: &[String], ptrs: u32, buf: u32) -> WasiResult<()> {
-    let mut at = buf;
+    // `None` once the strings so far end at the very top of memory: fine
+    // unless another string follows.
+    let mut next = Some(buf);
     for (i, s) in strings.iter().enumerate() {
-        mem.write_u32(ptrs.checked_add(4 * i as u32).ok_or(Errno::Fault)?, at)?;
+        let at = next.ok_or(Errno::Fault)?;
+        mem.write_u32(element(ptrs, i as u32, 4)?, at)?;
         mem.write_bytes(at, s.as_bytes())?;
-        let end = at.checked_add(s.len() as u32).ok_or(Errno::Fault)?;
+        let end = offset(at, s.len() as u32)?;
         mem.write_u8(end, 0)?;
-        at = end + 1;
+        next = end.checked_add(1);
     }
     Ok(())
 }
@@ -192,6 +190,77 @@ fn clock_id(id: u32) -> WasiResult<libc::clockid_t> {
         3 => libc::CLOCK_THREAD_CPUTIME_ID,
         _ => return Err(Errno::Inval),
     })
+}
+
+/// How to open a file for `path_open` flags and rights.
+fn file_options(oflags: u16, rights: u64, append: bool) -> cap_std::fs::OpenOptions {
+    let mut options = cap_std::fs::OpenOptions::new();
+    let write = rights & RIGHT_FD_WRITE != 0 || append || oflags & OFLAG_TRUNC != 0;
+    options
+        .read(rights & RIGHT_FD_READ != 0 || !write)
+        .write(write && !append)
+        .append(append)
+        .create(oflags & OFLAG_CREAT != 0)
+        .create_new(oflags & OFLAG_CREAT != 0 && oflags & OFLAG_EXCL != 0)
+        .truncate(oflags & OFLAG_TRUNC != 0);
+    options
+}
+
+/// `ELOOP` when `path` names a symlink, for opens that must not follow
+/// one (`O_NOFOLLOW`). A trailing slash asks to follow, as in POSIX.
+/// (cap-std follows symlinks that stay inside the directory on its own;
+/// this only refuses those.)
+fn refuse_symlink(dir: &cap_std::fs::Dir, path: &str) -> WasiResult<()> {
+    let is_symlink = !path.ends_with('/')
+        && dir
+            .symlink_metadata(path)
+            .is_ok_and(|m| m.file_type().is_symlink());
+    if is_symlink {
+        return Err(Errno::Loop);
+    }
+    Ok(())
+}
+
+/// The entries of `dir`, `.` and `..` first.
+fn read_listing(dir: &cap_std::fs::Dir) -> WasiResult<Vec<DirEntry>> {
+    let dot = |name: &str| DirEntry {
+        name: name.to_string(),
+        filetype: filetype::DIRECTORY,
+        ino: 0,
+    };
+    let mut entries = vec![dot("."), dot("..")];
+    for entry in dir.entries()? {
+        let entry = entry?;
+        entries.push(DirEntry {
+            name: entry.file_name().to_string_lossy().into_owned(),
+            filetype: entry
+                .file_type()
+                .map_or(filetype::UNKNOWN, |t| filetype_of(&t)),
+            ino: std::os::unix::fs::DirEntryExt::ino(&entry),
+        });
+    }
+    Ok(entries)
+}
+
+/// The `dirent`s of `entries` from position `cookie` on, cut at `buf_len`
+/// bytes as preview1 expects (the cookie of an entry is its position + 1).
+fn encode_dirents(entries: &[DirEntry], cookie: u64, buf_len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let from = usize::try_from(cookie).unwrap_or(usize::MAX);
+    for (i, entry) in entries.iter().enumerate().skip(from) {
+        let mut dirent = [0u8; 24];
+        dirent[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        dirent[8..16].copy_from_slice(&entry.ino.to_le_bytes());
+        dirent[16..20].copy_from_slice(&(entry.name.len() as u32).to_le_bytes());
+        dirent[20] = entry.filetype;
+        out.extend_from_slice(&dirent);
+        out.extend_from_slice(entry.name.as_bytes());
+        if out.len() >= buf_len {
+            break;
+        }
+    }
+    out.truncate(buf_len);
+    out
 }
 
 pub(super) fn clock_now(id: libc::clockid_t) -> WasiResult<u64> {
@@ -261,10 +330,17 @@ impl<'a> Call<'a> {
         self.mem.write_u64(time, now)
     }
 
+    /// Fills the buffer a block at a time: its length is the guest's to
+    /// choose, up to all of memory.
     fn random_get(&mut self, buf: u32, len: u32) -> WasiResult<()> {
-        let mut bytes = vec![0; len as usize];
-        getrandom::fill(&mut bytes).map_err(|_| Errno::Io)?;
-        self.mem.write_bytes(buf, &bytes)
+        self.mem.check(buf, len)?;
+        let mut block = [0u8; 4096];
+        for start in (0..len).step_by(block.len()) {
+            let n = (len - start).min(block.len() as u32) as usize;
+            getrandom::fill(&mut block[..n]).map_err(|_| Errno::Io)?;
+            self.mem.write_bytes(offset(buf, start)?, &block[..n])?;
+        }
+        Ok(())
     }
 
     fn sched_yield(&mut self) -> WasiResult<()> {
@@ -275,7 +351,7 @@ impl<'a> Call<'a> {
     // ---- reading and writing ---------------------------------------------
 
     fn fd_write(&mut self, fd: u32, iovs: u32, count: u32, written: u32) -> WasiResult<()> {
-        let data = self.mem.gather(iovs, count)?;
+        let data = self.mem.gather(iovs, count, MAX_IO)?;
         match self.ctx.fds.get(fd)? {
             stream @ (Fd::Stdout(_) | Fd::Stderr(_)) => {
                 if let Some(budget) = self.ctx.output_budget.as_mut() {
@@ -298,8 +374,9 @@ impl<'a> Call<'a> {
         let iovs = self.mem.iovecs(iovs, count)?;
         let total: usize = iovs.iter().map(|&(_, len)| len as usize).sum();
         let mut buf = vec![0; total.min(MAX_IO)];
+        let caller = self.caller;
         let n = match self.ctx.fds.get(fd)? {
-            Fd::Stdin(input) => input.read(&mut buf)?,
+            Fd::Stdin(input) => input.read(&mut buf, &|| caller.interrupt_pending())?,
             Fd::File { file, .. } => file.read(&mut buf)?,
             Fd::Dir { .. } => return Err(Errno::Isdir),
             _ => return Err(Errno::Badf),
@@ -332,7 +409,7 @@ impl<'a> Call<'a> {
         offset: u64,
         written: u32,
     ) -> WasiResult<()> {
-        let data = self.mem.gather(iovs, count)?;
+        let data = self.mem.gather(iovs, count, MAX_IO)?;
         self.file(fd)?.write_all_at(&data, offset)?;
         self.mem.write_u32(written, data.len() as u32)
     }
@@ -468,7 +545,7 @@ impl<'a> Call<'a> {
             } => {
                 let len = name.len() as u32;
                 self.mem.write_u32(buf, 0)?;
-                self.mem.write_u32(buf + 4, len)
+                self.mem.write_u32(offset(buf, 4)?, len)
             }
             _ => Err(Errno::Badf),
         }
@@ -496,34 +573,17 @@ impl<'a> Call<'a> {
         cookie: u64,
         used: u32,
     ) -> WasiResult<()> {
-        let dir = self.dir(fd)?;
-        let mut entries = vec![
-            (".".to_string(), filetype::DIRECTORY, 0u64),
-            ("..".to_string(), filetype::DIRECTORY, 0u64),
-        ];
-        for entry in dir.entries()? {
-            let entry = entry?;
-            let ft = entry
-                .file_type()
-                .map(|t| filetype_of(&t))
-                .unwrap_or(filetype::UNKNOWN);
-            let ino = std::os::unix::fs::DirEntryExt::ino(&entry);
-            entries.push((entry.file_name().to_string_lossy().into_owned(), ft, ino));
+        let Fd::Dir { dir, listing, .. } = self.ctx.fds.get(fd)? else {
+            return Err(Errno::Notdir);
+        };
+        if cookie == 0 {
+            *listing = None;
         }
-        let mut out = Vec::new();
-        for (i, (name, ft, ino)) in entries.iter().enumerate().skip(cookie as usize) {
-            let mut dirent = [0u8; 24];
-            dirent[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            dirent[8..16].copy_from_slice(&ino.to_le_bytes());
-            dirent[16..20].copy_from_slice(&(name.len() as u32).to_le_bytes());
-            dirent[20] = *ft;
-            out.extend_from_slice(&dirent);
-            out.extend_from_slice(name.as_bytes());
-            if out.len() >= buf_len as usize {
-                break;
-            }
-        }
-        out.truncate(buf_len as usize);
+        let entries = match listing {
+            Some(entries) => entries,
+            None => listing.insert(read_listing(dir)?),
+        };
+        let out = encode_dirents(entries, cookie, buf_len as usize);
         self.mem.write_bytes(buf, &out)?;
         self.mem.write_u32(used, out.len() as u32)
     }
@@ -547,9 +607,13 @@ impl<'a> Call<'a> {
         let oflags = oflags as u16;
         let append = fdflags as u16 & FDFLAG_APPEND != 0;
         let dir = self.dir(fd)?;
+        let follow = dirflags & LOOKUP_SYMLINK_FOLLOW != 0;
+        if !follow {
+            refuse_symlink(dir, &path)?;
+        }
         let wants_dir = oflags & OFLAG_DIRECTORY != 0;
         let is_dir = || {
-            let meta = if dirflags & LOOKUP_SYMLINK_FOLLOW != 0 {
+            let meta = if follow {
                 dir.metadata(&path)
             } else {
                 dir.symlink_metadata(&path)
@@ -562,20 +626,9 @@ impl<'a> Call<'a> {
             if oflags & (OFLAG_CREAT | OFLAG_TRUNC | OFLAG_EXCL) != 0 {
                 return Err(Errno::Inval);
             }
-            Fd::Dir {
-                dir: dir.open_dir(&path)?,
-                preopen: None,
-            }
+            Fd::dir(dir.open_dir(&path)?, None)
         } else {
-            let mut options = cap_std::fs::OpenOptions::new();
-            let write = rights & RIGHT_FD_WRITE != 0 || append || oflags & OFLAG_TRUNC != 0;
-            options
-                .read(rights & RIGHT_FD_READ != 0 || !write)
-                .write(write && !append)
-                .append(append)
-                .create(oflags & OFLAG_CREAT != 0)
-                .create_new(oflags & OFLAG_CREAT != 0 && oflags & OFLAG_EXCL != 0)
-                .truncate(oflags & OFLAG_TRUNC != 0);
+            let options = file_options(oflags, rights, append);
             Fd::File {
                 file: dir.open_with(&path, &options)?.into_std(),
                 append,
@@ -612,7 +665,16 @@ impl<'a> Call<'a> {
         let old = self.path(old, old_len)?;
         let new = self.path(new, new_len)?;
         let target = self.dir(new_fd)?.try_clone()?;
-        Ok(self.dir(fd)?.rename(old, &target, new)?)
+        let dir = self.dir(fd)?;
+        // cap-std ignores trailing slashes here; POSIX makes them demand
+        // a directory.
+        if old.ends_with('/') || new.ends_with('/') {
+            let old_meta = dir.symlink_metadata(old.trim_end_matches('/'))?;
+            if !old_meta.is_dir() {
+                return Err(Errno::Notdir);
+            }
+        }
+        Ok(dir.rename(old, &target, new)?)
     }
 
     fn path_filestat_get(

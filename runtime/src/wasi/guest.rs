@@ -4,6 +4,20 @@
 use super::errno::{Errno, WasiResult};
 use crate::Memory;
 
+/// Most iovecs one read or write may pass, as `IOV_MAX` on Linux.
+const MAX_IOVECS: u32 = 1024;
+
+/// The guest address `offset` bytes past `base`; `EFAULT` past 4 GiB.
+pub fn offset(base: u32, offset: u32) -> WasiResult<u32> {
+    base.checked_add(offset).ok_or(Errno::Fault)
+}
+
+/// The guest address of record `index` of an array of `size`-byte records
+/// at `base`; `EFAULT` past 4 GiB.
+pub fn element(base: u32, index: u32, size: u32) -> WasiResult<u32> {
+    offset(base, index.checked_mul(size).ok_or(Errno::Fault)?)
+}
+
 pub struct Guest<'a> {
     memory: &'a Memory,
 }
@@ -13,7 +27,17 @@ impl<'a> Guest<'a> {
         Guest { memory }
     }
 
+    /// `EFAULT` unless `len` bytes at `ptr` lie in memory.
+    pub fn check(&self, ptr: u32, len: u32) -> WasiResult<()> {
+        self.memory
+            .checked_ptr(u64::from(ptr), u64::from(len))
+            .map(drop)
+            .ok_or(Errno::Fault)
+    }
+
     pub fn read_bytes(&self, ptr: u32, len: u32) -> WasiResult<Vec<u8>> {
+        // Checked before allocating, so a bogus length costs nothing.
+        self.check(ptr, len)?;
         let mut buf = vec![0; len as usize];
         self.memory
             .read(u64::from(ptr), &mut buf)
@@ -33,20 +57,8 @@ impl<'a> Guest<'a> {
         Ok(buf)
     }
 
-    pub fn read_u8(&self, ptr: u32) -> WasiResult<u8> {
-        Ok(self.read_array::<1>(ptr)?[0])
-    }
-
-    pub fn read_u16(&self, ptr: u32) -> WasiResult<u16> {
-        self.read_array(ptr).map(u16::from_le_bytes)
-    }
-
     pub fn read_u32(&self, ptr: u32) -> WasiResult<u32> {
         self.read_array(ptr).map(u32::from_le_bytes)
-    }
-
-    pub fn read_u64(&self, ptr: u32) -> WasiResult<u64> {
-        self.read_array(ptr).map(u64::from_le_bytes)
     }
 
     pub fn write_u8(&self, ptr: u32, v: u8) -> WasiResult<()> {
@@ -67,28 +79,33 @@ impl<'a> Guest<'a> {
     }
 
     /// The `(buf, len)` pairs of an iovec array, each checked to lie in
-    /// memory.
+    /// memory; more than [`MAX_IOVECS`] is `EINVAL`.
     pub fn iovecs(&self, iovs: u32, count: u32) -> WasiResult<Vec<(u32, u32)>> {
+        if count > MAX_IOVECS {
+            return Err(Errno::Inval);
+        }
         (0..count)
             .map(|i| {
-                let at = iovs
-                    .checked_add(i.checked_mul(8).ok_or(Errno::Fault)?)
-                    .ok_or(Errno::Fault)?;
+                let at = element(iovs, i, 8)?;
                 let buf = self.read_u32(at)?;
-                let len = self.read_u32(at.checked_add(4).ok_or(Errno::Fault)?)?;
-                self.memory
-                    .checked_ptr(u64::from(buf), u64::from(len))
-                    .ok_or(Errno::Fault)?;
+                let len = self.read_u32(offset(at, 4)?)?;
+                self.check(buf, len)?;
                 Ok((buf, len))
             })
             .collect()
     }
 
-    /// Gathers the bytes of an iovec array (for writes).
-    pub fn gather(&self, iovs: u32, count: u32) -> WasiResult<Vec<u8>> {
+    /// Gathers the bytes of an iovec array (for writes), at most `limit` of
+    /// them: iovecs may all name the same memory, so their total is not
+    /// bounded by its size, and a write may be short.
+    pub fn gather(&self, iovs: u32, count: u32, limit: usize) -> WasiResult<Vec<u8>> {
         let mut out = Vec::new();
         for (buf, len) in self.iovecs(iovs, count)? {
-            out.extend_from_slice(&self.read_bytes(buf, len)?);
+            let take = (len as usize).min(limit - out.len());
+            out.extend_from_slice(&self.read_bytes(buf, take as u32)?);
+            if out.len() == limit {
+                break;
+            }
         }
         Ok(out)
     }

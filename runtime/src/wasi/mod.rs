@@ -119,10 +119,7 @@ impl WasiCtxBuilder {
     pub fn build(self) -> WasiCtx {
         let mut fds = FdTable::new(self.stdin, self.stdout, self.stderr);
         for (dir, name) in self.preopens {
-            fds.insert(Fd::Dir {
-                dir,
-                preopen: Some(name),
-            });
+            fds.insert(Fd::dir(dir, Some(name)));
         }
         WasiCtx {
             args: self.args,

@@ -1,9 +1,9 @@
 //! `poll_oneoff`: waiting on clocks and on stream readiness.
 
 use super::errno::{Errno, WasiResult};
-use super::fd::{Fd, Input};
+use super::fd::{host_stdin_ready, Fd, Input};
 use super::funcs::sleep;
-use super::guest::Guest;
+use super::guest::{element, Guest};
 use super::WasiCtx;
 use crate::Caller;
 use std::time::{Duration, Instant};
@@ -35,13 +35,24 @@ struct Event {
     nbytes: u64,
 }
 
+/// The little-endian bytes `at..at + N` of a record read from the guest.
+fn field<const N: usize>(record: &[u8], at: usize) -> [u8; N] {
+    let mut bytes = [0; N];
+    bytes.copy_from_slice(&record[at..at + N]);
+    bytes
+}
+
+/// Parses the subscription at guest address `at`, read whole so that no
+/// field's address needs computing.
 fn parse(mem: &Guest, at: u32) -> WasiResult<(u64, Subscription)> {
-    let userdata = mem.read_u64(at)?;
-    let sub = match mem.read_u8(at + 8)? {
+    let record = mem.read_bytes(at, SUBSCRIPTION_SIZE)?;
+    let userdata = u64::from_le_bytes(field(&record, 0));
+    let fd = || u32::from_le_bytes(field(&record, 16));
+    let sub = match record[8] {
         EVENTTYPE_CLOCK => {
-            let clock = mem.read_u32(at + 16)?;
-            let timeout = mem.read_u64(at + 24)?;
-            let flags = mem.read_u16(at + 40)?;
+            let clock = u32::from_le_bytes(field(&record, 16));
+            let timeout = u64::from_le_bytes(field(&record, 24));
+            let flags = u16::from_le_bytes(field(&record, 40));
             let wait = if flags & SUBCLOCK_ABSTIME != 0 {
                 let clock = match clock {
                     0 => libc::CLOCK_REALTIME,
@@ -56,26 +67,11 @@ fn parse(mem: &Guest, at: u32) -> WasiResult<(u64, Subscription)> {
                 deadline: Instant::now() + Duration::from_nanos(wait),
             }
         }
-        EVENTTYPE_FD_READ => Subscription::Read {
-            fd: mem.read_u32(at + 16)?,
-        },
-        EVENTTYPE_FD_WRITE => Subscription::Write {
-            fd: mem.read_u32(at + 16)?,
-        },
+        EVENTTYPE_FD_READ => Subscription::Read { fd: fd() },
+        EVENTTYPE_FD_WRITE => Subscription::Write { fd: fd() },
         _ => return Err(Errno::Inval),
     };
     Ok((userdata, sub))
-}
-
-/// Whether the process's own stdin has data (or end of file) within `wait`.
-fn host_stdin_ready(wait: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: 0,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, wait.as_millis().min(i32::MAX as u128) as i32) > 0 }
 }
 
 /// Readiness of descriptor `fd` for reading: `Some(bytes)` when ready, and
@@ -101,13 +97,7 @@ pub(super) fn poll_oneoff(
         return Err(Errno::Inval);
     }
     let subs: Vec<_> = (0..count)
-        .map(|i| {
-            parse(
-                mem,
-                subs.checked_add(i * SUBSCRIPTION_SIZE)
-                    .ok_or(Errno::Fault)?,
-            )
-        })
+        .map(|i| parse(mem, element(subs, i, SUBSCRIPTION_SIZE)?))
         .collect::<WasiResult<_>>()?;
     loop {
         let mut ready = Vec::new();
@@ -158,9 +148,7 @@ pub(super) fn poll_oneoff(
 
 fn write_events(mem: &Guest, events: u32, nevents: u32, ready: &[Event]) -> WasiResult<()> {
     for (i, e) in ready.iter().enumerate() {
-        let at = events
-            .checked_add(i as u32 * EVENT_SIZE)
-            .ok_or(Errno::Fault)?;
+        let at = element(events, i as u32, EVENT_SIZE)?;
         let mut buf = [0u8; EVENT_SIZE as usize];
         buf[0..8].copy_from_slice(&e.userdata.to_le_bytes());
         buf[8..10].copy_from_slice(&e.error.to_le_bytes());

@@ -1,0 +1,88 @@
+/*
+ * behave: does one thing, chosen by argv[1], for the tests of how `luge
+ * run` and the library report how a program ended.
+ *
+ *   return3          returns 3 from main
+ *   exit42           prints a line, then exit(42)
+ *   trap             __builtin_trap()
+ *   spin             loops forever without calls
+ *   malloc10         mallocs 10 MiB; prints whether it got NULL (exit 1)
+ *   exhaust          mallocs 1 MiB blocks, touching them, until NULL (exit 1)
+ *   recurse N        recursion N deep (not a tail call), prints the depth
+ *   recurse_forever  recursion without end
+ *   print N          prints N bytes ('x', a newline every 50)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile unsigned sink;
+/* Allocations are stored here so that the compiler cannot elide them (an
+ * unused malloc may be assumed to succeed). */
+static char *volatile keep;
+
+/* Not a tail call, and not turned into a loop: the volatile store after
+ * the call keeps every frame. */
+__attribute__((noinline)) static unsigned depth(unsigned n) {
+    if (n == 0) return 0;
+    unsigned below = depth(n - 1);
+    sink = below;
+    return below + 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: behave MODE [N]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    unsigned long n = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
+    if (strcmp(mode, "return3") == 0) return 3;
+    if (strcmp(mode, "exit42") == 0) {
+        printf("about to exit with 42\n");
+        exit(42);
+    }
+    if (strcmp(mode, "trap") == 0) __builtin_trap();
+    if (strcmp(mode, "spin") == 0) {
+        volatile unsigned x = 0;
+        for (;;) x++;
+    }
+    if (strcmp(mode, "malloc10") == 0) {
+        char *p = malloc(10 << 20);
+        keep = p;
+        if (!p) {
+            printf("malloc(10 MiB) returned NULL\n");
+            return 1;
+        }
+        memset(p, 1, 10 << 20);
+        printf("malloc(10 MiB) succeeded\n");
+        free(p);
+        return 0;
+    }
+    if (strcmp(mode, "exhaust") == 0) {
+        unsigned mib = 0;
+        for (;;) {
+            char *p = malloc(1 << 20);
+            keep = p;
+            if (!p) break;
+            memset(p, 0xa5, 1 << 20);
+            mib++;
+        }
+        printf("exhausted after %u MiB\n", mib);
+        return 1;
+    }
+    if (strcmp(mode, "recurse") == 0) {
+        printf("depth %u\n", depth((unsigned)n));
+        return 0;
+    }
+    if (strcmp(mode, "recurse_forever") == 0) {
+        printf("depth %u\n", depth(~0u));
+        return 0;
+    }
+    if (strcmp(mode, "print") == 0) {
+        for (unsigned long i = 1; i <= n; i++) putchar(i % 50 == 0 ? '\n' : 'x');
+        return 0;
+    }
+    fprintf(stderr, "behave: unknown mode %s\n", mode);
+    return 2;
+}
