@@ -117,6 +117,16 @@ pub fn attach_guest(guest: DetachedGuest) {
     set_jmp_buf(guest.0);
 }
 
+/// Blocks the host function running for the current guest until
+/// `deadline`. In a scheduler task the task parks and its worker runs other
+/// tasks meanwhile (the guest may then resume on another thread); elsewhere
+/// the thread sleeps.
+pub fn block_until(deadline: std::time::Instant) {
+    let guest = detach_guest();
+    luge_scheduler::worker::sleep_until(deadline);
+    attach_guest(guest);
+}
+
 /// Runs `body` (which enters guest code) so that traps and exits anywhere
 /// inside it come back here as `Err` instead of killing the process.
 pub fn catch_unwind(body: &mut dyn FnMut()) -> Result<(), Unwind> {

@@ -882,9 +882,15 @@ pub(super) fn sleep(caller: &Caller, duration: Duration) {
         if now >= deadline {
             break;
         }
-        std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+        // In slices, to notice an interruption; on a scheduler worker the
+        // sandbox parks and the worker runs others meanwhile.
+        crate::sys::block_until(now + (deadline - now).min(SLEEP_SLICE));
     }
 }
+
+/// Longest stretch a sleeping sandbox goes without checking whether it was
+/// interrupted.
+const SLEEP_SLICE: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {

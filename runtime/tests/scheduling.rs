@@ -1,6 +1,8 @@
 //! Guest code running as scheduler tasks: a loop without calls is
-//! preempted by the ticker so that other tasks run on the same worker, and
-//! a task that traps after being preempted is cleaned up.
+//! preempted by the ticker so that other tasks run on the same worker, a
+//! task that traps after being preempted is cleaned up, EDF prefers the
+//! earlier deadline, and sleeping WASI programs park instead of holding a
+//! worker.
 
 use awsm_compiler::{BoundsMode, CompileOptions};
 use luge_runtime::{
@@ -177,4 +179,52 @@ fn an_earlier_deadline_preempts_a_later_one_under_edf() {
         Err(CallError::Trap(TrapKind::Interrupted))
     );
     scheduler.wait_idle();
+}
+
+#[test]
+fn a_thousand_sleeping_wasi_programs_share_two_workers() {
+    use luge_runtime::wasi::{self, Output, WasiCtxBuilder};
+    // examples/net sleeps 300 ms (nanosleep, i.e. poll_oneoff on a clock),
+    // then prints "done".
+    let wasm = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/net/net.wasm"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.so");
+    awsm_compiler::compile_to_file(&wasm, &CompileOptions::default(), &path).unwrap();
+    let module = Module::load(&path).unwrap();
+    let scheduler = Scheduler::with_config(2, 2 << 20, Some(QUANTUM), Policy::Fifo);
+    let (done_tx, done_rx) = mpsc::channel();
+    let start = Instant::now();
+    const SANDBOXES: usize = 1000;
+    for _ in 0..SANDBOXES {
+        let (module, done_tx) = (module.clone(), done_tx.clone());
+        scheduler.spawn(move || {
+            let (stdout, captured) = Output::capture();
+            let store = WasiCtxBuilder::new()
+                .args(["net"])
+                .stdout(stdout)
+                .build()
+                .store(1 << 20);
+            let imports = wasi::imports(&module).unwrap();
+            let instance =
+                Instance::new(&module, &store, &imports, &InstanceConfig::default()).unwrap();
+            let result = instance.get_func("_start").unwrap().call(&[]);
+            let ok = matches!(result, Ok(_) | Err(CallError::Exit(0)));
+            let output = String::from_utf8_lossy(&captured.borrow()).into_owned();
+            done_tx.send((ok, output)).unwrap();
+        });
+    }
+    for _ in 0..SANDBOXES {
+        let (ok, output) = done_rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert!(ok, "a sandbox failed");
+        assert_eq!(output, "done\n");
+    }
+    let elapsed = start.elapsed();
+    scheduler.wait_idle();
+    // Two workers sleeping 300 ms at a time would need 150 s; parked
+    // sandboxes overlap their sleeps.
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
 }
