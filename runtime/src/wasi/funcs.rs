@@ -61,47 +61,21 @@ fn nanos(secs: i64, nsec: i64) -> u64 {
         .wrapping_add(nsec as u64)
 }
 
-fn filetype_of(ft: &impl FileTypeLike) -> u8 {
-    if ft.dir() {
-        filetype::DIRECTORY
-    } else if ft.file() {
-        filetype::REGULAR_FILE
-    } else if ft.symlink() {
-        filetype::SYMBOLIC_LINK
-    } else {
-        filetype::UNKNOWN
-    }
-}
-
-/// The file-type queries std and cap-std share under the same names.
-trait FileTypeLike {
-    fn dir(&self) -> bool;
-    fn file(&self) -> bool;
-    fn symlink(&self) -> bool;
-}
-
-impl FileTypeLike for std::fs::FileType {
-    fn dir(&self) -> bool {
-        self.is_dir()
-    }
-    fn file(&self) -> bool {
-        self.is_file()
-    }
-    fn symlink(&self) -> bool {
-        self.is_symlink()
-    }
-}
-
-impl FileTypeLike for cap_std::fs::FileType {
-    fn dir(&self) -> bool {
-        self.is_dir()
-    }
-    fn file(&self) -> bool {
-        self.is_file()
-    }
-    fn symlink(&self) -> bool {
-        self.is_symlink()
-    }
+/// The preview1 file type of a std or cap-std `FileType` (two types whose
+/// queries are named alike).
+macro_rules! filetype_of {
+    ($ft:expr) => {{
+        let ft = $ft;
+        if ft.is_dir() {
+            filetype::DIRECTORY
+        } else if ft.is_file() {
+            filetype::REGULAR_FILE
+        } else if ft.is_symlink() {
+            filetype::SYMBOLIC_LINK
+        } else {
+            filetype::UNKNOWN
+        }
+    }};
 }
 
 /// The [`Filestat`] of metadata with the Unix `stat` accessors, which std's
@@ -112,7 +86,7 @@ macro_rules! filestat_of {
         Filestat {
             dev: m.dev(),
             ino: m.ino(),
-            filetype: filetype_of(&m.file_type()),
+            filetype: filetype_of!(m.file_type()),
             nlink: m.nlink(),
             size: m.size(),
             atim: nanos(m.atime(), m.atime_nsec()),
@@ -235,7 +209,7 @@ fn read_listing(dir: &cap_std::fs::Dir) -> WasiResult<Vec<DirEntry>> {
             name: entry.file_name().to_string_lossy().into_owned(),
             filetype: entry
                 .file_type()
-                .map_or(filetype::UNKNOWN, |t| filetype_of(&t)),
+                .map_or(filetype::UNKNOWN, |t| filetype_of!(t)),
             ino: std::os::unix::fs::DirEntryExt::ino(&entry),
         });
     }
