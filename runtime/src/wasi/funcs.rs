@@ -344,19 +344,33 @@ impl<'a> Call<'a> {
         self.mem.write_u32(written, data.len() as u32)
     }
 
-    fn fd_read(&mut self, fd: u32, iovs: u32, count: u32, read: u32) -> WasiResult<()> {
+    /// Reads into the guest's iovecs with `read`, which fills a host buffer
+    /// as large as they are (at most `MAX_IO`), and stores the count read.
+    fn read_into(
+        &mut self,
+        iovs: u32,
+        count: u32,
+        nread: u32,
+        read: impl FnOnce(&mut Self, &mut [u8]) -> WasiResult<usize>,
+    ) -> WasiResult<()> {
         let iovs = self.mem.iovecs(iovs, count)?;
         let total: usize = iovs.iter().map(|&(_, len)| len as usize).sum();
         let mut buf = vec![0; total.min(MAX_IO)];
-        let caller = self.caller;
-        let n = match self.ctx.fds.get(fd)? {
-            Fd::Stdin(input) => input.read(&mut buf, &|| caller.interrupt_pending())?,
-            Fd::File { file, .. } => file.read(&mut buf)?,
-            Fd::Dir { .. } => return Err(Errno::Isdir),
-            _ => return Err(Errno::Badf),
-        };
+        let n = read(self, &mut buf)?;
         self.mem.scatter(&iovs, &buf[..n])?;
-        self.mem.write_u32(read, n as u32)
+        self.mem.write_u32(nread, n as u32)
+    }
+
+    fn fd_read(&mut self, fd: u32, iovs: u32, count: u32, read: u32) -> WasiResult<()> {
+        self.read_into(iovs, count, read, |call, buf| {
+            let caller = call.caller;
+            Ok(match call.ctx.fds.get(fd)? {
+                Fd::Stdin(input) => input.read(buf, &|| caller.interrupt_pending())?,
+                Fd::File { file, .. } => file.read(buf)?,
+                Fd::Dir { .. } => return Err(Errno::Isdir),
+                _ => return Err(Errno::Badf),
+            })
+        })
     }
 
     fn fd_pread(
@@ -367,12 +381,9 @@ impl<'a> Call<'a> {
         offset: u64,
         read: u32,
     ) -> WasiResult<()> {
-        let iovs = self.mem.iovecs(iovs, count)?;
-        let total: usize = iovs.iter().map(|&(_, len)| len as usize).sum();
-        let mut buf = vec![0; total.min(MAX_IO)];
-        let n = self.file(fd)?.read_at(&mut buf, offset)?;
-        self.mem.scatter(&iovs, &buf[..n])?;
-        self.mem.write_u32(read, n as u32)
+        self.read_into(iovs, count, read, |call, buf| {
+            Ok(call.file(fd)?.read_at(buf, offset)?)
+        })
     }
 
     fn fd_pwrite(
