@@ -101,14 +101,13 @@ impl Func {
 }
 
 fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
-    let given: Vec<_> = args.iter().map(Val::ty).collect();
-    if given != ty.params {
-        return Err(CallError::Signature(format!(
-            "function expects parameters {ty} but was given {:?}",
-            given
-        )));
+    if args.iter().map(Val::ty).eq(ty.params.iter().copied()) {
+        return Ok(());
     }
-    Ok(())
+    let given: Vec<_> = args.iter().map(Val::ty).collect();
+    Err(CallError::Signature(format!(
+        "function expects parameters {ty} but was given {given:?}"
+    )))
 }
 
 /// Enters guest code through `trampoline`.

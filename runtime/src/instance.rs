@@ -477,7 +477,7 @@ impl Instance {
         Func {
             code: module.functions[defined],
             type_id: module.type_ids[ty_index],
-            ty: Arc::new(module.descriptor.types[ty_index].clone()),
+            ty: module.func_types[ty_index].clone(),
             kind: FuncKind::Wasm {
                 owner: self.clone(),
                 vmctx: self.vmctx(),

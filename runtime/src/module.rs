@@ -5,8 +5,8 @@ use crate::traps::{self, CodeMap};
 use crate::types::canonical_type_id;
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use luge_abi::{
-    Arch, DescriptorError, ModuleDescriptor, Trampoline, VmLayout, DESCRIPTOR_HEADER_SIZE,
-    DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL,
+    Arch, DescriptorError, FuncType, ModuleDescriptor, Trampoline, VmLayout,
+    DESCRIPTOR_HEADER_SIZE, DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +47,8 @@ pub(crate) struct ModuleInner {
     pub trampolines: Vec<Trampoline>,
     /// Process-wide signature id of each type index.
     pub type_ids: Vec<u64>,
+    /// Each type index's signature, shared by the `Func`s handed out.
+    pub func_types: Vec<Arc<FuncType>>,
     /// Initial contents of the module's own memory, when they are static.
     pub image: Option<Arc<MemoryImage>>,
     code_map: Arc<CodeMap>,
@@ -182,6 +184,7 @@ impl Module {
         let code_map = Arc::new(CodeMap::new(&starts, &descriptor.code));
         traps::register(code_map.clone());
         let type_ids = descriptor.types.iter().map(canonical_type_id).collect();
+        let func_types = descriptor.types.iter().cloned().map(Arc::new).collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 layout: VmLayout::new(descriptor.counts()),
@@ -190,6 +193,7 @@ impl Module {
                 functions,
                 trampolines,
                 type_ids,
+                func_types,
                 code_map,
                 path: path.to_path_buf(),
                 _library: library,

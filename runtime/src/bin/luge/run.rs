@@ -207,7 +207,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if status != 0 && report.memory_refused {
         eprintln!(
             "luge: memory limit: the program asked for more than {} MiB",
-            args.memory_limit.map_or(4096, |m| m)
+            args.memory_limit.unwrap_or(4096)
         );
     }
     if report.output_limit_hit {
