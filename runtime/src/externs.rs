@@ -64,10 +64,22 @@ impl Func {
     /// `code` must have exactly that signature and stay valid for as long
     /// as any instance uses it.
     pub unsafe fn host(code: *const u8, ty: FuncType) -> Func {
+        let type_id = canonical_type_id(&ty);
+        // SAFETY: as for this function; `type_id` is `ty`'s.
+        unsafe { Func::host_with_id(code, Arc::new(ty), type_id) }
+    }
+
+    /// [`Func::host`] with the signature's canonical id already known, for
+    /// imports resolved once and instantiated many times.
+    ///
+    /// # Safety
+    /// As for [`Func::host`], and `type_id` must be
+    /// `canonical_type_id(&ty)`.
+    pub(crate) unsafe fn host_with_id(code: *const u8, ty: Arc<FuncType>, type_id: u64) -> Func {
         Func {
             code,
-            type_id: canonical_type_id(&ty),
-            ty: Arc::new(ty),
+            type_id,
+            ty,
             kind: FuncKind::Host,
         }
     }

@@ -29,6 +29,6 @@ pub use instance::{Instance, InstanceConfig, InstantiationError};
 pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType, VmCtx};
 pub use memory::{Memory, MemoryError};
 pub use module::{read_descriptor, LoadError, Module};
-pub use store::{InterruptHandle, Store, DEFAULT_MAX_STACK};
+pub use store::{task_stack_size, InterruptHandle, Store, DEFAULT_MAX_STACK};
 pub use table::Table;
 pub use values::Val;

@@ -12,6 +12,16 @@ use std::sync::Arc;
 
 /// Native stack guest code may use below the point where it was entered.
 pub const DEFAULT_MAX_STACK: usize = 1 << 20;
+
+/// Native stack a sandbox's scheduler task needs beyond what its guest may
+/// use, for the runtime and host functions below the guest's frames.
+const HOST_STACK: usize = 256 << 10;
+
+/// The stack size to give scheduler tasks whose guests may use `max_stack`
+/// bytes.
+pub fn task_stack_size(max_stack: usize) -> usize {
+    max_stack + HOST_STACK
+}
 /// Stack kept free below the guest's limit for host functions and the
 /// signal handler's caller-side frames.
 const HOST_STACK_RESERVE: usize = 128 << 10;
@@ -90,6 +100,15 @@ impl Store {
     /// A handle another thread can use to stop this store's running guest.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle(self.limits.clone())
+    }
+
+    /// Interrupts this store's guest when the scheduler task it runs on
+    /// reaches its timeout (see `luge_scheduler::task::TaskOptions`); at
+    /// once if the timeout has already passed. Returns whether the task has
+    /// a timeout; outside a task, does nothing.
+    pub fn interrupt_on_task_timeout(&self) -> bool {
+        let handle = self.interrupt_handle();
+        luge_scheduler::task::on_timeout(move || handle.interrupt())
     }
 }
 

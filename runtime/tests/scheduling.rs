@@ -1,14 +1,15 @@
 //! Guest code running as scheduler tasks: a loop without calls is
 //! preempted by the ticker so that other tasks run on the same worker, a
 //! task that traps after being preempted is cleaned up, EDF prefers the
-//! earlier deadline, and sleeping WASI programs park instead of holding a
-//! worker.
+//! earlier deadline, a sandbox past its timeout is stopped, and sleeping
+//! WASI programs park instead of holding a worker.
 
 use awsm_compiler::{BoundsMode, CompileOptions};
 use luge_runtime::{
     CallError, Instance, InstanceConfig, InterruptHandle, Module, Store, TrapKind, Val,
 };
 use luge_scheduler::queue::Policy;
+use luge_scheduler::task::TaskOptions;
 use luge_scheduler::worker::Scheduler;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -16,12 +17,18 @@ use std::time::{Duration, Instant};
 const QUANTUM: Duration = Duration::from_millis(5);
 
 fn compile(wat: &str, bounds: BoundsMode) -> (tempfile::TempDir, Module) {
+    compile_with(
+        wat,
+        CompileOptions {
+            bounds,
+            ..CompileOptions::default()
+        },
+    )
+}
+
+fn compile_with(wat: &str, opts: CompileOptions) -> (tempfile::TempDir, Module) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.so");
-    let opts = CompileOptions {
-        bounds,
-        ..CompileOptions::default()
-    };
     awsm_compiler::compile_to_file(&wat::parse_str(wat).unwrap(), &opts, &path).unwrap();
     let module = Module::load(&path).unwrap();
     (dir, module)
@@ -56,13 +63,21 @@ fn spawn_guest(
     export: &'static str,
     args: Vec<Val>,
 ) -> Guest {
-    spawn_guest_by(scheduler, None, module, export, args)
+    spawn_guest_with(scheduler, TaskOptions::default(), module, export, args)
 }
 
-/// Like [`spawn_guest`], with a deadline `relative` from now if given.
-fn spawn_guest_by(
+fn deadline_in(relative: Duration) -> TaskOptions {
+    TaskOptions {
+        relative_deadline: Some(relative),
+        ..TaskOptions::default()
+    }
+}
+
+/// Like [`spawn_guest`], with a deadline or a timeout; the store is
+/// interrupted at the task's timeout.
+fn spawn_guest_with(
     scheduler: &Scheduler,
-    relative: Option<Duration>,
+    options: TaskOptions,
     module: &Module,
     export: &'static str,
     args: Vec<Val>,
@@ -73,13 +88,11 @@ fn spawn_guest_by(
     let body = move || {
         let store = Store::new(1 << 20);
         let instance = Instance::new(&module, &store, &[], &InstanceConfig::default()).unwrap();
+        store.interrupt_on_task_timeout();
         let _ = handle_tx.send(store.interrupt_handle());
         let _ = result_tx.send(instance.call(export, &args));
     };
-    match relative {
-        Some(relative) => scheduler.spawn_with_deadline(relative, body),
-        None => scheduler.spawn(body),
-    }
+    scheduler.spawn_with(options, body);
     (handle_rx, result_rx)
 }
 
@@ -148,9 +161,9 @@ fn preempted_guests_compute_correctly_and_traps_after_preemption_are_cleaned_up(
 fn an_earlier_deadline_preempts_a_later_one_under_edf() {
     let (_dir, module) = compile(SPIN, BoundsMode::Guard);
     let scheduler = Scheduler::with_config(1, 2 << 20, Some(QUANTUM), Policy::Edf);
-    let (handle, spin_result) = spawn_guest_by(
+    let (handle, spin_result) = spawn_guest_with(
         &scheduler,
-        Some(Duration::from_secs(3600)),
+        deadline_in(Duration::from_secs(3600)),
         &module,
         "spin",
         vec![],
@@ -159,9 +172,9 @@ fn an_earlier_deadline_preempts_a_later_one_under_edf() {
         .recv_timeout(Duration::from_secs(5))
         .expect("spinner started");
     let queued = Instant::now();
-    let (_h, urgent) = spawn_guest_by(
+    let (_h, urgent) = spawn_guest_with(
         &scheduler,
-        Some(Duration::from_millis(20)),
+        deadline_in(Duration::from_millis(20)),
         &module,
         "count",
         vec![Val::I64(1000)],
@@ -178,6 +191,64 @@ fn an_earlier_deadline_preempts_a_later_one_under_edf() {
         spin_result.recv_timeout(Duration::from_secs(5)).unwrap(),
         Err(CallError::Trap(TrapKind::Interrupted))
     );
+    scheduler.wait_idle();
+}
+
+#[test]
+fn a_sandbox_past_its_timeout_is_stopped_and_its_resources_come_back() {
+    let (_dir, module) = compile(SPIN, BoundsMode::Guard);
+    let scheduler = one_worker();
+    let options = TaskOptions {
+        timeout: Some(Duration::from_millis(50)),
+        ..TaskOptions::default()
+    };
+    let started = Instant::now();
+    let spinners: Vec<_> = (0..3)
+        .map(|_| spawn_guest_with(&scheduler, options, &module, "spin", vec![]).1)
+        .collect();
+    // A sandbox without a timeout shares the worker and is not touched.
+    let (_h, counted) = spawn_guest(&scheduler, &module, "count", vec![Val::I64(1_000_000)]);
+    for result in spinners {
+        assert_eq!(
+            result.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Err(CallError::Trap(TrapKind::Interrupted))
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    assert_eq!(
+        counted.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Ok(vec![Val::I64(1_000_000)])
+    );
+    scheduler.wait_idle();
+    assert_eq!(scheduler.free_stacks(), 4, "every task's stack is back");
+}
+
+/// The ticker's signal ends a timed-out guest even where no check would:
+/// code compiled without interruption checks, in a store nobody
+/// interrupts.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn code_without_interruption_checks_is_stopped_at_its_timeout() {
+    let opts = CompileOptions {
+        interrupt_checks: false,
+        ..CompileOptions::default()
+    };
+    let (_dir, module) = compile_with(SPIN, opts);
+    let scheduler = one_worker();
+    let options = TaskOptions {
+        timeout: Some(Duration::from_millis(50)),
+        ..TaskOptions::default()
+    };
+    let (tx, rx) = mpsc::channel();
+    scheduler.spawn_with(options, move || {
+        let store = Store::new(1 << 20);
+        let instance = Instance::new(&module, &store, &[], &InstanceConfig::default()).unwrap();
+        let result = instance.call("spin", &[]);
+        let _ = tx.send((result, luge_scheduler::task::timed_out()));
+    });
+    let (result, timed_out) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(result, Err(CallError::Trap(TrapKind::Interrupted)));
+    assert!(timed_out);
     scheduler.wait_idle();
 }
 

@@ -1,13 +1,19 @@
 //! User-space scheduling for Luge sandboxes.
 //!
-//! Sandboxes run on their own stacks ([`stack`]) and switch between each
-//! other and their worker without entering the kernel ([`context`]); their
-//! life cycle is an explicit state machine ([`lifecycle`]). The
-//! unsafe parts live in `context` (the switch itself, in assembly) and
-//! `stack` (the mappings).
+//! Sandboxes run as tasks ([`task`]) on their own stacks ([`stack`]) and
+//! switch between each other and their worker without entering the kernel
+//! ([`context`]); workers ([`worker`]) pick them by policy ([`queue`]);
+//! their life cycle is an explicit state machine ([`lifecycle`]). Blocked
+//! tasks wait in the worker's timers or in the IO loop (`io`), not on a
+//! thread. The unsafe parts live in `context` (the switch itself, in
+//! assembly), `stack` (the mappings) and `task` (the running task's
+//! handle).
 
 pub mod context;
+mod io;
 pub mod lifecycle;
+mod parked;
 pub mod queue;
 pub mod stack;
+pub mod task;
 pub mod worker;

@@ -8,7 +8,7 @@
 //! - EDF: one queue ordered by absolute deadline (earliest first; tasks
 //!   without a deadline after all others, in arrival order).
 
-use crate::worker::Task;
+use crate::task::Task;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;

@@ -3,19 +3,22 @@
 //! Each worker has a local deque; new tasks go to a global injector, and a
 //! worker with nothing to do takes from the injector or steals from another
 //! worker's deque. A task runs on a pooled stack and may give up the worker
-//! with [`yield_now`], after which it is queued again behind every waiting
-//! task (FIFO round robin), or block with [`sleep_until`], after which its
-//! worker's timers wake it while the worker runs other tasks.
+//! (see [`crate::task`]): when it yields it is queued again behind every
+//! waiting task (FIFO round robin); when it sleeps its worker's timers wake
+//! it, and when it waits for IO the scheduler's IO loop does, while the
+//! workers run other tasks. A ticker thread preempts tasks that overran
+//! their quantum and fires timeouts.
 
 use crate::context::{switch, Context};
-use crate::lifecycle::{Lifecycle, State};
+use crate::io::IoHandle;
+use crate::lifecycle::State;
+use crate::parked::Parked;
 use crate::queue::{Policy, RunQueue};
 use crate::stack::{Stack, StackPool};
+use crate::task::{set_current, task_entry, Current, Task, TaskOptions, Timeout, Wait};
 
 use crossbeam_deque::Worker as Deque;
-use std::cell::Cell;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -27,10 +30,11 @@ pub const TASK_STACK_SIZE: usize = 256 << 10;
 /// How long a task may run while others wait before it is preempted.
 pub const DEFAULT_QUANTUM: Duration = Duration::from_millis(5);
 
-/// The signal the ticker sends to a worker whose task overran its quantum.
-/// Whoever runs preemptible code on the workers (the runtime, for guest
-/// code) handles it by yielding the task; its default action is to ignore
-/// it, so code that cannot be preempted just keeps running.
+/// The signal the ticker sends to a worker whose task overran its quantum
+/// or its timeout. Whoever runs preemptible code on the workers (the
+/// runtime, for guest code) handles it by yielding the task, or ending it
+/// when [`crate::task::timed_out`]; its default action is to ignore it, so
+/// code that cannot be preempted just keeps running.
 pub const PREEMPT_SIGNAL: libc::c_int = libc::SIGURG;
 
 /// What the ticker knows about one worker.
@@ -42,129 +46,12 @@ struct WorkerSlot {
     running_since: AtomicU64,
     /// The running task's deadline in the same unit; `u64::MAX` for none.
     running_deadline: AtomicU64,
+    /// When the running task times out, in the same unit; `u64::MAX` for
+    /// no timeout.
+    running_timeout: AtomicU64,
 }
 
-/// A unit of work: a closure run to completion on its own stack, possibly
-/// across several workers.
-pub struct Task {
-    body: Option<Box<dyn FnOnce() + Send>>,
-    lifecycle: Lifecycle,
-    /// Absolute deadline, for the EDF policy.
-    pub(crate) deadline: Option<Instant>,
-    /// Where the task was suspended; valid once it has run.
-    context: Context,
-    stack: Option<Stack>,
-    /// When a blocked task is to be woken.
-    wake_at: Option<Instant>,
-}
-
-impl Task {
-    fn new(body: Box<dyn FnOnce() + Send>, deadline: Option<Instant>) -> Box<Task> {
-        let mut lifecycle = Lifecycle::new();
-        lifecycle
-            .transition(State::Initialized)
-            .expect("a new task can be initialized");
-        Box::new(Task {
-            body: Some(body),
-            lifecycle,
-            deadline,
-            context: Context::default(),
-            stack: None,
-            wake_at: None,
-        })
-    }
-}
-
-// SAFETY: a task is only ever touched by the one worker that popped it; its
-// stack and context move with it between threads while it is suspended.
-unsafe impl Send for Task {}
-
-/// What the currently running task needs to give the worker back.
-struct Current {
-    task: *mut Task,
-    worker: *mut Context,
-    stack_bottom: usize,
-}
-
-thread_local! {
-    static CURRENT: Cell<Option<*const Current>> = const { Cell::new(None) };
-}
-
-/// Suspends the running task in state `state` (`Preempted` or `Blocked`)
-/// and returns to its worker; returns when a worker resumes it.
-fn suspend(current: &Current, state: State) {
-    // SAFETY: the task's own struct, owned by the worker while it runs.
-    let task = unsafe { &mut *current.task };
-    task.lifecycle
-        .transition(state)
-        .expect("a running task can be suspended");
-    // SAFETY: `worker` is the worker loop's saved context; it resumes us
-    // later through `task.context`.
-    unsafe { switch(&mut task.context, &*current.worker) };
-}
-
-/// The `Current` of the task running on this thread, if any.
-///
-/// Never inlined: a task may resume on another thread after suspending, and
-/// the compiler must not reuse a thread-local address computed before.
-#[inline(never)]
-fn current() -> Option<&'static Current> {
-    // SAFETY: set by the worker for exactly as long as the task runs on
-    // this thread; the task cannot observe it outside that window.
-    CURRENT.with(Cell::get).map(|c| unsafe { &*c })
-}
-
-/// Gives up the worker: the current task is queued again behind the tasks
-/// already waiting. Returns at once when called outside a task.
-pub fn yield_now() {
-    if let Some(current) = current() {
-        suspend(current, State::Preempted);
-    }
-}
-
-/// Blocks the current task until `deadline` without blocking its worker,
-/// which runs other tasks meanwhile. Outside a task, sleeps the thread.
-pub fn sleep_until(deadline: Instant) {
-    match current() {
-        Some(current) => {
-            // SAFETY: as in `suspend`.
-            unsafe { (*current.task).wake_at = Some(deadline) };
-            suspend(current, State::Blocked);
-        }
-        None => std::thread::sleep(deadline.saturating_duration_since(Instant::now())),
-    }
-}
-
-/// Lowest usable address of the running task's stack, when the caller runs
-/// in a task (code that computes stack limits must not use the thread's).
-pub fn task_stack_bottom() -> Option<usize> {
-    current().map(|c| c.stack_bottom)
-}
-
-/// First code of every task's stack.
-unsafe extern "C" fn task_entry(arg: usize) -> ! {
-    // SAFETY: `arg` is the task the worker is starting; it stays alive
-    // while it runs.
-    let task = unsafe { &mut *(arg as *mut Task) };
-    if let Some(body) = task.body.take() {
-        // A panicking task must not unwind off the end of its stack.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-        let end = if outcome.is_ok() {
-            State::Returned
-        } else {
-            State::Error
-        };
-        task.lifecycle
-            .transition(end)
-            .expect("a running task can end");
-    }
-    let current = current().expect("tasks run on workers");
-    // SAFETY: as in `suspend`; this task is never resumed again.
-    unsafe { switch(&mut task.context, &*current.worker) };
-    unreachable!("a finished task was resumed");
-}
-
-struct Shared {
+pub(crate) struct Shared {
     queue: RunQueue,
     stacks: StackPool,
     /// Tasks spawned and not yet finished.
@@ -176,6 +63,10 @@ struct Shared {
     completed: Vec<AtomicUsize>,
     slots: Vec<WorkerSlot>,
     epoch: Instant,
+    /// Timeouts of unfinished tasks, by when they fire.
+    timeouts: Mutex<BTreeMap<(Instant, u64), Arc<Timeout>>>,
+    next_timeout_id: AtomicU64,
+    pub(crate) io: IoHandle,
 }
 
 impl Shared {
@@ -186,13 +77,44 @@ impl Shared {
     fn nanos_at(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
+
+    /// Queues a blocked task again, `ready` telling whether what it waited
+    /// for happened (see [`Task::wake`]).
+    pub(crate) fn requeue_woken(&self, mut task: Box<Task>, ready: bool, now: Instant) {
+        task.wake(ready, now);
+        self.queue.push(task);
+        self.wake.notify_one();
+    }
+
+    /// Fires the timeouts that are due.
+    fn fire_timeouts(&self, now: Instant) {
+        let due: Vec<_> = {
+            let mut timeouts = self.timeouts.lock().unwrap();
+            let later = timeouts.split_off(&(now, u64::MAX));
+            std::mem::replace(&mut *timeouts, later)
+                .into_values()
+                .collect()
+        };
+        for timeout in due {
+            timeout.fire();
+        }
+    }
+
+    /// Forgets the timeout of a finished task.
+    fn drop_timeout(&self, task: &Task) {
+        if let Some(t) = &task.timeout {
+            self.timeouts.lock().unwrap().remove(&(t.at, t.id));
+        }
+    }
 }
 
 /// A pool of worker threads.
 pub struct Scheduler {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-    ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// The ticker and the IO loop, stopped before the workers.
+    helpers: Vec<JoinHandle<()>>,
+    stop_ticker: Arc<AtomicBool>,
 }
 
 impl Scheduler {
@@ -209,10 +131,12 @@ impl Scheduler {
     }
 
     /// Starts `workers` worker threads whose tasks get `stack_size`-byte
-    /// stacks and are picked by `policy`; with a `quantum`, a ticker
+    /// stacks and are picked by `policy`; with a `quantum`, the ticker
     /// preempts a task when the policy prefers a waiting one (FIFO: after
     /// the task ran a quantum; EDF: at once for an earlier deadline, after a
     /// quantum for an equal one).
+    ///
+    /// Panics when the threads or the IO poller cannot be created.
     pub fn with_config(
         workers: usize,
         stack_size: usize,
@@ -221,6 +145,7 @@ impl Scheduler {
     ) -> Scheduler {
         let workers = workers.max(1);
         let deques: Vec<_> = (0..workers).map(|_| Deque::new_fifo()).collect();
+        let (io, poll) = IoHandle::new().expect("cannot create the scheduler's IO poller");
         let shared = Arc::new(Shared {
             queue: RunQueue::new(policy, &deques),
             stacks: StackPool::new(stack_size, 4096),
@@ -234,49 +159,74 @@ impl Scheduler {
                     thread: AtomicUsize::new(0),
                     running_since: AtomicU64::new(0),
                     running_deadline: AtomicU64::new(u64::MAX),
+                    running_timeout: AtomicU64::new(u64::MAX),
                 })
                 .collect(),
             epoch: Instant::now(),
+            timeouts: Mutex::default(),
+            next_timeout_id: AtomicU64::new(0),
+            io,
         });
+        let start = |name: String, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(body)
+                .expect("cannot start a scheduler thread")
+        };
         let threads = deques
             .into_iter()
             .enumerate()
             .map(|(index, deque)| {
                 let shared = shared.clone();
-                std::thread::Builder::new()
-                    .name(format!("luge-worker-{index}"))
-                    .spawn(move || worker_loop(index, deque, &shared))
-                    .expect("cannot start a worker thread")
+                start(
+                    format!("luge-worker-{index}"),
+                    Box::new(move || worker_loop(index, deque, &shared)),
+                )
             })
             .collect();
-        let ticker = quantum.map(|quantum| {
-            let stop = Arc::new(AtomicBool::new(false));
-            let (shared, flag) = (shared.clone(), stop.clone());
-            let thread = std::thread::Builder::new()
-                .name("luge-ticker".into())
-                .spawn(move || ticker(&shared, &flag, quantum))
-                .expect("cannot start the scheduler's ticker");
-            (stop, thread)
-        });
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticker_shared, stop) = (shared.clone(), stop_ticker.clone());
+        let io_shared = shared.clone();
+        let helpers = vec![
+            start(
+                "luge-ticker".into(),
+                Box::new(move || ticker(&ticker_shared, &stop, quantum)),
+            ),
+            start(
+                "luge-io".into(),
+                Box::new(move || crate::io::run(poll, &io_shared)),
+            ),
+        ];
         Scheduler {
             shared,
             threads,
-            ticker,
+            helpers,
+            stop_ticker,
         }
     }
 
     /// Queues `body` to run on some worker.
     pub fn spawn(&self, body: impl FnOnce() + Send + 'static) {
-        self.queue(Task::new(Box::new(body), None));
+        self.spawn_with(TaskOptions::default(), body);
     }
 
-    /// Queues `body` with a deadline `relative` from now (used by the EDF
-    /// policy; FIFO ignores it).
-    pub fn spawn_with_deadline(&self, relative: Duration, body: impl FnOnce() + Send + 'static) {
-        self.queue(Task::new(Box::new(body), Some(Instant::now() + relative)));
-    }
-
-    fn queue(&self, mut task: Box<Task>) {
+    /// Queues `body` to run on some worker with a deadline and a timeout
+    /// (see [`TaskOptions`]), both counted from now.
+    pub fn spawn_with(&self, options: TaskOptions, body: impl FnOnce() + Send + 'static) {
+        let now = Instant::now();
+        let timeout = options.timeout.map(|limit| {
+            let id = self.shared.next_timeout_id.fetch_add(1, Ordering::Relaxed);
+            let timeout = Timeout::new(now + limit, id);
+            let key = (timeout.at, id);
+            self.shared
+                .timeouts
+                .lock()
+                .unwrap()
+                .insert(key, timeout.clone());
+            timeout
+        });
+        let deadline = options.relative_deadline.map(|d| now + d);
+        let mut task = Task::new(Box::new(body), deadline, timeout);
         task.lifecycle
             .transition(State::Runnable)
             .expect("an initialized task can be queued");
@@ -306,14 +256,21 @@ impl Scheduler {
             .map(|c| c.load(Ordering::Relaxed))
             .collect()
     }
+
+    /// Task stacks kept for reuse: every finished task's stack comes back
+    /// here (up to the pool's capacity).
+    pub fn free_stacks(&self) -> usize {
+        self.shared.stacks.free_count()
+    }
 }
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
         // The ticker goes first, so that it never signals a worker thread
-        // that has exited.
-        if let Some((stop, thread)) = self.ticker.take() {
-            stop.store(true, Ordering::Release);
+        // that has exited; the IO loop with it.
+        self.stop_ticker.store(true, Ordering::Release);
+        self.shared.io.stop();
+        for thread in self.helpers.drain(..) {
             let _ = thread.join();
         }
         self.shared.shutdown.store(true, Ordering::Release);
@@ -324,74 +281,50 @@ impl Drop for Scheduler {
     }
 }
 
-/// Blocked tasks of one worker, earliest deadline first.
-#[derive(Default)]
-struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    tasks: HashMap<u64, Box<Task>>,
-    next_id: u64,
-}
+/// How often the ticker looks when no quantum is set (timeouts only).
+const TIMEOUT_TICK: Duration = Duration::from_millis(1);
 
-impl Timers {
-    fn add(&mut self, task: Box<Task>) {
-        let at = task.wake_at.expect("a blocked task has a wake-up time");
-        self.next_id += 1;
-        self.heap.push(Reverse((at, self.next_id)));
-        self.tasks.insert(self.next_id, task);
-    }
-
-    /// Makes the tasks whose wake-up time has passed runnable.
-    fn wake_due(&mut self, now: Instant, queue: &RunQueue, deque: &Deque<Box<Task>>) {
-        while let Some(&Reverse((at, id))) = self.heap.peek() {
-            if at > now {
-                break;
-            }
-            self.heap.pop();
-            let mut task = self.tasks.remove(&id).expect("timer entry has its task");
-            task.wake_at = None;
-            task.lifecycle
-                .transition(State::Runnable)
-                .expect("a blocked task can be woken");
-            queue.push_local(deque, task);
-        }
-    }
-
-    /// How long the worker may sleep before the next deadline.
-    fn next_wait(&self, now: Instant, at_most: Duration) -> Duration {
-        self.heap.peek().map_or(at_most, |Reverse((at, _))| {
-            at.saturating_duration_since(now).min(at_most)
-        })
-    }
-}
-
-/// Every quarter quantum, signals the workers whose task the policy wants
-/// to replace by a waiting one (see [`Scheduler::with_config`]).
-fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Duration) {
-    let quantum_nanos = quantum.as_nanos() as u64;
+/// Every quarter quantum, fires due timeouts and signals the workers whose
+/// task timed out or the policy wants to replace by a waiting one (see
+/// [`Scheduler::with_config`]).
+fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
+    let tick = quantum.map_or(TIMEOUT_TICK, |q| q / 4);
     while !stop.load(Ordering::Acquire) {
-        std::thread::sleep(quantum / 4);
-        let Some(waiting) = shared.queue.earliest_waiting() else {
+        std::thread::sleep(tick);
+        shared.fire_timeouts(Instant::now());
+        signal_workers(shared, quantum);
+    }
+}
+
+fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
+    // `None`: nothing waits; `Some(deadline)`: the earliest waiting one.
+    let waiting = shared
+        .queue
+        .earliest_waiting()
+        .map(|d| d.map_or(u64::MAX, |d| shared.nanos_at(d)));
+    let now = shared.now_nanos();
+    for slot in &shared.slots {
+        let since = slot.running_since.load(Ordering::Acquire);
+        let thread = slot.thread.load(Ordering::Acquire);
+        if since == 0 || thread == 0 {
             continue;
+        }
+        let timed_out = now >= slot.running_timeout.load(Ordering::Acquire);
+        let preempt = match (quantum, waiting) {
+            (Some(quantum), Some(waiting)) => {
+                let running = slot.running_deadline.load(Ordering::Acquire);
+                let overran = now.saturating_sub(since) >= quantum.as_nanos() as u64;
+                match shared.queue.policy() {
+                    Policy::Fifo => overran,
+                    Policy::Edf => waiting < running || (waiting == running && overran),
+                }
+            }
+            _ => false,
         };
-        let waiting = waiting.map_or(u64::MAX, |d| shared.nanos_at(d));
-        let now = shared.now_nanos();
-        for slot in &shared.slots {
-            let since = slot.running_since.load(Ordering::Acquire);
-            let thread = slot.thread.load(Ordering::Acquire);
-            if since == 0 || thread == 0 {
-                continue;
-            }
-            let running = slot.running_deadline.load(Ordering::Acquire);
-            let overran = now.saturating_sub(since) >= quantum_nanos;
-            let preempt = match shared.queue.policy() {
-                Policy::Fifo => overran,
-                Policy::Edf => waiting < running || (waiting == running && overran),
-            };
-            if preempt {
-                // SAFETY: `thread` is a started worker, and workers only
-                // exit after the ticker has been stopped and joined.
-                unsafe { libc::pthread_kill(thread as libc::pthread_t, PREEMPT_SIGNAL) };
-            }
+        if timed_out || preempt {
+            // SAFETY: `thread` is a started worker, and workers only exit
+            // after the ticker has been stopped and joined.
+            unsafe { libc::pthread_kill(thread as libc::pthread_t, PREEMPT_SIGNAL) };
         }
     }
 }
@@ -403,36 +336,56 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
         .thread
         .store(me as usize, Ordering::Release);
     let mut worker_context = Context::default();
-    let mut timers = Timers::default();
+    let mut sleeping = Parked::default();
     while !shared.shutdown.load(Ordering::Acquire) {
         let now = Instant::now();
-        timers.wake_due(now, &shared.queue, &deque);
+        for (_, mut task) in sleeping.due(now) {
+            task.wake(false, now);
+            shared.queue.push_local(&deque, task);
+        }
         let Some(mut task) = shared.queue.pop(index, &deque) else {
             let guard = shared.idle.lock().unwrap();
-            let wait = timers.next_wait(now, Duration::from_millis(1));
+            let wait = sleeping.next_wake().map_or(IDLE_WAIT, |at| {
+                at.saturating_duration_since(now).min(IDLE_WAIT)
+            });
             let _ = shared.wake.wait_timeout(guard, wait).unwrap();
             continue;
         };
         let slot = &shared.slots[index];
         let deadline = task.deadline.map_or(u64::MAX, |d| shared.nanos_at(d));
         slot.running_deadline.store(deadline, Ordering::Release);
+        let timeout = task
+            .timeout
+            .as_ref()
+            .map_or(u64::MAX, |t| shared.nanos_at(t.at));
+        slot.running_timeout.store(timeout, Ordering::Release);
         slot.running_since
             .store(shared.now_nanos(), Ordering::Release);
         let state = run_slice(&mut task, &mut worker_context, shared);
         slot.running_since.store(0, Ordering::Release);
         match state {
             State::Complete | State::Error => {
+                shared.drop_timeout(&task);
                 shared.completed[index].fetch_add(1, Ordering::Relaxed);
                 if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                     shared.wake.notify_all();
                 }
             }
-            State::Blocked => timers.add(task),
+            State::Blocked => match task.wait {
+                Wait::Timer => {
+                    sleeping.park(task);
+                }
+                Wait::Readable(_) => shared.io.hand_over(task),
+            },
             // Behind every task already waiting, wherever it waits.
             _ => shared.queue.push(task),
         }
     }
 }
+
+/// Longest an idle worker sleeps before looking for work again (new work
+/// also wakes it at once).
+const IDLE_WAIT: Duration = Duration::from_millis(1);
 
 /// Runs `task` until it yields, blocks or ends; returns the state it is in
 /// then (`Runnable`, `Blocked`, `Complete` or `Error`).
@@ -453,11 +406,11 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
         worker: worker_context,
         stack_bottom: task.stack.as_ref().map_or(0, Stack::bottom),
     };
-    CURRENT.with(|c| c.set(Some(&current)));
+    set_current(Some(&current));
     // SAFETY: the task's context is fresh or saved by its own last switch,
     // on a stack it owns.
     unsafe { switch(worker_context, &task.context) };
-    CURRENT.with(|c| c.set(None));
+    set_current(None);
     match task.lifecycle.state() {
         State::Preempted => {
             task.lifecycle
@@ -483,7 +436,10 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64;
+    use crate::task::{
+        on_timeout, sleep_until, task_stack_bottom, timed_out, wait_readable, yield_now, Wake,
+    };
+    use std::os::fd::{AsRawFd, OwnedFd};
 
     #[test]
     fn many_short_tasks_complete_on_every_worker() {
@@ -615,9 +571,11 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         for ms in [50u64, 10, 30, 20, 40] {
             let order = order.clone();
-            scheduler.spawn_with_deadline(Duration::from_millis(ms), move || {
-                order.lock().unwrap().push(ms)
-            });
+            let options = TaskOptions {
+                relative_deadline: Some(Duration::from_millis(ms)),
+                ..TaskOptions::default()
+            };
+            scheduler.spawn_with(options, move || order.lock().unwrap().push(ms));
         }
         let order_for_last = order.clone();
         scheduler.spawn(move || order_for_last.lock().unwrap().push(0));
@@ -636,5 +594,162 @@ mod tests {
         scheduler.spawn(move || flag.store(true, Ordering::Release));
         scheduler.wait_idle();
         assert!(done.load(Ordering::Acquire));
+    }
+
+    /// A pipe, both ends owned.
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just created and are owned here.
+        unsafe {
+            use std::os::fd::FromRawFd;
+            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+        }
+    }
+
+    #[test]
+    fn a_task_waiting_for_io_does_not_hold_its_worker() {
+        let scheduler = Scheduler::new(1);
+        let (reader, writer) = pipe();
+        let fd = reader.as_raw_fd();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = tx.clone();
+        scheduler.spawn(move || waiter.send(("waiter", wait_readable(fd, None))).unwrap());
+        // The only worker is free for this one while the first waits.
+        scheduler.spawn(move || tx.send(("other", Wake::Ready)).unwrap());
+        assert_eq!(rx.recv().unwrap().0, "other");
+        assert!(rx.try_recv().is_err(), "woken before the pipe had data");
+        // SAFETY: writes one byte from a live buffer to an open pipe.
+        assert_eq!(
+            unsafe { libc::write(writer.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+            1
+        );
+        assert_eq!(rx.recv().unwrap(), ("waiter", Wake::Ready));
+        scheduler.wait_idle();
+        drop(reader);
+    }
+
+    #[test]
+    fn many_tasks_wait_on_one_descriptor_and_deadlines_still_apply() {
+        let scheduler = Scheduler::new(2);
+        let (reader, writer) = pipe();
+        let fd = reader.as_raw_fd();
+        let woke = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..20 {
+            let woke = woke.clone();
+            // Every fourth waiter gives up after 20 ms.
+            let deadline = (i % 4 == 0).then(|| Instant::now() + Duration::from_millis(20));
+            scheduler.spawn(move || {
+                let wake = wait_readable(fd, deadline);
+                woke.lock().unwrap().push(wake);
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let gave_up = woke.lock().unwrap().clone();
+        assert_eq!(gave_up, vec![Wake::Deadline; 5]);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libc::write(writer.as_raw_fd(), b"x".as_ptr().cast(), 1) },
+            1
+        );
+        scheduler.wait_idle();
+        let all = woke.lock().unwrap();
+        assert_eq!(all.iter().filter(|w| **w == Wake::Ready).count(), 15);
+        drop(reader);
+    }
+
+    #[test]
+    fn a_regular_file_is_always_readable() {
+        let scheduler = Scheduler::new(1);
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        let fd = file.as_raw_fd();
+        let (tx, rx) = std::sync::mpsc::channel();
+        scheduler.spawn(move || tx.send(wait_readable(fd, None)).unwrap());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Wake::Ready));
+        scheduler.wait_idle();
+    }
+
+    #[test]
+    fn a_timeout_runs_its_action_for_a_running_task() {
+        let scheduler = Scheduler::with_config(1, TASK_STACK_SIZE, None, Policy::Fifo);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let options = TaskOptions {
+            timeout: Some(Duration::from_millis(30)),
+            ..TaskOptions::default()
+        };
+        scheduler.spawn_with(options, move || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            assert!(on_timeout(move || flag.store(true, Ordering::Release)));
+            let start = Instant::now();
+            // Stands for guest code: spins until interrupted.
+            while !stop.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            tx.send((start.elapsed(), timed_out())).unwrap();
+        });
+        let (ran, timed_out) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(timed_out);
+        assert!(ran >= Duration::from_millis(25), "stopped after {ran:?}");
+        scheduler.wait_idle();
+    }
+
+    #[test]
+    fn a_timeout_wakes_a_sleeping_or_waiting_task() {
+        let scheduler = Scheduler::new(1);
+        let (reader, _writer) = pipe();
+        let fd = reader.as_raw_fd();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let options = TaskOptions {
+            timeout: Some(Duration::from_millis(30)),
+            ..TaskOptions::default()
+        };
+        let sleeper = tx.clone();
+        scheduler.spawn_with(options, move || {
+            let start = Instant::now();
+            let wake = sleep_until(start + Duration::from_secs(60));
+            sleeper.send(("sleep", wake, start.elapsed())).unwrap();
+        });
+        scheduler.spawn_with(options, move || {
+            let start = Instant::now();
+            let wake = wait_readable(fd, None);
+            // Blocking again after the timeout returns at once.
+            assert_eq!(
+                sleep_until(Instant::now() + Duration::from_secs(60)),
+                Wake::TimedOut
+            );
+            tx.send(("read", wake, start.elapsed())).unwrap();
+        });
+        for _ in 0..2 {
+            let (what, wake, after) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert_eq!(wake, Wake::TimedOut, "{what}");
+            assert!(
+                after < Duration::from_secs(2),
+                "{what} woke after {after:?}"
+            );
+        }
+        scheduler.wait_idle();
+        assert_eq!(scheduler.free_stacks(), 2, "both stacks back in the pool");
+    }
+
+    #[test]
+    fn an_action_set_after_the_timeout_runs_at_once() {
+        let scheduler = Scheduler::new(1);
+        let options = TaskOptions {
+            timeout: Some(Duration::from_millis(1)),
+            ..TaskOptions::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        scheduler.spawn_with(options, move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let ran = Arc::new(AtomicBool::new(false));
+            let flag = ran.clone();
+            on_timeout(move || flag.store(true, Ordering::Release));
+            tx.send(ran.load(Ordering::Acquire)).unwrap();
+        });
+        assert!(rx.recv().unwrap());
+        scheduler.wait_idle();
+        assert!(!on_timeout(|| ()), "no task here, so no timeout");
     }
 }

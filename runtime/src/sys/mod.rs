@@ -7,8 +7,11 @@ pub mod preempt;
 pub mod signals;
 
 use luge_abi::TrapKind;
+use luge_scheduler::task::{self, Wake};
 use std::cell::Cell;
 use std::ffi::c_void;
+use std::os::fd::RawFd;
+use std::time::Instant;
 
 extern "C" {
     fn luge_catch(
@@ -118,13 +121,25 @@ pub fn attach_guest(guest: DetachedGuest) {
 }
 
 /// Blocks the host function running for the current guest until
-/// `deadline`. In a scheduler task the task parks and its worker runs other
-/// tasks meanwhile (the guest may then resume on another thread); elsewhere
-/// the thread sleeps.
-pub fn block_until(deadline: std::time::Instant) {
+/// `deadline`, or until its task's timeout passes. In a scheduler task the
+/// task parks and its worker runs other tasks meanwhile (the guest may then
+/// resume on another thread); elsewhere the thread sleeps.
+pub fn block_until(deadline: Instant) -> Wake {
+    while_detached(|| task::sleep_until(deadline))
+}
+
+/// Blocks the host function running for the current guest until `fd` is
+/// readable, `deadline` passes or its task's timeout passes; parks the
+/// task as [`block_until`] does.
+pub fn block_until_readable(fd: RawFd, deadline: Option<Instant>) -> Wake {
+    while_detached(|| task::wait_readable(fd, deadline))
+}
+
+fn while_detached(block: impl FnOnce() -> Wake) -> Wake {
     let guest = detach_guest();
-    luge_scheduler::worker::sleep_until(deadline);
+    let wake = block();
     attach_guest(guest);
+    wake
 }
 
 /// Runs `body` (which enters guest code) so that traps and exits anywhere
@@ -164,7 +179,7 @@ pub fn stack_pointer() -> usize {
 /// Lowest usable address of the stack the caller runs on: its scheduler
 /// task's stack, or else its thread's.
 pub fn stack_bottom() -> usize {
-    luge_scheduler::worker::task_stack_bottom().unwrap_or_else(thread_stack_bottom)
+    task::task_stack_bottom().unwrap_or_else(thread_stack_bottom)
 }
 
 fn thread_stack_bottom() -> usize {

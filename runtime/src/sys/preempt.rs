@@ -10,8 +10,14 @@
 //! the worker itself) the signal is ignored and the ticker asks again at its
 //! next tick. Compiled code needs no check for this, so a loop without
 //! calls is preempted as readily as any other code.
+//!
+//! The same signal ends guest code whose task has passed its timeout: the
+//! landing then raises an `Interrupted` trap instead of yielding, so a
+//! sandbox times out at the next tick even when compiled without
+//! interruption checks.
 
-use super::{attach_guest, detach_guest, in_guest};
+use super::{attach_guest, detach_guest, in_guest, raise, Unwind};
+use luge_abi::TrapKind;
 use std::sync::Once;
 
 pub use luge_scheduler::worker::PREEMPT_SIGNAL;
@@ -45,7 +51,7 @@ unsafe extern "C" fn handler(
     _info: *mut libc::siginfo_t,
     context: *mut libc::c_void,
 ) {
-    if in_guest().is_none() || luge_scheduler::worker::task_stack_bottom().is_none() {
+    if in_guest().is_none() || luge_scheduler::task::task_stack_bottom().is_none() {
         return;
     }
     let context = context as *mut libc::ucontext_t;
@@ -75,11 +81,22 @@ unsafe extern "C" fn handler(
     // task yields or its time runs out.
 }
 
-/// Called by the landing with the guest's registers saved.
+/// Called by the landing with the guest's registers saved: ends the guest
+/// when its task has timed out, else yields the task.
 #[no_mangle]
 extern "C" fn luge_preempt_yield() {
+    if luge_scheduler::task::timed_out() {
+        let interrupted = Unwind::Trap {
+            kind: TrapKind::Interrupted,
+            pc: 0,
+        };
+        // SAFETY: the landing was entered from compiled guest code on this
+        // thread, so its `catch_unwind` is live; the guest's frames and the
+        // landing's own hold nothing that needs dropping.
+        unsafe { raise(interrupted) };
+    }
     let guest = detach_guest();
-    luge_scheduler::worker::yield_now();
+    luge_scheduler::task::yield_now();
     attach_guest(guest);
 }
 

@@ -1,25 +1,33 @@
 //! The file descriptor table of a WASI sandbox.
 
 use super::errno::{Errno, WasiResult};
+use luge_scheduler::task::Wake;
 use std::cell::RefCell;
 use std::io::Read;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a blocked read of the host's stdin waits between checks that
-/// the sandbox has not been interrupted.
-const STDIN_SLICE: Duration = Duration::from_millis(10);
+/// the sandbox has not been interrupted by its embedder (a task's timeout
+/// wakes it at once).
+pub(super) const STDIN_SLICE: Duration = Duration::from_millis(50);
 
-/// Whether the process's own stdin has data (or end of file) within `wait`.
-pub(super) fn host_stdin_ready(wait: Duration) -> bool {
+/// Waits until the process's own stdin has data (or end of file), `until`
+/// passes or the sandbox's task times out; parks the sandbox's task
+/// meanwhile. Returns whether stdin is readable.
+pub(super) fn host_stdin_ready(until: Option<Instant>) -> bool {
+    crate::sys::block_until_readable(libc::STDIN_FILENO, until) == Wake::Ready
+}
+
+/// Whether the process's own stdin has data (or end of file) right now.
+pub(super) fn host_stdin_readable_now() -> bool {
     let mut pfd = libc::pollfd {
-        fd: 0,
+        fd: libc::STDIN_FILENO,
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd, for the duration of the call.
-    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
 }
 
 /// Reads the process's own stdin, unbuffered (so that readiness as `poll`
@@ -27,7 +35,7 @@ pub(super) fn host_stdin_ready(wait: Duration) -> bool {
 /// `interrupted` says the sandbox must stop.
 fn read_host_stdin(buf: &mut [u8], interrupted: &dyn Fn() -> bool) -> std::io::Result<usize> {
     loop {
-        while !host_stdin_ready(STDIN_SLICE) {
+        while !host_stdin_ready(Some(Instant::now() + STDIN_SLICE)) {
             if interrupted() {
                 return Err(std::io::ErrorKind::Interrupted.into());
             }

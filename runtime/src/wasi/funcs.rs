@@ -867,14 +867,18 @@ pub(super) fn sleep(caller: &Caller, duration: Duration) {
         if now >= deadline {
             break;
         }
-        // In slices, to notice an interruption; on a scheduler worker the
-        // sandbox parks and the worker runs others meanwhile.
-        crate::sys::block_until(now + (deadline - now).min(SLEEP_SLICE));
+        // On a scheduler worker the sandbox parks and the worker runs others
+        // meanwhile; the task's timeout wakes it at once, an interruption by
+        // the embedder at the end of the slice.
+        let until = now + (deadline - now).min(SLEEP_SLICE);
+        if crate::sys::block_until(until) == luge_scheduler::task::Wake::TimedOut {
+            break;
+        }
     }
 }
 
-/// Longest stretch a sleeping sandbox goes without checking whether it was
-/// interrupted.
+/// Longest stretch a sleeping sandbox goes without checking whether its
+/// embedder interrupted it.
 const SLEEP_SLICE: Duration = Duration::from_millis(50);
 
 #[cfg(test)]

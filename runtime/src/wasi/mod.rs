@@ -7,20 +7,24 @@
 //! and [`imports`] resolves a module's WASI imports to our host functions.
 //! Functions we do not implement return `ENOSYS`; see `docs/wasi.md`.
 
+mod command;
 mod errno;
 mod fd;
 mod funcs;
 mod guest;
 mod poll;
 
+pub use command::{run_command, CommandReport, Ended};
 pub use errno::Errno;
 pub use fd::{Input, Output};
 
-use crate::{Extern, Func, Module, Store};
+use crate::types::canonical_type_id;
+use crate::{Extern, Func, FuncType, Module, Store};
 use fd::{Fd, FdTable};
 use luge_abi::ImportKind;
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The import module name of WASI preview1.
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
@@ -154,10 +158,27 @@ pub fn output_limit_hit(store: &Store) -> bool {
 /// The imports of `module`, in order, all of which must be WASI preview1
 /// functions of the right type.
 pub fn imports(module: &Module) -> Result<Vec<Extern>, WasiError> {
-    let d = module.descriptor();
-    d.imports
-        .iter()
-        .map(|import| {
+    Ok(Imports::resolve(module)?.externs())
+}
+
+/// A module's WASI imports resolved once, to be instantiated many times
+/// from any thread: [`Imports::externs`] takes no lock, where resolving
+/// looks every signature up in the process-wide table of type ids.
+#[derive(Clone)]
+pub struct Imports(Arc<[HostImport]>);
+
+struct HostImport {
+    code: usize,
+    ty: Arc<FuncType>,
+    type_id: u64,
+}
+
+impl Imports {
+    /// Resolves every import of `module` to a WASI preview1 function of the
+    /// right type.
+    pub fn resolve(module: &Module) -> Result<Imports, WasiError> {
+        let d = module.descriptor();
+        let resolved = d.imports.iter().map(|import| {
             let ImportKind::Func(ty) = import.kind else {
                 return Err(WasiError::NotAFunction {
                     module: import.module.clone(),
@@ -174,9 +195,28 @@ pub fn imports(module: &Module) -> Result<Vec<Extern>, WasiError> {
             if d.types[ty as usize] != wasi_ty {
                 return Err(WasiError::ImportType(import.name.clone()));
             }
-            // SAFETY: `funcs::function` returns each shim together with the
-            // exact signature it was declared with.
-            Ok(Extern::Func(unsafe { Func::host(code, wasi_ty) }))
-        })
-        .collect()
+            Ok(HostImport {
+                code: code as usize,
+                type_id: canonical_type_id(&wasi_ty),
+                ty: Arc::new(wasi_ty),
+            })
+        });
+        Ok(Imports(resolved.collect::<Result<_, _>>()?))
+    }
+
+    /// The imports as externs for one instantiation, in import order.
+    pub fn externs(&self) -> Vec<Extern> {
+        self.0
+            .iter()
+            .map(|import| {
+                // SAFETY: `funcs::function` returned each shim together with
+                // the exact signature it was declared with, and `type_id` is
+                // that signature's.
+                let func = unsafe {
+                    Func::host_with_id(import.code as *const u8, import.ty.clone(), import.type_id)
+                };
+                Extern::Func(func)
+            })
+            .collect()
+    }
 }

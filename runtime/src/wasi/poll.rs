@@ -1,7 +1,7 @@
 //! `poll_oneoff`: waiting on clocks and on stream readiness.
 
 use super::errno::{Errno, WasiResult};
-use super::fd::{host_stdin_ready, Fd, Input};
+use super::fd::{host_stdin_readable_now, host_stdin_ready, Fd, Input, STDIN_SLICE};
 use super::funcs::sleep;
 use super::guest::{element, Guest};
 use super::WasiCtx;
@@ -78,7 +78,7 @@ fn parse(mem: &Guest, at: u32) -> WasiResult<(u64, Subscription)> {
 /// `None` for the inherited stdin until the host says it is readable.
 fn read_ready(ctx: &mut WasiCtx, fd: u32) -> WasiResult<Option<u64>> {
     Ok(match ctx.fds.get(fd)? {
-        Fd::Stdin(Input::Inherit) => host_stdin_ready(Duration::ZERO).then_some(1),
+        Fd::Stdin(Input::Inherit) => host_stdin_readable_now().then_some(1),
         Fd::Stdin(input) => input.available(),
         _ => Some(0),
     })
@@ -130,17 +130,17 @@ pub(super) fn poll_oneoff(
         if !ready.is_empty() || caller.interrupt_pending() {
             return write_events(mem, events, nevents, &ready);
         }
-        // Nothing is ready: wait for the next deadline, in short slices when
-        // the host's stdin is being watched too.
+        // Nothing is ready: wait for the next deadline, or for the host's
+        // stdin too when it is watched (the only stream that can be not
+        // ready), looking again at least every slice for an interruption.
         let watching_stdin = subs
             .iter()
             .any(|(_, s)| matches!(s, Subscription::Read { .. }));
-        let wait = next_deadline.map_or(Duration::from_millis(10), |d| {
-            d.saturating_duration_since(now)
-        });
+        let slice_end = now + STDIN_SLICE;
         if watching_stdin {
-            host_stdin_ready(wait.min(Duration::from_millis(10)));
+            host_stdin_ready(Some(next_deadline.map_or(slice_end, |d| d.min(slice_end))));
         } else {
+            let wait = next_deadline.map_or(STDIN_SLICE, |d| d.saturating_duration_since(now));
             sleep(caller, wait);
         }
     }

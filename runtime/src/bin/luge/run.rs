@@ -3,10 +3,9 @@
 use anyhow::{bail, Context, Result};
 use awsm_compiler::{Arch, BoundsMode, CompileOptions};
 use luge_runtime::cache::ModuleCache;
-use luge_runtime::wasi::{self, Input, Output, WasiCtxBuilder};
-use luge_runtime::{
-    CallError, Instance, InstanceConfig, InstantiationError, InterruptHandle, Module, TrapKind,
-};
+use luge_runtime::wasi::{self, CommandReport, Ended, Input, Output, WasiCtxBuilder};
+use luge_runtime::{task_stack_size, InstanceConfig, Module, TrapKind};
+use luge_scheduler::task::TaskOptions;
 use luge_scheduler::worker::Scheduler;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -109,94 +108,60 @@ fn wasi_ctx(args: &RunArgs) -> Result<WasiCtxBuilder> {
     Ok(builder)
 }
 
-/// Native stack a sandbox's task gets beyond what its guest may use, for
-/// the runtime and host functions below the guest's frames.
-const HOST_STACK: usize = 256 << 10;
-
-/// What a sandbox reports back when it is done.
-struct Report {
-    outcome: Result<(), Ended>,
-    memory_refused: bool,
-    output_limit_hit: bool,
-}
-
-/// Runs the program in a sandbox; called on a scheduler task. Sends the
-/// sandbox's interrupt handle before starting it, for the watchdog.
-fn run_sandbox(
-    args: &RunArgs,
-    module: &Module,
-    interrupt: mpsc::Sender<InterruptHandle>,
-) -> Result<Report> {
-    let store = wasi_ctx(args)?
-        .build()
-        .store((args.stack_limit as usize) << 10);
+/// Runs the program in a sandbox; called on a scheduler task, whose
+/// timeout interrupts the guest.
+fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
+    let wasi = wasi_ctx(args)?;
     let imports = wasi::imports(module).with_context(|| args.module.display().to_string())?;
     let config = InstanceConfig {
         memory_limit_pages: args.memory_limit.map_or(u32::MAX, |mib| {
             (mib.saturating_mul(16)).min(u64::from(u32::MAX)) as u32
         }),
     };
-    let _ = interrupt.send(store.interrupt_handle());
-    let outcome = run_start(module, &store, &imports, &config);
-    Ok(Report {
-        outcome,
-        memory_refused: store_memory_refused(&store),
-        output_limit_hit: wasi::output_limit_hit(&store),
-    })
+    let max_stack = (args.stack_limit as usize) << 10;
+    Ok(wasi::run_command(
+        module, &imports, wasi, max_stack, &config,
+    ))
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let module = load(&args)?;
     let args = Arc::new(args);
     // `luge run` goes through the scheduler like every sandbox does: one
-    // worker, one task on its own stack.
-    let scheduler = Scheduler::with_stack_size(1, ((args.stack_limit as usize) << 10) + HOST_STACK);
+    // worker, one task on its own stack, and the scheduler's timeout.
+    let scheduler =
+        Scheduler::with_stack_size(1, task_stack_size((args.stack_limit as usize) << 10));
     let (report_tx, report_rx) = mpsc::channel();
-    let (interrupt_tx, interrupt_rx) = mpsc::channel();
     let task_args = args.clone();
-    scheduler.spawn(move || {
-        let report = run_sandbox(&task_args, &module, interrupt_tx).map_err(|e| format!("{e:#}"));
+    let options = TaskOptions {
+        timeout: args.timeout.map(Duration::from_millis),
+        ..TaskOptions::default()
+    };
+    scheduler.spawn_with(options, move || {
+        let report = run_sandbox(&task_args, &module).map_err(|e| format!("{e:#}"));
         let _ = report_tx.send(report);
     });
     let lost = || anyhow::anyhow!("the sandbox ended without a report");
-    let mut timed_out = false;
-    let report = match args.timeout.map(Duration::from_millis) {
+    let report = match options.timeout {
         None => report_rx.recv().map_err(|_| lost())?,
-        Some(timeout) => {
-            // The clock starts once the sandbox exists (it sends its handle
-            // just before running the program).
-            let handle = interrupt_rx.recv().ok();
-            match report_rx.recv_timeout(timeout) {
-                Ok(report) => report,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    timed_out = true;
-                    handle.inspect(InterruptHandle::interrupt);
-                    match report_rx.recv_timeout(TIMEOUT_GRACE) {
-                        Ok(report) => report,
-                        Err(_) => {
-                            // Still not back: blocked in a host call that
-                            // cannot be interrupted (a read of the terminal).
-                            // Leave it; the process ends now.
-                            std::mem::forget(scheduler);
-                            eprintln!("luge: timeout: stopped after {} ms", timeout.as_millis());
-                            return Ok(ExitCode::from(EXIT_TIMEOUT));
-                        }
-                    }
-                }
+        Some(timeout) => match report_rx.recv_timeout(timeout + TIMEOUT_GRACE) {
+            Ok(report) => report,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Still not back: stuck where no interruption reaches (a
+                // host call that cannot park, or code compiled without
+                // interruption checks). Leave it; the process ends now.
+                std::mem::forget(scheduler);
+                return Ok(timeout_exit(&args));
             }
-        }
+        },
     };
     let report = report.map_err(anyhow::Error::msg)?;
     let status = match report.outcome {
         Ok(()) => 0,
         Err(Ended::Exit(code)) => code as u8,
-        Err(Ended::Trap(TrapKind::Interrupted)) if timed_out => {
-            eprintln!(
-                "luge: timeout: stopped after {} ms",
-                args.timeout.unwrap_or(0)
-            );
-            EXIT_TIMEOUT
+        Err(Ended::Trap(TrapKind::Interrupted)) if report.timed_out => {
+            return Ok(timeout_exit(&args));
         }
         Err(Ended::Trap(kind)) => {
             eprintln!("trap: {kind}");
@@ -220,55 +185,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(status))
 }
 
-/// How a program ended other than by returning from `_start`.
-enum Ended {
-    Exit(i32),
-    Trap(TrapKind),
-    Failed(String),
-}
-
-impl From<CallError> for Ended {
-    fn from(e: CallError) -> Ended {
-        match e {
-            CallError::Trap(kind) => Ended::Trap(kind),
-            CallError::Exit(code) => Ended::Exit(code),
-            other => Ended::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<InstantiationError> for Ended {
-    fn from(e: InstantiationError) -> Ended {
-        match e {
-            InstantiationError::Trap(kind) => Ended::Trap(kind),
-            InstantiationError::Exit(code) => Ended::Exit(code),
-            other => Ended::Failed(other.to_string()),
-        }
-    }
-}
-
-/// Instantiates the program and runs its `_start`. An exit with status 0
-/// counts as returning.
-fn run_start(
-    module: &Module,
-    store: &luge_runtime::Store,
-    imports: &[luge_runtime::Extern],
-    config: &InstanceConfig,
-) -> Result<(), Ended> {
-    let instance = Instance::new(module, store, imports, config)?;
-    let start = instance
-        .get_func("_start")
-        .ok_or_else(|| Ended::Failed("the module exports no `_start` function".into()))?;
-    match start.call(&[]) {
-        Ok(_) | Err(CallError::Exit(0)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Whether any memory of the store's instances refused to grow.
-fn store_memory_refused(store: &luge_runtime::Store) -> bool {
-    store
-        .instances()
-        .iter()
-        .any(|i| i.memory().is_some_and(|m| m.growth_refused()))
+/// Reports a program stopped by its timeout.
+fn timeout_exit(args: &RunArgs) -> ExitCode {
+    eprintln!(
+        "luge: timeout: stopped after {} ms",
+        args.timeout.unwrap_or(0)
+    );
+    ExitCode::from(EXIT_TIMEOUT)
 }

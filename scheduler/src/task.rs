@@ -1,0 +1,341 @@
+//! Tasks, and what code running in one can ask of the scheduler: yield,
+//! block on a timer or on IO readiness, learn about its timeout.
+//!
+//! A task is a closure run to completion on its own stack, possibly across
+//! several workers. While it runs, its worker publishes a `Current` in a
+//! thread-local; every function here reads it through `current()`, which
+//! is never inlined because a task may resume on another thread.
+
+use crate::context::{switch, Context};
+use crate::lifecycle::{Lifecycle, State};
+use crate::stack::Stack;
+
+use std::cell::Cell;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How a task is to be run, beyond its body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaskOptions {
+    /// Deadline relative to the spawn, for the EDF policy (FIFO ignores it).
+    pub relative_deadline: Option<Duration>,
+    /// Wall-clock limit from the spawn. When it passes, the task's timeout
+    /// action (see [`on_timeout`]) runs and a blocked task is woken with
+    /// [`Wake::TimedOut`]; ending the task is up to that action (the
+    /// runtime interrupts the guest, which traps at its next check).
+    pub timeout: Option<Duration>,
+}
+
+/// Why a blocked task was woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The descriptor it waited on is ready.
+    Ready,
+    /// The time it gave passed.
+    Deadline,
+    /// Its timeout passed (its timeout action has run).
+    TimedOut,
+}
+
+/// What a blocked task waits for, besides its wake-up time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Only time: the worker's timers hold it.
+    Timer,
+    /// The descriptor becoming readable: the IO loop holds it.
+    Readable(RawFd),
+}
+
+/// A task's timeout, shared with the scheduler's timeout list so that it
+/// fires whether the task runs, waits or blocks.
+pub(crate) struct Timeout {
+    pub at: Instant,
+    /// Key in the scheduler's list of timeouts.
+    pub id: u64,
+    state: Mutex<TimeoutState>,
+}
+
+#[derive(Default)]
+struct TimeoutState {
+    fired: bool,
+    action: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Timeout {
+    pub fn new(at: Instant, id: u64) -> Arc<Timeout> {
+        Arc::new(Timeout {
+            at,
+            id,
+            state: Mutex::default(),
+        })
+    }
+
+    /// Marks the timeout as passed and runs its action, once.
+    pub fn fire(&self) {
+        let action = {
+            let mut state = self.state.lock().unwrap();
+            if state.fired {
+                return;
+            }
+            state.fired = true;
+            state.action.take()
+        };
+        if let Some(action) = action {
+            action();
+        }
+    }
+
+    pub fn fired(&self) -> bool {
+        self.state.lock().unwrap().fired
+    }
+
+    /// Sets what firing does; runs it at once when already fired.
+    fn set_action(&self, action: Box<dyn FnOnce() + Send>) {
+        let mut state = self.state.lock().unwrap();
+        if state.fired {
+            drop(state);
+            action();
+        } else {
+            state.action = Some(action);
+        }
+    }
+}
+
+pub struct Task {
+    body: Option<Box<dyn FnOnce() + Send>>,
+    pub(crate) lifecycle: Lifecycle,
+    /// Absolute deadline, for the EDF policy.
+    pub(crate) deadline: Option<Instant>,
+    /// Where the task was suspended; valid once it has run.
+    pub(crate) context: Context,
+    pub(crate) stack: Option<Stack>,
+    pub(crate) timeout: Option<Arc<Timeout>>,
+    /// While blocked: what for, and until when at the latest.
+    pub(crate) wait: Wait,
+    pub(crate) wake_at: Option<Instant>,
+    /// Why it was last woken.
+    woke: Wake,
+}
+
+impl Task {
+    pub(crate) fn new(
+        body: Box<dyn FnOnce() + Send>,
+        deadline: Option<Instant>,
+        timeout: Option<Arc<Timeout>>,
+    ) -> Box<Task> {
+        let mut lifecycle = Lifecycle::new();
+        lifecycle
+            .transition(State::Initialized)
+            .expect("a new task can be initialized");
+        Box::new(Task {
+            body: Some(body),
+            lifecycle,
+            deadline,
+            context: Context::default(),
+            stack: None,
+            timeout,
+            wait: Wait::Timer,
+            wake_at: None,
+            woke: Wake::Ready,
+        })
+    }
+
+    /// When a blocked task must be woken even if what it waits for has not
+    /// happened: its own wake-up time or its timeout, whichever is first.
+    pub(crate) fn wake_time(&self) -> Option<Instant> {
+        let timeout = self.timeout.as_ref().map(|t| t.at);
+        match (self.wake_at, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Makes a blocked task runnable again, recording why. A task woken at
+    /// or after its timeout fires it, so that the timeout action has run
+    /// before the task sees [`Wake::TimedOut`].
+    pub(crate) fn wake(&mut self, ready: bool, now: Instant) {
+        self.woke = match &self.timeout {
+            Some(t) if t.at <= now => {
+                t.fire();
+                Wake::TimedOut
+            }
+            _ if ready => Wake::Ready,
+            _ => Wake::Deadline,
+        };
+        self.wake_at = None;
+        self.lifecycle
+            .transition(State::Runnable)
+            .expect("a blocked task can be woken");
+    }
+}
+
+// SAFETY: a task is only ever touched by the one worker (or IO loop) that
+// holds it; its stack and context move with it between threads while it is
+// suspended.
+unsafe impl Send for Task {}
+
+/// What the currently running task needs to give the worker back.
+pub(crate) struct Current {
+    pub task: *mut Task,
+    pub worker: *mut Context,
+    pub stack_bottom: usize,
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<*const Current>> = const { Cell::new(None) };
+}
+
+/// Publishes (or, with `None`, withdraws) the task running on this thread.
+pub(crate) fn set_current(current: Option<&Current>) {
+    CURRENT.with(|c| c.set(current.map(|c| c as *const Current)));
+}
+
+/// The `Current` of the task running on this thread, if any.
+///
+/// Never inlined: a task may resume on another thread after suspending, and
+/// the compiler must not reuse a thread-local address computed before.
+#[inline(never)]
+fn current() -> Option<&'static Current> {
+    // SAFETY: set by the worker for exactly as long as the task runs on
+    // this thread; the task cannot observe it outside that window.
+    CURRENT.with(Cell::get).map(|c| unsafe { &*c })
+}
+
+impl Current {
+    /// Suspends the running task in state `state` (`Preempted` or
+    /// `Blocked`) and returns to its worker; returns when a worker resumes
+    /// it.
+    fn suspend(&self, state: State) {
+        // SAFETY: the task's own struct, owned by its worker while it runs
+        // and touched only by the task meanwhile; the reference is not used
+        // after the switch, when the worker owns the task again.
+        let task = unsafe { &mut *self.task };
+        task.lifecycle
+            .transition(state)
+            .expect("a running task can be suspended");
+        // SAFETY: `worker` is the worker loop's saved context; it resumes
+        // us later through `task.context`.
+        unsafe { switch(&mut task.context, &*self.worker) };
+    }
+
+    /// Blocks the task until `wait` is satisfied or `until` passes.
+    fn block(&self, wait: Wait, until: Option<Instant>) -> Wake {
+        // SAFETY: as in `suspend`; the reference is not used after the
+        // task suspends.
+        let task = unsafe { &mut *self.task };
+        if task.timeout.as_ref().is_some_and(|t| t.fired()) {
+            return Wake::TimedOut;
+        }
+        task.wait = wait;
+        task.wake_at = until;
+        self.suspend(State::Blocked);
+        // Re-read: the task may now run on another thread.
+        let current = current().expect("a woken task runs on a worker");
+        // SAFETY: the task runs again, and only reads its own field.
+        unsafe { (*current.task).woke }
+    }
+}
+
+/// Gives up the worker: the current task is queued again behind the tasks
+/// already waiting. Returns at once when called outside a task.
+pub fn yield_now() {
+    if let Some(current) = current() {
+        current.suspend(State::Preempted);
+    }
+}
+
+/// Blocks the current task until `deadline` without blocking its worker,
+/// which runs other tasks meanwhile; returns earlier, with
+/// [`Wake::TimedOut`], when the task's timeout passes first. Outside a
+/// task, sleeps the thread.
+pub fn sleep_until(deadline: Instant) -> Wake {
+    match current() {
+        Some(current) => current.block(Wait::Timer, Some(deadline)),
+        None => {
+            std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            Wake::Deadline
+        }
+    }
+}
+
+/// Blocks the current task until `fd` is readable (or at end of file, or
+/// in error: whatever makes a read return at once), `deadline` passes, or
+/// the task's timeout passes, without blocking its worker. Descriptors
+/// that cannot be watched (regular files) count as ready. Outside a task,
+/// waits with `poll(2)` on the thread.
+pub fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Wake {
+    match current() {
+        Some(current) => current.block(Wait::Readable(fd), deadline),
+        None => poll_readable(fd, deadline),
+    }
+}
+
+fn poll_readable(fd: RawFd, deadline: Option<Instant>) -> Wake {
+    let ms = deadline.map_or(-1, |d| {
+        let ms = d.saturating_duration_since(Instant::now()).as_millis();
+        ms.min(i32::MAX as u128) as i32
+    });
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the duration of the call.
+    match unsafe { libc::poll(&mut pfd, 1, ms) } {
+        0 => Wake::Deadline,
+        _ => Wake::Ready,
+    }
+}
+
+/// Sets what happens when the current task's timeout passes (the runtime
+/// interrupts its guest). Runs `action` at once when the timeout has
+/// already passed. Returns whether the task has a timeout at all; outside a
+/// task, does nothing and returns false.
+pub fn on_timeout(action: impl FnOnce() + Send + 'static) -> bool {
+    // SAFETY: called from the running task, which reads its own field.
+    match current().and_then(|c| unsafe { (*c.task).timeout.clone() }) {
+        Some(timeout) => {
+            timeout.set_action(Box::new(action));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether the current task's timeout has passed.
+pub fn timed_out() -> bool {
+    // SAFETY: called from the running task, which reads its own field.
+    current()
+        .and_then(|c| unsafe { (*c.task).timeout.as_ref().map(|t| t.fired()) })
+        .unwrap_or(false)
+}
+
+/// Lowest usable address of the running task's stack, when the caller runs
+/// in a task (code that computes stack limits must not use the thread's).
+pub fn task_stack_bottom() -> Option<usize> {
+    current().map(|c| c.stack_bottom)
+}
+
+/// First code of every task's stack.
+pub(crate) unsafe extern "C" fn task_entry(arg: usize) -> ! {
+    // SAFETY: `arg` is the task the worker is starting; it stays alive
+    // while it runs.
+    let task = unsafe { &mut *(arg as *mut Task) };
+    if let Some(body) = task.body.take() {
+        // A panicking task must not unwind off the end of its stack.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        let end = if outcome.is_ok() {
+            State::Returned
+        } else {
+            State::Error
+        };
+        task.lifecycle
+            .transition(end)
+            .expect("a running task can end");
+    }
+    let current = current().expect("tasks run on workers");
+    // SAFETY: as in `Current::suspend`; this task is never resumed again.
+    unsafe { switch(&mut task.context, &*current.worker) };
+    unreachable!("a finished task was resumed");
+}
