@@ -1,0 +1,306 @@
+//! The runtimes a kernel runs under, how each is found on this machine and
+//! the command that runs a kernel under it.
+
+use crate::compile::Artifacts;
+use anyhow::{bail, Result};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Runtime {
+    /// The kernel compiled natively: the reference for output and time.
+    Native,
+    /// Luge, bounds enforced by guard pages.
+    LugeGuard,
+    /// Luge, bounds checked in software.
+    LugeSoftware,
+    /// Luge with guard pages and without interruption checks: the cost of
+    /// being able to stop a sandbox.
+    LugeNoChecks,
+    Wasmtime,
+    Node,
+}
+
+impl Runtime {
+    /// Every runtime, in the order results are shown.
+    pub const ALL: [Runtime; 6] = [
+        Runtime::Native,
+        Runtime::LugeGuard,
+        Runtime::LugeSoftware,
+        Runtime::LugeNoChecks,
+        Runtime::Wasmtime,
+        Runtime::Node,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Native => "native",
+            Runtime::LugeGuard => "luge-guard",
+            Runtime::LugeSoftware => "luge-software",
+            Runtime::LugeNoChecks => "luge-no-checks",
+            Runtime::Wasmtime => "wasmtime",
+            Runtime::Node => "node",
+        }
+    }
+
+    /// For a Luge runtime, the `luge compile` options that make its `.so`.
+    pub fn luge_compile_args(self) -> Option<&'static [&'static str]> {
+        match self {
+            // The bounds mode is explicit: the default differs by
+            // architecture.
+            Runtime::LugeGuard => Some(&["--bounds", "guard"]),
+            Runtime::LugeSoftware => Some(&["--bounds", "software"]),
+            Runtime::LugeNoChecks => Some(&["--bounds", "guard", "--no-interrupt-checks"]),
+            _ => None,
+        }
+    }
+
+    /// The command running the kernel built in `artifacts` under this
+    /// runtime, printing its arrays if `dump`.
+    pub fn command(self, artifacts: &Artifacts, tools: &Tools, dump: bool) -> Result<Command> {
+        let mut cmd = match self {
+            Runtime::Native => Command::new(artifacts.native()),
+            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeNoChecks => {
+                let mut cmd = Command::new(tools.program(self)?);
+                cmd.arg("run").arg(artifacts.luge_so(self)).arg("--");
+                cmd
+            }
+            Runtime::Wasmtime => {
+                let mut cmd = Command::new(tools.program(self)?);
+                cmd.args(["run", "--allow-precompiled"])
+                    .arg(artifacts.cwasm());
+                cmd
+            }
+            Runtime::Node => {
+                let mut cmd = Command::new(tools.program(self)?);
+                cmd.args(NODE_FLAGS)
+                    .arg(node_launcher())
+                    .arg(artifacts.wasm());
+                cmd
+            }
+        };
+        if dump {
+            cmd.arg("--dump");
+        }
+        Ok(cmd)
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for Runtime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Runtime::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Runtime::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown runtime `{s}` (expected {})", names.join(", "))
+            })
+    }
+}
+
+/// How Node.js runs the kernels.
+const NODE_FLAGS: [&str; 3] = [
+    // node:wasi prints an ExperimentalWarning otherwise.
+    "--no-warnings",
+    // Compile with the optimizing tier (TurboFan) up front, as the other
+    // runtimes do. By default V8 starts in its baseline compiler and,
+    // having no on-stack replacement for wasm, never leaves it in a
+    // kernel that is one long call: a measurement of the baseline tier.
+    "--no-liftoff",
+    // Node.js 20's fast calls into its WASI functions crash some kernels
+    // (2mm at LARGE, in a V8 builtin after the output; see
+    // nodejs/node#53087).
+    "--no-turbo-fast-api-calls",
+];
+
+/// The script that runs a WASI program under Node.js.
+pub fn node_launcher() -> PathBuf {
+    crate::workspace_root().join("scripts/polybench-node.mjs")
+}
+
+/// The programs the runtimes need, as found on this machine.
+#[derive(Debug, Clone, Default)]
+pub struct Tools {
+    pub luge: Option<PathBuf>,
+    pub wasmtime: Option<PathBuf>,
+    pub node: Option<PathBuf>,
+}
+
+impl Tools {
+    /// `luge` is `explicit_luge` or else the release build in the target
+    /// directory; `wasmtime` and `node` are looked up on `PATH`.
+    pub fn detect(explicit_luge: Option<PathBuf>) -> Result<Tools> {
+        let luge = match explicit_luge {
+            Some(path) if path.is_file() => Some(path),
+            Some(path) => bail!("--luge {}: no such file", path.display()),
+            None => Some(default_luge()).filter(|p| p.is_file()),
+        };
+        Ok(Tools {
+            luge,
+            wasmtime: find_on_path("wasmtime"),
+            node: find_on_path("node"),
+        })
+    }
+
+    /// The program that `runtime` runs kernels with (none for native), or
+    /// why it is not available.
+    pub fn program(&self, runtime: Runtime) -> Result<&Path> {
+        let (found, missing) = match runtime {
+            Runtime::Native => bail!("native kernels run by themselves"),
+            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeNoChecks => (
+                &self.luge,
+                format!(
+                    "no luge binary at {}: run `cargo build --release --bin luge` or pass --luge PATH",
+                    default_luge().display()
+                ),
+            ),
+            Runtime::Wasmtime => (&self.wasmtime, "`wasmtime` is not on PATH".to_string()),
+            Runtime::Node => (&self.node, "`node` is not on PATH".to_string()),
+        };
+        match found {
+            Some(path) => Ok(path),
+            None => bail!("{runtime} is not available: {missing}"),
+        }
+    }
+
+    /// Whether `runtime` can run here.
+    pub fn has(&self, runtime: Runtime) -> bool {
+        runtime == Runtime::Native || self.program(runtime).is_ok()
+    }
+}
+
+fn default_luge() -> PathBuf {
+    crate::target_dir().join("release/luge")
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The runtimes to measure: `wanted`, or by default native, Luge's three
+/// and whichever of Wasmtime and Node.js are installed. Luge is what is
+/// being measured, so it must be there either way. Native always runs
+/// first, as the reference.
+pub fn select(tools: &Tools, wanted: &[Runtime]) -> Result<Vec<Runtime>> {
+    let optional = |r: &Runtime| matches!(r, Runtime::Wasmtime | Runtime::Node);
+    let mut chosen: Vec<Runtime> = if wanted.is_empty() {
+        Runtime::ALL
+            .into_iter()
+            .filter(|r| !optional(r) || tools.has(*r))
+            .collect()
+    } else {
+        std::iter::once(Runtime::Native)
+            .chain(wanted.iter().copied())
+            .collect()
+    };
+    chosen.sort();
+    chosen.dedup();
+    for &runtime in &chosen {
+        if runtime != Runtime::Native {
+            tools.program(runtime)?;
+        }
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for runtime in Runtime::ALL {
+            assert_eq!(runtime.name().parse(), Ok(runtime));
+        }
+        assert!("v8"
+            .parse::<Runtime>()
+            .unwrap_err()
+            .contains("luge-no-checks"));
+    }
+
+    #[test]
+    fn selection_puts_native_first_and_defaults_to_what_is_available() {
+        let tools = Tools {
+            luge: Some("/bin/luge".into()),
+            wasmtime: None,
+            node: Some("/bin/node".into()),
+        };
+        use Runtime::*;
+        assert_eq!(
+            select(&tools, &[]).unwrap(),
+            [Native, LugeGuard, LugeSoftware, LugeNoChecks, Node]
+        );
+        assert_eq!(
+            select(&tools, &[Node, LugeGuard, Node]).unwrap(),
+            [Native, LugeGuard, Node]
+        );
+        let err = select(&tools, &[Wasmtime]).unwrap_err().to_string();
+        assert_eq!(err, "wasmtime is not available: `wasmtime` is not on PATH");
+    }
+
+    #[test]
+    fn missing_luge_says_how_to_build_it() {
+        let err = select(&Tools::default(), &[Runtime::LugeSoftware])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("luge-software is not available: no luge binary at"),
+            "{err}"
+        );
+        assert!(err.contains("cargo build --release --bin luge"), "{err}");
+        let err = select(&Tools::default(), &[]).unwrap_err().to_string();
+        assert!(err.starts_with("luge-guard is not available"), "{err}");
+        assert_eq!(
+            select(&Tools::default(), &[Runtime::Native]).unwrap(),
+            [Runtime::Native]
+        );
+    }
+
+    #[test]
+    fn commands_run_the_right_artifact() {
+        let tools = Tools {
+            luge: Some("/bin/luge".into()),
+            wasmtime: Some("/bin/wasmtime".into()),
+            node: Some("/bin/node".into()),
+        };
+        let artifacts = Artifacts::new(Path::new("/b"), "gemm");
+        let line = |runtime: Runtime, dump| {
+            let cmd = runtime.command(&artifacts, &tools, dump).unwrap();
+            std::iter::once(cmd.get_program())
+                .chain(cmd.get_args())
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(line(Runtime::Native, true), "/b/gemm --dump");
+        assert_eq!(
+            line(Runtime::LugeSoftware, false),
+            "/bin/luge run /b/gemm.luge-software.so --"
+        );
+        assert_eq!(
+            line(Runtime::Wasmtime, true),
+            "/bin/wasmtime run --allow-precompiled /b/gemm.cwasm --dump"
+        );
+        let node = line(Runtime::Node, false);
+        assert!(
+            node.starts_with("/bin/node --no-warnings --no-liftoff"),
+            "{node}"
+        );
+        assert!(
+            node.ends_with("scripts/polybench-node.mjs /b/gemm.wasm"),
+            "{node}"
+        );
+    }
+}
