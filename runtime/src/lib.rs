@@ -15,6 +15,7 @@ mod externs;
 mod instance;
 mod memory;
 mod module;
+pub mod serve;
 mod store;
 pub mod sys;
 mod table;

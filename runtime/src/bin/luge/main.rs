@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod run;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +52,8 @@ enum Command {
     /// status is the program's; a trap prints `trap: <kind>` and exits with
     /// 134, a timeout exits with 124, and a failure to start exits with 1.
     Run(run::RunArgs),
+    /// Serve functions over HTTP: each request on a route runs in a fresh sandbox (its body is stdin, its stdout the response). Without a config, serves the bundled examples on 127.0.0.1:8080
+    Serve(serve::ServeArgs),
     /// Print the descriptor of a compiled module: ABI version, memory
     /// limits, imports, exports and sizes.
     Inspect {
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Compile {
             input,
             output,

@@ -1,0 +1,372 @@
+//! The admin listener: live management of functions, behind a bearer
+//! token, and OpenWhisk's REST API for actions.
+//!
+//! - `GET /functions`: every function, as JSON.
+//! - `GET /functions/NAME`: one function.
+//! - `PUT /functions/NAME?route=/PATH&port=N&timeout-ms=..&memory-limit-mib=..`
+//!   with a `.wasm` as the body: compiles it, keeps it on disk, then routes
+//!   it (replacing an earlier deployment of NAME at once). 201.
+//! - `DELETE /functions/NAME`: stops routing it and removes it from disk.
+//! - `PUT /api/v1/namespaces/NS/actions/NAME`: an OpenWhisk action create
+//!   (`exec.code` the base64 `.wasm`, `exec.binary` true), deployed as NAME.
+//! - `POST /api/v1/namespaces/NS/actions/NAME?blocking=true[&result=true]`:
+//!   a blocking invocation answered with an activation record.
+//! - `GET /metrics`, without the token, like every listener.
+//!
+//! The token goes in `Authorization: Bearer TOKEN`; HTTP Basic with the
+//! token as password (what OpenWhisk's CLI sends) works too.
+
+use super::config::RouteConfig;
+use super::deploy::{valid_name, Deployment, FunctionStore};
+use super::function::Function;
+use super::http::{Request, RequestHead, Response};
+use super::openwhisk::{self, Activation, Reply};
+use super::routes::{Handled, Served, State, METRICS_PATH};
+use super::server::Completer;
+use luge_scheduler::worker::Scheduler;
+
+use mio::Token;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+impl State {
+    /// Answers a request on the admin listener.
+    pub(super) fn handle_admin(
+        &mut self,
+        token: Token,
+        request: Request,
+        scheduler: &Scheduler,
+    ) -> Handled {
+        let head = &request.head;
+        if head.method == "GET" && head.path == METRICS_PATH {
+            return Handled::Now(self.metrics_response());
+        }
+        let Some(admin) = &self.admin else {
+            return Handled::Now(error(404, "no admin API"));
+        };
+        if !authorized(head, &admin.token) {
+            let mut response = error(401, "missing or wrong token");
+            response
+                .headers
+                .push(("WWW-Authenticate".to_owned(), "Bearer".to_owned()));
+            return Handled::Now(response);
+        }
+        let path = head.path.clone();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (head.method.as_str(), segments.as_slice()) {
+            ("GET", ["functions"]) => Handled::Now(self.list()),
+            ("GET", ["functions", name]) => Handled::Now(self.inspect(name)),
+            ("PUT", ["functions", name]) => self.deploy_upload(token, name, request),
+            ("DELETE", ["functions", name]) => Handled::Now(self.remove(name)),
+            ("PUT", ["api", "v1", "namespaces", _, "actions", name]) => {
+                self.create_action(token, name, request)
+            }
+            ("POST", ["api", "v1", "namespaces", ns, "actions", name]) => {
+                let (ns, name) = (ns.to_string(), name.to_string());
+                self.invoke_action(token, &ns, &name, request, scheduler)
+            }
+            (_, ["functions", ..]) | (_, ["api", ..]) => {
+                Handled::Now(error(405, "method not allowed here"))
+            }
+            _ => Handled::Now(error(404, &format!("no admin endpoint {path}"))),
+        }
+    }
+
+    fn list(&self) -> Response {
+        let functions: Vec<Value> = self
+            .functions
+            .iter()
+            .map(|(name, served)| describe(name, served))
+            .collect();
+        Response::json(200, &json!({ "functions": functions }))
+    }
+
+    fn inspect(&self, name: &str) -> Response {
+        match self.functions.get(name) {
+            Some(served) => Response::json(200, &describe(name, served)),
+            None => error(404, &format!("no function {name}")),
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Response {
+        let deployed = self
+            .functions
+            .get(name)
+            .is_some_and(|s| s.deployment.is_some());
+        if !deployed {
+            return error(404, &format!("no deployed function {name}"));
+        }
+        let store = self.admin.as_ref().map(|a| a.store.clone());
+        if let Some(Err(e)) = store.map(|s| s.remove(name)) {
+            return error(500, &format!("cannot remove {name} from disk: {e}"));
+        }
+        self.uninstall(name);
+        Response::json(200, &json!({ "removed": name }))
+    }
+
+    /// `PUT /functions/NAME` with the `.wasm` as body and settings in the
+    /// query.
+    fn deploy_upload(&mut self, token: Token, name: &str, request: Request) -> Handled {
+        let deployment = match self.deployment_from_query(name, &request.head.query) {
+            Ok(d) => d,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        self.deploy(token, deployment, request.body)
+    }
+
+    /// The OpenWhisk action create: deployed as a function of that name.
+    fn create_action(&mut self, token: Token, name: &str, request: Request) -> Handled {
+        let action = match openwhisk::action_module(&request.body) {
+            Ok(action) => action,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        let mut deployment = match self.deployment_from_query(name, "") {
+            Ok(d) => d,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        if let Some(ms) = action.timeout_ms {
+            deployment.timeout_ms = ms.max(1);
+        }
+        deployment.memory_limit_mib = action.memory_mib.or(deployment.memory_limit_mib);
+        deployment.content_type = "application/json".to_owned();
+        self.deploy(token, deployment, action.wasm)
+    }
+
+    /// Checks a deployment against the routes in use, then compiles and
+    /// stores it on a thread of its own; routing it happens back on the
+    /// loop's thread, in one step.
+    fn deploy(&mut self, token: Token, deployment: Deployment, wasm: Vec<u8>) -> Handled {
+        if !wasm.starts_with(b"\0asm") {
+            return Handled::Now(error(400, "the body is not a WebAssembly module"));
+        }
+        if !self.functions.values().any(|s| s.port == deployment.port)
+            && !self.tenant_ports().contains(&deployment.port)
+        {
+            let reason = format!("port {} is no tenant's", deployment.port);
+            return Handled::Now(error(400, &reason));
+        }
+        if let Some(other) = self.name_at(deployment.port, &deployment.route) {
+            if *other != deployment.name {
+                let reason = format!("route {} is taken by {other}", deployment.route);
+                return Handled::Now(error(409, &reason));
+            }
+        }
+        let Some(admin) = &self.admin else {
+            return Handled::Now(error(404, "no admin API"));
+        };
+        let (store, completer) = (admin.store.clone(), self.completer.clone());
+        std::thread::Builder::new()
+            .name("luge-deploy".into())
+            .spawn(move || build_deployment(store, deployment, wasm, token, completer))
+            .expect("cannot start a deploy thread");
+        Handled::Later
+    }
+
+    fn tenant_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.functions.values().map(|s| s.port).collect();
+        ports.push(self.default_port);
+        ports
+    }
+
+    /// A deployment of `name` from query settings (`route`, `port`,
+    /// `timeout-ms`, `memory-limit-mib`, `max-body-bytes`,
+    /// `relative-deadline-us`, `content-type`), defaults for the rest.
+    fn deployment_from_query(&self, name: &str, query: &str) -> Result<Deployment, String> {
+        if !valid_name(name) {
+            return Err(format!(
+                "function name {name:?}: use 1-64 letters, digits, '-' or '_'"
+            ));
+        }
+        let defaults = RouteConfig::new("/", Default::default());
+        let mut d = Deployment {
+            name: name.to_owned(),
+            route: format!("/{name}"),
+            port: self.default_port,
+            timeout_ms: defaults.timeout.as_millis() as u64,
+            memory_limit_mib: None,
+            max_body_bytes: defaults.max_body_bytes,
+            relative_deadline_us: 0,
+            content_type: defaults.content_type,
+            deployed_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("{key}: expected a number, got {value:?}"))
+            };
+            match key {
+                "route" if value.starts_with('/') => d.route = value.to_owned(),
+                "route" => return Err(format!("route: must start with '/', got {value:?}")),
+                "port" => d.port = number()?.try_into().map_err(|_| "port: too large")?,
+                "timeout-ms" => d.timeout_ms = number()?.max(1),
+                "memory-limit-mib" => d.memory_limit_mib = Some(number()?.clamp(1, 4096)),
+                "max-body-bytes" => d.max_body_bytes = number()?,
+                "relative-deadline-us" => d.relative_deadline_us = number()?,
+                "content-type" => d.content_type = value.to_owned(),
+                _ => return Err(format!("unknown setting {key:?}")),
+            }
+        }
+        Ok(d)
+    }
+
+    /// A blocking OpenWhisk invocation of the function `name`.
+    fn invoke_action(
+        &mut self,
+        token: Token,
+        namespace: &str,
+        name: &str,
+        request: Request,
+        scheduler: &Scheduler,
+    ) -> Handled {
+        let query: Vec<&str> = request.head.query.split('&').collect();
+        if !query.contains(&"blocking=true") {
+            return Handled::Now(error(
+                400,
+                "only blocking invocations are supported: add ?blocking=true",
+            ));
+        }
+        let Some(served) = self.functions.get(name) else {
+            return Handled::Now(error(404, &format!("no action {name}")));
+        };
+        let function = served.function.clone();
+        let activation = Activation {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            id: openwhisk::new_activation_id(),
+            start: SystemTime::now(),
+            result_only: query.contains(&"result=true"),
+            timeout: function.config.timeout,
+            memory_mib: function.config.memory_limit_mib,
+        };
+        let deadline = activation.start + function.config.timeout;
+        match openwhisk::action_invocation(&request.body, &activation, deadline) {
+            Ok(invocation) => self.invoke(
+                function,
+                token,
+                invocation,
+                scheduler,
+                Reply::Activation(activation),
+            ),
+            Err(e) => Handled::Now(error(400, &e)),
+        }
+    }
+}
+
+/// Compiles and stores a deployment (on a deploy thread), then hands the
+/// loop the step that routes it.
+fn build_deployment(
+    store: Arc<FunctionStore>,
+    deployment: Deployment,
+    wasm: Vec<u8>,
+    token: Token,
+    completer: Completer,
+) {
+    let started = Instant::now();
+    let built = store
+        .save(&deployment, &wasm)
+        .map_err(|e| format!("cannot store the module: {e}"))
+        .and_then(|path| {
+            let config = route_config(&deployment, path);
+            Function::load(&deployment.name, config, store.cache()).map_err(|e| e.to_string())
+        });
+    let took = started.elapsed();
+    completer.complete(
+        token,
+        Box::new(move |state: &mut State| match built {
+            Ok(function) => {
+                let body = json!({
+                    "name": deployment.name,
+                    "route": deployment.route,
+                    "port": deployment.port,
+                    "compile_ms": took.as_millis() as u64,
+                });
+                let served = Served {
+                    function: Arc::new(function),
+                    port: deployment.port,
+                    deployment: Some(deployment.clone()),
+                };
+                state.install(deployment.name.clone(), served);
+                Response::json(201, &body)
+            }
+            Err(reason) => {
+                // Nothing half-deployed stays behind to load at restart.
+                let _ = store.remove(&deployment.name);
+                error(400, &reason)
+            }
+        }),
+    );
+}
+
+/// The route settings of a deployment whose module is at `path`.
+pub fn route_config(d: &Deployment, path: std::path::PathBuf) -> RouteConfig {
+    let mut config = RouteConfig::new(&d.route, path);
+    config.timeout = Duration::from_millis(d.timeout_ms);
+    config.memory_limit_mib = d.memory_limit_mib;
+    config.max_body_bytes = d.max_body_bytes;
+    config.relative_deadline =
+        (d.relative_deadline_us > 0).then(|| Duration::from_micros(d.relative_deadline_us));
+    config.content_type = d.content_type.clone();
+    config
+}
+
+fn describe(name: &str, served: &Served) -> Value {
+    let config = &served.function.config;
+    let descriptor = served.function.module().descriptor();
+    json!({
+        "name": name,
+        "route": config.route,
+        "port": served.port,
+        "path": config.path,
+        "deployed": served.deployment.is_some(),
+        "timeout_ms": config.timeout.as_millis() as u64,
+        "memory_limit_mib": config.memory_limit_mib,
+        "max_body_bytes": config.max_body_bytes,
+        "relative_deadline_us": config.relative_deadline.map(|d| d.as_micros() as u64),
+        "content_type": config.content_type,
+        "bounds": descriptor.bounds.name(),
+        "wasm_bytes": descriptor.wasm_size,
+        "exports": descriptor.exports.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+fn error(status: u16, reason: &str) -> Response {
+    Response::json(status, &json!({ "error": reason }))
+}
+
+/// Whether the request carries the admin token, as a bearer token or as
+/// the password of HTTP Basic credentials.
+fn authorized(head: &RequestHead, token: &str) -> bool {
+    use base64::Engine;
+    let Some(value) = head
+        .header("authorization")
+        .and_then(|v| std::str::from_utf8(v).ok())
+    else {
+        return false;
+    };
+    let given = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim().to_owned(),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&decoded).into_owned();
+            text.split_once(':')
+                .map(|(_, p)| p.to_owned())
+                .unwrap_or_default()
+        }
+        _ => return false,
+    };
+    constant_time_eq(given.as_bytes(), token.as_bytes())
+}
+
+/// Compares without stopping at the first difference, so that response
+/// times do not tell how much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}

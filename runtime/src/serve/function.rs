@@ -1,0 +1,349 @@
+//! A function being served: its route's settings, its loaded module with
+//! the WASI imports resolved once, and how one request runs in a fresh
+//! sandbox of it (CGI-style: the body is stdin, the request's method, path,
+//! query and headers are environment variables, the query's parameters are
+//! also arguments, and stdout is the response).
+
+use super::config::RouteConfig;
+use super::http::{Request, Response};
+use super::metrics::Outcome;
+use crate::cache::{CacheError, ModuleCache};
+use crate::wasi::{self, CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
+use crate::{InstanceConfig, LoadError, Module, TrapKind};
+use awsm_compiler::{Arch, CompileOptions};
+use std::path::Path;
+use std::time::Duration;
+
+/// Why a function could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionError {
+    #[error("{path}: {error}")]
+    Read {
+        path: std::path::PathBuf,
+        error: awsm_compiler::CompileError,
+    },
+    #[error("{path}: {error}")]
+    Compile {
+        path: std::path::PathBuf,
+        error: CacheError,
+    },
+    #[error("{path}: {error}")]
+    Load {
+        path: std::path::PathBuf,
+        error: LoadError,
+    },
+    #[error("{path}: {error}")]
+    Imports {
+        path: std::path::PathBuf,
+        error: wasi::WasiError,
+    },
+}
+
+/// A function ready to answer requests.
+pub struct Function {
+    /// The name it is listed and logged under.
+    pub name: String,
+    pub config: RouteConfig,
+    module: Module,
+    imports: Imports,
+}
+
+impl Function {
+    /// Loads `config.path`: a `.so` as it is, a `.wasm` compiled through
+    /// `cache` (so a restart reuses the compiled object).
+    pub fn load(
+        name: &str,
+        config: RouteConfig,
+        cache: &ModuleCache,
+    ) -> Result<Function, FunctionError> {
+        let path = config.path.clone();
+        let module = if is_shared_object(&path) {
+            Module::load(&path).map_err(|error| FunctionError::Load {
+                path: path.clone(),
+                error,
+            })?
+        } else {
+            let wasm = awsm_compiler::read_module(&path).map_err(|error| FunctionError::Read {
+                path: path.clone(),
+                error,
+            })?;
+            Function::compile(&wasm, &config, cache).map_err(|error| FunctionError::Compile {
+                path: path.clone(),
+                error,
+            })?
+        };
+        let imports =
+            Imports::resolve(&module).map_err(|error| FunctionError::Imports { path, error })?;
+        Ok(Function {
+            name: name.to_owned(),
+            config,
+            module,
+            imports,
+        })
+    }
+
+    fn compile(
+        wasm: &[u8],
+        config: &RouteConfig,
+        cache: &ModuleCache,
+    ) -> Result<Module, CacheError> {
+        let mut opts = CompileOptions::for_arch(Arch::host());
+        opts.bounds = config.bounds;
+        Ok(cache.load_or_compile(wasm, &opts)?.0)
+    }
+
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Runs `invocation` in a new sandbox; called on a scheduler task whose
+    /// timeout is the route's.
+    pub fn invoke(&self, invocation: Invocation) -> Invoked {
+        let (stdout, captured) = Output::capture();
+        let wasi = WasiCtxBuilder::new()
+            .args(std::iter::once(self.name.clone()).chain(invocation.args))
+            .stdin(Input::Bytes(std::io::Cursor::new(invocation.stdin)))
+            .stdout(stdout)
+            .output_limit(self.config.max_output_bytes);
+        let wasi = invocation
+            .env
+            .iter()
+            .chain(&self.config.env)
+            .fold(wasi, |w, (k, v)| w.env(k, v));
+        let wasi = match self.preopen(wasi) {
+            Ok(wasi) => wasi,
+            Err(e) => return Invoked::failed(e.to_string()),
+        };
+        let config = InstanceConfig {
+            memory_limit_pages: self
+                .config
+                .memory_limit_mib
+                .map_or(u32::MAX, |mib| (mib * 16).min(u64::from(u32::MAX)) as u32),
+        };
+        let externs = self.imports.externs();
+        let report = wasi::run_command(
+            &self.module,
+            &externs,
+            wasi,
+            self.config.stack_limit,
+            &config,
+        );
+        let stdout = std::mem::take(&mut *captured.borrow_mut());
+        Invoked::from_report(report, stdout, &self.config)
+    }
+
+    fn preopen(&self, mut wasi: WasiCtxBuilder) -> Result<WasiCtxBuilder, wasi::WasiError> {
+        for (host, guest) in &self.config.dirs {
+            wasi = wasi.preopen_dir(host, guest)?;
+        }
+        Ok(wasi)
+    }
+}
+
+fn is_shared_object(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF"
+}
+
+/// What a function is run with.
+pub struct Invocation {
+    /// Arguments after the function's name.
+    pub args: Vec<String>,
+    /// Environment, before the route's own variables.
+    pub env: Vec<(String, String)>,
+    pub stdin: Vec<u8>,
+}
+
+impl Invocation {
+    /// The CGI mapping of an HTTP request: query parameters as arguments,
+    /// [`cgi_env`] as environment, the body as stdin.
+    pub fn from_request(request: Request) -> Invocation {
+        Invocation {
+            args: query_args(&request.head.query),
+            env: cgi_env(&request),
+            stdin: request.body,
+        }
+    }
+}
+
+/// What one invocation produced.
+pub struct Invoked {
+    pub response: Response,
+    pub outcome: Outcome,
+    /// The trap kind, exit status or reason that goes with `outcome`.
+    pub detail: Option<String>,
+    pub trap: Option<TrapKind>,
+    pub init_time: Duration,
+    pub run_time: Duration,
+}
+
+impl Invoked {
+    fn failed(reason: String) -> Invoked {
+        Invoked {
+            response: Response::text(500, &format!("failed to start: {reason}\n")),
+            outcome: Outcome::Error,
+            detail: Some(reason),
+            trap: None,
+            init_time: Duration::ZERO,
+            run_time: Duration::ZERO,
+        }
+    }
+
+    /// Maps how the sandbox ended to the response: 200 with its stdout, 504
+    /// when its timeout stopped it, 500 with the reason otherwise.
+    fn from_report(report: CommandReport, stdout: Vec<u8>, config: &RouteConfig) -> Invoked {
+        let (response, outcome, detail, trap) = match report.outcome {
+            _ if report.output_limit_hit => {
+                let reason = format!(
+                    "output limit: the function wrote more than {} bytes",
+                    config.max_output_bytes
+                );
+                (
+                    Response::text(500, &format!("{reason}\n")),
+                    Outcome::Error,
+                    Some(reason),
+                    None,
+                )
+            }
+            Ok(()) => (
+                Response::new(200, &config.content_type, stdout),
+                Outcome::Ok,
+                None,
+                None,
+            ),
+            Err(Ended::Trap(TrapKind::Interrupted)) if report.timed_out => {
+                let ms = config.timeout.as_millis();
+                let body = format!("timeout: stopped after {ms} ms\n");
+                (
+                    Response::text(504, &body),
+                    Outcome::Timeout,
+                    Some(format!("{ms} ms")),
+                    None,
+                )
+            }
+            Err(Ended::Trap(kind)) => {
+                let body = format!("trap: {kind}\n");
+                (
+                    Response::text(500, &body),
+                    Outcome::Trap,
+                    Some(kind.to_string()),
+                    Some(kind),
+                )
+            }
+            Err(Ended::Exit(code)) => {
+                let body = format!("the function exited with status {code}\n");
+                (
+                    Response::text(500, &body),
+                    Outcome::Exit,
+                    Some(code.to_string()),
+                    None,
+                )
+            }
+            Err(Ended::Failed(reason)) => {
+                let body = format!("failed to start: {reason}\n");
+                (
+                    Response::text(500, &body),
+                    Outcome::Error,
+                    Some(reason),
+                    None,
+                )
+            }
+        };
+        Invoked {
+            response,
+            outcome,
+            detail,
+            trap,
+            init_time: report.instantiate_time,
+            run_time: report.run_time,
+        }
+    }
+}
+
+/// The query's parameters as arguments, as Sledge passes them: each
+/// `&`-separated part, percent-decoded (`?10` gives `10`, `?n=5&x` gives
+/// `n=5` and `x`).
+pub fn query_args(query: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(percent_decode)
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (a space in query strings); a malformed
+/// escape is kept as written.
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = match bytes.get(i..i + 3) {
+            Some([b'%', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match (escape, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The CGI variables for `request` (RFC 3875 names): method, path, query,
+/// body type and length, and every header as `HTTP_<NAME>`.
+pub fn cgi_env(request: &Request) -> Vec<(String, String)> {
+    let head = &request.head;
+    let mut env = vec![
+        ("REQUEST_METHOD".to_owned(), head.method.clone()),
+        ("PATH_INFO".to_owned(), head.path.clone()),
+        ("QUERY_STRING".to_owned(), head.query.clone()),
+        ("CONTENT_LENGTH".to_owned(), request.body.len().to_string()),
+        (
+            "SERVER_PROTOCOL".to_owned(),
+            format!("HTTP/1.{}", head.minor_version),
+        ),
+    ];
+    if let Some(content_type) = head.content_type() {
+        env.push(("CONTENT_TYPE".to_owned(), content_type.to_owned()));
+    }
+    for (name, value) in &head.headers {
+        let upper = name.to_ascii_uppercase().replace('-', "_");
+        // Already given above, or hop-by-hop and meaningless to a function.
+        if matches!(
+            upper.as_str(),
+            "CONTENT_TYPE" | "CONTENT_LENGTH" | "CONNECTION" | "TRANSFER_ENCODING"
+        ) {
+            continue;
+        }
+        env.push((
+            format!("HTTP_{upper}"),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_become_arguments() {
+        assert_eq!(query_args("10"), ["10"]);
+        assert_eq!(query_args("n=5&x"), ["n=5", "x"]);
+        assert_eq!(query_args("a%20b&c+d&%zz&%4"), ["a b", "c d", "%zz", "%4"]);
+        assert!(query_args("").is_empty());
+        assert_eq!(query_args("&&x&"), ["x"]);
+    }
+}

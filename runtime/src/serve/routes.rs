@@ -1,0 +1,338 @@
+//! What requests act on: the route table of every listener, admission
+//! control, and the bookkeeping (metrics, one log line per invocation) of
+//! function calls. Owned by the event loop's thread; jobs hand their
+//! results back to it as closures (see [`super::server::Finish`]).
+
+use super::config::{ServeConfig, DEFAULT_MAX_BODY_BYTES};
+use super::function::{Function, Invocation, Invoked};
+use super::http::{Request, RequestHead, Response};
+use super::metrics::{InvocationLog, Metrics, Outcome, CONTENT_TYPE as METRICS_CONTENT_TYPE};
+use super::server::Completer;
+use luge_scheduler::task::TaskOptions;
+use luge_scheduler::worker::Scheduler;
+
+use super::deploy::{Deployment, FunctionStore};
+use super::openwhisk::Reply;
+use mio::Token;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufWriter, Stderr, Write};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// What a listening socket serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listener {
+    /// A tenant's routes (and `GET /metrics`).
+    Tenant { name: String, port: u16 },
+    /// Live management and OpenWhisk's REST API, behind the bearer token.
+    Admin,
+}
+
+impl Listener {
+    /// Every listener `config` asks for, with its port.
+    pub fn all(config: &ServeConfig) -> Vec<(u16, Listener)> {
+        let tenants = config.tenants.iter().map(|t| {
+            let listener = Listener::Tenant {
+                name: t.name.clone(),
+                port: t.port,
+            };
+            (t.port, listener)
+        });
+        let admin = config.admin.iter().map(|a| (a.port, Listener::Admin));
+        tenants.chain(admin).collect()
+    }
+}
+
+/// A function the server runs, under the name it is listed by: `TENANT/ROUTE`
+/// for functions of the config file, the deployed name for deployed ones.
+pub struct Served {
+    pub function: Arc<Function>,
+    /// The tenant port its route is on.
+    pub port: u16,
+    /// How it was deployed, for functions deployed through the admin API.
+    pub deployment: Option<Deployment>,
+}
+
+/// How a request is answered.
+pub enum Handled {
+    /// At once, with this response.
+    Now(Response),
+    /// By a job, which completes through the [`Completer`].
+    Later,
+}
+
+/// The largest request the admin listener takes: an upload of a module of
+/// the largest size the compiler accepts, base64-encoded in a JSON action.
+const ADMIN_MAX_BODY_BYTES: u64 = 360 << 20;
+
+/// The path every tenant listener answers with the metrics, unless a route
+/// of its own claims it.
+pub const METRICS_PATH: &str = "/metrics";
+
+pub struct State {
+    /// Every function, by name.
+    pub(super) functions: BTreeMap<String, Served>,
+    /// Function names by tenant port and request path.
+    pub(super) routes: HashMap<(u16, String), String>,
+    pub(super) completer: Completer,
+    pub(super) metrics: Arc<Metrics>,
+    /// Function calls admitted and not finished.
+    in_flight: usize,
+    queue_limit: usize,
+    log: BufWriter<Stderr>,
+    /// The admin API's token and where deployments are kept.
+    pub(super) admin: Option<Admin>,
+    /// The port deployed functions go to when the deploy names none.
+    pub(super) default_port: u16,
+}
+
+/// What the admin API needs.
+pub struct Admin {
+    pub token: String,
+    pub store: Arc<FunctionStore>,
+}
+
+impl State {
+    /// The state for `config`, serving `functions`.
+    pub fn new(
+        config: &ServeConfig,
+        functions: Vec<(String, Served)>,
+        admin: Option<Admin>,
+        metrics: Arc<Metrics>,
+        completer: Completer,
+    ) -> State {
+        let mut state = State {
+            functions: BTreeMap::new(),
+            routes: HashMap::new(),
+            completer,
+            metrics,
+            in_flight: 0,
+            queue_limit: config.queue_limit,
+            log: BufWriter::new(std::io::stderr()),
+            admin,
+            default_port: config.tenants.first().map_or(0, |t| t.port),
+        };
+        for (name, served) in functions {
+            state.install(name, served);
+        }
+        state
+    }
+
+    /// Serves `served` as `name` from now on, replacing a function of the
+    /// same name (calls in flight finish with the old one).
+    pub(super) fn install(&mut self, name: String, served: Served) {
+        self.uninstall(&name);
+        let key = (served.port, served.function.config.route.clone());
+        self.routes.insert(key, name.clone());
+        self.functions.insert(name, served);
+    }
+
+    /// Stops serving `name`; returns what it served.
+    pub(super) fn uninstall(&mut self, name: &str) -> Option<Served> {
+        let served = self.functions.remove(name)?;
+        let key = (served.port, served.function.config.route.clone());
+        if self.routes.get(&key).is_some_and(|n| n == name) {
+            self.routes.remove(&key);
+        }
+        Some(served)
+    }
+
+    /// The name of the function on `port` at `path`.
+    pub(super) fn name_at(&self, port: u16, path: &str) -> Option<&String> {
+        self.routes.get(&(port, path.to_owned()))
+    }
+
+    fn route(&self, listener: &Listener, path: &str) -> Option<&Arc<Function>> {
+        match listener {
+            Listener::Tenant { port, .. } => {
+                let name = self.name_at(*port, path)?;
+                self.functions.get(name).map(|s| &s.function)
+            }
+            Listener::Admin => None,
+        }
+    }
+
+    /// The most body bytes a request with `head` may carry: its route's
+    /// limit, or nothing for requests no function will read.
+    pub fn body_limit(&self, listener: &Listener, head: &RequestHead) -> u64 {
+        match listener {
+            Listener::Admin => ADMIN_MAX_BODY_BYTES,
+            // A request for no route is read like any other, then
+            // answered 404.
+            Listener::Tenant { .. } => self
+                .route(listener, &head.path)
+                .map_or(DEFAULT_MAX_BODY_BYTES, |f| f.config.max_body_bytes),
+        }
+    }
+
+    /// Counts a request refused by the HTTP layer.
+    pub fn note_rejected(&self, status: u16) {
+        let reason = match status {
+            413 => "body_too_large",
+            431 => "head_too_large",
+            _ => "bad_request",
+        };
+        self.metrics.rejected(reason);
+    }
+
+    /// Answers `request`, which arrived on `listener` for connection
+    /// `token`.
+    pub fn handle(
+        &mut self,
+        listener: &Listener,
+        token: Token,
+        request: Request,
+        scheduler: &Scheduler,
+    ) -> Handled {
+        if *listener == Listener::Admin {
+            return self.handle_admin(token, request, scheduler);
+        }
+        match self.route(listener, &request.head.path).cloned() {
+            Some(function) => {
+                let invocation = Invocation::from_request(request);
+                self.invoke(function, token, invocation, scheduler, Reply::Http)
+            }
+            None if request.head.path == METRICS_PATH => Handled::Now(self.metrics_response()),
+            None => {
+                let body = format!("no route for {}\n", request.head.path);
+                Handled::Now(Response::text(404, &body))
+            }
+        }
+    }
+
+    /// The metrics page.
+    pub(super) fn metrics_response(&self) -> Response {
+        Response::new(200, METRICS_CONTENT_TYPE, self.metrics.render())
+    }
+
+    /// Runs `function` for `request` in a sandbox on the scheduler, unless
+    /// as many calls as the queue allows are already in flight (429), and
+    /// answers as `reply` says.
+    pub(super) fn invoke(
+        &mut self,
+        function: Arc<Function>,
+        token: Token,
+        invocation: Invocation,
+        scheduler: &Scheduler,
+        reply: Reply,
+    ) -> Handled {
+        let arrived = Instant::now();
+        let arrived_at = SystemTime::now();
+        if self.in_flight >= self.queue_limit {
+            self.metrics.rejected("queue_full");
+            let response = Response::text(429, "too many requests in flight; try again\n");
+            let request_bytes = invocation.stdin.len() as u64;
+            self.log_rejected(&function, request_bytes, arrived, arrived_at, &response);
+            return Handled::Now(response);
+        }
+        self.in_flight += 1;
+        self.metrics.set_queue_depth(self.in_flight as i64);
+        let options = TaskOptions {
+            relative_deadline: function.config.relative_deadline,
+            timeout: Some(function.config.timeout),
+        };
+        let (metrics, completer) = (self.metrics.clone(), self.completer.clone());
+        scheduler.spawn_with(options, move || {
+            let waited = arrived.elapsed();
+            metrics.queue_wait(waited);
+            metrics.sandbox_started();
+            let request_bytes = invocation.stdin.len() as u64;
+            let invoked = function.invoke(invocation);
+            metrics.sandbox_ended();
+            completer.complete(
+                token,
+                Box::new(move |state: &mut State| {
+                    let call = Call {
+                        function: &function,
+                        arrived,
+                        arrived_at,
+                        waited,
+                        request_bytes,
+                    };
+                    let response = state.finish(call, &invoked);
+                    reply.respond(&invoked, waited, response)
+                }),
+            );
+        });
+        Handled::Later
+    }
+
+    /// Books a finished call and returns its response.
+    fn finish(&mut self, call: Call, invoked: &Invoked) -> Response {
+        self.in_flight -= 1;
+        self.metrics.set_queue_depth(self.in_flight as i64);
+        self.metrics.instantiated(invoked.init_time);
+        if let Some(kind) = invoked.trap {
+            self.metrics.trapped(&kind.to_string());
+        }
+        let total = call.arrived.elapsed();
+        let route = &call.function.config.route;
+        self.metrics
+            .request_done(route, invoked.response.status, total);
+        let log = InvocationLog {
+            ts: call.arrived_at,
+            route: route.clone(),
+            function: call.function.name.clone(),
+            status: invoked.response.status,
+            outcome: invoked.outcome,
+            detail: invoked.detail.clone(),
+            wait_us: call.waited.as_micros() as u64,
+            init_us: invoked.init_time.as_micros() as u64,
+            run_us: invoked.run_time.as_micros() as u64,
+            total_us: total.as_micros() as u64,
+            request_bytes: call.request_bytes,
+            response_bytes: invoked.response.body.len() as u64,
+        };
+        self.write_log(&log);
+        invoked.response.clone()
+    }
+
+    fn log_rejected(
+        &mut self,
+        function: &Function,
+        request_bytes: u64,
+        arrived: Instant,
+        arrived_at: SystemTime,
+        response: &Response,
+    ) {
+        let route = &function.config.route;
+        self.metrics
+            .request_done(route, response.status, arrived.elapsed());
+        let log = InvocationLog {
+            ts: arrived_at,
+            route: route.clone(),
+            function: function.name.clone(),
+            status: response.status,
+            outcome: Outcome::Rejected,
+            detail: Some("queue full".to_owned()),
+            wait_us: 0,
+            init_us: 0,
+            run_us: 0,
+            total_us: arrived.elapsed().as_micros() as u64,
+            request_bytes,
+            response_bytes: response.body.len() as u64,
+        };
+        self.write_log(&log);
+    }
+
+    fn write_log(&mut self, log: &InvocationLog) {
+        // A log that cannot be written (stderr closed) must not stop the
+        // server.
+        let _ = writeln!(self.log, "{}", log.to_line());
+    }
+
+    /// Writes out buffered log lines; the loop calls it once per round so
+    /// that a burst of requests costs one write, not one per request.
+    pub fn flush_log(&mut self) {
+        let _ = self.log.flush();
+    }
+}
+
+/// What the loop remembers of a call while it runs.
+struct Call<'a> {
+    function: &'a Function,
+    arrived: Instant,
+    arrived_at: SystemTime,
+    waited: std::time::Duration,
+    request_bytes: u64,
+}
