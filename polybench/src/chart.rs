@@ -28,7 +28,7 @@ fn color(runtime: Runtime) -> &'static str {
         Runtime::Native => "#555555",
         Runtime::LugeGuard => "#1f77b4",
         Runtime::LugeSoftware => "#ff7f0e",
-        Runtime::LugeNoChecks => "#2ca02c",
+        Runtime::LugeChecks => "#2ca02c",
         Runtime::Wasmtime => "#d62728",
         Runtime::Node => "#9467bd",
     }

@@ -31,7 +31,7 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
     /// Runtimes, comma-separated, from native, luge-guard, luge-software,
-    /// luge-no-checks, wasmtime, node [default: native, the three Luge ones,
+    /// luge-checks, wasmtime, node [default: native, the three Luge ones,
     /// and wasmtime and node if installed]. Native always runs: it is the
     /// reference.
     #[arg(long, value_delimiter = ',')]

@@ -12,13 +12,15 @@ use std::str::FromStr;
 pub enum Runtime {
     /// The kernel compiled natively: the reference for output and time.
     Native,
-    /// Luge, bounds enforced by guard pages.
+    /// Luge, bounds enforced by guard pages, as `luge compile` builds by
+    /// default (on x86_64 without interruption checks: Luge interrupts
+    /// guests with a signal there).
     LugeGuard,
     /// Luge, bounds checked in software.
     LugeSoftware,
-    /// Luge with guard pages and without interruption checks: the cost of
-    /// being able to stop a sandbox.
-    LugeNoChecks,
+    /// Luge with guard pages and an interruption check at every loop header
+    /// and function entry: what the checks cost (the default on aarch64).
+    LugeChecks,
     Wasmtime,
     Node,
 }
@@ -29,7 +31,7 @@ impl Runtime {
         Runtime::Native,
         Runtime::LugeGuard,
         Runtime::LugeSoftware,
-        Runtime::LugeNoChecks,
+        Runtime::LugeChecks,
         Runtime::Wasmtime,
         Runtime::Node,
     ];
@@ -39,7 +41,7 @@ impl Runtime {
             Runtime::Native => "native",
             Runtime::LugeGuard => "luge-guard",
             Runtime::LugeSoftware => "luge-software",
-            Runtime::LugeNoChecks => "luge-no-checks",
+            Runtime::LugeChecks => "luge-checks",
             Runtime::Wasmtime => "wasmtime",
             Runtime::Node => "node",
         }
@@ -52,7 +54,7 @@ impl Runtime {
             // architecture.
             Runtime::LugeGuard => Some(&["--bounds", "guard"]),
             Runtime::LugeSoftware => Some(&["--bounds", "software"]),
-            Runtime::LugeNoChecks => Some(&["--bounds", "guard", "--no-interrupt-checks"]),
+            Runtime::LugeChecks => Some(&["--bounds", "guard", "--interrupt-checks"]),
             _ => None,
         }
     }
@@ -62,7 +64,7 @@ impl Runtime {
     pub fn command(self, artifacts: &Artifacts, tools: &Tools, dump: bool) -> Result<Command> {
         let mut cmd = match self {
             Runtime::Native => Command::new(artifacts.native()),
-            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeNoChecks => {
+            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeChecks => {
                 let mut cmd = Command::new(tools.program(self)?);
                 cmd.arg("run").arg(artifacts.luge_so(self)).arg("--");
                 cmd
@@ -137,7 +139,9 @@ pub struct Tools {
 
 impl Tools {
     /// `luge` is `explicit_luge` or else the release build in the target
-    /// directory; `wasmtime` and `node` are looked up on `PATH`.
+    /// directory; `wasmtime` and `node` are looked up on `PATH`, and without
+    /// a `wasmtime` there, Wasmtime's Python embedding (PyPI `wasmtime`)
+    /// stands in through `scripts/wasmtime-py`.
     pub fn detect(explicit_luge: Option<PathBuf>) -> Result<Tools> {
         let luge = match explicit_luge {
             Some(path) if path.is_file() => Some(path),
@@ -146,7 +150,7 @@ impl Tools {
         };
         Ok(Tools {
             luge,
-            wasmtime: find_on_path("wasmtime"),
+            wasmtime: find_on_path("wasmtime").or_else(wasmtime_py),
             node: find_on_path("node"),
         })
     }
@@ -156,14 +160,17 @@ impl Tools {
     pub fn program(&self, runtime: Runtime) -> Result<&Path> {
         let (found, missing) = match runtime {
             Runtime::Native => bail!("native kernels run by themselves"),
-            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeNoChecks => (
+            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeChecks => (
                 &self.luge,
                 format!(
                     "no luge binary at {}: run `cargo build --release --bin luge` or pass --luge PATH",
                     default_luge().display()
                 ),
             ),
-            Runtime::Wasmtime => (&self.wasmtime, "`wasmtime` is not on PATH".to_string()),
+            Runtime::Wasmtime => (
+                &self.wasmtime,
+                "`wasmtime` is not on PATH and Python cannot import `wasmtime`".to_string(),
+            ),
             Runtime::Node => (&self.node, "`node` is not on PATH".to_string()),
         };
         match found {
@@ -180,6 +187,17 @@ impl Tools {
 
 fn default_luge() -> PathBuf {
     crate::target_dir().join("release/luge")
+}
+
+/// `scripts/wasmtime-py`, when Python can import `wasmtime`.
+fn wasmtime_py() -> Option<PathBuf> {
+    let importable = std::process::Command::new("python3")
+        .args(["-c", "import wasmtime"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    importable.then(|| crate::workspace_root().join("scripts/wasmtime-py"))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -224,10 +242,7 @@ mod tests {
         for runtime in Runtime::ALL {
             assert_eq!(runtime.name().parse(), Ok(runtime));
         }
-        assert!("v8"
-            .parse::<Runtime>()
-            .unwrap_err()
-            .contains("luge-no-checks"));
+        assert!("v8".parse::<Runtime>().unwrap_err().contains("luge-checks"));
     }
 
     #[test]
@@ -240,14 +255,14 @@ mod tests {
         use Runtime::*;
         assert_eq!(
             select(&tools, &[]).unwrap(),
-            [Native, LugeGuard, LugeSoftware, LugeNoChecks, Node]
+            [Native, LugeGuard, LugeSoftware, LugeChecks, Node]
         );
         assert_eq!(
             select(&tools, &[Node, LugeGuard, Node]).unwrap(),
             [Native, LugeGuard, Node]
         );
         let err = select(&tools, &[Wasmtime]).unwrap_err().to_string();
-        assert_eq!(err, "wasmtime is not available: `wasmtime` is not on PATH");
+        assert_eq!(err, "wasmtime is not available: `wasmtime` is not on PATH and Python cannot import `wasmtime`");
     }
 
     #[test]

@@ -25,28 +25,33 @@ const SETTINGS: Settings = Settings {
     timeout: Duration::from_secs(60),
 };
 
-/// The Luge configurations the runner measures, as compile options.
+/// The Luge configurations the runner measures, as compile options: what
+/// `luge compile` builds with the runtime's arguments.
 fn luge_modes() -> [(Runtime, CompileOptions); 3] {
-    let with = |bounds, interrupt_checks| CompileOptions {
-        bounds,
-        interrupt_checks,
-        ..CompileOptions::for_arch(Arch::host())
+    let with = |bounds, checks: Option<bool>| {
+        let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
+        opts.bounds = bounds;
+        if let Some(checks) = checks {
+            opts.interrupt_checks = checks;
+        }
+        opts
     };
     [
-        (Runtime::LugeGuard, with(BoundsMode::Guard, true)),
-        (Runtime::LugeSoftware, with(BoundsMode::Software, true)),
-        (Runtime::LugeNoChecks, with(BoundsMode::Guard, false)),
+        (Runtime::LugeGuard, with(BoundsMode::Guard, None)),
+        (Runtime::LugeSoftware, with(BoundsMode::Software, None)),
+        (Runtime::LugeChecks, with(BoundsMode::Guard, Some(true))),
     ]
 }
 
 #[test]
 fn the_modes_are_those_the_runner_compiles() {
+    let default_checks = luge_runtime::scheduled_compile_options(Arch::host()).interrupt_checks;
     for (runtime, opts) in luge_modes() {
         let args = runtime.luge_compile_args().expect("a Luge runtime");
         let software = args.contains(&"software");
         assert_eq!(software, opts.bounds == BoundsMode::Software, "{runtime}");
-        let no_checks = args.contains(&"--no-interrupt-checks");
-        assert_eq!(no_checks, !opts.interrupt_checks, "{runtime}");
+        let checks = args.contains(&"--interrupt-checks") || default_checks;
+        assert_eq!(checks, opts.interrupt_checks, "{runtime}");
     }
 }
 

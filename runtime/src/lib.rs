@@ -33,3 +33,15 @@ pub use module::{read_descriptor, LoadError, Module};
 pub use store::{task_stack_size, InterruptHandle, Store, DEFAULT_MAX_STACK};
 pub use table::Table;
 pub use values::Val;
+
+/// The options to compile modules for `arch` with when they will run as
+/// scheduler tasks (as under `luge run` and `luge serve`): the
+/// architecture's defaults, without interruption checks where this build
+/// interrupts guests asynchronously (such code cannot be stopped by an
+/// [`InterruptHandle`] outside a scheduler task).
+pub fn scheduled_compile_options(arch: awsm_compiler::Arch) -> awsm_compiler::CompileOptions {
+    let mut opts = awsm_compiler::CompileOptions::for_arch(arch);
+    opts.interrupt_checks =
+        !(sys::preempt::ASYNC_INTERRUPTION && arch == awsm_compiler::Arch::host());
+    opts
+}

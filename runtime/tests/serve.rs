@@ -535,3 +535,30 @@ fn openwhisk_actions_are_created_and_invoked_blocking() {
         404
     );
 }
+
+#[test]
+fn the_openwhisk_action_container_protocol_inits_once_then_runs() {
+    use base64::Engine;
+    let container_port = free_port();
+    let settings = format!(r#""openwhisk": {{"port": {container_port}}}"#);
+    let _served = serve(&[], &settings);
+    let mut client = Client::connect(container_port);
+    let early = client.post("/run", br#"{"value": {}}"#);
+    assert_eq!(early.status, 403, "{}", early.text());
+
+    let echo = std::fs::read(wasm_program("json_echo")).unwrap();
+    let code = base64::engine::general_purpose::STANDARD.encode(&echo);
+    let init = format!(
+        r#"{{"value": {{"name": "echo", "main": "main", "code": "{code}", "binary": true}}}}"#
+    );
+    let initialized = client.post("/init", init.as_bytes());
+    assert_eq!(initialized.status, 200, "{}", initialized.text());
+    assert_eq!(client.post("/init", init.as_bytes()).status, 403);
+
+    let run = br#"{"value": {"n": 7}, "action_name": "/guest/echo", "activation_id": "abc", "deadline": "0"}"#;
+    let result = client.post("/run", run);
+    assert_eq!(result.status, 200, "{}", result.text());
+    let result = json(&result);
+    assert_eq!(result["echo"]["n"], 7);
+    assert_eq!(result["action"], "/guest/echo");
+}

@@ -10,8 +10,7 @@ use super::metrics::Outcome;
 use crate::cache::{CacheError, ModuleCache};
 use crate::wasi::{self, CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
 use crate::{InstanceConfig, LoadError, Module, TrapKind};
-use awsm_compiler::{Arch, CompileOptions};
-use std::path::Path;
+use awsm_compiler::Arch;
 use std::time::Duration;
 
 /// Why a function could not be made ready.
@@ -57,23 +56,41 @@ impl Function {
         cache: &ModuleCache,
     ) -> Result<Function, FunctionError> {
         let path = config.path.clone();
-        let module = if is_shared_object(&path) {
-            Module::load(&path).map_err(|error| FunctionError::Load {
-                path: path.clone(),
-                error,
-            })?
-        } else {
-            let wasm = awsm_compiler::read_module(&path).map_err(|error| FunctionError::Read {
+        if Module::is_shared_object(&path) {
+            let module = Module::load(&path).map_err(|error| FunctionError::Load {
                 path: path.clone(),
                 error,
             })?;
-            Function::compile(&wasm, &config, cache).map_err(|error| FunctionError::Compile {
-                path: path.clone(),
+            return Function::new(name, config, module);
+        }
+        let wasm = awsm_compiler::read_module(&path).map_err(|error| FunctionError::Read {
+            path: path.clone(),
+            error,
+        })?;
+        Function::from_wasm(name, config, &wasm, cache)
+    }
+
+    /// Compiles `wasm` through `cache` into a function served with
+    /// `config` (whose `path` only names it in messages).
+    pub fn from_wasm(
+        name: &str,
+        config: RouteConfig,
+        wasm: &[u8],
+        cache: &ModuleCache,
+    ) -> Result<Function, FunctionError> {
+        let module =
+            Function::compile(wasm, &config, cache).map_err(|error| FunctionError::Compile {
+                path: config.path.clone(),
                 error,
-            })?
-        };
-        let imports =
-            Imports::resolve(&module).map_err(|error| FunctionError::Imports { path, error })?;
+            })?;
+        Function::new(name, config, module)
+    }
+
+    fn new(name: &str, config: RouteConfig, module: Module) -> Result<Function, FunctionError> {
+        let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
+            path: config.path.clone(),
+            error,
+        })?;
         Ok(Function {
             name: name.to_owned(),
             config,
@@ -87,7 +104,7 @@ impl Function {
         config: &RouteConfig,
         cache: &ModuleCache,
     ) -> Result<Module, CacheError> {
-        let mut opts = CompileOptions::for_arch(Arch::host());
+        let mut opts = crate::scheduled_compile_options(Arch::host());
         opts.bounds = config.bounds;
         Ok(cache.load_or_compile(wasm, &opts)?.0)
     }
@@ -138,14 +155,6 @@ impl Function {
         }
         Ok(wasi)
     }
-}
-
-fn is_shared_object(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok()
-        && &magic == b"\x7fELF"
 }
 
 /// What a function is run with.

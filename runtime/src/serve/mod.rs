@@ -11,10 +11,11 @@
 //! - [`server`]: the `mio` event loop that owns every socket.
 //! - [`admin`]: live deploy, listing and removal, OpenWhisk's REST API;
 //!   [`deploy`] keeps deployed functions on disk; [`openwhisk`] speaks
-//!   OpenWhisk's formats.
+//!   OpenWhisk's formats; [`container`] is its action-container protocol.
 
 pub mod admin;
 pub mod config;
+pub mod container;
 pub mod deploy;
 pub mod function;
 pub mod http;

@@ -11,12 +11,20 @@ use super::metrics::Outcome;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The line OpenWhisk's invoker waits for on an action container's stdout
+/// and stderr at the end of every activation's logs.
+pub const LOG_SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
+
 /// How the response to a function call is made.
 pub enum Reply {
     /// The function's response as it is.
     Http,
     /// An activation record, or with `result_only` just the result.
     Activation(Activation),
+    /// The action container's `/run` answer: the result, or 502 with
+    /// `{"error": ...}`; the activation's log markers follow on stdout and
+    /// stderr.
+    ContainerRun,
 }
 
 /// What an activation record needs besides the call's outcome.
@@ -38,6 +46,12 @@ impl Reply {
         match self {
             Reply::Http => response,
             Reply::Activation(activation) => activation.respond(invoked, waited),
+            Reply::ContainerRun => {
+                let (result, status) = action_result(invoked);
+                println!("{LOG_SENTINEL}");
+                eprintln!("{LOG_SENTINEL}");
+                Response::json(if status == "success" { 200 } else { 502 }, &result)
+            }
         }
     }
 }
@@ -142,6 +156,28 @@ pub fn action_invocation(
     })
 }
 
+/// The module in `doc[section]`: its `code`, the base64 of a `.wasm`, with
+/// `binary` true (how OpenWhisk carries binary actions).
+pub fn binary_code(doc: &Value, section: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let code = doc
+        .pointer(&format!("/{section}/code"))
+        .and_then(Value::as_str)
+        .ok_or(format!("{section}.code: missing (the base64 of a .wasm)"))?;
+    if doc
+        .pointer(&format!("/{section}/binary"))
+        .and_then(Value::as_bool)
+        != Some(true)
+    {
+        return Err(format!(
+            "{section}.binary: must be true (code is the base64 of a .wasm)"
+        ));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(code.trim())
+        .map_err(|e| format!("{section}.code: not base64: {e}"))
+}
+
 /// A fresh activation id: 32 hex digits, as OpenWhisk's are.
 pub fn new_activation_id() -> String {
     let mut bytes = [0u8; 16];
@@ -162,21 +198,10 @@ pub struct ActionModule {
 /// The module and limits of an action-create request body (`{"exec":
 /// {"kind": ..., "code": BASE64, "binary": true}, "limits": {...}}`).
 pub fn action_module(body: &[u8]) -> Result<ActionModule, String> {
-    use base64::Engine;
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("the action is not JSON: {e}"))?;
-    let code = doc
-        .pointer("/exec/code")
-        .and_then(Value::as_str)
-        .ok_or("exec.code: missing (the base64 of the .wasm)")?;
-    if doc.pointer("/exec/binary").and_then(Value::as_bool) != Some(true) {
-        return Err("exec.binary: must be true (code is the base64 of a .wasm)".to_owned());
-    }
-    let wasm = base64::engine::general_purpose::STANDARD
-        .decode(code.trim())
-        .map_err(|e| format!("exec.code: not base64: {e}"))?;
     Ok(ActionModule {
-        wasm,
+        wasm: binary_code(&doc, "exec")?,
         timeout_ms: doc.pointer("/limits/timeout").and_then(Value::as_u64),
         memory_mib: doc.pointer("/limits/memory").and_then(Value::as_u64),
     })

@@ -26,6 +26,8 @@ pub enum Listener {
     Tenant { name: String, port: u16 },
     /// Live management and OpenWhisk's REST API, behind the bearer token.
     Admin,
+    /// OpenWhisk's action-container protocol (`/init`, `/run`).
+    ActionContainer,
 }
 
 impl Listener {
@@ -39,7 +41,11 @@ impl Listener {
             (t.port, listener)
         });
         let admin = config.admin.iter().map(|a| (a.port, Listener::Admin));
-        tenants.chain(admin).collect()
+        let container = config
+            .openwhisk
+            .iter()
+            .map(|o| (o.port, Listener::ActionContainer));
+        tenants.chain(admin).chain(container).collect()
     }
 }
 
@@ -84,6 +90,18 @@ pub struct State {
     pub(super) admin: Option<Admin>,
     /// The port deployed functions go to when the deploy names none.
     pub(super) default_port: u16,
+    /// The action-container listener's action, once `/init` gave it.
+    pub(super) container: ContainerAction,
+}
+
+/// Where the action container's one action stands.
+#[derive(Default)]
+pub enum ContainerAction {
+    #[default]
+    Uninitialized,
+    /// `/init` came and its module is being compiled.
+    Initializing,
+    Ready(Arc<Function>),
 }
 
 /// What the admin API needs.
@@ -111,6 +129,7 @@ impl State {
             log: BufWriter::new(std::io::stderr()),
             admin,
             default_port: config.tenants.first().map_or(0, |t| t.port),
+            container: ContainerAction::default(),
         };
         for (name, served) in functions {
             state.install(name, served);
@@ -148,7 +167,7 @@ impl State {
                 let name = self.name_at(*port, path)?;
                 self.functions.get(name).map(|s| &s.function)
             }
-            Listener::Admin => None,
+            Listener::Admin | Listener::ActionContainer => None,
         }
     }
 
@@ -156,7 +175,7 @@ impl State {
     /// limit, or nothing for requests no function will read.
     pub fn body_limit(&self, listener: &Listener, head: &RequestHead) -> u64 {
         match listener {
-            Listener::Admin => ADMIN_MAX_BODY_BYTES,
+            Listener::Admin | Listener::ActionContainer => ADMIN_MAX_BODY_BYTES,
             // A request for no route is read like any other, then
             // answered 404.
             Listener::Tenant { .. } => self
@@ -184,8 +203,10 @@ impl State {
         request: Request,
         scheduler: &Scheduler,
     ) -> Handled {
-        if *listener == Listener::Admin {
-            return self.handle_admin(token, request, scheduler);
+        match listener {
+            Listener::Admin => return self.handle_admin(token, request, scheduler),
+            Listener::ActionContainer => return self.handle_container(token, request, scheduler),
+            Listener::Tenant { .. } => {}
         }
         match self.route(listener, &request.head.path).cloned() {
             Some(function) => {

@@ -27,6 +27,11 @@ pub use luge_scheduler::worker::PREEMPT_SIGNAL;
 #[cfg(target_arch = "x86_64")]
 const RED_ZONE: usize = 128;
 
+/// Whether this build can interrupt guest code asynchronously (see the
+/// module documentation): guests running on the scheduler then need no
+/// interruption checks to be preempted or timed out.
+pub const ASYNC_INTERRUPTION: bool = cfg!(target_arch = "x86_64");
+
 static INSTALL: Once = Once::new();
 
 /// Installs the preemption handler (once per process).

@@ -7,7 +7,7 @@ use super::fd::{DirEntry, Fd};
 use super::guest::{element, offset, Guest};
 use super::WasiCtx;
 use crate::sys::{raise, Unwind};
-use crate::{Caller, FuncType, ValType, VmCtx};
+use crate::{Caller, FuncType, TrapKind, ValType, VmCtx};
 use std::cell::RefCell;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -718,6 +718,23 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Ends the calling guest with an `Interrupted` trap if it was interrupted
+/// (its time ran out) during a host call. With interruption checks it
+/// would trap at its next one anyway; code compiled without them would
+/// otherwise run on after a sleep or read that the timeout cut short.
+fn stop_if_interrupted(caller: &Caller) {
+    if caller.interrupt_pending() {
+        let interrupted = Unwind::Trap {
+            kind: TrapKind::Interrupted,
+            pc: 0,
+        };
+        // SAFETY: called by a host function that compiled code called, so
+        // guest code runs on this thread; the shim's frame holds nothing
+        // that needs dropping.
+        unsafe { raise(interrupted) }
+    }
+}
+
 /// Runs `f` on a [`Call`] for the calling sandbox and turns the result into
 /// the errno the guest sees.
 fn dispatch(caller: &Caller, f: impl FnOnce(&mut Call) -> WasiResult<()>) -> i32 {
@@ -762,7 +779,10 @@ macro_rules! wasi_functions {
                     // SAFETY: compiled code calls host functions with its own
                     // context, and `caller` does not outlive this call.
                     let caller = unsafe { Caller::from_vmctx(vmctx) };
-                    dispatch(&caller, |call| wasi_functions!(@call call, $method, $($arg),*))
+                    let errno =
+                        dispatch(&caller, |call| wasi_functions!(@call call, $method, $($arg),*));
+                    stop_if_interrupted(&caller);
+                    errno
                 }
             )*
         }

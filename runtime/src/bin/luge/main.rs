@@ -1,7 +1,7 @@
 //! `luge`: the command-line front end of the Luge runtime.
 
 use anyhow::{Context, Result};
-use awsm_compiler::{Arch, BoundsMode, CompileOptions, OptLevel};
+use awsm_compiler::{Arch, BoundsMode, OptLevel};
 use clap::{Parser, Subcommand};
 use luge_runtime::read_descriptor;
 use std::path::PathBuf;
@@ -43,8 +43,14 @@ enum Command {
         /// Optimization level: `none` or `speed`.
         #[arg(long, default_value = "speed")]
         opt: OptLevel,
-        /// Leave out the interruption checks at loop headers and function
-        /// entries (such code cannot be preempted or timed out).
+        /// Put an interruption check at every loop header and function entry.
+        /// On x86_64 the default is without: Luge stops and preempts guests
+        /// there with a signal, at no cost to compiled code. On aarch64 the
+        /// checks are the default and the only way to stop a guest.
+        #[arg(long, conflicts_with = "no_interrupt_checks")]
+        interrupt_checks: bool,
+        /// Leave the interruption checks out (on aarch64 such code cannot be
+        /// preempted or timed out).
         #[arg(long)]
         no_interrupt_checks: bool,
     },
@@ -68,15 +74,17 @@ fn compile(
     bounds: Option<BoundsMode>,
     target: Option<Arch>,
     opt: OptLevel,
-    no_interrupt_checks: bool,
+    interrupt_checks: Option<bool>,
 ) -> Result<()> {
     let wasm = awsm_compiler::read_module(&input)?;
-    let mut opts = CompileOptions::for_arch(target.unwrap_or_else(Arch::host));
+    let mut opts = luge_runtime::scheduled_compile_options(target.unwrap_or_else(Arch::host));
     if let Some(bounds) = bounds {
         opts.bounds = bounds;
     }
     opts.opt = opt;
-    opts.interrupt_checks = !no_interrupt_checks;
+    if let Some(checks) = interrupt_checks {
+        opts.interrupt_checks = checks;
+    }
     let output = output.unwrap_or_else(|| {
         let mut name = input.clone().into_os_string();
         name.push(".so");
@@ -164,9 +172,13 @@ fn main() -> ExitCode {
             bounds,
             target,
             opt,
+            interrupt_checks,
             no_interrupt_checks,
-        } => compile(input, output, bounds, target, opt, no_interrupt_checks)
-            .map(|()| ExitCode::SUCCESS),
+        } => {
+            let checks = (interrupt_checks || no_interrupt_checks).then_some(interrupt_checks);
+            compile(input, output, bounds, target, opt, checks)
+        }
+        .map(|()| ExitCode::SUCCESS),
         Command::Inspect { module } => inspect(module).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -1,7 +1,7 @@
 //! `luge run`: runs a WASI program in one sandbox.
 
 use anyhow::{bail, Context, Result};
-use awsm_compiler::{Arch, BoundsMode, CompileOptions};
+use awsm_compiler::{Arch, BoundsMode};
 use luge_runtime::cache::ModuleCache;
 use luge_runtime::wasi::{self, CommandReport, Ended, Input, Output, WasiCtxBuilder};
 use luge_runtime::{task_stack_size, InstanceConfig, Module, TrapKind};
@@ -58,20 +58,12 @@ pub struct RunArgs {
     args: Vec<String>,
 }
 
-fn is_shared_object(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok()
-        && &magic == b"\x7fELF"
-}
-
 fn load(args: &RunArgs) -> Result<Module> {
-    if is_shared_object(&args.module) {
+    if Module::is_shared_object(&args.module) {
         return Ok(Module::load(&args.module)?);
     }
     let wasm = awsm_compiler::read_module(&args.module)?;
-    let mut opts = CompileOptions::for_arch(Arch::host());
+    let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
     if let Some(bounds) = args.bounds {
         opts.bounds = bounds;
     }

@@ -176,9 +176,16 @@ fn scheduler_for(config: &ServeConfig, workers: usize) -> Scheduler {
 fn print_banner(config: &ServeConfig, server: &Server, workers: usize) {
     println!("luge serve: {workers} workers; Ctrl-C stops gracefully");
     for (addr, listener) in server.local_addrs() {
-        let Listener::Tenant { name, port } = &listener else {
-            println!("admin API on http://{addr} (bearer token required)");
-            continue;
+        let (name, port) = match &listener {
+            Listener::Tenant { name, port } => (name, port),
+            Listener::Admin => {
+                println!("admin API on http://{addr} (bearer token required)");
+                continue;
+            }
+            Listener::ActionContainer => {
+                println!("OpenWhisk action container on http://{addr} (/init, /run)");
+                continue;
+            }
         };
         println!("tenant {name} on http://{addr}");
         let routes = config
