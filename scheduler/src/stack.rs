@@ -2,6 +2,7 @@
 //! that an overflow faults instead of corrupting a neighbour, and pooled so
 //! that starting a sandbox does not map memory.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Mutex;
 
@@ -80,8 +81,15 @@ impl Drop for Stack {
 pub struct StackPool {
     size: usize,
     capacity: usize,
-    free: Mutex<Vec<Stack>>,
+    /// Free stacks: resident ones at the back, where `get` takes from.
+    free: Mutex<VecDeque<Stack>>,
 }
+
+/// Free stacks kept resident: the ones a steady stream of tasks reuses.
+/// Giving a stack's pages back costs a TLB shootdown on every core and a
+/// page fault per page on its next use, more than a short task itself; past
+/// this many free stacks (after a burst), they are given back.
+const RESIDENT_STACKS: usize = 16;
 
 impl StackPool {
     /// A pool of stacks of `size` bytes that keeps at most `capacity` free.
@@ -89,28 +97,36 @@ impl StackPool {
         StackPool {
             size,
             capacity,
-            free: Mutex::new(Vec::new()),
+            free: Mutex::new(VecDeque::new()),
         }
     }
 
     pub fn get(&self) -> io::Result<Stack> {
-        match self.free.lock().unwrap().pop() {
+        match self.free.lock().unwrap().pop_back() {
             Some(stack) => Ok(stack),
             None => Stack::new(self.size),
         }
     }
 
-    /// Returns `stack` to the pool. Its pages are given back to the kernel
-    /// first, so an idle pool holds address space, not memory.
+    /// Returns `stack` to the pool. The first [`RESIDENT_STACKS`] free
+    /// stacks keep their pages (a stack holds no data the next task could
+    /// read: guest code only reads frames it wrote); beyond them, pages are
+    /// given back to the kernel, so that an idle pool after a burst holds
+    /// address space, not memory.
     pub fn put(&self, stack: Stack) {
-        let mut free = self.free.lock().unwrap();
-        if free.len() < self.capacity {
-            // SAFETY: the usable part of our own mapping; nothing runs on it.
-            unsafe {
-                libc::madvise(stack.bottom() as *mut _, stack.size(), libc::MADV_DONTNEED);
-            }
-            free.push(stack);
+        let free_now = self.free.lock().unwrap().len();
+        if free_now >= self.capacity {
+            return;
         }
+        if free_now < RESIDENT_STACKS {
+            self.free.lock().unwrap().push_back(stack);
+            return;
+        }
+        // SAFETY: the usable part of our own mapping; nothing runs on it.
+        unsafe {
+            libc::madvise(stack.bottom() as *mut _, stack.size(), libc::MADV_DONTNEED);
+        }
+        self.free.lock().unwrap().push_front(stack);
     }
 
     pub fn free_count(&self) -> usize {
@@ -136,8 +152,33 @@ mod tests {
         pool.put(stack);
         assert_eq!(pool.free_count(), 1);
         let again = pool.get().unwrap();
-        // Returned pages read as zero.
+        // Reused as it was: the pages stayed resident.
         // SAFETY: mapped read/write.
-        assert_eq!(unsafe { ((again.top() - 1) as *const u8).read() }, 0);
+        assert_eq!(unsafe { ((again.top() - 1) as *const u8).read() }, 2);
+    }
+
+    #[test]
+    fn stacks_past_the_resident_ones_give_their_pages_back() {
+        let pool = StackPool::new(64 << 10, 64);
+        let stacks: Vec<_> = (0..RESIDENT_STACKS + 1)
+            .map(|_| pool.get().unwrap())
+            .collect();
+        for stack in &stacks {
+            // SAFETY: the whole usable range is mapped read/write.
+            unsafe { ((stack.top() - 1) as *mut u8).write(7) };
+        }
+        for stack in stacks {
+            pool.put(stack);
+        }
+        // The resident ones come back first, as they were.
+        for _ in 0..RESIDENT_STACKS {
+            let stack = pool.get().unwrap();
+            // SAFETY: mapped read/write.
+            assert_eq!(unsafe { ((stack.top() - 1) as *const u8).read() }, 7);
+        }
+        // The one returned past them reads as zero.
+        let last = pool.get().unwrap();
+        // SAFETY: mapped read/write.
+        assert_eq!(unsafe { ((last.top() - 1) as *const u8).read() }, 0);
     }
 }

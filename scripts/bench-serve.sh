@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Throughput of `luge serve` against nginx serving a small static file, both
+# on loopback and driven by wrk from the same machine, in one run
+# (docs/benchmarks.md, "luge serve").
+#
+#   scripts/bench-serve.sh [SECONDS] [CONNECTIONS]     (default 10 s, 32)
+#
+# Needs wrk and nginx (Debian packages wrk, nginx-light or nginx). Ports:
+# 8090 (nginx) and 8080 (luge serve with the bundled examples); both must
+# be free. Each side is measured twice, alternating.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_PER_RUN="${1:-10}"
+CONNECTIONS="${2:-32}"
+for tool in wrk nginx curl; do
+    command -v "$tool" >/dev/null || { echo "bench-serve: $tool is not installed" >&2; exit 1; }
+done
+
+WORK="$(mktemp -d)"
+cleanup() {
+    [[ -f "$WORK/nginx.pid" ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    [[ -n "${LUGE_PID:-}" ]] && kill "$LUGE_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/html" "$WORK/logs"
+echo "Hello, world!" >"$WORK/html/hello.txt"
+cat >"$WORK/nginx.conf" <<CONF
+worker_processes auto;
+error_log $WORK/logs/error.log;
+pid $WORK/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/body;
+  proxy_temp_path $WORK/proxy;
+  fastcgi_temp_path $WORK/fastcgi;
+  uwsgi_temp_path $WORK/uwsgi;
+  scgi_temp_path $WORK/scgi;
+  server { listen 127.0.0.1:8090; root $WORK/html; default_type text/plain; }
+}
+CONF
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+
+echo "building luge (release)" >&2
+cargo build --release --quiet --bin luge --manifest-path "$ROOT/Cargo.toml"
+(cd "$ROOT" && exec target/release/luge serve >/dev/null 2>&1) &
+LUGE_PID=$!
+for _ in $(seq 100); do
+    curl -sf -o /dev/null http://127.0.0.1:8080/hello && break
+    sleep 0.1
+done
+
+measure() {  # name url
+    wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$2" \
+        | awk -v name="$1" '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2}
+                            END {printf "%-6s %10.0f req/s   p99 %s\n", name, rps, p99}'
+}
+
+echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s; nproc $(nproc); $(date -u +%FT%TZ)"
+for round in 1 2; do
+    measure nginx http://127.0.0.1:8090/hello.txt
+    measure luge http://127.0.0.1:8080/hello
+done
