@@ -459,6 +459,17 @@ fn functions_deploy_and_go_while_traffic_flows_and_survive_a_restart() {
         400
     );
     assert_eq!(admin.admin("PUT", "/functions/a.b", &hello).status, 400);
+    // A redeploy that does not compile leaves the deployed version serving,
+    // now and after the restart below.
+    let mut broken = hello.clone();
+    broken.truncate(100);
+    assert_eq!(
+        admin
+            .admin("PUT", "/functions/greet?route=/greet", &broken)
+            .status,
+        400
+    );
+    assert_eq!(client.post("/greet", b"still").text(), "Hello, still!\n");
 
     // A second deployment under a name that is then removed.
     assert_eq!(admin.admin("PUT", "/functions/gone", &hello).status, 201);

@@ -268,13 +268,28 @@ fn build_deployment(
     completer: Completer,
 ) {
     let started = Instant::now();
-    let built = store
-        .save(&deployment, &wasm)
-        .map_err(|e| format!("cannot store the module: {e}"))
-        .and_then(|path| {
-            let config = route_config(&deployment, path);
-            Function::load(&deployment.name, config, store.cache()).map_err(|e| e.to_string())
-        });
+    // Writing the module durably (fsyncs) and compiling it do not depend on
+    // each other: overlapped, a deploy takes the longer of the two.
+    let built = std::thread::scope(|scope| {
+        let saved = scope.spawn(|| store.save(&deployment, &wasm));
+        let config = route_config(&deployment, "module.wasm".into());
+        let compiled = Function::from_wasm(&deployment.name, config, &wasm, store.cache());
+        let saved = saved.join().expect("saving a deployment does not panic");
+        let path = saved.map_err(|e| format!("cannot store the module: {e}"))?;
+        match compiled {
+            Ok(mut function) => {
+                // A failure here only leaves older versions that the newest
+                // shadows at the next start.
+                let _ = store.keep_only(&deployment.name, &path);
+                function.config.path = path;
+                Ok(function)
+            }
+            Err(e) => {
+                let _ = store.discard(&path);
+                Err(e.to_string())
+            }
+        }
+    });
     let took = started.elapsed();
     completer.complete(
         token,
@@ -294,11 +309,8 @@ fn build_deployment(
                 state.install(deployment.name.clone(), served);
                 Response::json(201, &body)
             }
-            Err(reason) => {
-                // Nothing half-deployed stays behind to load at restart.
-                let _ = store.remove(&deployment.name);
-                error(400, &reason)
-            }
+            // Nothing of a failed deploy stays behind to load at restart.
+            Err(reason) => error(400, &reason),
         }),
     );
 }

@@ -57,7 +57,9 @@ impl FunctionStore {
         &self.cache
     }
 
-    /// Writes a deployment durably; returns the path of its module.
+    /// Writes a deployment durably; returns the path of its module. Older
+    /// deployments of the name stay until [`FunctionStore::keep_only`]: a
+    /// module that then fails to compile must not cost the one before it.
     pub fn save(&self, deployment: &Deployment, wasm: &[u8]) -> std::io::Result<PathBuf> {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -71,13 +73,28 @@ impl FunctionStore {
         write_synced(&temp_dir.join(SETTINGS_FILE), &settings)?;
         std::fs::rename(&temp_dir, &final_dir)?;
         sync_dir(&self.dir)?;
-        // Only now may older deployments of the name go.
-        for (older, _) in self.versions(&deployment.name)? {
-            if older != final_dir {
-                let _ = std::fs::remove_dir_all(older);
+        Ok(final_dir.join(MODULE_FILE))
+    }
+
+    /// Removes every deployment of `name` but the one whose module is
+    /// `module` (a path [`FunctionStore::save`] returned). Loading picks the
+    /// newest anyway, so a crash before this loses nothing.
+    pub fn keep_only(&self, name: &str, module: &Path) -> std::io::Result<()> {
+        let kept = module.parent().unwrap_or(module);
+        for (dir, _) in self.versions(name)? {
+            if dir != kept {
+                std::fs::remove_dir_all(dir)?;
             }
         }
-        Ok(final_dir.join(MODULE_FILE))
+        Ok(())
+    }
+
+    /// Removes the deployment whose module is `module` (one that failed).
+    pub fn discard(&self, module: &Path) -> std::io::Result<()> {
+        match module.parent() {
+            Some(dir) if dir.starts_with(&self.dir) => std::fs::remove_dir_all(dir),
+            _ => Ok(()),
+        }
     }
 
     /// Removes every deployment of `name`; returns whether there was one.
@@ -196,8 +213,14 @@ mod tests {
     fn the_newest_deployment_wins_and_leftovers_are_cleared() {
         let dir = tempfile::tempdir().unwrap();
         let store = FunctionStore::open(dir.path()).unwrap();
-        store.save(&deployment("a"), b"first").unwrap();
+        let first = store.save(&deployment("a"), b"first").unwrap();
         let second = store.save(&deployment("a"), b"second").unwrap();
+        // A third that fails goes, the two before it stay.
+        let failed = store.save(&deployment("a"), b"third").unwrap();
+        store.discard(&failed).unwrap();
+        assert!(first.exists() && second.exists() && !failed.exists());
+        store.keep_only("a", &second).unwrap();
+        assert!(!first.exists());
         store.save(&deployment("b"), b"bee").unwrap();
         // A deploy that crashed before its rename.
         std::fs::create_dir(dir.path().join("functions/c.99.tmp")).unwrap();
