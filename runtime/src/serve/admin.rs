@@ -140,9 +140,7 @@ impl State {
         if !wasm.starts_with(b"\0asm") {
             return Handled::Now(error(400, "the body is not a WebAssembly module"));
         }
-        if !self.functions.values().any(|s| s.port == deployment.port)
-            && !self.tenant_ports().contains(&deployment.port)
-        {
+        if !self.tenant_ports.contains(&deployment.port) {
             let reason = format!("port {} is no tenant's", deployment.port);
             return Handled::Now(error(400, &reason));
         }
@@ -163,12 +161,6 @@ impl State {
         Handled::Later
     }
 
-    fn tenant_ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.functions.values().map(|s| s.port).collect();
-        ports.push(self.default_port);
-        ports
-    }
-
     /// A deployment of `name` from query settings (`route`, `port`,
     /// `timeout-ms`, `memory-limit-mib`, `max-body-bytes`,
     /// `relative-deadline-us`, `content-type`), defaults for the rest.
@@ -182,7 +174,7 @@ impl State {
         let mut d = Deployment {
             name: name.to_owned(),
             route: format!("/{name}"),
-            port: self.default_port,
+            port: self.tenant_ports.first().copied().unwrap_or(0),
             timeout_ms: defaults.timeout.as_millis() as u64,
             memory_limit_mib: None,
             max_body_bytes: defaults.max_body_bytes,

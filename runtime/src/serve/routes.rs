@@ -88,8 +88,9 @@ pub struct State {
     log: BufWriter<Stderr>,
     /// The admin API's token and where deployments are kept.
     pub(super) admin: Option<Admin>,
-    /// The port deployed functions go to when the deploy names none.
-    pub(super) default_port: u16,
+    /// The tenants' ports, the first being where deployed functions go when
+    /// the deploy names none.
+    pub(super) tenant_ports: Vec<u16>,
     /// The action-container listener's action, once `/init` gave it.
     pub(super) container: ContainerAction,
 }
@@ -128,7 +129,7 @@ impl State {
             queue_limit: config.queue_limit,
             log: BufWriter::new(std::io::stderr()),
             admin,
-            default_port: config.tenants.first().map_or(0, |t| t.port),
+            tenant_ports: config.tenants.iter().map(|t| t.port).collect(),
             container: ContainerAction::default(),
         };
         for (name, served) in functions {
