@@ -329,7 +329,33 @@ fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
     }
 }
 
+/// Pins the calling thread to the `index`-th CPU it may run on (modulo
+/// their number), so that a worker keeps its core's caches and the kernel
+/// does not move two workers onto one core. Best effort: where affinity
+/// cannot be set (a restricted container), the worker runs unpinned.
+fn pin_to_cpu(index: usize) {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity and
+    // sched_setaffinity read and write only the set passed, for the calling
+    // thread (pid 0).
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of_val(&allowed), &mut allowed) != 0 {
+            return;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &allowed))
+            .collect();
+        let Some(&cpu) = cpus.get(index % cpus.len().max(1)) else {
+            return;
+        };
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one);
+    }
+}
+
 fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
+    pin_to_cpu(index);
     // SAFETY: pthread_self has no preconditions.
     let me = unsafe { libc::pthread_self() };
     shared.slots[index]
@@ -751,5 +777,31 @@ mod tests {
         assert!(rx.recv().unwrap());
         scheduler.wait_idle();
         assert!(!on_timeout(|| ()), "no task here, so no timeout");
+    }
+
+    #[test]
+    fn workers_are_pinned_to_distinct_cpus() {
+        let scheduler = Scheduler::new(2);
+        let cpus = Arc::new(Mutex::new(Vec::new()));
+        for _ in 0..200 {
+            let cpus = cpus.clone();
+            scheduler.spawn(move || {
+                // SAFETY: sched_getcpu has no preconditions.
+                let cpu = unsafe { libc::sched_getcpu() };
+                let name = std::thread::current().name().map(str::to_owned);
+                cpus.lock().unwrap().push((name, cpu));
+            });
+        }
+        scheduler.wait_idle();
+        // A worker always runs on the same CPU.
+        let seen = cpus.lock().unwrap();
+        let mut by_worker: BTreeMap<Option<String>, std::collections::BTreeSet<i32>> =
+            BTreeMap::new();
+        for (name, cpu) in seen.iter() {
+            by_worker.entry(name.clone()).or_default().insert(*cpu);
+        }
+        for (name, cpus) in &by_worker {
+            assert_eq!(cpus.len(), 1, "{name:?} ran on {cpus:?}");
+        }
     }
 }
