@@ -12,6 +12,9 @@ pub enum CacheError {
     Compile(#[from] CompileError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// `path` failed validation or compilation.
+    #[error("{path}: {error}")]
+    InFile { path: PathBuf, error: CompileError },
     #[error("cannot create cache directory {path}: {error}")]
     Dir {
         path: PathBuf,
@@ -63,6 +66,24 @@ impl ModuleCache {
         let digest = hash.finalize();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         self.dir.join(format!("{hex}.so"))
+    }
+
+    /// The module in the file `path`: a compiled shared object loaded as it
+    /// is, else a `.wasm` (or `.wat`) compiled with `opts` through the
+    /// cache. Every error names the file.
+    pub fn load_file(&self, path: &Path, opts: &CompileOptions) -> Result<Module, CacheError> {
+        if Module::is_shared_object(path) {
+            return Ok(Module::load(path)?);
+        }
+        let wasm = awsm_compiler::read_module(path)?;
+        match self.load_or_compile(&wasm, opts) {
+            Ok((module, _)) => Ok(module),
+            Err(CacheError::Compile(error)) => Err(CacheError::InFile {
+                path: path.to_path_buf(),
+                error,
+            }),
+            Err(other) => Err(other),
+        }
     }
 
     /// The compiled module for `wasm`, compiling it into the cache first if

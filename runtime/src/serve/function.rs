@@ -9,31 +9,23 @@ use super::http::{Request, Response};
 use super::metrics::Outcome;
 use crate::cache::{CacheError, ModuleCache};
 use crate::wasi::{self, CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
-use crate::{InstanceConfig, LoadError, Module, TrapKind};
-use awsm_compiler::Arch;
+use crate::{InstanceConfig, Module, TrapKind};
+use awsm_compiler::{Arch, CompileOptions};
 use std::time::Duration;
 
 /// Why a function could not be made ready.
 #[derive(Debug, thiserror::Error)]
 pub enum FunctionError {
-    #[error("{path}: {error}")]
-    Read {
-        path: std::path::PathBuf,
-        error: awsm_compiler::CompileError,
-    },
-    #[error("{path}: {error}")]
-    Compile {
-        path: std::path::PathBuf,
-        error: CacheError,
-    },
-    #[error("{path}: {error}")]
-    Load {
-        path: std::path::PathBuf,
-        error: LoadError,
-    },
-    #[error("{path}: {error}")]
+    /// Its module file could not be read, compiled or loaded (the error
+    /// names the file).
+    #[error(transparent)]
+    File(#[from] CacheError),
+    /// An uploaded module did not compile.
+    #[error("function {name}: {error}")]
+    Compile { name: String, error: CacheError },
+    #[error("function {name}: {error}")]
     Imports {
-        path: std::path::PathBuf,
+        name: String,
         error: wasi::WasiError,
     },
 }
@@ -55,19 +47,8 @@ impl Function {
         config: RouteConfig,
         cache: &ModuleCache,
     ) -> Result<Function, FunctionError> {
-        let path = config.path.clone();
-        if Module::is_shared_object(&path) {
-            let module = Module::load(&path).map_err(|error| FunctionError::Load {
-                path: path.clone(),
-                error,
-            })?;
-            return Function::new(name, config, module);
-        }
-        let wasm = awsm_compiler::read_module(&path).map_err(|error| FunctionError::Read {
-            path: path.clone(),
-            error,
-        })?;
-        Function::from_wasm(name, config, &wasm, cache)
+        let module = cache.load_file(&config.path, &Function::compile_options(&config))?;
+        Function::new(name, config, module)
     }
 
     /// Compiles `wasm` through `cache` into a function served with
@@ -78,17 +59,20 @@ impl Function {
         wasm: &[u8],
         cache: &ModuleCache,
     ) -> Result<Function, FunctionError> {
-        let module =
-            Function::compile(wasm, &config, cache).map_err(|error| FunctionError::Compile {
-                path: config.path.clone(),
-                error,
-            })?;
+        let opts = Function::compile_options(&config);
+        let (module, _) =
+            cache
+                .load_or_compile(wasm, &opts)
+                .map_err(|error| FunctionError::Compile {
+                    name: name.to_owned(),
+                    error,
+                })?;
         Function::new(name, config, module)
     }
 
     fn new(name: &str, config: RouteConfig, module: Module) -> Result<Function, FunctionError> {
         let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
-            path: config.path.clone(),
+            name: name.to_owned(),
             error,
         })?;
         Ok(Function {
@@ -99,14 +83,10 @@ impl Function {
         })
     }
 
-    fn compile(
-        wasm: &[u8],
-        config: &RouteConfig,
-        cache: &ModuleCache,
-    ) -> Result<Module, CacheError> {
+    fn compile_options(config: &RouteConfig) -> CompileOptions {
         let mut opts = crate::scheduled_compile_options(Arch::host());
         opts.bounds = config.bounds;
-        Ok(cache.load_or_compile(wasm, &opts)?.0)
+        opts
     }
 
     pub fn module(&self) -> &Module {

@@ -59,19 +59,12 @@ pub struct RunArgs {
 }
 
 fn load(args: &RunArgs) -> Result<Module> {
-    if Module::is_shared_object(&args.module) {
-        return Ok(Module::load(&args.module)?);
-    }
-    let wasm = awsm_compiler::read_module(&args.module)?;
     let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
     if let Some(bounds) = args.bounds {
         opts.bounds = bounds;
     }
     let cache = ModuleCache::new(ModuleCache::default_dir());
-    let (module, _) = cache
-        .load_or_compile(&wasm, &opts)
-        .with_context(|| args.module.display().to_string())?;
-    Ok(module)
+    Ok(cache.load_file(&args.module, &opts)?)
 }
 
 fn wasi_ctx(args: &RunArgs) -> Result<WasiCtxBuilder> {
