@@ -16,29 +16,7 @@
 #endif
 
 static void init_array(int n, double A[N][N]) {
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j <= i; j++)
-            A[i][j] = (double)(-j % n) / n + 1;
-        for (int j = i + 1; j < n; j++)
-            A[i][j] = 0;
-        A[i][i] = 1;
-    }
-
-    /* Make A positive definite: A = L * L^T with L the lower triangle above. */
-    double (*B)[N] = pb_alloc((size_t)N * N, sizeof(double));
-    for (int r = 0; r < n; r++)
-        for (int s = 0; s < n; s++)
-            B[r][s] = 0;
-    /* A[r][t] is 0 for r < t, so the products skipped here are all zero:
-     * starting at t gives bit-identical B in a fraction of the time. */
-    for (int t = 0; t < n; t++)
-        for (int r = t; r < n; r++)
-            for (int s = t; s < n; s++)
-                B[r][s] += A[r][t] * A[s][t];
-    for (int r = 0; r < n; r++)
-        for (int s = 0; s < n; s++)
-            A[r][s] = B[r][s];
-    free(B);
+    pb_init_positive_definite(n, &A[0][0]);
 }
 
 static void kernel_cholesky(int n, double A[N][N]) {
