@@ -79,7 +79,9 @@ pub struct State {
     /// Every function, by name.
     pub(super) functions: BTreeMap<String, Served>,
     /// Function names by tenant port and request path.
-    pub(super) routes: HashMap<(u16, String), String>,
+    /// Function names by tenant port, then request path (nested so that a
+    /// request's path is looked up as it is, without building a key).
+    pub(super) routes: HashMap<u16, HashMap<String, String>>,
     pub(super) completer: Completer,
     pub(super) metrics: Arc<Metrics>,
     /// Function calls admitted and not finished.
@@ -142,24 +144,27 @@ impl State {
     /// same name (calls in flight finish with the old one).
     pub(super) fn install(&mut self, name: String, served: Served) {
         self.uninstall(&name);
-        let key = (served.port, served.function.config.route.clone());
-        self.routes.insert(key, name.clone());
+        let path = served.function.config.route.clone();
+        let on_port = self.routes.entry(served.port).or_default();
+        on_port.insert(path, name.clone());
         self.functions.insert(name, served);
     }
 
     /// Stops serving `name`; returns what it served.
     pub(super) fn uninstall(&mut self, name: &str) -> Option<Served> {
         let served = self.functions.remove(name)?;
-        let key = (served.port, served.function.config.route.clone());
-        if self.routes.get(&key).is_some_and(|n| n == name) {
-            self.routes.remove(&key);
+        let path = &served.function.config.route;
+        if let Some(on_port) = self.routes.get_mut(&served.port) {
+            if on_port.get(path).is_some_and(|n| n == name) {
+                on_port.remove(path);
+            }
         }
         Some(served)
     }
 
     /// The name of the function on `port` at `path`.
     pub(super) fn name_at(&self, port: u16, path: &str) -> Option<&String> {
-        self.routes.get(&(port, path.to_owned()))
+        self.routes.get(&port)?.get(path)
     }
 
     fn route(&self, listener: &Listener, path: &str) -> Option<&Arc<Function>> {

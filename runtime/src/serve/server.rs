@@ -369,8 +369,8 @@ fn take_request(
     state: &mut State,
     scheduler: &Scheduler,
 ) -> bool {
-    let listener = conn.listener.clone();
-    let limit = |head: &super::http::RequestHead| state.body_limit(&listener, head);
+    let listener = &conn.listener;
+    let limit = |head: &super::http::RequestHead| state.body_limit(listener, head);
     let next = conn.reader.next_request(&limit);
     match next {
         Ok(Next::NeedMore) => false,
