@@ -14,6 +14,7 @@ mod io;
 pub mod lifecycle;
 mod parked;
 pub mod queue;
+mod sleepers;
 pub mod stack;
 pub mod task;
 pub mod worker;

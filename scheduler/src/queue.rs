@@ -145,6 +145,11 @@ impl RunQueue {
         .and_then(Steal::success)
     }
 
+    /// Whether any task waits to run.
+    pub fn has_work(&self) -> bool {
+        self.earliest_waiting().is_some()
+    }
+
     /// `None` when nothing waits; otherwise the earliest deadline among
     /// waiting tasks (`Some(None)` when no waiting task has one, or under
     /// FIFO, which does not look at deadlines).

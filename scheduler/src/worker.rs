@@ -14,13 +14,14 @@ use crate::io::IoHandle;
 use crate::lifecycle::State;
 use crate::parked::Parked;
 use crate::queue::{Policy, RunQueue};
+use crate::sleepers::{Pending, Sleepers};
 use crate::stack::{Stack, StackPool};
 use crate::task::{set_current, task_entry, Current, Task, TaskOptions, Timeout, Wait};
 
 use crossbeam_deque::Worker as Deque;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -55,10 +56,9 @@ pub(crate) struct Shared {
     queue: RunQueue,
     stacks: StackPool,
     /// Tasks spawned and not yet finished.
-    pending: AtomicUsize,
+    pending: Pending,
     shutdown: AtomicBool,
-    idle: Mutex<()>,
-    wake: Condvar,
+    sleepers: Sleepers,
     /// Tasks each worker finished, for tests and metrics.
     completed: Vec<AtomicUsize>,
     slots: Vec<WorkerSlot>,
@@ -83,7 +83,7 @@ impl Shared {
     pub(crate) fn requeue_woken(&self, mut task: Box<Task>, ready: bool, now: Instant) {
         task.wake(ready, now);
         self.queue.push(task);
-        self.wake.notify_one();
+        self.sleepers.wake_one();
     }
 
     /// Fires the timeouts that are due.
@@ -149,10 +149,9 @@ impl Scheduler {
         let shared = Arc::new(Shared {
             queue: RunQueue::new(policy, &deques),
             stacks: StackPool::new(stack_size, 4096),
-            pending: AtomicUsize::new(0),
+            pending: Pending::default(),
             shutdown: AtomicBool::new(false),
-            idle: Mutex::new(()),
-            wake: Condvar::new(),
+            sleepers: Sleepers::default(),
             completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             slots: (0..workers)
                 .map(|_| WorkerSlot {
@@ -230,22 +229,14 @@ impl Scheduler {
         task.lifecycle
             .transition(State::Runnable)
             .expect("an initialized task can be queued");
-        self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        self.shared.pending.add();
         self.shared.queue.push_new(task);
-        self.shared.wake.notify_one();
+        self.shared.sleepers.wake_one();
     }
 
     /// Waits until every spawned task has finished.
     pub fn wait_idle(&self) {
-        let mut guard = self.shared.idle.lock().unwrap();
-        while self.shared.pending.load(Ordering::Acquire) != 0 {
-            guard = self
-                .shared
-                .wake
-                .wait_timeout(guard, Duration::from_millis(10))
-                .unwrap()
-                .0;
-        }
+        self.shared.pending.wait_zero();
     }
 
     /// Tasks finished by each worker so far.
@@ -274,7 +265,7 @@ impl Drop for Scheduler {
             let _ = thread.join();
         }
         self.shared.shutdown.store(true, Ordering::Release);
-        self.shared.wake.notify_all();
+        self.shared.sleepers.wake_all();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -370,11 +361,12 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
             shared.queue.push_local(&deque, task);
         }
         let Some(mut task) = shared.queue.pop(index, &deque) else {
-            let guard = shared.idle.lock().unwrap();
             let wait = sleeping.next_wake().map_or(IDLE_WAIT, |at| {
                 at.saturating_duration_since(now).min(IDLE_WAIT)
             });
-            let _ = shared.wake.wait_timeout(guard, wait).unwrap();
+            shared.sleepers.sleep(wait, || {
+                shared.queue.has_work() || shared.shutdown.load(Ordering::Acquire)
+            });
             continue;
         };
         let slot = &shared.slots[index];
@@ -393,9 +385,7 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
             State::Complete | State::Error => {
                 shared.drop_timeout(&task);
                 shared.completed[index].fetch_add(1, Ordering::Relaxed);
-                if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    shared.wake.notify_all();
-                }
+                shared.pending.finish();
             }
             State::Blocked => match task.wait {
                 Wait::Timer => {
