@@ -168,10 +168,24 @@ pub enum Next {
     Continue,
 }
 
+/// How [`RequestReader::read_from`] tells that its source has nothing more
+/// for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Only when a read says `WouldBlock`.
+    AtWouldBlock,
+    /// Also after a read that returned less than the room offered: a TCP
+    /// socket's receive queue was empty then, and edge-triggered readiness
+    /// reports any byte that arrives later. This saves the `WouldBlock`
+    /// read, a system call per request. Not for a socket whose peer has
+    /// closed: its end of file would go unseen until the next read.
+    AtShortRead,
+}
+
 /// What stopped [`RequestReader::read_from`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOutcome {
-    /// The source has nothing more for now (`WouldBlock`): wait for the
+    /// The source has nothing more for now (see [`Drained`]): wait for the
     /// next readiness event.
     WouldBlock,
     /// The peer closed its side: nothing more will arrive. Requests already
@@ -259,17 +273,29 @@ impl RequestReader {
         }
     }
 
-    /// Reads from `source` (a non-blocking socket) until it would block,
-    /// reaches end of file or the buffer is full; see [`ReadOutcome`].
-    /// `Interrupted` reads are retried; other IO errors are returned.
-    pub fn read_from<R: Read + ?Sized>(&mut self, source: &mut R) -> io::Result<ReadOutcome> {
+    /// Reads from `source` (a non-blocking socket) until it is drained (as
+    /// `drained` tells), reaches end of file or the buffer is full; see
+    /// [`ReadOutcome`]. `Interrupted` reads are retried; other IO errors
+    /// are returned.
+    pub fn read_from<R: Read + ?Sized>(
+        &mut self,
+        source: &mut R,
+        drained: Drained,
+    ) -> io::Result<ReadOutcome> {
         loop {
             if self.is_full() {
                 return Ok(ReadOutcome::Full);
             }
-            match source.read(self.buffer_for_read()) {
+            let room = self.buffer_for_read();
+            let offered = room.len();
+            match source.read(room) {
                 Ok(0) => return Ok(ReadOutcome::Eof),
-                Ok(n) => self.filled(n),
+                Ok(n) => {
+                    self.filled(n);
+                    if n < offered && drained == Drained::AtShortRead {
+                        return Ok(ReadOutcome::WouldBlock);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Ok(ReadOutcome::WouldBlock)
                 }
@@ -1588,16 +1614,39 @@ mod tests {
         let mut reader = new_reader();
         let mut source = Chunks(vec![b"GET / HTTP/1.1\r\n".to_vec(), b"\r\nGET /2".to_vec()]);
         assert_eq!(
-            reader.read_from(&mut source).unwrap(),
+            reader
+                .read_from(&mut source, Drained::AtWouldBlock)
+                .unwrap(),
             ReadOutcome::WouldBlock
         );
         assert_eq!(expect_request(&mut reader).head.path, "/");
         assert_eq!(next(&mut reader), Ok(Next::NeedMore));
 
         let mut rest: &[u8] = b" HTTP/1.1\r\n\r\n";
-        assert_eq!(reader.read_from(&mut rest).unwrap(), ReadOutcome::Eof);
+        assert_eq!(
+            reader.read_from(&mut rest, Drained::AtWouldBlock).unwrap(),
+            ReadOutcome::Eof
+        );
         assert_eq!(expect_request(&mut reader).head.path, "/2");
         assert!(reader.is_idle());
+    }
+
+    #[test]
+    fn a_short_read_can_end_a_read_without_waiting_for_would_block() {
+        let mut reader = new_reader();
+        let mut source = Chunks(vec![b"GET / HTTP/1.1\r\n".to_vec(), b"\r\n".to_vec()]);
+        assert_eq!(
+            reader.read_from(&mut source, Drained::AtShortRead).unwrap(),
+            ReadOutcome::WouldBlock
+        );
+        // One read only: the second chunk is still in the source.
+        assert_eq!(source.0.len(), 1);
+        assert_eq!(next(&mut reader), Ok(Next::NeedMore));
+        assert_eq!(
+            reader.read_from(&mut source, Drained::AtShortRead).unwrap(),
+            ReadOutcome::WouldBlock
+        );
+        assert_eq!(expect_request(&mut reader).head.path, "/");
     }
 
     #[test]
@@ -1612,7 +1661,9 @@ mod tests {
         let mut reader = new_reader();
         let mut requests = 0;
         loop {
-            let outcome = reader.read_from(&mut source).unwrap();
+            let outcome = reader
+                .read_from(&mut source, Drained::AtWouldBlock)
+                .unwrap();
             assert!(reader.buf.len() <= 2 * (Limits::default().max_head_bytes + READ_SPARE));
             while let Next::Request(request) = next(&mut reader).unwrap() {
                 assert_eq!(request.body.len(), 1000);
@@ -1634,7 +1685,9 @@ mod tests {
         let mut source = &stream[..];
         let mut reader = new_reader();
         loop {
-            let outcome = reader.read_from(&mut source).unwrap();
+            let outcome = reader
+                .read_from(&mut source, Drained::AtWouldBlock)
+                .unwrap();
             if let Next::Request(request) = next(&mut reader).unwrap() {
                 assert_eq!(request.body.len(), 1_000_000);
                 assert!(request.body.iter().all(|&b| b == 7));

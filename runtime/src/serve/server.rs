@@ -11,11 +11,12 @@
 
 use super::config::ServeConfig;
 use super::http::{
-    continue_bytes, HttpError, Limits, Next, ReadOutcome, Request, RequestReader, Response,
+    continue_bytes, Drained, HttpError, Limits, Next, ReadOutcome, Request, RequestReader, Response,
 };
 use super::routes::{Handled, Listener, State};
 use luge_scheduler::worker::Scheduler;
 
+use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
@@ -91,7 +92,13 @@ struct Connection {
     minor_version: u8,
     /// Close once `out` is sent.
     closing: bool,
-    /// The peer closed its side.
+    /// The socket may hold bytes not read yet: set by readiness events,
+    /// cleared once a read drains it. Without it every response would be
+    /// followed by a read that finds nothing.
+    readable: bool,
+    /// Readiness said the peer closed its side: read until end of file.
+    read_closed: bool,
+    /// The peer closed its side and every byte before it has been read.
     eof: bool,
     last_active: Instant,
 }
@@ -194,7 +201,7 @@ impl Server {
                     WAKER => {}
                     SIGNALS => self.take_signals(),
                     Token(i) if i < FIRST_CONNECTION => self.accept(i),
-                    token => self.serve(token, scheduler),
+                    token => self.serve(token, event, scheduler),
                 }
             }
             self.take_completions(scheduler);
@@ -267,6 +274,8 @@ impl Server {
                     keep_alive: true,
                     minor_version: 1,
                     closing: false,
+                    readable: false,
+                    read_closed: false,
                     eof: false,
                     last_active: Instant::now(),
                 },
@@ -275,11 +284,14 @@ impl Server {
     }
 
     /// Reads, runs and writes whatever the connection allows now.
-    fn serve(&mut self, token: Token, scheduler: &Scheduler) {
+    fn serve(&mut self, token: Token, event: &Event, scheduler: &Scheduler) {
         let Some(conn) = self.connections.get_mut(&token) else {
             return;
         };
         conn.last_active = Instant::now();
+        conn.read_closed |= event.is_read_closed();
+        // An error is read to be seen.
+        conn.readable |= event.is_readable() || conn.read_closed || event.is_error();
         let alive = pump(conn, token, &mut self.state, scheduler);
         if !alive {
             self.close(token);
@@ -344,12 +356,19 @@ fn pump(conn: &mut Connection, token: Token, state: &mut State, scheduler: &Sche
         }
         let outcome = if conn.eof {
             ReadOutcome::Eof
+        } else if !conn.readable {
+            ReadOutcome::WouldBlock
         } else {
-            match conn.reader.read_from(&mut conn.socket) {
+            let drained = match conn.read_closed {
+                true => Drained::AtWouldBlock,
+                false => Drained::AtShortRead,
+            };
+            match conn.reader.read_from(&mut conn.socket, drained) {
                 Ok(outcome) => outcome,
                 Err(_) => return false,
             }
         };
+        conn.readable &= outcome == ReadOutcome::Full;
         conn.eof |= outcome == ReadOutcome::Eof;
         let progressed = take_request(conn, token, state, scheduler);
         // After `Full` the socket may hold more, and edge-triggered
