@@ -133,7 +133,7 @@ fn run_request(body: &[u8]) -> Result<Invocation, String> {
             (format!("__OW_{}", k.to_ascii_uppercase()), value)
         })
         .collect();
-    Ok(Invocation {
+    Ok(Invocation::Direct {
         args: Vec::new(),
         env,
         stdin: params.to_string().into_bytes(),
@@ -148,14 +148,10 @@ mod tests {
     fn run_bodies_map_to_stdin_and_ow_variables() {
         let body =
             br#"{"value": {"n": 1}, "action_name": "/guest/a", "deadline": "1700000000000"}"#;
-        let call = run_request(body).unwrap();
-        assert_eq!(call.stdin, br#"{"n":1}"#);
-        assert!(call
-            .env
-            .contains(&("__OW_ACTION_NAME".into(), "/guest/a".into())));
-        assert!(call
-            .env
-            .contains(&("__OW_DEADLINE".into(), "1700000000000".into())));
+        let (_, env, stdin) = run_request(body).unwrap().into_parts();
+        assert_eq!(stdin, br#"{"n":1}"#);
+        assert!(env.contains(&("__OW_ACTION_NAME".into(), "/guest/a".into())));
+        assert!(env.contains(&("__OW_DEADLINE".into(), "1700000000000".into())));
         assert!(run_request(br#"{"value": 3}"#).is_err());
     }
 

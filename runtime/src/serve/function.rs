@@ -96,14 +96,14 @@ impl Function {
     /// Runs `invocation` in a new sandbox; called on a scheduler task whose
     /// timeout is the route's.
     pub fn invoke(&self, invocation: Invocation) -> Invoked {
+        let (args, env, stdin) = invocation.into_parts();
         let (stdout, captured) = Output::capture();
         let wasi = WasiCtxBuilder::new()
-            .args(std::iter::once(self.name.clone()).chain(invocation.args))
-            .stdin(Input::Bytes(std::io::Cursor::new(invocation.stdin)))
+            .args(std::iter::once(self.name.clone()).chain(args))
+            .stdin(Input::Bytes(std::io::Cursor::new(stdin)))
             .stdout(stdout)
             .output_limit(self.config.max_output_bytes);
-        let wasi = invocation
-            .env
+        let wasi = env
             .iter()
             .chain(&self.config.env)
             .fold(wasi, |w, (k, v)| w.env(k, v));
@@ -138,22 +138,40 @@ impl Function {
 }
 
 /// What a function is run with.
-pub struct Invocation {
-    /// Arguments after the function's name.
-    pub args: Vec<String>,
-    /// Environment, before the route's own variables.
-    pub env: Vec<(String, String)>,
-    pub stdin: Vec<u8>,
+pub enum Invocation {
+    /// An HTTP request, mapped CGI-style when its sandbox starts (query
+    /// parameters as arguments, [`cgi_env`] as environment, the body as
+    /// stdin): on a worker, so that the event loop does not build it.
+    Request(Request),
+    /// Arguments, environment and stdin as they are.
+    Direct {
+        /// Arguments after the function's name.
+        args: Vec<String>,
+        /// Environment, before the route's own variables.
+        env: Vec<(String, String)>,
+        stdin: Vec<u8>,
+    },
 }
 
 impl Invocation {
-    /// The CGI mapping of an HTTP request: query parameters as arguments,
-    /// [`cgi_env`] as environment, the body as stdin.
-    pub fn from_request(request: Request) -> Invocation {
-        Invocation {
-            args: query_args(&request.head.query),
-            env: cgi_env(&request),
-            stdin: request.body,
+    /// The size of what the function reads on stdin.
+    pub fn stdin_len(&self) -> usize {
+        match self {
+            Invocation::Request(request) => request.body.len(),
+            Invocation::Direct { stdin, .. } => stdin.len(),
+        }
+    }
+
+    /// Arguments, environment and stdin.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(self) -> (Vec<String>, Vec<(String, String)>, Vec<u8>) {
+        match self {
+            Invocation::Request(request) => {
+                let args = query_args(&request.head.query);
+                let env = cgi_env(&request);
+                (args, env, request.body)
+            }
+            Invocation::Direct { args, env, stdin } => (args, env, stdin),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! line.
 
 use std::fmt;
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -406,22 +407,22 @@ pub enum Outcome {
 ///
 /// Durations are whole microseconds and sizes are bytes of HTTP body.
 #[derive(Debug, Clone, Serialize)]
-pub struct InvocationLog {
+pub struct InvocationLog<'a> {
     /// When the request arrived; logged as RFC 3339 in UTC with
     /// microseconds, e.g. `2023-11-14T22:13:20.123456Z`.
     #[serde(serialize_with = "serialize_rfc3339")]
     pub ts: SystemTime,
     /// The route the request matched.
-    pub route: String,
+    pub route: &'a str,
     /// The function the route runs.
-    pub function: String,
+    pub function: &'a str,
     /// The HTTP status of the response.
     pub status: u16,
     /// How the invocation ended.
     pub outcome: Outcome,
     /// What [`Outcome`] says goes with it (trap kind, exit status, reason),
     /// or `None`; logged as `null` so that every line has the same fields.
-    pub detail: Option<String>,
+    pub detail: Option<&'a str>,
     /// Time spent waiting for a worker.
     pub wait_us: u64,
     /// Time spent instantiating the sandbox.
@@ -436,12 +437,13 @@ pub struct InvocationLog {
     pub response_bytes: u64,
 }
 
-impl InvocationLog {
-    /// The record as one line of JSON, without the final newline. JSON
-    /// escapes control characters in strings, so a detail or route can
-    /// never break the line.
-    pub fn to_line(&self) -> String {
-        serde_json::to_string(self).expect("an InvocationLog always serializes")
+impl InvocationLog<'_> {
+    /// Writes the record as one line of JSON and a newline. JSON escapes
+    /// control characters in strings, so a detail or route can never
+    /// break the line.
+    pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, self)?;
+        out.write_all(b"\n")
     }
 }
 
@@ -714,15 +716,25 @@ mod tests {
         );
     }
 
+    /// The record's line, without its newline.
+    fn line_of(log: &InvocationLog) -> String {
+        let mut out = Vec::new();
+        log.write_line(&mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        line.strip_suffix('\n')
+            .expect("a line ends in a newline")
+            .to_owned()
+    }
+
     #[test]
     fn an_invocation_is_one_json_line() {
         let log = InvocationLog {
             ts: UNIX_EPOCH + Duration::new(1_700_000_000, 5_000),
-            route: "/hello\nworld".to_owned(),
-            function: "hello".to_owned(),
+            route: "/hello\nworld",
+            function: "hello",
             status: 500,
             outcome: Outcome::Trap,
-            detail: Some("unreachable".to_owned()),
+            detail: Some("unreachable"),
             wait_us: 1,
             init_us: 2,
             run_us: 3,
@@ -730,7 +742,7 @@ mod tests {
             request_bytes: 5,
             response_bytes: 0,
         };
-        let line = log.to_line();
+        let line = line_of(&log);
         assert!(!line.contains('\n'), "{line}");
 
         let json: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -755,7 +767,7 @@ mod tests {
             detail: None,
             ..log
         };
-        let json: serde_json::Value = serde_json::from_str(&ok.to_line()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&line_of(&ok)).unwrap();
         assert_eq!(json["outcome"], "ok");
         assert!(json["detail"].is_null());
     }

@@ -40,14 +40,13 @@ pub struct Activation {
 
 impl Reply {
     /// The response to send for a call that ended with `invoked` after
-    /// waiting `waited` for a worker; `response` is what the function's
-    /// route would answer over plain HTTP.
-    pub fn respond(self, invoked: &Invoked, waited: Duration, response: Response) -> Response {
+    /// waiting `waited` for a worker.
+    pub fn respond(self, invoked: Invoked, waited: Duration) -> Response {
         match self {
-            Reply::Http => response,
-            Reply::Activation(activation) => activation.respond(invoked, waited),
+            Reply::Http => invoked.response,
+            Reply::Activation(activation) => activation.respond(&invoked, waited),
             Reply::ContainerRun => {
-                let (result, status) = action_result(invoked);
+                let (result, status) = action_result(&invoked);
                 println!("{LOG_SENTINEL}");
                 eprintln!("{LOG_SENTINEL}");
                 Response::json(if status == "success" { 200 } else { 502 }, &result)
@@ -149,7 +148,7 @@ pub fn action_invocation(
         ("__OW_ACTIVATION_ID".to_owned(), activation.id.clone()),
         ("__OW_DEADLINE".to_owned(), millis(deadline).to_string()),
     ];
-    Ok(Invocation {
+    Ok(Invocation::Direct {
         args: Vec::new(),
         env,
         stdin: params.to_string().into_bytes(),
@@ -238,14 +237,13 @@ mod tests {
         };
         let now = SystemTime::now();
         let call = action_invocation(br#"{"name": "edge"}"#, &activation, now).unwrap();
-        assert_eq!(call.stdin, br#"{"name":"edge"}"#);
-        assert!(call
-            .env
-            .contains(&("__OW_ACTION_NAME".into(), "/guest/hello".into())));
-        assert_eq!(
-            action_invocation(b"", &activation, now).unwrap().stdin,
-            b"{}"
-        );
+        let (_, env, stdin) = call.into_parts();
+        assert_eq!(stdin, br#"{"name":"edge"}"#);
+        assert!(env.contains(&("__OW_ACTION_NAME".into(), "/guest/hello".into())));
+        let (_, _, empty) = action_invocation(b"", &activation, now)
+            .unwrap()
+            .into_parts();
+        assert_eq!(empty, b"{}");
         assert!(action_invocation(b"[1]", &activation, now).is_err());
         assert_eq!(activation.id.len(), 32);
     }

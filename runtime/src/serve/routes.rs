@@ -216,7 +216,7 @@ impl State {
         }
         match self.route(listener, &request.head.path).cloned() {
             Some(function) => {
-                let invocation = Invocation::from_request(request);
+                let invocation = Invocation::Request(request);
                 self.invoke(function, token, invocation, scheduler, Reply::Http)
             }
             None if request.head.path == METRICS_PATH => Handled::Now(self.metrics_response()),
@@ -248,7 +248,7 @@ impl State {
         if self.in_flight >= self.queue_limit {
             self.metrics.rejected("queue_full");
             let response = Response::text(429, "too many requests in flight; try again\n");
-            let request_bytes = invocation.stdin.len() as u64;
+            let request_bytes = invocation.stdin_len() as u64;
             self.log_rejected(&function, request_bytes, arrived, arrived_at, &response);
             return Handled::Now(response);
         }
@@ -263,7 +263,7 @@ impl State {
             let waited = arrived.elapsed();
             metrics.queue_wait(waited);
             metrics.sandbox_started();
-            let request_bytes = invocation.stdin.len() as u64;
+            let request_bytes = invocation.stdin_len() as u64;
             let invoked = function.invoke(invocation);
             metrics.sandbox_ended();
             completer.complete(
@@ -276,16 +276,16 @@ impl State {
                         waited,
                         request_bytes,
                     };
-                    let response = state.finish(call, &invoked);
-                    reply.respond(&invoked, waited, response)
+                    state.finish(call, &invoked);
+                    reply.respond(invoked, waited)
                 }),
             );
         });
         Handled::Later
     }
 
-    /// Books a finished call and returns its response.
-    fn finish(&mut self, call: Call, invoked: &Invoked) -> Response {
+    /// Books a finished call: metrics and its log line.
+    fn finish(&mut self, call: Call, invoked: &Invoked) {
         self.in_flight -= 1;
         self.metrics.set_queue_depth(self.in_flight as i64);
         self.metrics.instantiated(invoked.init_time);
@@ -298,11 +298,11 @@ impl State {
             .request_done(route, invoked.response.status, total);
         let log = InvocationLog {
             ts: call.arrived_at,
-            route: route.clone(),
-            function: call.function.name.clone(),
+            route,
+            function: &call.function.name,
             status: invoked.response.status,
             outcome: invoked.outcome,
-            detail: invoked.detail.clone(),
+            detail: invoked.detail.as_deref(),
             wait_us: call.waited.as_micros() as u64,
             init_us: invoked.init_time.as_micros() as u64,
             run_us: invoked.run_time.as_micros() as u64,
@@ -311,7 +311,6 @@ impl State {
             response_bytes: invoked.response.body.len() as u64,
         };
         self.write_log(&log);
-        invoked.response.clone()
     }
 
     fn log_rejected(
@@ -327,11 +326,11 @@ impl State {
             .request_done(route, response.status, arrived.elapsed());
         let log = InvocationLog {
             ts: arrived_at,
-            route: route.clone(),
-            function: function.name.clone(),
+            route,
+            function: &function.name,
             status: response.status,
             outcome: Outcome::Rejected,
-            detail: Some("queue full".to_owned()),
+            detail: Some("queue full"),
             wait_us: 0,
             init_us: 0,
             run_us: 0,
@@ -345,7 +344,7 @@ impl State {
     fn write_log(&mut self, log: &InvocationLog) {
         // A log that cannot be written (stderr closed) must not stop the
         // server.
-        let _ = writeln!(self.log, "{}", log.to_line());
+        let _ = log.write_line(&mut self.log);
     }
 
     /// Writes out buffered log lines; the loop calls it once per round so
