@@ -382,6 +382,36 @@ fn sigterm_finishes_requests_in_flight_then_exits() {
 }
 
 #[test]
+fn a_response_larger_than_the_socket_takes_reaches_a_slow_reader_whole_and_in_order() {
+    // The sandbox writes what the socket takes at once; the loop sends the
+    // rest, before the next pipelined request's response.
+    let served = serve(
+        &[route(
+            "/hello",
+            &example("hello"),
+            r#""max-body-bytes": 12000000"#,
+        )],
+        "",
+    );
+    let mut client = Client::connect(served.port);
+    let big = vec![b'y'; 10_000_000];
+    let mut requests = format!(
+        "POST /hello HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    requests.extend_from_slice(&big);
+    requests.extend_from_slice(b"POST /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nsmall");
+    client.send(&requests);
+    std::thread::sleep(Duration::from_millis(500));
+    let first = read_reply(&mut client.reader);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body.len(), big.len() + "Hello, !\n".len());
+    assert!(first.body[7..7 + big.len()].iter().all(|&b| b == b'y'));
+    assert_eq!(read_reply(&mut client.reader).text(), "Hello, small!\n");
+}
+
+#[test]
 fn a_large_body_arriving_at_once_is_read_whole() {
     let served = serve(
         &[route(

@@ -22,10 +22,9 @@ use super::function::Function;
 use super::http::{Request, RequestHead, Response};
 use super::openwhisk::{self, Activation, Reply};
 use super::routes::{Handled, Served, State, METRICS_PATH};
-use super::server::Completer;
+use super::server::Requester;
 use luge_scheduler::worker::Scheduler;
 
-use mio::Token;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,7 +33,7 @@ impl State {
     /// Answers a request on the admin listener.
     pub(super) fn handle_admin(
         &mut self,
-        token: Token,
+        requester: Requester,
         request: Request,
         scheduler: &Scheduler,
     ) -> Handled {
@@ -57,14 +56,14 @@ impl State {
         match (head.method.as_str(), segments.as_slice()) {
             ("GET", ["functions"]) => Handled::Now(self.list()),
             ("GET", ["functions", name]) => Handled::Now(self.inspect(name)),
-            ("PUT", ["functions", name]) => self.deploy_upload(token, name, request),
+            ("PUT", ["functions", name]) => self.deploy_upload(requester, name, request),
             ("DELETE", ["functions", name]) => Handled::Now(self.remove(name)),
             ("PUT", ["api", "v1", "namespaces", _, "actions", name]) => {
-                self.create_action(token, name, request)
+                self.create_action(requester, name, request)
             }
             ("POST", ["api", "v1", "namespaces", ns, "actions", name]) => {
                 let (ns, name) = (ns.to_string(), name.to_string());
-                self.invoke_action(token, &ns, &name, request, scheduler)
+                self.invoke_action(requester, &ns, &name, request, scheduler)
             }
             (_, ["functions", ..]) | (_, ["api", ..]) => {
                 Handled::Now(error(405, "method not allowed here"))
@@ -107,16 +106,16 @@ impl State {
 
     /// `PUT /functions/NAME` with the `.wasm` as body and settings in the
     /// query.
-    fn deploy_upload(&mut self, token: Token, name: &str, request: Request) -> Handled {
+    fn deploy_upload(&mut self, requester: Requester, name: &str, request: Request) -> Handled {
         let deployment = match self.deployment_from_query(name, &request.head.query) {
             Ok(d) => d,
             Err(e) => return Handled::Now(error(400, &e)),
         };
-        self.deploy(token, deployment, request.body)
+        self.deploy(requester, deployment, request.body)
     }
 
     /// The OpenWhisk action create: deployed as a function of that name.
-    fn create_action(&mut self, token: Token, name: &str, request: Request) -> Handled {
+    fn create_action(&mut self, requester: Requester, name: &str, request: Request) -> Handled {
         let action = match openwhisk::action_module(&request.body) {
             Ok(action) => action,
             Err(e) => return Handled::Now(error(400, &e)),
@@ -130,13 +129,13 @@ impl State {
         }
         deployment.memory_limit_mib = action.memory_mib.or(deployment.memory_limit_mib);
         deployment.content_type = "application/json".to_owned();
-        self.deploy(token, deployment, action.wasm)
+        self.deploy(requester, deployment, action.wasm)
     }
 
     /// Checks a deployment against the routes in use, then compiles and
     /// stores it on a thread of its own; routing it happens back on the
     /// loop's thread, in one step.
-    fn deploy(&mut self, token: Token, deployment: Deployment, wasm: Vec<u8>) -> Handled {
+    fn deploy(&mut self, requester: Requester, deployment: Deployment, wasm: Vec<u8>) -> Handled {
         if !wasm.starts_with(b"\0asm") {
             return Handled::Now(error(400, "the body is not a WebAssembly module"));
         }
@@ -153,10 +152,10 @@ impl State {
         let Some(admin) = &self.admin else {
             return Handled::Now(error(404, "no admin API"));
         };
-        let (store, completer) = (admin.store.clone(), self.completer.clone());
+        let store = admin.store.clone();
         std::thread::Builder::new()
             .name("luge-deploy".into())
-            .spawn(move || build_deployment(store, deployment, wasm, token, completer))
+            .spawn(move || build_deployment(store, deployment, wasm, requester))
             .expect("cannot start a deploy thread");
         Handled::Later
     }
@@ -210,7 +209,7 @@ impl State {
     /// A blocking OpenWhisk invocation of the function `name`.
     fn invoke_action(
         &mut self,
-        token: Token,
+        requester: Requester,
         namespace: &str,
         name: &str,
         request: Request,
@@ -240,7 +239,7 @@ impl State {
         match openwhisk::action_invocation(&request.body, &activation, deadline) {
             Ok(invocation) => self.invoke(
                 function,
-                token,
+                requester,
                 invocation,
                 scheduler,
                 Reply::Activation(activation),
@@ -256,8 +255,7 @@ fn build_deployment(
     store: Arc<FunctionStore>,
     deployment: Deployment,
     wasm: Vec<u8>,
-    token: Token,
-    completer: Completer,
+    requester: Requester,
 ) {
     let started = Instant::now();
     // Writing the module durably (fsyncs) and compiling it do not depend on
@@ -283,28 +281,25 @@ fn build_deployment(
         }
     });
     let took = started.elapsed();
-    completer.complete(
-        token,
-        Box::new(move |state: &mut State| match built {
-            Ok(function) => {
-                let body = json!({
-                    "name": deployment.name,
-                    "route": deployment.route,
-                    "port": deployment.port,
-                    "compile_ms": took.as_millis() as u64,
-                });
-                let served = Served {
-                    function: Arc::new(function),
-                    port: deployment.port,
-                    deployment: Some(deployment.clone()),
-                };
-                state.install(deployment.name.clone(), served);
-                Response::json(201, &body)
-            }
-            // Nothing of a failed deploy stays behind to load at restart.
-            Err(reason) => error(400, &reason),
-        }),
-    );
+    requester.complete(Box::new(move |state: &mut State| match built {
+        Ok(function) => {
+            let body = json!({
+                "name": deployment.name,
+                "route": deployment.route,
+                "port": deployment.port,
+                "compile_ms": took.as_millis() as u64,
+            });
+            let served = Served {
+                function: Arc::new(function),
+                port: deployment.port,
+                deployment: Some(deployment.clone()),
+            };
+            state.install(deployment.name.clone(), served);
+            Response::json(201, &body)
+        }
+        // Nothing of a failed deploy stays behind to load at restart.
+        Err(reason) => error(400, &reason),
+    }));
 }
 
 /// The route settings of a deployment whose module is at `path`.

@@ -15,7 +15,7 @@ use super::routes::{ContainerAction, Handled, State};
 use crate::cache::ModuleCache;
 use luge_scheduler::worker::Scheduler;
 
-use mio::Token;
+use super::server::Requester;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -23,13 +23,13 @@ impl State {
     /// Answers a request on the action-container listener.
     pub(super) fn handle_container(
         &mut self,
-        token: Token,
+        requester: Requester,
         request: Request,
         scheduler: &Scheduler,
     ) -> Handled {
         match (request.head.method.as_str(), request.head.path.as_str()) {
-            ("POST", "/init") => self.init(token, &request.body),
-            ("POST", "/run") => self.run(token, &request.body, scheduler),
+            ("POST", "/init") => self.init(requester, &request.body),
+            ("POST", "/run") => self.run(requester, &request.body, scheduler),
             _ => Handled::Now(error(
                 404,
                 "the action container serves POST /init and /run",
@@ -37,7 +37,7 @@ impl State {
         }
     }
 
-    fn init(&mut self, token: Token, body: &[u8]) -> Handled {
+    fn init(&mut self, requester: Requester, body: &[u8]) -> Handled {
         if !matches!(self.container, ContainerAction::Uninitialized) {
             return Handled::Now(error(403, "cannot initialize the action more than once"));
         }
@@ -46,7 +46,6 @@ impl State {
             Err(e) => return Handled::Now(error(400, &e)),
         };
         self.container = ContainerAction::Initializing;
-        let completer = self.completer.clone();
         std::thread::Builder::new()
             .name("luge-init".into())
             .spawn(move || {
@@ -55,33 +54,34 @@ impl State {
                 config.content_type = "application/json".to_owned();
                 let cache = ModuleCache::new(ModuleCache::default_dir());
                 let built = Function::from_wasm("action", config, &wasm, &cache);
-                completer.complete(
-                    token,
-                    Box::new(move |state: &mut State| match built {
-                        Ok(function) => {
-                            state.container = ContainerAction::Ready(Arc::new(function));
-                            Response::json(200, &json!({ "ok": true }))
-                        }
-                        Err(e) => {
-                            state.container = ContainerAction::Uninitialized;
-                            error(502, &e.to_string())
-                        }
-                    }),
-                );
+                requester.complete(Box::new(move |state: &mut State| match built {
+                    Ok(function) => {
+                        state.container = ContainerAction::Ready(Arc::new(function));
+                        Response::json(200, &json!({ "ok": true }))
+                    }
+                    Err(e) => {
+                        state.container = ContainerAction::Uninitialized;
+                        error(502, &e.to_string())
+                    }
+                }));
             })
             .expect("cannot start an init thread");
         Handled::Later
     }
 
-    fn run(&mut self, token: Token, body: &[u8], scheduler: &Scheduler) -> Handled {
+    fn run(&mut self, requester: Requester, body: &[u8], scheduler: &Scheduler) -> Handled {
         let ContainerAction::Ready(function) = &self.container else {
             return Handled::Now(error(403, "the action has not been initialized"));
         };
         let function = function.clone();
         match run_request(body) {
-            Ok(invocation) => {
-                self.invoke(function, token, invocation, scheduler, Reply::ContainerRun)
-            }
+            Ok(invocation) => self.invoke(
+                function,
+                requester,
+                invocation,
+                scheduler,
+                Reply::ContainerRun,
+            ),
             Err(e) => Handled::Now(error(400, &e)),
         }
     }

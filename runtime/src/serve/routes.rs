@@ -4,20 +4,20 @@
 //! results back to it as closures (see [`super::server::Finish`]).
 
 use super::config::{ServeConfig, DEFAULT_MAX_BODY_BYTES};
-use super::function::{Function, Invocation, Invoked};
+use super::function::{Function, Invocation};
 use super::http::{Request, RequestHead, Response};
 use super::metrics::{InvocationLog, Metrics, Outcome, CONTENT_TYPE as METRICS_CONTENT_TYPE};
-use super::server::Completer;
+use super::server::{Completer, Requester};
+use crate::TrapKind;
 use luge_scheduler::task::TaskOptions;
 use luge_scheduler::worker::Scheduler;
 
 use super::deploy::{Deployment, FunctionStore};
 use super::openwhisk::Reply;
-use mio::Token;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Stderr, Write};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What a listening socket serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,24 +200,25 @@ impl State {
         self.metrics.rejected(reason);
     }
 
-    /// Answers `request`, which arrived on `listener` for connection
-    /// `token`.
+    /// Answers `request`, which arrived on `listener` from `requester`.
     pub fn handle(
         &mut self,
         listener: &Listener,
-        token: Token,
+        requester: Requester,
         request: Request,
         scheduler: &Scheduler,
     ) -> Handled {
         match listener {
-            Listener::Admin => return self.handle_admin(token, request, scheduler),
-            Listener::ActionContainer => return self.handle_container(token, request, scheduler),
+            Listener::Admin => return self.handle_admin(requester, request, scheduler),
+            Listener::ActionContainer => {
+                return self.handle_container(requester, request, scheduler)
+            }
             Listener::Tenant { .. } => {}
         }
         match self.route(listener, &request.head.path).cloned() {
             Some(function) => {
                 let invocation = Invocation::Request(request);
-                self.invoke(function, token, invocation, scheduler, Reply::Http)
+                self.invoke(function, requester, invocation, scheduler, Reply::Http)
             }
             None if request.head.path == METRICS_PATH => Handled::Now(self.metrics_response()),
             None => {
@@ -238,7 +239,7 @@ impl State {
     pub(super) fn invoke(
         &mut self,
         function: Arc<Function>,
-        token: Token,
+        requester: Requester,
         invocation: Invocation,
         scheduler: &Scheduler,
         reply: Reply,
@@ -258,7 +259,7 @@ impl State {
             relative_deadline: function.config.relative_deadline,
             timeout: Some(function.config.timeout),
         };
-        let (metrics, completer) = (self.metrics.clone(), self.completer.clone());
+        let metrics = self.metrics.clone();
         scheduler.spawn_with(options, move || {
             let waited = arrived.elapsed();
             metrics.queue_wait(waited);
@@ -266,49 +267,47 @@ impl State {
             let request_bytes = invocation.stdin_len() as u64;
             let invoked = function.invoke(invocation);
             metrics.sandbox_ended();
-            completer.complete(
-                token,
-                Box::new(move |state: &mut State| {
-                    let call = Call {
-                        function: &function,
-                        arrived,
-                        arrived_at,
-                        waited,
-                        request_bytes,
-                    };
-                    state.finish(call, &invoked);
-                    reply.respond(invoked, waited)
-                }),
+            let call = Call {
+                function,
+                arrived_at,
+                waited,
+                total: arrived.elapsed(),
+                request_bytes,
+                status: invoked.response.status,
+                outcome: invoked.outcome,
+                detail: invoked.detail.clone(),
+                init_time: invoked.init_time,
+                run_time: invoked.run_time,
+                response_bytes: invoked.response.body.len() as u64,
+            };
+            call.count(&metrics, invoked.trap);
+            let response = reply.respond(invoked, waited);
+            requester.respond(
+                response,
+                Box::new(move |state: &mut State| state.finish(&call)),
             );
         });
         Handled::Later
     }
 
-    /// Books a finished call: metrics and its log line.
-    fn finish(&mut self, call: Call, invoked: &Invoked) {
+    /// The loop's part of booking a finished call: it no longer counts
+    /// against the queue limit, and its log line.
+    fn finish(&mut self, call: &Call) {
         self.in_flight -= 1;
         self.metrics.set_queue_depth(self.in_flight as i64);
-        self.metrics.instantiated(invoked.init_time);
-        if let Some(kind) = invoked.trap {
-            self.metrics.trapped(&kind.to_string());
-        }
-        let total = call.arrived.elapsed();
-        let route = &call.function.config.route;
-        self.metrics
-            .request_done(route, invoked.response.status, total);
         let log = InvocationLog {
             ts: call.arrived_at,
-            route,
+            route: &call.function.config.route,
             function: &call.function.name,
-            status: invoked.response.status,
-            outcome: invoked.outcome,
-            detail: invoked.detail.as_deref(),
+            status: call.status,
+            outcome: call.outcome,
+            detail: call.detail.as_deref(),
             wait_us: call.waited.as_micros() as u64,
-            init_us: invoked.init_time.as_micros() as u64,
-            run_us: invoked.run_time.as_micros() as u64,
-            total_us: total.as_micros() as u64,
+            init_us: call.init_time.as_micros() as u64,
+            run_us: call.run_time.as_micros() as u64,
+            total_us: call.total.as_micros() as u64,
             request_bytes: call.request_bytes,
-            response_bytes: invoked.response.body.len() as u64,
+            response_bytes: call.response_bytes,
         };
         self.write_log(&log);
     }
@@ -354,11 +353,31 @@ impl State {
     }
 }
 
-/// What the loop remembers of a call while it runs.
-struct Call<'a> {
-    function: &'a Function,
-    arrived: Instant,
+/// A finished call, as booked: in the metrics at once, on the worker that
+/// ran it, then in the log on the loop's thread.
+struct Call {
+    function: Arc<Function>,
     arrived_at: SystemTime,
-    waited: std::time::Duration,
+    waited: Duration,
+    /// From the request's arrival to its response.
+    total: Duration,
     request_bytes: u64,
+    status: u16,
+    outcome: Outcome,
+    detail: Option<String>,
+    init_time: Duration,
+    run_time: Duration,
+    response_bytes: u64,
+}
+
+impl Call {
+    /// Counts the call in `metrics` (thread-safe), before its response
+    /// leaves, so that a client that reads the metrics next sees it.
+    fn count(&self, metrics: &Metrics, trap: Option<TrapKind>) {
+        metrics.instantiated(self.init_time);
+        if let Some(kind) = trap {
+            metrics.trapped(&kind.to_string());
+        }
+        metrics.request_done(&self.function.config.route, self.status, self.total);
+    }
 }

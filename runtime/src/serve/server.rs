@@ -4,6 +4,12 @@
 //! back through a channel and the poller's waker. The loop itself never
 //! blocks on a client or a function.
 //!
+//! A sandbox writes its response to the client itself, as Sledge's workers
+//! do, when nothing else waits to be sent on the connection: the response
+//! then leaves without waiting for the loop's thread to wake up, and the
+//! loop only books the call and sends what the socket did not take at
+//! once.
+//!
 //! A connection carries one request at a time: while its request runs,
 //! later pipelined requests stay buffered (up to the reader's bound, then
 //! TCP pushes back) and are taken in order once the response is queued, so
@@ -18,10 +24,12 @@ use luge_scheduler::worker::Scheduler;
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -43,21 +51,94 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// server's state, it produces the response.
 pub type Finish = Box<dyn FnOnce(&mut State) -> Response + Send>;
 
-/// How a job reports back.
+/// The bookkeeping of a job that has written its own response, run on the
+/// loop's thread.
+pub type After = Box<dyn FnOnce(&mut State) + Send>;
+
+/// A job's outcome, as the loop receives it.
+enum Completion {
+    /// The loop makes the response and sends it.
+    Respond(Finish),
+    /// The job has written its response but for `unsent`, which the loop
+    /// sends; `after` books the call.
+    Wrote { unsent: Vec<u8>, after: After },
+}
+
+/// How jobs report back to the loop.
 #[derive(Clone)]
 pub struct Completer {
-    tx: Sender<(Token, Finish)>,
+    tx: Sender<(Token, Completion)>,
     waker: Arc<Waker>,
 }
 
 impl Completer {
-    /// Delivers a job's result for the connection `token`.
-    pub fn complete(&self, token: Token, finish: Finish) {
+    fn send(&self, token: Token, completion: Completion) {
         // The loop is gone only when the server has stopped; the result has
         // nowhere to go then.
-        if self.tx.send((token, finish)).is_ok() {
+        if self.tx.send((token, completion)).is_ok() {
             let _ = self.waker.wake();
         }
+    }
+}
+
+/// Whom a job answers: its connection, through the loop, and, when nothing
+/// else waits to be sent there, the connection's socket directly.
+pub struct Requester {
+    token: Token,
+    completer: Completer,
+    direct: Option<Direct>,
+}
+
+impl Requester {
+    /// Answers with the response `finish` makes on the loop's thread.
+    pub fn complete(self, finish: Finish) {
+        self.completer.send(self.token, Completion::Respond(finish));
+    }
+
+    /// Answers with `response`, written from this thread when the
+    /// connection allows; `after` then books the call on the loop's thread.
+    pub fn respond(self, response: Response, after: After) {
+        let completion = match self.direct {
+            Some(direct) => Completion::Wrote {
+                unsent: direct.write(&response),
+                after,
+            },
+            None => Completion::Respond(Box::new(move |state: &mut State| {
+                after(state);
+                response
+            })),
+        };
+        self.completer.send(self.token, completion);
+    }
+}
+
+/// A connection's socket lent to the job running its request, with how
+/// the response is framed. The loop writes nothing to a connection while
+/// its request runs, so the job's bytes go out in order.
+struct Direct {
+    socket: Arc<TcpStream>,
+    keep_alive: bool,
+    minor_version: u8,
+}
+
+impl Direct {
+    /// Writes `response` as far as the socket takes it without blocking;
+    /// returns the rest. A write error also leaves the rest to the loop,
+    /// whose own write then sees the error and closes the connection.
+    fn write(&self, response: &Response) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        response.write_to(&mut bytes, self.keep_alive, self.minor_version);
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match (&*self.socket).write(&bytes[sent..]) {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        bytes.drain(..sent);
+        bytes
     }
 }
 
@@ -78,7 +159,9 @@ impl ShutdownHandle {
 }
 
 struct Connection {
-    socket: TcpStream,
+    /// Shared with the job running the connection's request, which may
+    /// write the response (see [`Direct`]).
+    socket: Arc<TcpStream>,
     listener: Listener,
     reader: RequestReader,
     /// Bytes to send; `out[sent..]` is still pending.
@@ -110,7 +193,7 @@ pub struct Server {
     connections: HashMap<Token, Connection>,
     next_token: usize,
     state: State,
-    completions: Receiver<(Token, Finish)>,
+    completions: Receiver<(Token, Completion)>,
     shutdown: Arc<AtomicBool>,
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
@@ -265,7 +348,7 @@ impl Server {
             self.connections.insert(
                 token,
                 Connection {
-                    socket: stream,
+                    socket: Arc::new(stream),
                     listener: listener.clone(),
                     reader: RequestReader::new(Limits::default()),
                     out: Vec::new(),
@@ -299,13 +382,22 @@ impl Server {
     }
 
     fn take_completions(&mut self, scheduler: &Scheduler) {
-        while let Ok((token, finish)) = self.completions.try_recv() {
-            let response = finish(&mut self.state);
+        while let Ok((token, completion)) = self.completions.try_recv() {
+            let response = match completion {
+                Completion::Respond(finish) => Ok(finish(&mut self.state)),
+                Completion::Wrote { unsent, after } => {
+                    after(&mut self.state);
+                    Err(unsent)
+                }
+            };
             let Some(conn) = self.connections.get_mut(&token) else {
                 continue;
             };
             conn.busy = false;
-            queue_response(conn, &response);
+            match response {
+                Ok(response) => queue_response(conn, &response),
+                Err(unsent) => queue_bytes(conn, |out| out.extend_from_slice(&unsent)),
+            }
             let alive = pump(conn, token, &mut self.state, scheduler);
             if !alive {
                 self.close(token);
@@ -334,8 +426,11 @@ impl Server {
     }
 
     fn close(&mut self, token: Token) {
-        if let Some(mut conn) = self.connections.remove(&token) {
-            let _ = self.poll.registry().deregister(&mut conn.socket);
+        if let Some(conn) = self.connections.remove(&token) {
+            // A job may still hold the socket for a moment; the descriptor
+            // is closed when it lets go.
+            let fd = conn.socket.as_raw_fd();
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
         }
     }
 }
@@ -363,7 +458,7 @@ fn pump(conn: &mut Connection, token: Token, state: &mut State, scheduler: &Sche
                 true => Drained::AtWouldBlock,
                 false => Drained::AtShortRead,
             };
-            match conn.reader.read_from(&mut conn.socket, drained) {
+            match conn.reader.read_from(&mut &*conn.socket, drained) {
                 Ok(outcome) => outcome,
                 Err(_) => return false,
             }
@@ -419,18 +514,36 @@ fn start(
 ) {
     conn.keep_alive = request.head.keep_alive();
     conn.minor_version = request.head.minor_version;
-    match state.handle(&conn.listener, token, request, scheduler) {
+    let direct = (conn.sent == conn.out.len()).then(|| Direct {
+        socket: conn.socket.clone(),
+        keep_alive: conn.keep_alive,
+        minor_version: conn.minor_version,
+    });
+    let requester = Requester {
+        token,
+        completer: state.completer.clone(),
+        direct,
+    };
+    match state.handle(&conn.listener, requester, request, scheduler) {
         Handled::Now(response) => queue_response(conn, &response),
         Handled::Later => conn.busy = true,
     }
 }
 
 fn queue_response(conn: &mut Connection, response: &Response) {
+    let (keep_alive, minor_version) = (conn.keep_alive, conn.minor_version);
+    queue_bytes(conn, |out| {
+        response.write_to(out, keep_alive, minor_version)
+    });
+}
+
+/// Queues the bytes `write` appends: the current request's response.
+fn queue_bytes(conn: &mut Connection, write: impl FnOnce(&mut Vec<u8>)) {
     if conn.sent == conn.out.len() {
         conn.out.clear();
         conn.sent = 0;
     }
-    response.write_to(&mut conn.out, conn.keep_alive, conn.minor_version);
+    write(&mut conn.out);
     if !conn.keep_alive {
         conn.closing = true;
     }
@@ -440,7 +553,7 @@ fn queue_response(conn: &mut Connection, response: &Response) {
 /// on a write error.
 fn flush(conn: &mut Connection) -> bool {
     while conn.sent < conn.out.len() {
-        match conn.socket.write(&conn.out[conn.sent..]) {
+        match (&*conn.socket).write(&conn.out[conn.sent..]) {
             Ok(0) => return false,
             Ok(n) => conn.sent += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
