@@ -3,6 +3,7 @@
 //! blocking clients. Responses must carry `Content-Length` (Luge, nginx,
 //! the Node peer and the fork server all do); chunked bodies are refused.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 use thiserror::Error;
@@ -21,6 +22,8 @@ pub enum HttpError {
     NoLength(u16),
     #[error("bad Content-Length header")]
     BadLength,
+    #[error("connection closed before the response was complete")]
+    Closed,
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -73,6 +76,14 @@ impl Target {
             authority: authority.to_owned(),
             path: path.to_owned(),
         })
+    }
+
+    /// The same server with another path.
+    pub fn with_path(&self, path: &str) -> Target {
+        Target {
+            path: path.to_owned(),
+            ..self.clone()
+        }
     }
 
     /// The bytes of a keep-alive request: GET without a body, POST with one.
@@ -154,6 +165,33 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<Parsed>, HttpError> {
         len: end,
         close,
     }))
+}
+
+/// A response read by [`call`].
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request` on `stream` and reads one response (blocking).
+pub fn call(stream: &mut TcpStream, request: &[u8]) -> Result<Response, HttpError> {
+    stream.write_all(request)?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(p) = parse_response(&buf)? {
+            return Ok(Response {
+                status: p.status,
+                body: buf[p.body].to_vec(),
+            });
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(HttpError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,40 @@ pub fn usage(pid: u32) -> Option<Usage> {
     parse_stat(&stat, ticks_per_second(), page_size())
 }
 
+/// The children of process `pid` (of all its threads).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// The summed usage of process `pid` and all its descendants (a fork
+/// server's function processes count with it), `None` if `pid` is gone.
+/// CPU time of descendants that already exited is in the parent's
+/// cumulative counters only once waited for, so short-lived processes are
+/// partly missed; RSS is exact at the moment of reading.
+pub fn tree_usage(pid: u32) -> Option<Usage> {
+    let mut total = usage(pid)?;
+    let mut stack = children(pid);
+    while let Some(p) = stack.pop() {
+        if let Some(u) = usage(p) {
+            total.cpu += u.cpu;
+            total.rss_bytes += u.rss_bytes;
+        }
+        stack.extend(children(p));
+    }
+    Some(total)
+}
+
 /// CPU time this process has used (user + system).
 pub fn own_cpu_time() -> Duration {
     usage(std::process::id()).map_or(Duration::ZERO, |u| u.cpu)
@@ -75,5 +109,28 @@ mod tests {
     fn own_usage_is_readable() {
         let u = usage(std::process::id()).unwrap();
         assert!(u.rss_bytes > 0);
+    }
+
+    #[test]
+    fn a_tree_counts_its_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        // The child shows up at once, its memory only once its exec is
+        // complete.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let visible = || {
+            children(me).contains(&child.id()) && usage(child.id()).is_some_and(|u| u.rss_bytes > 0)
+        };
+        while !visible() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let own = usage(me).unwrap().rss_bytes;
+        let tree = tree_usage(me).unwrap().rss_bytes;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(tree > own, "tree {tree} own {own}");
     }
 }

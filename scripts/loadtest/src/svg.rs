@@ -222,6 +222,58 @@ pub fn line_chart(labels: &Labels, series: &[Series], scale: Scale) -> String {
     svg
 }
 
+/// Grouped bars: for each group (x label), one bar per series name;
+/// `values[g][s]` is group g's value for series s.
+pub fn bar_chart(
+    labels: &Labels,
+    groups: &[String],
+    series: &[String],
+    values: &[Vec<f64>],
+    scale: Scale,
+) -> String {
+    let y = YAxis::over(values.iter().flatten().copied(), scale);
+    let mut svg = String::new();
+    let names: Vec<&str> = series.iter().map(String::as_str).collect();
+    frame(&mut svg, labels, &y, &names);
+    let plot_width = WIDTH - LEFT - RIGHT;
+    let group_width = plot_width / groups.len().max(1) as f64;
+    let bar = (group_width * 0.8) / series.len().max(1) as f64;
+    let base = y.pixel(if scale == Scale::Log {
+        10f64.powf(y.lo)
+    } else {
+        0.0
+    });
+    for (g, name) in groups.iter().enumerate() {
+        let gx = LEFT + group_width * g as f64 + group_width * 0.1;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            gx + group_width * 0.4,
+            HEIGHT - BOTTOM + 16.0,
+            escape(name)
+        );
+        for (s, v) in values.get(g).into_iter().flatten().enumerate() {
+            if !v.is_finite() {
+                continue;
+            }
+            let top = y.pixel(*v);
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{} {}: {}</title></rect>"#,
+                gx + bar * s as f64,
+                bar.max(1.0) - 1.0,
+                (base - top).max(0.0),
+                COLORS[s % COLORS.len()],
+                escape(name),
+                escape(&series[s]),
+                tick_label(*v)
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +314,18 @@ mod tests {
         assert!(svg.contains("t &lt;1&gt;") && svg.contains("b&amp;c"));
         // The highest point (4 of a 5 scale) is below the top.
         assert!(svg.contains(&format!("{:.1}", TOP + (HEIGHT - TOP - BOTTOM) * 0.2)));
+    }
+
+    #[test]
+    fn bar_chart_draws_each_finite_value() {
+        let svg = bar_chart(
+            &labels(),
+            &["g1".into(), "g2".into()],
+            &["s1".into(), "s2".into()],
+            &[vec![1.0, 10.0], vec![100.0, f64::NAN]],
+            Scale::Log,
+        );
+        assert_eq!(svg.matches("<rect x=").count(), 3 + 2); // bars + legend
+        assert!(svg.contains(">100<"));
     }
 }
