@@ -1,0 +1,252 @@
+//! Experiment 4, capacity: calls of `sleep` (5 s) are started at a rising
+//! rate and held open, so that the number of sandboxes alive at once
+//! climbs, until the first failed call, the server's memory bound, or the
+//! cap. The server's CPU time and RSS (its process and descendants, from
+//! /proc) are sampled over time; RSS per sandbox is the growth over the
+//! idle server divided by the peak number of calls in flight.
+
+use crate::client::Client;
+use crate::csv::{num, write_file, Table};
+use crate::procstat::tree_usage;
+use crate::svg::{line_chart, Labels, Scale, Series};
+use crate::workload::{Function, Server};
+use anyhow::{ensure, Context, Result};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct CapacityArgs {
+    /// Servers, as NAME=URL (repeatable), tested one after the other.
+    #[arg(long = "server", default_value = "luge=http://127.0.0.1:8080")]
+    pub servers: Vec<String>,
+    /// The process id of each server, in the order of --server, for CPU and
+    /// RSS sampling.
+    #[arg(long = "pid", required = true)]
+    pub pids: Vec<u32>,
+    /// Seconds each call sleeps.
+    #[arg(long, default_value_t = 5)]
+    pub sleep: u32,
+    /// Calls started per tick.
+    #[arg(long, default_value_t = 50)]
+    pub step: usize,
+    /// Milliseconds per tick (also the sampling period).
+    #[arg(long, default_value_t = 100)]
+    pub tick_ms: u64,
+    /// Most calls started in all.
+    #[arg(long, default_value_t = 2000)]
+    pub max: usize,
+    /// Stop when the server's RSS passes this many MiB (the published
+    /// figures were for an 8 GB laptop).
+    #[arg(long, default_value_t = 8192)]
+    pub memory_limit_mib: u64,
+    /// Where capacity.csv, capacity-timeline.csv and the charts go.
+    #[arg(long, default_value = "target/loadtest/capacity")]
+    pub out: PathBuf,
+}
+
+/// What stopped the ramp.
+fn stop_reason(
+    failed: usize,
+    rss_mib: f64,
+    limit: u64,
+    started: usize,
+    max: usize,
+) -> Option<&'static str> {
+    if failed > 0 {
+        Some("first failure")
+    } else if rss_mib > limit as f64 {
+        Some("memory bound")
+    } else if started >= max {
+        Some("cap (--max)")
+    } else {
+        None
+    }
+}
+
+/// Counters shared by the calls.
+#[derive(Default)]
+struct Counters {
+    in_flight: AtomicUsize,
+    ok: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+/// One reading of the timeline.
+struct Tick {
+    t: f64,
+    in_flight: usize,
+    cpu_s: f64,
+    rss_mib: f64,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+pub fn run(args: CapacityArgs) -> Result<()> {
+    ensure!(
+        args.pids.len() == args.servers.len(),
+        "--pid: give one per --server ({} servers, {} pids)",
+        args.servers.len(),
+        args.pids.len()
+    );
+    ensure!(
+        args.step >= 1 && args.tick_ms >= 1,
+        "--step and --tick-ms must be >= 1"
+    );
+    let mut summary = Table::new(&[
+        "server",
+        "reached",
+        "stop",
+        "ok",
+        "failed",
+        "idle_rss_mib",
+        "peak_rss_mib",
+        "rss_per_sandbox_kib",
+        "cpu_s",
+    ]);
+    let mut timeline = Table::new(&["server", "t_s", "in_flight", "cpu_s", "rss_mib"]);
+    let (mut rss_lines, mut flight_lines) = (Vec::new(), Vec::new());
+    for (spec, &pid) in args.servers.iter().zip(&args.pids) {
+        let server = Server::parse(spec)?;
+        let ticks = ramp(&server, pid, &args, &mut summary)?;
+        for t in &ticks {
+            timeline.row(vec![
+                server.name.clone(),
+                num(t.t, 2),
+                t.in_flight.to_string(),
+                num(t.cpu_s, 2),
+                num(t.rss_mib, 1),
+            ]);
+        }
+        rss_lines.push(Series {
+            name: server.name.clone(),
+            points: ticks.iter().map(|t| (t.t, t.rss_mib)).collect(),
+        });
+        flight_lines.push(Series {
+            name: server.name.clone(),
+            points: ticks.iter().map(|t| (t.t, t.in_flight as f64)).collect(),
+        });
+    }
+    summary.write(&args.out.join("capacity.csv"))?;
+    timeline.write(&args.out.join("capacity-timeline.csv"))?;
+    for (file, what, series) in [
+        ("capacity-rss.svg", "server RSS (MiB)", &rss_lines),
+        ("capacity-in-flight.svg", "calls in flight", &flight_lines),
+    ] {
+        let labels = Labels {
+            title: format!("Capacity with {} s sleeps: {what}", args.sleep),
+            x: "time (s)".into(),
+            y: what.into(),
+        };
+        write_file(
+            &args.out.join(file),
+            line_chart(&labels, series, Scale::Linear).as_bytes(),
+        )?;
+    }
+    eprintln!("capacity: wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Ramps calls up on one server until a stop condition, waits for the calls
+/// to end, and returns the timeline.
+fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> Result<Vec<Tick>> {
+    let usage =
+        || tree_usage(pid).with_context(|| format!("process {pid} of {} is gone", server.name));
+    let idle = usage()?;
+    let request = Function::Sleep {
+        seconds: args.sleep,
+    }
+    .request(server);
+    let counters = Counters::default();
+    let timeout = Duration::from_secs(args.sleep as u64 + 30);
+    let start = Instant::now();
+    let mut ticks = Vec::new();
+    let (mut started, mut reached, mut stop) = (0, 0, None);
+    let (mut peak_rss, mut last_cpu) = (idle.rss_bytes, 0.0);
+    std::thread::scope(|scope| -> Result<()> {
+        loop {
+            let now = usage()?;
+            let in_flight = counters.in_flight.load(Ordering::SeqCst);
+            let failed = counters.failed.load(Ordering::SeqCst);
+            let rss_mib = now.rss_bytes as f64 / MIB;
+            peak_rss = peak_rss.max(now.rss_bytes);
+            last_cpu = (now.cpu - idle.cpu).as_secs_f64();
+            ticks.push(Tick {
+                t: start.elapsed().as_secs_f64(),
+                in_flight,
+                cpu_s: last_cpu,
+                rss_mib,
+            });
+            if stop.is_none() {
+                reached = reached.max(in_flight);
+                stop = stop_reason(failed, rss_mib, args.memory_limit_mib, started, args.max);
+                if stop.is_none() {
+                    for _ in 0..args.step.min(args.max - started) {
+                        let (request, counters) = (&request, &counters);
+                        // Counted before the thread runs, so that the end
+                        // check below cannot see zero while calls start.
+                        counters.in_flight.fetch_add(1, Ordering::SeqCst);
+                        std::thread::Builder::new()
+                            .stack_size(64 * 1024)
+                            .spawn_scoped(scope, move || {
+                                let mut client = Client::new(&server.base, timeout);
+                                let (sample, _) = client.call(request, start);
+                                counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+                                let counter = if sample.ok() {
+                                    &counters.ok
+                                } else {
+                                    &counters.failed
+                                };
+                                counter.fetch_add(1, Ordering::SeqCst);
+                            })
+                            .context("starting a client thread")?;
+                        started += 1;
+                    }
+                } else {
+                    eprintln!(
+                        "capacity: {}: stopped at {reached} in flight ({})",
+                        server.name,
+                        stop.unwrap_or("")
+                    );
+                }
+            }
+            if stop.is_some() && in_flight == 0 {
+                return Ok(());
+            }
+            if ticks.len() % 10 == 0 {
+                eprintln!(
+                    "capacity: {}: {:>5.1} s, {started} started, {in_flight} in flight, RSS {rss_mib:.0} MiB, {failed} failed",
+                    server.name,
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(args.tick_ms));
+        }
+    })?;
+    let growth = peak_rss.saturating_sub(idle.rss_bytes) as f64;
+    summary.row(vec![
+        server.name.clone(),
+        reached.to_string(),
+        stop.unwrap_or("").into(),
+        counters.ok.load(Ordering::SeqCst).to_string(),
+        counters.failed.load(Ordering::SeqCst).to_string(),
+        num(idle.rss_bytes as f64 / MIB, 1),
+        num(peak_rss as f64 / MIB, 1),
+        num(growth / 1024.0 / reached.max(1) as f64, 1),
+        num(last_cpu, 2),
+    ]);
+    Ok(ticks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ramp_stops_at_the_first_reason() {
+        assert_eq!(stop_reason(0, 10.0, 100, 5, 10), None);
+        assert_eq!(stop_reason(1, 200.0, 100, 10, 10), Some("first failure"));
+        assert_eq!(stop_reason(0, 200.0, 100, 10, 10), Some("memory bound"));
+        assert_eq!(stop_reason(0, 10.0, 100, 10, 10), Some("cap (--max)"));
+    }
+}

@@ -1,0 +1,6 @@
+//! The experiments of docs/workloads.md, one module each.
+
+pub mod access;
+pub mod capacity;
+pub mod cold;
+pub mod concurrency;

@@ -1,0 +1,286 @@
+//! Every `luge-load` subcommand at a tiny scale against a real `luge serve`
+//! (and the fork server), checking the CSV files have the expected rows.
+//!
+//! The `luge` binary is the one cargo built beside this test (`cargo test
+//! --workspace` builds it for the runtime's own tests); `LUGE_BIN` names
+//! another.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "load-test-token";
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `luge` binary of this build: target/PROFILE/luge, two levels above
+/// this test's executable (target/PROFILE/deps/...).
+fn luge_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("LUGE_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("luge");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p luge-runtime --bin luge` \
+         (`cargo test --workspace` does), or set LUGE_BIN",
+        bin.display()
+    );
+    bin
+}
+
+fn wait_for(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `luge serve` with the examples on `port` and the admin API on
+/// `admin_port`.
+fn start_luge(dir: &Path, port: u16, admin_port: u16) -> Running {
+    let examples = repo().join("examples");
+    let routes: Vec<String> = ["hello", "hash", "prime", "net", "sleep"]
+        .iter()
+        .map(|n| {
+            let path = examples.join(n).join(format!("{n}.wasm"));
+            format!(r#"{{"route": "/{n}", "path": "{}"}}"#, path.display())
+        })
+        .collect();
+    let config = format!(
+        r#"{{"workers": 2, "queue-limit": 4096, "state-dir": "{}",
+            "admin": {{"port": {admin_port}, "token": "{TOKEN}"}},
+            "tenants": [{{"name": "t", "port": {port}, "routes": [{}]}}]}}"#,
+        dir.join("state").display(),
+        routes.join(", ")
+    );
+    let path = dir.join("serve.json");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new(luge_bin())
+        .arg("serve")
+        .arg(&path)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    wait_for(port, "luge serve");
+    wait_for(admin_port, "the admin listener");
+    running
+}
+
+/// Runs `luge-load ARGS`, which must succeed.
+fn load(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_luge-load"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "luge-load {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The rows of a CSV file, header first, split on commas (the experiments
+/// write no quoted fields).
+fn csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+/// The value of `column` in `row` under `header`.
+fn field<'a>(rows: &'a [Vec<String>], row: usize, column: &str) -> &'a str {
+    let i = rows[0].iter().position(|c| c == column).unwrap();
+    &rows[row][i]
+}
+
+#[test]
+fn every_experiment_runs_against_luge_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin_port) = (free_port(), free_port());
+    let luge = start_luge(dir.path(), port, admin_port);
+    let base = format!("http://127.0.0.1:{port}");
+    let out = |name: &str| dir.path().join(name).display().to_string();
+
+    load(&[
+        "rate",
+        &format!("{base}/hello"),
+        "--rate",
+        "200",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0.1",
+        "--connections",
+        "4",
+        "--out",
+        &out("rate"),
+    ]);
+    let rate = csv(&dir.path().join("rate/summary.csv"));
+    assert_eq!(rate.len(), 2);
+    // 200/s for 0.3 s measured: 60 calls, all answered.
+    assert_eq!(field(&rate, 1, "ok"), "60");
+    assert_eq!(field(&rate, 1, "errors"), "0");
+    assert!(dir.path().join("rate/latency.svg").is_file());
+
+    let server = format!("luge={base}");
+    load(&[
+        "access",
+        "--server",
+        &server,
+        "--clients",
+        "2",
+        "--calls",
+        "2",
+        "--ramp",
+        "0.1",
+        "--out",
+        &out("access"),
+    ]);
+    let access = csv(&dir.path().join("access/access.csv"));
+    assert_eq!(access.len(), 1 + 3 * 3, "3 functions x 3 patterns");
+    let requests: Vec<&str> = (1..4).map(|r| field(&access, r, "requests")).collect();
+    assert_eq!(requests, ["2", "2", "4"], "SCMA, MCSA, MCMA");
+    assert!((1..access.len()).all(|r| field(&access, r, "errors") == "0"));
+
+    load(&[
+        "cold",
+        "--admin",
+        &format!("http://127.0.0.1:{admin_port}"),
+        "--token",
+        TOKEN,
+        "--max-concurrency",
+        "2",
+        "--repeat",
+        "1",
+        "--out",
+        &out("cold"),
+    ]);
+    let cold = csv(&dir.path().join("cold/cold.csv"));
+    assert_eq!(
+        cold.len(),
+        1 + 1 + 2,
+        "one activation at level 1, two at level 2"
+    );
+    assert!((1..cold.len()).all(|r| field(&cold, r, "status") == "200"));
+    assert_eq!(csv(&dir.path().join("cold/cold-summary.csv")).len(), 3);
+
+    load(&[
+        "concurrency",
+        "--server",
+        &server,
+        "--min-clients",
+        "1",
+        "--max-clients",
+        "2",
+        "--step",
+        "0.2",
+        "--workloads",
+        "hello,mix-50/50",
+        "--out",
+        &out("concurrency"),
+    ]);
+    let conc = csv(&dir.path().join("concurrency/concurrency.csv"));
+    assert_eq!(conc.len(), 1 + 2 * 2, "2 workloads x 2 levels");
+    assert_eq!(field(&conc, 4, "workload"), "mix-50/50");
+    assert_eq!(field(&conc, 4, "clients"), "2");
+
+    let pid = luge.0.id().to_string();
+    load(&[
+        "capacity",
+        "--server",
+        &server,
+        "--pid",
+        &pid,
+        "--sleep",
+        "1",
+        "--step",
+        "5",
+        "--max",
+        "10",
+        "--out",
+        &out("capacity"),
+    ]);
+    let cap = csv(&dir.path().join("capacity/capacity.csv"));
+    assert_eq!(cap.len(), 2);
+    assert_eq!(field(&cap, 1, "reached"), "10");
+    assert_eq!(field(&cap, 1, "failed"), "0");
+    assert!(csv(&dir.path().join("capacity/capacity-timeline.csv")).len() > 2);
+}
+
+#[test]
+fn the_fork_server_runs_a_process_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let functions = dir.path().join("functions");
+    std::fs::create_dir(&functions).unwrap();
+    let hello = functions.join("hello");
+    std::fs::write(&hello, "#!/bin/sh\necho \"Hello, $(cat)!\"\n").unwrap();
+    let mut perms = std::fs::metadata(&hello).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hello, perms).unwrap();
+
+    let port = free_port();
+    let server = Running(
+        Command::new(env!("CARGO_BIN_EXE_luge-load"))
+            .args([
+                "fork-server",
+                functions.to_str().unwrap(),
+                "--port",
+                &port.to_string(),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "fork-server");
+    let out = dir.path().join("concurrency");
+    load(&[
+        "concurrency",
+        "--server",
+        &format!("fork=http://127.0.0.1:{port}"),
+        "--min-clients",
+        "2",
+        "--max-clients",
+        "2",
+        "--step",
+        "0.2",
+        "--workloads",
+        "hello",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = csv(&out.join("concurrency.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(field(&rows, 1, "errors"), "0");
+    assert!(field(&rows, 1, "requests").parse::<u32>().unwrap() > 0);
+    drop(server);
+}
