@@ -6,11 +6,12 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 760.0;
-const HEIGHT: f64 = 420.0;
+const HEIGHT: f64 = 460.0;
 const LEFT: f64 = 80.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 50.0;
-const BOTTOM: f64 = 60.0;
+/// Room for the x labels (slanted in bar charts) and the axis title.
+const BOTTOM: f64 = 100.0;
 
 const COLORS: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -247,9 +248,9 @@ pub fn bar_chart(
         let gx = LEFT + group_width * g as f64 + group_width * 0.1;
         let _ = writeln!(
             svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            r#"<text transform="translate({:.1},{}) rotate(-30)" text-anchor="end">{}</text>"#,
             gx + group_width * 0.4,
-            HEIGHT - BOTTOM + 16.0,
+            HEIGHT - BOTTOM + 14.0,
             escape(name)
         );
         for (s, v) in values.get(g).into_iter().flatten().enumerate() {
