@@ -172,6 +172,22 @@ fn frame(svg: &mut String, labels: &Labels, y: &YAxis, legend: &[&str]) {
     }
 }
 
+/// Where the x axis is labelled: six even steps, or for whole-number data
+/// (clients, concurrency levels) whole numbers only.
+fn x_ticks(lo: f64, hi: f64, integral: bool) -> Vec<f64> {
+    if !integral {
+        return (0..=5).map(|i| lo + (hi - lo) * i as f64 / 5.0).collect();
+    }
+    let step = ((hi - lo) / 5.0).ceil().max(1.0);
+    let mut ticks = Vec::new();
+    let mut x = lo;
+    while x <= hi {
+        ticks.push(x);
+        x += step;
+    }
+    ticks
+}
+
 /// Lines of `series` over a linear x axis from the smallest to the largest
 /// x.
 pub fn line_chart(labels: &Labels, series: &[Series], scale: Scale) -> String {
@@ -188,8 +204,8 @@ pub fn line_chart(labels: &Labels, series: &[Series], scale: Scale) -> String {
     let mut svg = String::new();
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
     frame(&mut svg, labels, &y, &names);
-    for i in 0..=5 {
-        let x = x_lo + (x_hi - x_lo) * i as f64 / 5.0;
+    let integral = all().all(|p| p.0.fract() == 0.0);
+    for x in x_ticks(x_lo, x_hi, integral) {
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -294,6 +310,13 @@ mod tests {
         assert_eq!(nice_ceiling(10.0), 10.0);
         assert_eq!(nice_ceiling(11.0), 20.0);
         assert!((nice_ceiling(0.07) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn whole_number_axes_get_whole_ticks() {
+        assert_eq!(x_ticks(2.0, 15.0, true), [2.0, 5.0, 8.0, 11.0, 14.0]);
+        assert_eq!(x_ticks(1.0, 3.0, true), [1.0, 2.0, 3.0]);
+        assert_eq!(x_ticks(0.0, 1.0, false).len(), 6);
     }
 
     #[test]
