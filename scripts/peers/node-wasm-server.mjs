@@ -35,10 +35,12 @@ async function run(name, args, body) {
   const id = `${process.pid}-${counter++}`;
   const inPath = path.join(scratch, `${id}.in`);
   const outPath = path.join(scratch, `${id}.out`);
-  fs.writeFileSync(inPath, body);
-  const stdin = fs.openSync(inPath, "r");
-  const stdout = fs.openSync(outPath, "w+");
+  let stdin = -1;
+  let stdout = -1;
   try {
+    fs.writeFileSync(inPath, body);
+    stdin = fs.openSync(inPath, "r");
+    stdout = fs.openSync(outPath, "w+");
     const wasi = new WASI({
       version: "preview1",
       args: [name, ...args],
@@ -54,10 +56,10 @@ async function run(name, args, body) {
   } catch (e) {
     return [500, Buffer.from(`trap: ${e.message}\n`)];
   } finally {
-    fs.closeSync(stdin);
-    fs.closeSync(stdout);
-    fs.unlinkSync(inPath);
-    fs.unlinkSync(outPath);
+    if (stdin >= 0) fs.closeSync(stdin);
+    if (stdout >= 0) fs.closeSync(stdout);
+    fs.rmSync(inPath, { force: true });
+    fs.rmSync(outPath, { force: true });
   }
 }
 
@@ -85,9 +87,19 @@ server.keepAliveTimeout = 60_000;
 server.listen(port, "127.0.0.1", () => {
   console.error(`node peer: http://127.0.0.1:${port}/NAME (instance per request)`);
 });
-const stop = () => {
+const stop = (code) => {
   fs.rmSync(scratch, { recursive: true, force: true });
-  process.exit(0);
+  process.exit(code);
 };
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+// A crash should say why in the log, not vanish.
+process.on("uncaughtException", (e) => {
+  console.error(`node peer: uncaught exception: ${e.stack ?? e}`);
+  stop(1);
+});
+process.on("unhandledRejection", (e) => {
+  console.error(`node peer: unhandled rejection: ${e?.stack ?? e}`);
+  stop(1);
+});
+process.on("exit", (code) => console.error(`node peer: exit ${code}`));
+process.on("SIGTERM", () => stop(0));
+process.on("SIGINT", () => stop(0));

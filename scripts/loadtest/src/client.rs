@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The pause after a failed call before a client's next one.
+const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
 /// One call as seen by its client.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -104,7 +107,13 @@ pub fn run_clients(
                         if Instant::now() >= deadline {
                             break;
                         }
-                        samples.push(client.call(&request(k, call), epoch).0);
+                        let sample = client.call(&request(k, call), epoch).0;
+                        samples.push(sample);
+                        if sample.status == 0 {
+                            // A server that is down answers at once; do
+                            // not spin on it.
+                            std::thread::sleep(ERROR_BACKOFF);
+                        }
                     }
                     samples
                 })

@@ -13,6 +13,7 @@ mod rate_cmd;
 mod schedule;
 mod stats;
 mod svg;
+mod timer;
 mod workload;
 
 use clap::{Parser, Subcommand};

@@ -11,12 +11,16 @@
 //! which needs fewer connections for a given rate but is not how most
 //! clients behave.
 //!
-//! The poller's timeout has millisecond granularity, so at high rates the
-//! requests of one millisecond leave together; their latency still counts
-//! from each one's own intended time.
+//! The loop sleeps until the next request is due on a `timerfd`
+//! ([`Timer`]), not on the poller's millisecond timeout, but never for less
+//! than `resolution`: at high rates the requests due within one resolution
+//! leave together, which saves a wake-up per request. A request sent late
+//! (by at most the resolution plus the kernel's timer slack) has the
+//! lateness counted in its latency.
 
 use crate::http::{parse_response, HttpError, Target};
 use crate::schedule::Schedule;
+use crate::timer::Timer;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::VecDeque;
@@ -41,6 +45,8 @@ pub struct RateConfig {
     /// How long to wait for outstanding responses after the last request
     /// fell due; those still missing then count as timeouts.
     pub drain: Duration,
+    /// The shortest sleep between sends (see the module comment).
+    pub resolution: Duration,
 }
 
 /// What happened.
@@ -86,6 +92,9 @@ struct Conn {
     queued: bool,
 }
 
+/// The timer's token; connections use their index.
+const TIMER: Token = Token(usize::MAX);
+
 /// Progress every this often on stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -96,6 +105,7 @@ pub fn run(config: &RateConfig, mut progress: impl FnMut(&str)) -> Result<RateRe
     let schedule = Schedule::new(config.rate, config.warmup + config.duration);
     let warm = schedule.warmup_count(config.warmup);
     let mut run = Run::new(config, schedule, warm)?;
+    let timer = Timer::new(run.poll.registry(), TIMER)?;
     let cpu_before = crate::procstat::own_cpu_time();
     let start = Instant::now();
     run.result.scheduled = schedule.total() - warm;
@@ -124,12 +134,21 @@ pub fn run(config: &RateConfig, mut progress: impl FnMut(&str)) -> Result<RateRe
             last_done = done;
         }
         let timeout = if run.next < schedule.total() {
-            schedule.intended(run.next).saturating_sub(elapsed)
+            let until_due = schedule
+                .intended(run.next)
+                .saturating_sub(Instant::now() - start);
+            timer.arm(until_due.max(config.resolution))?;
+            // The timer wakes the poll; the timeout is only a backstop.
+            until_due.max(config.resolution) + Duration::from_millis(10)
         } else {
             (end_of_schedule + config.drain).saturating_sub(elapsed)
         };
         run.poll.poll(&mut events, Some(timeout))?;
         for event in events.iter() {
+            if event.token() == TIMER {
+                timer.clear();
+                continue;
+            }
             let id = event.token().0;
             if event.is_writable() {
                 run.flush(id)?;

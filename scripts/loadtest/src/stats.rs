@@ -32,15 +32,14 @@ pub fn mean_stddev_cv(values: &[f64]) -> (f64, f64, f64) {
     (mean, stddev, cv)
 }
 
-/// The summary of a set of latencies, in milliseconds.
+/// The summary of a set of latencies, in milliseconds (the spread, where
+/// an experiment reports it, comes from [`mean_stddev_cv`]).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Summary {
     pub count: usize,
     pub min: f64,
     pub mean: f64,
     pub max: f64,
-    pub stddev: f64,
-    pub cv: f64,
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
@@ -57,15 +56,13 @@ impl Summary {
     /// Summarizes values already in milliseconds; sorts them in place.
     pub fn of_millis(ms: &mut [f64]) -> Summary {
         ms.sort_by(f64::total_cmp);
-        let (mean, stddev, cv) = mean_stddev_cv(ms);
+        let (mean, _, _) = mean_stddev_cv(ms);
         let pct = |p| percentile(ms, p).unwrap_or(0.0);
         Summary {
             count: ms.len(),
             min: pct(0.0),
             mean,
             max: pct(100.0),
-            stddev,
-            cv,
             p50: pct(50.0),
             p90: pct(90.0),
             p99: pct(99.0),

@@ -6,11 +6,12 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 760.0;
-const HEIGHT: f64 = 420.0;
+const HEIGHT: f64 = 460.0;
 const LEFT: f64 = 80.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 50.0;
-const BOTTOM: f64 = 60.0;
+/// Room for the x labels (slanted in bar charts) and the axis title.
+const BOTTOM: f64 = 100.0;
 
 const COLORS: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -171,6 +172,22 @@ fn frame(svg: &mut String, labels: &Labels, y: &YAxis, legend: &[&str]) {
     }
 }
 
+/// Where the x axis is labelled: six even steps, or for whole-number data
+/// (clients, concurrency levels) whole numbers only.
+fn x_ticks(lo: f64, hi: f64, integral: bool) -> Vec<f64> {
+    if !integral {
+        return (0..=5).map(|i| lo + (hi - lo) * i as f64 / 5.0).collect();
+    }
+    let step = ((hi - lo) / 5.0).ceil().max(1.0);
+    let mut ticks = Vec::new();
+    let mut x = lo;
+    while x <= hi {
+        ticks.push(x);
+        x += step;
+    }
+    ticks
+}
+
 /// Lines of `series` over a linear x axis from the smallest to the largest
 /// x.
 pub fn line_chart(labels: &Labels, series: &[Series], scale: Scale) -> String {
@@ -187,8 +204,8 @@ pub fn line_chart(labels: &Labels, series: &[Series], scale: Scale) -> String {
     let mut svg = String::new();
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
     frame(&mut svg, labels, &y, &names);
-    for i in 0..=5 {
-        let x = x_lo + (x_hi - x_lo) * i as f64 / 5.0;
+    let integral = all().all(|p| p.0.fract() == 0.0);
+    for x in x_ticks(x_lo, x_hi, integral) {
         let _ = writeln!(
             svg,
             r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -247,9 +264,9 @@ pub fn bar_chart(
         let gx = LEFT + group_width * g as f64 + group_width * 0.1;
         let _ = writeln!(
             svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            r#"<text transform="translate({:.1},{}) rotate(-30)" text-anchor="end">{}</text>"#,
             gx + group_width * 0.4,
-            HEIGHT - BOTTOM + 16.0,
+            HEIGHT - BOTTOM + 14.0,
             escape(name)
         );
         for (s, v) in values.get(g).into_iter().flatten().enumerate() {
@@ -293,6 +310,13 @@ mod tests {
         assert_eq!(nice_ceiling(10.0), 10.0);
         assert_eq!(nice_ceiling(11.0), 20.0);
         assert!((nice_ceiling(0.07) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn whole_number_axes_get_whole_ticks() {
+        assert_eq!(x_ticks(2.0, 15.0, true), [2.0, 5.0, 8.0, 11.0, 14.0]);
+        assert_eq!(x_ticks(1.0, 3.0, true), [1.0, 2.0, 3.0]);
+        assert_eq!(x_ticks(0.0, 1.0, false).len(), 6);
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub struct ColdArgs {
     /// unique custom section, so every one compiles from scratch.
     #[arg(long)]
     pub reuse_compiled: bool,
+    /// `luge serve`'s stderr, if it is written to a file: its per-call JSON
+    /// lines give `init_us` and `wait_us` to the microsecond (the
+    /// activation record's annotations are whole milliseconds), written to
+    /// cold-server-log.csv and cold-server-log-summary.csv.
+    #[arg(long)]
+    pub server_log: Option<PathBuf>,
     /// Where cold.csv, cold-summary.csv and the chart go.
     #[arg(long, default_value = "target/loadtest/cold")]
     pub out: PathBuf,
@@ -167,11 +173,15 @@ pub fn run(args: ColdArgs) -> Result<()> {
             points: Vec::new(),
         })
         .collect();
+    // The action names of each level, to find their calls in the log.
+    let mut names: Vec<(usize, Vec<String>)> = Vec::new();
     for level in 1..=args.max_concurrency {
+        names.push((level, Vec::new()));
         let mut level_acts = Vec::new();
         let mut deploys = Vec::new();
         for rep in 1..=args.repeat {
             let name = format!("cold-{}-{level}-{rep}", std::process::id());
+            names[level - 1].1.push(name.clone());
             let action_path = format!("/api/v1/namespaces/_/actions/{name}");
             let (deploy, _) = admin.call("PUT", &action_path, action(&name).as_bytes())?;
             let invoke = admin.request("POST", &format!("{action_path}?blocking=true"), b"{}");
@@ -223,6 +233,15 @@ pub fn run(args: ColdArgs) -> Result<()> {
         }
     }
     rows.write(&args.out.join("cold.csv"))?;
+    if let Some(log) = &args.server_log {
+        // The server writes its line after answering; give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        let text =
+            std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
+        let (calls, summary) = server_log_tables(&text, &names);
+        calls.write(&args.out.join("cold-server-log.csv"))?;
+        summary.write(&args.out.join("cold-server-log-summary.csv"))?;
+    }
     summary.write(&args.out.join("cold-summary.csv"))?;
     let labels = Labels {
         title: "Cold start: first requests to a just-deployed action".into(),
@@ -233,6 +252,61 @@ pub fn run(args: ColdArgs) -> Result<()> {
     write_file(&args.out.join("cold.svg"), svg.as_bytes())?;
     eprintln!("cold: wrote {}", args.out.display());
     Ok(())
+}
+
+/// From `luge serve`'s JSON log lines, the calls of each level's actions
+/// (wait, init, run and total in µs) and their per-level statistics.
+fn server_log_tables(log: &str, levels: &[(usize, Vec<String>)]) -> (Table, Table) {
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let mut calls = Table::new(&[
+        "concurrency",
+        "function",
+        "wait_us",
+        "init_us",
+        "run_us",
+        "total_us",
+    ]);
+    let mut summary = Table::new(&[
+        "concurrency",
+        "calls",
+        "init_mean_us",
+        "init_sd_us",
+        "init_cv",
+        "wait_mean_us",
+        "wait_sd_us",
+        "wait_cv",
+    ]);
+    const FIELDS: [&str; 4] = ["wait_us", "init_us", "run_us", "total_us"];
+    for (level, names) in levels {
+        let (mut init, mut wait) = (Vec::new(), Vec::new());
+        for line in &lines {
+            let Some(function) = line["function"].as_str() else {
+                continue;
+            };
+            if !names.iter().any(|n| n == function) {
+                continue;
+            }
+            let v: Vec<f64> = FIELDS
+                .iter()
+                .map(|f| line[f].as_f64().unwrap_or(f64::NAN))
+                .collect();
+            wait.push(v[0]);
+            init.push(v[1]);
+            let mut row = vec![level.to_string(), function.to_owned()];
+            row.extend(v.iter().map(|x| num(*x, 0)));
+            calls.row(row);
+        }
+        let mut row = vec![level.to_string(), init.len().to_string()];
+        for values in [&init, &wait] {
+            let (mean, sd, cv) = mean_stddev_cv(values);
+            row.extend([num(mean, 1), num(sd, 1), num(cv, 3)]);
+        }
+        summary.row(row);
+    }
+    (calls, summary)
 }
 
 /// `wasm` with a custom section appended: the module means the same, but
@@ -303,6 +377,27 @@ mod tests {
         assert_eq!(parse_activation(record).unwrap(), (1.0, 2.0, 3.0));
         assert!(parse_activation(br#"{"duration": 3, "annotations": []}"#).is_err());
         assert!(parse_activation(b"not json").is_err());
+    }
+
+    #[test]
+    fn server_log_lines_are_grouped_by_level() {
+        let log = r#"luge serve: 2 workers
+{"function":"a","wait_us":10,"init_us":4,"run_us":1,"total_us":20}
+{"function":"other","wait_us":99,"init_us":99,"run_us":1,"total_us":200}
+{"function":"b","wait_us":30,"init_us":8,"run_us":1,"total_us":40}
+"#;
+        let levels = [
+            (1, vec!["a".to_owned()]),
+            (2, vec!["b".to_owned(), "c".to_owned()]),
+        ];
+        let (calls, summary) = server_log_tables(log, &levels);
+        assert_eq!(
+            calls.text(),
+            "concurrency,function,wait_us,init_us,run_us,total_us\n1,a,10,4,1,20\n2,b,30,8,1,40\n"
+        );
+        let lines: Vec<&str> = summary.text().lines().collect();
+        assert_eq!(lines[1], "1,1,4.0,0.0,0.000,10.0,0.0,0.000");
+        assert_eq!(lines[2], "2,1,8.0,0.0,0.000,30.0,0.0,0.000");
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub fn run(args: ConcurrencyArgs) -> Result<()> {
                     num(s.p99, 3),
                     num(s.max, 3),
                 ]);
+                if ok.is_empty() {
+                    eprintln!("concurrency: {} answered nothing at {clients} clients; skipping its higher levels of {name}", server.name);
+                    break;
+                }
                 lat.points.push((clients as f64, s.mean));
                 thr.points.push((clients as f64, rps));
             }
