@@ -220,7 +220,10 @@ fn a_sandbox_past_its_timeout_is_stopped_and_its_resources_come_back() {
         Ok(vec![Val::I64(1_000_000)])
     );
     scheduler.wait_idle();
-    assert_eq!(scheduler.free_stacks(), 4, "every task's stack is back");
+    // How many stacks the four tasks used depends on how their runs
+    // overlapped; every one of them must be back.
+    assert_eq!(scheduler.stacks_in_use(), 0, "every task's stack is back");
+    assert!(scheduler.free_stacks() >= 1);
 }
 
 /// The ticker's signal ends a timed-out guest even where no check would:

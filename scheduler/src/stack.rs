@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 fn page_size() -> usize {
@@ -83,6 +84,8 @@ pub struct StackPool {
     capacity: usize,
     /// Free stacks: resident ones at the back, where `get` takes from.
     free: Mutex<VecDeque<Stack>>,
+    /// Stacks handed out by `get` and not yet `put` back.
+    in_use: AtomicUsize,
 }
 
 /// Free stacks kept resident: the ones a steady stream of tasks reuses.
@@ -98,14 +101,18 @@ impl StackPool {
             size,
             capacity,
             free: Mutex::new(VecDeque::new()),
+            in_use: AtomicUsize::new(0),
         }
     }
 
     pub fn get(&self) -> io::Result<Stack> {
-        match self.free.lock().unwrap().pop_back() {
-            Some(stack) => Ok(stack),
-            None => Stack::new(self.size),
-        }
+        let free = self.free.lock().unwrap().pop_back();
+        let stack = match free {
+            Some(stack) => stack,
+            None => Stack::new(self.size)?,
+        };
+        self.in_use.fetch_add(1, Ordering::Relaxed);
+        Ok(stack)
     }
 
     /// Returns `stack` to the pool. The first [`RESIDENT_STACKS`] free
@@ -114,6 +121,7 @@ impl StackPool {
     /// given back to the kernel, so that an idle pool after a burst holds
     /// address space, not memory.
     pub fn put(&self, stack: Stack) {
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
         let free_now = self.free.lock().unwrap().len();
         if free_now >= self.capacity {
             return;
@@ -131,6 +139,11 @@ impl StackPool {
 
     pub fn free_count(&self) -> usize {
         self.free.lock().unwrap().len()
+    }
+
+    /// Stacks handed out and not returned: those of unfinished tasks.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
     }
 }
 
