@@ -1,7 +1,7 @@
 //! The module descriptor: everything about a compiled module that is not
 //! machine code, stored in the shared object behind [`crate::DESCRIPTOR_SYMBOL`].
 
-use crate::{Arch, BoundsMode, TrapKind, ABI_VERSION};
+use crate::{Arch, BoundsMode, CpuFeature, TrapKind, ABI_VERSION};
 use serde::{Deserialize, Serialize};
 
 /// First bytes of every descriptor symbol.
@@ -25,6 +25,7 @@ pub enum ValType {
     I64,
     F32,
     F64,
+    V128,
     FuncRef,
     ExternRef,
 }
@@ -36,6 +37,7 @@ impl std::fmt::Display for ValType {
             ValType::I64 => "i64",
             ValType::F32 => "f32",
             ValType::F64 => "f64",
+            ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
         })
@@ -89,6 +91,8 @@ pub enum ConstExpr {
     F32(u32),
     /// Raw bits.
     F64(u64),
+    /// Lane bytes, little-endian.
+    V128(u128),
     RefNull,
     RefFunc(u32),
     GlobalGet(u32),
@@ -180,6 +184,9 @@ pub struct ModuleDescriptor {
     pub bounds: BoundsMode,
     /// Whether loop headers and function entries check `VmLimits::interrupt`.
     pub interrupt_checks: bool,
+    /// CPU extensions the machine code uses; the runtime refuses the module
+    /// on a host without any of them.
+    pub cpu_features: Vec<CpuFeature>,
     /// `awsm-compiler` version that produced the module.
     pub compiler: String,
     /// Size of the source `.wasm` in bytes.
@@ -284,6 +291,7 @@ mod tests {
             arch: Arch::X86_64,
             bounds: BoundsMode::Guard,
             interrupt_checks: true,
+            cpu_features: vec![CpuFeature::Sse41, CpuFeature::Popcnt],
             compiler: "test".into(),
             wasm_size: 10,
             types: vec![FuncType {

@@ -7,17 +7,19 @@
 //! module descriptor that describes it. Any change to this crate that alters
 //! what compiled code or the runtime reads must bump [`ABI_VERSION`].
 
+pub mod cpu;
 pub mod descriptor;
 pub mod traps;
 pub mod vmctx;
 
+pub use cpu::{CpuFeature, CpuLevel};
 pub use descriptor::*;
 pub use traps::TrapKind;
 pub use vmctx::*;
 
 /// Version of the compiled-module ABI. A runtime refuses a shared object whose
 /// descriptor carries any other version.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Exported data symbol: a [`DescriptorHeader`] immediately followed by the
 /// serialized [`ModuleDescriptor`].
@@ -30,14 +32,16 @@ pub const FUNCTIONS_SYMBOL: &str = "luge_functions";
 pub const TRAMPOLINES_SYMBOL: &str = "luge_trampolines";
 
 /// Size of one slot in the argument/result array a [`Trampoline`] reads and
-/// writes. Every wasm value this ABI supports fits in 8 bytes.
-pub const VALUE_SLOT_SIZE: usize = 8;
+/// writes: a `u128`, the size (and alignment) of a `v128`, the widest wasm
+/// value. Narrower values sit in the low bytes (both targets are
+/// little-endian).
+pub const VALUE_SLOT_SIZE: usize = 16;
 
 /// Host-to-wasm entry: calls `callee(callee_vmctx, args...)` with arguments
 /// read from `values` and writes the results back to `values` starting at
 /// slot 0. `values` must have room for max(params, results) slots.
 pub type Trampoline =
-    unsafe extern "C" fn(callee: *const u8, callee_vmctx: *mut VmCtx, values: *mut u64);
+    unsafe extern "C" fn(callee: *const u8, callee_vmctx: *mut VmCtx, values: *mut u128);
 
 /// Size of one wasm page.
 pub const WASM_PAGE_SIZE: u64 = 65536;

@@ -6,7 +6,7 @@
 //! module's entity counts. The compiler bakes these offsets into code, the
 //! runtime fills the arrays at instantiation; both call [`VmLayout::new`].
 
-use std::mem::{offset_of, size_of};
+use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 /// Fixed header of a sandbox context.
@@ -70,11 +70,12 @@ pub struct VmFuncRef {
     pub vmctx: *mut VmCtx,
 }
 
-/// Storage of one global.
-#[repr(C)]
+/// Storage of one global: 16 bytes, 16-aligned, so that compiled code may
+/// load and store a `v128` global with aligned vector instructions.
+#[repr(C, align(16))]
 pub struct VmGlobal {
     /// The value, in the low bytes for narrower types.
-    pub bits: u64,
+    pub bits: u128,
 }
 
 /// Callbacks from compiled code into the runtime. Each returns 0 on success
@@ -185,20 +186,36 @@ pub struct VmLayout {
 impl VmLayout {
     pub fn new(counts: VmCounts) -> VmLayout {
         let mut at = size_of::<VmCtx>();
-        let mut array = |count: u32, elem: usize| {
+        // Each array starts at a multiple of its element's alignment (the
+        // context itself is allocated 16-aligned).
+        let mut array = |count: u32, elem: usize, align: usize| {
+            at = at.next_multiple_of(align);
             let start = at;
             at += count as usize * elem;
             start as u32
         };
-        let imported_funcs = array(counts.imported_funcs, size_of::<VmFuncImport>());
-        let table_ptrs = array(counts.tables, size_of::<usize>());
-        let imported_globals = array(counts.imported_globals, size_of::<usize>());
+        let imported_funcs = array(
+            counts.imported_funcs,
+            size_of::<VmFuncImport>(),
+            align_of::<VmFuncImport>(),
+        );
+        let table_ptrs = array(counts.tables, size_of::<usize>(), align_of::<usize>());
+        let imported_globals = array(
+            counts.imported_globals,
+            size_of::<usize>(),
+            align_of::<usize>(),
+        );
         let defined_globals = array(
             counts.globals - counts.imported_globals,
             size_of::<VmGlobal>(),
+            align_of::<VmGlobal>(),
         );
-        let funcrefs = array(counts.funcs, size_of::<VmFuncRef>());
-        let type_ids = array(counts.types, size_of::<u64>());
+        let funcrefs = array(
+            counts.funcs,
+            size_of::<VmFuncRef>(),
+            align_of::<VmFuncRef>(),
+        );
+        let type_ids = array(counts.types, size_of::<u64>(), align_of::<u64>());
         VmLayout {
             counts,
             imported_funcs,
@@ -302,8 +319,10 @@ mod tests {
         assert_eq!(layout.imported_funcs, 40);
         assert_eq!(layout.table_ptrs, 40 + 2 * 16);
         assert_eq!(layout.imported_globals, layout.table_ptrs + 2 * 8);
+        // Globals are 16 bytes on a 16-byte boundary (v128).
         assert_eq!(layout.defined_globals, layout.imported_globals + 8);
-        assert_eq!(layout.funcrefs, layout.defined_globals + 3 * 8);
+        assert_eq!(layout.defined_globals % 16, 0);
+        assert_eq!(layout.funcrefs, layout.defined_globals + 3 * 16);
         assert_eq!(layout.type_ids, layout.funcrefs + 5 * 24);
         assert_eq!(layout.size, layout.type_ids + 3 * 8);
         assert_eq!(layout.size % 8, 0);

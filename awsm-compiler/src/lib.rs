@@ -11,7 +11,7 @@ mod module;
 mod translate;
 
 pub use error::CompileError;
-pub use luge_abi::{Arch, BoundsMode};
+pub use luge_abi::{Arch, BoundsMode, CpuLevel};
 pub use module::{features, MAX_WASM_SIZE};
 
 use std::path::Path;
@@ -44,6 +44,9 @@ pub struct CompileOptions {
     /// Emit interruption checks at loop headers and function entries, so
     /// that the runtime can stop or preempt long-running code.
     pub interrupt_checks: bool,
+    /// Which CPUs of `arch` the code must run on (x86_64 only); the module
+    /// records the features this allows and the runtime checks them.
+    pub cpu: CpuLevel,
 }
 
 impl Default for CompileOptions {
@@ -60,6 +63,7 @@ impl CompileOptions {
             bounds: arch.default_bounds(),
             opt: OptLevel::Speed,
             interrupt_checks: true,
+            cpu: CpuLevel::default(),
         }
     }
 }

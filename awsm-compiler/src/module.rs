@@ -15,9 +15,10 @@ use wasmparser::{
 /// exhausting memory halfway through translation.
 pub const MAX_WASM_SIZE: usize = 256 << 20;
 
-/// The WebAssembly 2.0 feature set minus SIMD: MVP, mutable globals,
-/// sign extension, non-trapping float-to-int, multi-value, bulk memory and
-/// reference types. Everything else is refused during validation.
+/// The WebAssembly 2.0 feature set: MVP, mutable globals, sign extension,
+/// non-trapping float-to-int, multi-value, bulk memory, reference types and
+/// fixed-width (128-bit) SIMD. Everything else is refused during validation.
+/// (Relaxed SIMD, a 3.0 feature, is not in it.)
 pub fn features() -> WasmFeatures {
     WasmFeatures::MUTABLE_GLOBAL
         | WasmFeatures::SATURATING_FLOAT_TO_INT
@@ -26,6 +27,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::MULTI_VALUE
         | WasmFeatures::BULK_MEMORY
         | WasmFeatures::FLOATS
+        | WasmFeatures::SIMD
         | WasmFeatures::GC_TYPES
 }
 
@@ -73,6 +75,7 @@ fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType, CompileEr
         W::I64 => ValType::I64,
         W::F32 => ValType::F32,
         W::F64 => ValType::F64,
+        W::V128 => ValType::V128,
         W::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
         W::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValType::ExternRef,
         other => return Err(unsupported(offset, format!("value type {other:?}"))),
@@ -120,6 +123,7 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileErro
         Operator::I64Const { value } => ConstExpr::I64(value),
         Operator::F32Const { value } => ConstExpr::F32(value.bits()),
         Operator::F64Const { value } => ConstExpr::F64(value.bits()),
+        Operator::V128Const { value } => ConstExpr::V128(value.i128() as u128),
         Operator::RefNull { .. } => ConstExpr::RefNull,
         Operator::RefFunc { function_index } => ConstExpr::RefFunc(function_index),
         Operator::GlobalGet { global_index } => ConstExpr::GlobalGet(global_index),

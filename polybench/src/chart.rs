@@ -31,6 +31,10 @@ fn color(runtime: Runtime) -> &'static str {
         Runtime::LugeChecks => "#2ca02c",
         Runtime::Wasmtime => "#d62728",
         Runtime::Node => "#9467bd",
+        Runtime::LugeGuardSimd => "#17becf",
+        Runtime::LugeSoftwareSimd => "#bcbd22",
+        Runtime::WasmtimeSimd => "#e377c2",
+        Runtime::NodeSimd => "#8c564b",
     }
 }
 

@@ -3,7 +3,7 @@
 //! lands in a measurement.
 
 use crate::kernels::{include_dir, Dataset, Kernel};
-use crate::runtimes::{Runtime, Tools};
+use crate::runtimes::{Engine, Runtime, Tools, WasmBuild};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,12 +49,22 @@ impl Toolchain {
     }
 
     /// Builds `kernel` for `dataset` as a wasm32-wasi module at `out`.
-    pub fn build_wasm(&self, kernel: &Kernel, dataset: Dataset, out: &Path) -> Result<()> {
+    pub fn build_wasm(
+        &self,
+        kernel: &Kernel,
+        dataset: Dataset,
+        build: WasmBuild,
+        out: &Path,
+    ) -> Result<()> {
         let mut clang = Command::new(CLANG);
         clang
             .arg("--target=wasm32-wasi")
             .arg(format!("--sysroot={WASI_SYSROOT}"))
-            .args(c_flags(dataset))
+            .args(c_flags(dataset));
+        if build == WasmBuild::Simd {
+            clang.arg("-msimd128");
+        }
+        clang
             .args(["-g0", "-Wl,--strip-debug", "-o"])
             .arg(out)
             .arg(&kernel.source);
@@ -128,8 +138,11 @@ impl Artifacts {
         self.dir.join(&self.name)
     }
 
-    pub fn wasm(&self) -> PathBuf {
-        self.dir.join(format!("{}.wasm", self.name))
+    pub fn wasm(&self, build: WasmBuild) -> PathBuf {
+        match build {
+            WasmBuild::Scalar => self.dir.join(format!("{}.wasm", self.name)),
+            WasmBuild::Simd => self.dir.join(format!("{}.simd.wasm", self.name)),
+        }
     }
 
     /// The shared object a Luge runtime runs.
@@ -137,13 +150,13 @@ impl Artifacts {
         self.dir.join(format!("{}.{runtime}.so", self.name))
     }
 
-    /// Wasmtime's precompiled module.
-    pub fn cwasm(&self) -> PathBuf {
-        self.dir.join(format!("{}.cwasm", self.name))
+    /// Wasmtime's precompiled module for `runtime`.
+    pub fn cwasm(&self, runtime: Runtime) -> PathBuf {
+        self.dir.join(format!("{}.{runtime}.cwasm", self.name))
     }
 }
 
-/// Builds `kernel` natively and, unless only native runs, to wasm, into
+/// Builds `kernel` natively and to each wasm build the runtimes run, into
 /// `dir`.
 pub fn build(
     toolchain: &Toolchain,
@@ -155,8 +168,11 @@ pub fn build(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let artifacts = Artifacts::new(dir, &kernel.name);
     toolchain.build_native(kernel, dataset, &artifacts.native())?;
-    if runtimes.iter().any(|r| *r != Runtime::Native) {
-        toolchain.build_wasm(kernel, dataset, &artifacts.wasm())?;
+    let mut builds: Vec<WasmBuild> = runtimes.iter().filter_map(|r| r.wasm_build()).collect();
+    builds.sort();
+    builds.dedup();
+    for build in builds {
+        toolchain.build_wasm(kernel, dataset, build, &artifacts.wasm(build))?;
     }
     Ok(artifacts)
 }
@@ -164,14 +180,14 @@ pub fn build(
 /// Compiles the wasm build ahead of time for `runtime`, if it does that:
 /// a `.so` for Luge, a `.cwasm` for Wasmtime.
 pub fn precompile(runtime: Runtime, tools: &Tools, artifacts: &Artifacts) -> Result<()> {
-    let output = match runtime {
+    let (output, build) = match (runtime.engine(), runtime.wasm_build()) {
         // Node.js compiles the module when it loads it, before the kernel's
         // clock starts.
-        Runtime::Native | Runtime::Node => return Ok(()),
-        Runtime::Wasmtime => artifacts.cwasm(),
-        _ => artifacts.luge_so(runtime),
+        (Engine::Native | Engine::Node, _) | (_, None) => return Ok(()),
+        (Engine::Wasmtime, Some(build)) => (artifacts.cwasm(runtime), build),
+        (Engine::Luge, Some(build)) => (artifacts.luge_so(runtime), build),
     };
-    let wasm = artifacts.wasm();
+    let wasm = artifacts.wasm(build);
     let program = tools.program(runtime)?;
     let mut cmd = Command::new(program);
     cmd.arg("compile")

@@ -135,8 +135,9 @@ fn summarize(report: &Report, files: &[PathBuf]) {
         let (mean, n) = report.geomean(runtime);
         let mean = mean.map_or("n/a".into(), format_slowdown);
         eprintln!(
-            "  {runtime:<14}  {mean:>8}  ({n} of {} kernels)",
-            report.results.len()
+            "  {runtime:<width$}  {mean:>8}  ({n} of {} kernels)",
+            report.results.len(),
+            width = luge_polybench::progress::RUNTIME_WIDTH,
         );
     }
     let failures: usize = report

@@ -23,17 +23,50 @@ pub enum Runtime {
     LugeChecks,
     Wasmtime,
     Node,
+    /// The `-msimd128` build (see [`WasmBuild::Simd`]) under Luge with
+    /// guard pages.
+    LugeGuardSimd,
+    /// The `-msimd128` build under Luge with software bounds checks.
+    LugeSoftwareSimd,
+    /// The `-msimd128` build under Wasmtime.
+    WasmtimeSimd,
+    /// The `-msimd128` build under Node.js.
+    NodeSimd,
+}
+
+/// Which wasm build of a kernel a runtime runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WasmBuild {
+    /// `clang --target=wasm32-wasi -O2`: the build line of the comparison
+    /// (no SIMD instructions).
+    Scalar,
+    /// The same plus `-msimd128`: clang may vectorize with wasm's 128-bit
+    /// SIMD, as it vectorizes the native build with SSE2.
+    Simd,
+}
+
+/// The program that runs a kernel, whatever the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Native,
+    Luge,
+    Wasmtime,
+    Node,
 }
 
 impl Runtime {
     /// Every runtime, in the order results are shown.
-    pub const ALL: [Runtime; 6] = [
+    pub const ALL: [Runtime; 10] = [
         Runtime::Native,
         Runtime::LugeGuard,
         Runtime::LugeSoftware,
         Runtime::LugeChecks,
         Runtime::Wasmtime,
         Runtime::Node,
+        Runtime::LugeGuardSimd,
+        Runtime::LugeSoftwareSimd,
+        Runtime::WasmtimeSimd,
+        Runtime::NodeSimd,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +77,35 @@ impl Runtime {
             Runtime::LugeChecks => "luge-checks",
             Runtime::Wasmtime => "wasmtime",
             Runtime::Node => "node",
+            Runtime::LugeGuardSimd => "luge-guard-simd",
+            Runtime::LugeSoftwareSimd => "luge-software-simd",
+            Runtime::WasmtimeSimd => "wasmtime-simd",
+            Runtime::NodeSimd => "node-simd",
+        }
+    }
+
+    pub fn engine(self) -> Engine {
+        match self {
+            Runtime::Native => Engine::Native,
+            Runtime::LugeGuard
+            | Runtime::LugeSoftware
+            | Runtime::LugeChecks
+            | Runtime::LugeGuardSimd
+            | Runtime::LugeSoftwareSimd => Engine::Luge,
+            Runtime::Wasmtime | Runtime::WasmtimeSimd => Engine::Wasmtime,
+            Runtime::Node | Runtime::NodeSimd => Engine::Node,
+        }
+    }
+
+    /// The wasm build this runtime runs (none for native).
+    pub fn wasm_build(self) -> Option<WasmBuild> {
+        match self {
+            Runtime::Native => None,
+            Runtime::LugeGuardSimd
+            | Runtime::LugeSoftwareSimd
+            | Runtime::WasmtimeSimd
+            | Runtime::NodeSimd => Some(WasmBuild::Simd),
+            _ => Some(WasmBuild::Scalar),
         }
     }
 
@@ -52,8 +114,8 @@ impl Runtime {
         match self {
             // The bounds mode is explicit: the default differs by
             // architecture.
-            Runtime::LugeGuard => Some(&["--bounds", "guard"]),
-            Runtime::LugeSoftware => Some(&["--bounds", "software"]),
+            Runtime::LugeGuard | Runtime::LugeGuardSimd => Some(&["--bounds", "guard"]),
+            Runtime::LugeSoftware | Runtime::LugeSoftwareSimd => Some(&["--bounds", "software"]),
             Runtime::LugeChecks => Some(&["--bounds", "guard", "--interrupt-checks"]),
             _ => None,
         }
@@ -62,24 +124,23 @@ impl Runtime {
     /// The command running the kernel built in `artifacts` under this
     /// runtime, printing its arrays if `dump`.
     pub fn command(self, artifacts: &Artifacts, tools: &Tools, dump: bool) -> Result<Command> {
-        let mut cmd = match self {
-            Runtime::Native => Command::new(artifacts.native()),
-            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeChecks => {
+        let wasm = || artifacts.wasm(self.wasm_build().unwrap_or(WasmBuild::Scalar));
+        let mut cmd = match self.engine() {
+            Engine::Native => Command::new(artifacts.native()),
+            Engine::Luge => {
                 let mut cmd = Command::new(tools.program(self)?);
                 cmd.arg("run").arg(artifacts.luge_so(self)).arg("--");
                 cmd
             }
-            Runtime::Wasmtime => {
+            Engine::Wasmtime => {
                 let mut cmd = Command::new(tools.program(self)?);
                 cmd.args(["run", "--allow-precompiled"])
-                    .arg(artifacts.cwasm());
+                    .arg(artifacts.cwasm(self));
                 cmd
             }
-            Runtime::Node => {
+            Engine::Node => {
                 let mut cmd = Command::new(tools.program(self)?);
-                cmd.args(NODE_FLAGS)
-                    .arg(node_launcher())
-                    .arg(artifacts.wasm());
+                cmd.args(NODE_FLAGS).arg(node_launcher()).arg(wasm());
                 cmd
             }
         };
@@ -158,20 +219,20 @@ impl Tools {
     /// The program that `runtime` runs kernels with (none for native), or
     /// why it is not available.
     pub fn program(&self, runtime: Runtime) -> Result<&Path> {
-        let (found, missing) = match runtime {
-            Runtime::Native => bail!("native kernels run by themselves"),
-            Runtime::LugeGuard | Runtime::LugeSoftware | Runtime::LugeChecks => (
+        let (found, missing) = match runtime.engine() {
+            Engine::Native => bail!("native kernels run by themselves"),
+            Engine::Luge => (
                 &self.luge,
                 format!(
                     "no luge binary at {}: run `cargo build --release --bin luge` or pass --luge PATH",
                     default_luge().display()
                 ),
             ),
-            Runtime::Wasmtime => (
+            Engine::Wasmtime => (
                 &self.wasmtime,
                 "`wasmtime` is not on PATH and Python cannot import `wasmtime`".to_string(),
             ),
-            Runtime::Node => (&self.node, "`node` is not on PATH".to_string()),
+            Engine::Node => (&self.node, "`node` is not on PATH".to_string()),
         };
         match found {
             Some(path) => Ok(path),
@@ -212,7 +273,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 /// being measured, so it must be there either way. Native always runs
 /// first, as the reference.
 pub fn select(tools: &Tools, wanted: &[Runtime]) -> Result<Vec<Runtime>> {
-    let optional = |r: &Runtime| matches!(r, Runtime::Wasmtime | Runtime::Node);
+    let optional = |r: &Runtime| matches!(r.engine(), Engine::Wasmtime | Engine::Node);
     let mut chosen: Vec<Runtime> = if wanted.is_empty() {
         Runtime::ALL
             .into_iter()
@@ -255,7 +316,16 @@ mod tests {
         use Runtime::*;
         assert_eq!(
             select(&tools, &[]).unwrap(),
-            [Native, LugeGuard, LugeSoftware, LugeChecks, Node]
+            [
+                Native,
+                LugeGuard,
+                LugeSoftware,
+                LugeChecks,
+                Node,
+                LugeGuardSimd,
+                LugeSoftwareSimd,
+                NodeSimd
+            ]
         );
         assert_eq!(
             select(&tools, &[Node, LugeGuard, Node]).unwrap(),
@@ -306,8 +376,13 @@ mod tests {
         );
         assert_eq!(
             line(Runtime::Wasmtime, true),
-            "/bin/wasmtime run --allow-precompiled /b/gemm.cwasm --dump"
+            "/bin/wasmtime run --allow-precompiled /b/gemm.wasmtime.cwasm --dump"
         );
+        assert_eq!(
+            line(Runtime::LugeGuardSimd, false),
+            "/bin/luge run /b/gemm.luge-guard-simd.so --"
+        );
+        assert!(line(Runtime::NodeSimd, false).ends_with("/b/gemm.simd.wasm"));
         let node = line(Runtime::Node, false);
         assert!(
             node.starts_with("/bin/node --no-warnings --no-liftoff"),

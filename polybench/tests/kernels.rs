@@ -1,5 +1,6 @@
 //! Every kernel, built at MINI, prints the same arrays under each of
-//! Luge's code-generation modes as natively. Luge runs in-process through
+//! Luge's code-generation modes as natively, from the plain wasm build and
+//! from the `-msimd128` one. Luge runs in-process through
 //! the runtime library (a test cannot build the `luge` binary of another
 //! package); native runs and the comparison go through the runner's own
 //! library. Nothing is skipped: a missing toolchain fails the test with
@@ -10,7 +11,7 @@ use luge_polybench::bench::{self, Settings};
 use luge_polybench::compile::{Artifacts, Toolchain};
 use luge_polybench::kernels::{self, Dataset, Kernel};
 use luge_polybench::output::{parse_time, Dump};
-use luge_polybench::runtimes::{Runtime, Tools};
+use luge_polybench::runtimes::{Runtime, Tools, WasmBuild};
 use luge_runtime::wasi::{self, Output, WasiCtxBuilder};
 use luge_runtime::{CallError, Instance, InstanceConfig, Module};
 use std::path::Path;
@@ -27,7 +28,7 @@ const SETTINGS: Settings = Settings {
 
 /// The Luge configurations the runner measures, as compile options: what
 /// `luge compile` builds with the runtime's arguments.
-fn luge_modes() -> [(Runtime, CompileOptions); 3] {
+fn luge_modes() -> [(Runtime, CompileOptions); 5] {
     let with = |bounds, checks: Option<bool>| {
         let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
         opts.bounds = bounds;
@@ -40,6 +41,8 @@ fn luge_modes() -> [(Runtime, CompileOptions); 3] {
         (Runtime::LugeGuard, with(BoundsMode::Guard, None)),
         (Runtime::LugeSoftware, with(BoundsMode::Software, None)),
         (Runtime::LugeChecks, with(BoundsMode::Guard, Some(true))),
+        (Runtime::LugeGuardSimd, with(BoundsMode::Guard, None)),
+        (Runtime::LugeSoftwareSimd, with(BoundsMode::Software, None)),
     ]
 }
 
@@ -84,7 +87,13 @@ fn check_kernel(toolchain: &Toolchain, kernel: &Kernel, dir: &Path) -> Vec<Strin
     let artifacts = Artifacts::new(dir, &kernel.name);
     let built = toolchain
         .build_native(kernel, SETTINGS.dataset, &artifacts.native())
-        .and_then(|()| toolchain.build_wasm(kernel, SETTINGS.dataset, &artifacts.wasm()));
+        .and_then(|()| {
+            [WasmBuild::Scalar, WasmBuild::Simd]
+                .into_iter()
+                .try_for_each(|build| {
+                    toolchain.build_wasm(kernel, SETTINGS.dataset, build, &artifacts.wasm(build))
+                })
+        });
     if let Err(e) = built {
         return vec![format!("{}: build: {e:#}", kernel.name)];
     }
@@ -98,19 +107,18 @@ fn check_kernel(toolchain: &Toolchain, kernel: &Kernel, dir: &Path) -> Vec<Strin
     if reference.arrays.is_empty() {
         return vec![format!("{}: native --dump printed no arrays", kernel.name)];
     }
-    let wasm = std::fs::read(artifacts.wasm()).expect("the wasm build exists");
+    let read = |build| std::fs::read(artifacts.wasm(build)).expect("the wasm build exists");
+    let (scalar, simd) = (read(WasmBuild::Scalar), read(WasmBuild::Simd));
     luge_modes()
         .into_iter()
         .filter_map(|(runtime, opts)| {
-            check_mode(
-                &wasm,
-                &opts,
-                &artifacts.luge_so(runtime),
-                kernel,
-                &reference,
-            )
-            .err()
-            .map(|e| format!("{} under {runtime}: {e}", kernel.name))
+            let wasm = match runtime.wasm_build() {
+                Some(WasmBuild::Simd) => &simd,
+                _ => &scalar,
+            };
+            check_mode(wasm, &opts, &artifacts.luge_so(runtime), kernel, &reference)
+                .err()
+                .map(|e| format!("{} under {runtime}: {e}", kernel.name))
         })
         .collect()
 }
@@ -160,9 +168,10 @@ fn every_kernel_matches_native_under_every_luge_mode() {
     let problems = problems.into_inner().unwrap();
     assert!(
         problems.is_empty(),
-        "{} problems over {} kernels x 3 Luge modes:\n{}",
+        "{} problems over {} kernels x {} Luge modes:\n{}",
         problems.len(),
         kernels.len(),
+        luge_modes().len(),
         problems.join("\n")
     );
 }

@@ -58,7 +58,9 @@ pub(crate) enum FuncKind {
 impl Func {
     /// A host function. `code` must be an `extern "C"` function taking the
     /// calling instance's `*mut VmCtx` followed by the parameters of `ty`,
-    /// and returning its (at most one) result.
+    /// and returning its (at most one) result. A `v128` travels as a C
+    /// vector does (`__m128i` on x86_64, `uint8x16_t` on aarch64), in a
+    /// vector register.
     ///
     /// # Safety
     /// `code` must have exactly that signature and stay valid for as long
@@ -99,7 +101,7 @@ impl Func {
             return Err(CallError::HostFunc);
         };
         check_args(&self.ty, args)?;
-        let mut values: Vec<u64> = args.iter().map(|a| a.to_bits()).collect();
+        let mut values: Vec<u128> = args.iter().map(|a| a.to_bits()).collect();
         values.resize(self.ty.params.len().max(self.ty.results.len()), 0);
         invoke(owner.limits(), *trampoline, self.code, *vmctx, &mut values)?;
         Ok(self
@@ -128,7 +130,7 @@ pub(crate) fn invoke(
     trampoline: Trampoline,
     code: *const u8,
     vmctx: *mut VmCtx,
-    values: &mut [u64],
+    values: &mut [u128],
 ) -> Result<(), Unwind> {
     let values = values.as_mut_ptr();
     limits.enter(&mut || {

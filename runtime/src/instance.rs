@@ -212,14 +212,15 @@ impl InstanceInner {
     }
 
     /// Value of a constant expression, as slot bits.
-    pub(crate) fn eval(&self, expr: &ConstExpr) -> u64 {
+    pub(crate) fn eval(&self, expr: &ConstExpr) -> u128 {
         match *expr {
-            ConstExpr::I32(v) => v as u32 as u64,
-            ConstExpr::I64(v) => v as u64,
-            ConstExpr::F32(v) => u64::from(v),
-            ConstExpr::F64(v) => v,
+            ConstExpr::I32(v) => u128::from(v as u32),
+            ConstExpr::I64(v) => u128::from(v as u64),
+            ConstExpr::F32(v) => u128::from(v),
+            ConstExpr::F64(v) => u128::from(v),
+            ConstExpr::V128(v) => v,
             ConstExpr::RefNull => 0,
-            ConstExpr::RefFunc(f) => self.at::<VmFuncRef>(self.layout().funcref(f)) as u64,
+            ConstExpr::RefFunc(f) => self.at::<VmFuncRef>(self.layout().funcref(f)) as u128,
             // SAFETY: the validator only allows reading globals that exist
             // and are initialized before this expression is evaluated.
             ConstExpr::GlobalGet(g) => unsafe { (*self.global_ptr(g)).bits },
@@ -415,7 +416,7 @@ impl Instance {
     }
 
     /// Calls function `index` with raw slot values.
-    fn call_index(&self, index: u32, values: &mut [u64]) -> Result<(), Unwind> {
+    fn call_index(&self, index: u32, values: &mut [u128]) -> Result<(), Unwind> {
         let module = &self.0.module.inner;
         let ty = module.descriptor.funcs[index as usize];
         // SAFETY: funcref `index` was written by `init_context`.

@@ -5,7 +5,7 @@ use crate::traps::{self, CodeMap};
 use crate::types::canonical_type_id;
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use luge_abi::{
-    Arch, DescriptorError, FuncType, ModuleDescriptor, Trampoline, VmLayout,
+    Arch, CpuFeature, DescriptorError, FuncType, ModuleDescriptor, Trampoline, VmLayout,
     DESCRIPTOR_HEADER_SIZE, DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL,
 };
 use std::path::{Path, PathBuf};
@@ -30,6 +30,11 @@ pub enum LoadError {
         found: &'static str,
         host: &'static str,
     },
+    #[error(
+        "{path}: compiled for CPUs with {missing}, which this machine lacks; \
+         recompile it with `luge compile --cpu native` (or `--cpu baseline`)"
+    )]
+    CpuFeatures { path: PathBuf, missing: String },
 }
 
 /// A loaded compiled module. Cheap to clone; instances keep it alive.
@@ -179,6 +184,7 @@ impl Module {
                 host: Arch::host().name(),
             });
         }
+        check_cpu_features(path, &descriptor.cpu_features, CpuFeature::on_host)?;
         let defined = descriptor.code.len();
         // SAFETY: the compiler emits one function pointer per defined
         // function and one trampoline per type, as the descriptor counts.
@@ -217,5 +223,47 @@ impl Module {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+}
+
+/// Refuses code that uses CPU features `has` says the host lacks: it would
+/// die of SIGILL at the first such instruction instead.
+fn check_cpu_features(
+    path: &Path,
+    required: &[CpuFeature],
+    has: impl Fn(CpuFeature) -> bool,
+) -> Result<(), LoadError> {
+    let missing: Vec<_> = required
+        .iter()
+        .filter(|f| !has(**f))
+        .map(|f| f.name())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(LoadError::CpuFeatures {
+        path: path.to_path_buf(),
+        missing: missing.join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_needing_what_the_host_lacks_is_refused_naming_it() {
+        let required = [CpuFeature::Sse41, CpuFeature::Avx2, CpuFeature::Fma];
+        let no_avx = |f| !matches!(f, CpuFeature::Avx2 | CpuFeature::Fma);
+        let err = check_cpu_features(Path::new("m.so"), &required, no_avx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.so: compiled for CPUs with avx2, fma,"),
+            "{err}"
+        );
+        assert!(err.contains("--cpu native"), "{err}");
+        assert!(check_cpu_features(Path::new("m.so"), &required, |_| true).is_ok());
+        assert!(check_cpu_features(Path::new("m.so"), &[], |_| false).is_ok());
     }
 }

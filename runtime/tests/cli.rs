@@ -232,11 +232,47 @@ fn garbage_bytes() {
 }
 
 #[test]
-fn simd_is_unsupported() {
+fn relaxed_simd_is_unsupported() {
     let line = compile_error(&wasm(
-        "(module (func (result i32) (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))))",
+        "(module (func (result v128) (i32x4.relaxed_trunc_f32x4_s (v128.const f32x4 1 2 3 4))))",
     ));
-    assert_names(&line, &["offset", "simd"], &[]);
+    assert_names(&line, &["offset", "relaxed"], &[]);
+}
+
+/// SIMD compiles, and the descriptor records the CPU features the chosen
+/// `--cpu` level lets the code use (none on aarch64, whose NEON is always
+/// there).
+#[test]
+fn simd_compiles_and_records_the_cpu_features_it_may_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("simd.wasm");
+    let module = "(module (func (export \"f\") (param v128) (result i32) \
+                  (i32x4.extract_lane 3 (i32x4.add (local.get 0) (v128.const i32x4 1 2 3 4)))))";
+    std::fs::write(&input, wasm(module)).unwrap();
+    let cases: [(&[&str], &[&str], &[&str]); 4] = [
+        (&[], &["sse4.1", "sse4.2", "popcnt"], &["avx"]),
+        (&["--cpu", "v3"], &["sse4.2", "avx2", "fma", "bmi2"], &[]),
+        (&["--cpu", "baseline"], &["none"], &["sse"]),
+        (
+            &["--target", "aarch64", "--cpu", "v3"],
+            &["none"],
+            &["sse", "avx"],
+        ),
+    ];
+    for (options, present, absent) in cases {
+        let (_dir, so, out) = compile(&input, options);
+        succeeded(&out);
+        let text = succeeded(&luge([OsStr::new("inspect"), so.as_os_str()]));
+        let features = field(&text, "cpu features");
+        assert_names(features, present, &[]);
+        for feature in absent {
+            assert!(!features.contains(feature), "{options:?}: {features}");
+        }
+        assert!(
+            text.contains("f: func (v128) -> (i32)"),
+            "{options:?}:\n{text}"
+        );
+    }
 }
 
 #[test]
@@ -401,6 +437,10 @@ fn help_explains_the_commands_and_options() {
             "none",
             "speed",
             "--no-interrupt-checks",
+            "--cpu",
+            "baseline",
+            "v3",
+            "native",
         ],
         &[],
     );

@@ -7,8 +7,8 @@ use crate::module::ModuleInfo;
 use crate::CompileOptions;
 use cranelift_codegen::cursor::FuncCursor;
 use cranelift_codegen::ir::{
-    self, condcodes::IntCC, types, AbiParam, ArgumentPurpose, ExtFuncData, ExternalName,
-    GlobalValueData, InstBuilder, MemFlags, Signature, TrapCode, UserExternalName,
+    self, condcodes::IntCC, types, AbiParam, AliasRegion, ArgumentPurpose, ExtFuncData,
+    ExternalName, GlobalValueData, InstBuilder, MemFlags, Signature, TrapCode, UserExternalName,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_entity::{EntityRef, PrimaryMap};
@@ -57,6 +57,10 @@ pub struct FuncEnv<'m, 'a> {
     config: TargetFrontendConfig,
     opts: &'m CompileOptions,
     heaps: PrimaryMap<Heap, HeapData>,
+    /// The heap of memory 0 once made: it is made at most once per function,
+    /// so that every access and every loop-header bound load (see
+    /// [`FuncEnv::preload_bound`]) reads the same global values.
+    memory_heap: Option<Heap>,
 }
 
 impl<'m, 'a> FuncEnv<'m, 'a> {
@@ -72,6 +76,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             config,
             opts,
             heaps: PrimaryMap::new(),
+            memory_heap: None,
         }
     }
 
@@ -214,6 +219,28 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         // allocator spill loop-carried values and reload loop invariants.
         builder.ins().trapnz(flag, TrapCode::Interrupt);
     }
+
+    /// In `software` mode, loads the memory length at a loop header. The
+    /// load itself is cheap; what it buys is that Cranelift's redundant-load
+    /// elimination then replaces the length load of every bounds check in
+    /// the loop by this dominating one, and the outer loop's by the
+    /// outermost: the length is not `readonly` (memory.grow and host calls
+    /// change it), but alias analysis knows that only calls and non-heap,
+    /// non-table stores can, and loop nests without calls have neither.
+    /// Without it every access reloads the length, as nothing dominates the
+    /// loads inside the loop.
+    fn preload_bound(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
+        if self.opts.bounds != BoundsMode::Software || self.module.memory.is_none() {
+            return Ok(());
+        }
+        let heap = self.make_heap(builder.func, MemoryIndex::from_u32(0))?;
+        if let HeapStyle::Dynamic { bound_gv } = self.heaps[heap].style {
+            // Unused when the loop has no access: dead code elimination
+            // removes it (the load cannot trap).
+            builder.ins().global_value(types::I64, bound_gv);
+        }
+        Ok(())
+    }
 }
 
 impl TypeConvert for FuncEnv<'_, '_> {
@@ -295,6 +322,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
     }
 
     fn make_heap(&mut self, func: &mut ir::Function, index: MemoryIndex) -> WasmResult<Heap> {
+        if let Some(heap) = self.memory_heap.filter(|_| index.as_u32() == 0) {
+            return Ok(heap);
+        }
         let memory = self
             .module
             .memory
@@ -310,12 +340,14 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
                     base: definition,
                     offset: (offsets::MEMORY_LENGTH as i32).into(),
                     global_type: types::I64,
-                    flags: MemFlags::trusted(),
+                    // Its own alias region: compiled code never stores to
+                    // it, so only calls (memory.grow is one) end its reuse.
+                    flags: MemFlags::trusted().with_alias_region(Some(AliasRegion::Vmctx)),
                 });
                 (HeapStyle::Dynamic { bound_gv }, 0)
             }
         };
-        Ok(self.heaps.push(HeapData {
+        let heap = self.heaps.push(HeapData {
             base,
             min_size: u64::from(memory.min) * WASM_PAGE_SIZE,
             max_size: memory.max.map(|m| u64::from(m) * WASM_PAGE_SIZE),
@@ -324,7 +356,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
             index_type: types::I32,
             memory_type: None,
             page_size_log2: 16,
-        }))
+        });
+        self.memory_heap = Some(heap);
+        Ok(heap)
     }
 
     fn make_indirect_sig(
@@ -792,7 +826,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
 
     fn translate_loop_header(&mut self, builder: &mut FunctionBuilder) -> WasmResult<()> {
         self.interrupt_check(builder);
-        Ok(())
+        self.preload_bound(builder)
     }
 
     fn before_translate_function(

