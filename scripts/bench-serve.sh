@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of `luge serve` against nginx serving a small static file, both
-# on loopback and driven by wrk from the same machine, in one run
-# (docs/benchmarks.md, "luge serve").
+# on loopback and driven by wrk from the same machine, in one run; then the
+# latency of both at half of luge's throughput, offered at a fixed rate by
+# `luge-load rate` (open loop: latency counts from each request's intended
+# send time). docs/benchmarks.md, "luge serve".
 #
 #   scripts/bench-serve.sh [SECONDS] [CONNECTIONS]     (default 10 s, 32)
 #
@@ -44,8 +46,8 @@ http {
 CONF
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 
-echo "building luge (release)" >&2
-cargo build --release --quiet --bin luge --manifest-path "$ROOT/Cargo.toml"
+echo "building luge and luge-load (release)" >&2
+cargo build --release --quiet --bin luge --bin luge-load --manifest-path "$ROOT/Cargo.toml"
 (cd "$ROOT" && exec target/release/luge serve >/dev/null 2>&1) &
 LUGE_PID=$!
 for _ in $(seq 100); do
@@ -60,7 +62,22 @@ measure() {  # name url
 }
 
 echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s; nproc $(nproc); $(date -u +%FT%TZ)"
+LUGE_RPS=()
 for round in 1 2; do
     measure nginx http://127.0.0.1:8090/hello.txt
-    measure luge http://127.0.0.1:8080/hello
+    LUGE_RPS+=("$(measure luge http://127.0.0.1:8080/hello | tee /dev/stderr | awk '{print $2}')")
+done 2>&1
+
+# Half of luge's lower throughput, offered at a fixed rate to both.
+HALF=$(( $(printf '%s\n' "${LUGE_RPS[@]}" | sort -n | head -1) / 2 ))
+at_rate() {  # name url
+    "$ROOT/target/release/luge-load" rate --rate "$HALF" --connections 64 \
+        --duration "$SECONDS_PER_RUN" --warmup 2 --out "$WORK/rate-$1" "$2" 2>/dev/null \
+        | awk -v name="$1" '/p99/ {for (i = 1; i <= NF; i++) if ($i ~ /^p(50|99|99\.9)$/) printf "%s %s %s ", $i, $(i+1), $(i+2)}
+                            END {print "(" name ")"}'
+}
+echo "open loop at $HALF req/s (half of luge's throughput), 64 connections:"
+for round in 1 2; do
+    at_rate nginx http://127.0.0.1:8090/hello.txt
+    at_rate luge http://127.0.0.1:8080/hello
 done
