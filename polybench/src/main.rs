@@ -31,9 +31,10 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
     /// Runtimes, comma-separated, from native, luge-guard, luge-software,
-    /// luge-checks, wasmtime, node [default: native, the three Luge ones,
-    /// and wasmtime and node if installed]. Native always runs: it is the
-    /// reference.
+    /// luge-checks, wasmtime, node, and luge-guard-simd,
+    /// luge-software-simd, wasmtime-simd, node-simd (the kernels built with
+    /// -msimd128) [default: all of them, wasmtime and node if installed].
+    /// Native always runs: it is the reference.
     #[arg(long, value_delimiter = ',')]
     runtimes: Vec<Runtime>,
     /// Where results and builds go [default: target/polybench/<DATASET>].

@@ -268,8 +268,8 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The runtimes to measure: `wanted`, or by default native, Luge's three
-/// and whichever of Wasmtime and Node.js are installed. Luge is what is
+/// The runtimes to measure: `wanted`, or by default every Luge one and
+/// whichever of Wasmtime and Node.js are installed. Luge is what is
 /// being measured, so it must be there either way. Native always runs
 /// first, as the reference.
 pub fn select(tools: &Tools, wanted: &[Runtime]) -> Result<Vec<Runtime>> {
