@@ -2,15 +2,15 @@
 //! bounds mode of the modules it runs fits in it.
 //!
 //! Every linear memory reserves its whole reachable range up front
-//! (memories never move): 6 GiB in `guard` mode, 4 GiB in `software`
-//! mode. An x86_64 or 48-bit aarch64 kernel gives user space 128 or
+//! (memories never move): 6 GiB in `guard` mode; in `software` mode its
+//! limit rounded up to a power of two, 4 GiB without one. An x86_64 or 48-bit aarch64 kernel gives user space 128 or
 //! 256 TiB, room for tens of thousands of such reservations. Many ARM
 //! boards run kernels configured for 39-bit virtual addresses: 512 GiB,
 //! where guard reservations run out after a few dozen sandboxes. `luge run` and `luge serve` check this at start
 //! and say which mode fits.
 
 use crate::memory::reservation_size;
-use luge_abi::BoundsMode;
+use luge_abi::{BoundsMode, WASM_MAX_PAGES};
 use std::fmt;
 
 /// Share of the address space, in halves, that linear memories may count
@@ -22,62 +22,56 @@ const USABLE_SHIFT: u32 = 1;
 /// recommending it: a busy edge box runs hundreds of sandboxes at once.
 pub const MIN_MEMORIES: u64 = 1024;
 
-/// How many memories of `mode` fit in a `va_bits`-bit user address space.
-pub fn memories_fitting(va_bits: u32, mode: BoundsMode) -> u64 {
-    let usable = 1u64 << va_bits.saturating_sub(USABLE_SHIFT).min(63);
-    usable / reservation_size(mode)
+/// Address space a memory of `mode` reserves at most (without a limit).
+fn largest_reservation(mode: BoundsMode) -> u64 {
+    reservation_size(mode, WASM_MAX_PAGES as u32)
 }
 
-/// Advice for a user whose modules use a bounds mode that leaves room for
-/// fewer than [`MIN_MEMORIES`] sandboxes when another mode fits more.
+/// How many memories of `mode` without a memory limit fit in a
+/// `va_bits`-bit user address space.
+pub fn memories_fitting(va_bits: u32, mode: BoundsMode) -> u64 {
+    let usable = 1u64 << va_bits.saturating_sub(USABLE_SHIFT).min(63);
+    usable / largest_reservation(mode)
+}
+
+/// Advice for a user whose modules use `guard` bounds where that leaves
+/// room for fewer than [`MIN_MEMORIES`] sandboxes. (`software` bounds never
+/// reserve more than `guard`, so they are the only alternative.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundsAdvice {
     pub va_bits: u32,
-    pub requested: BoundsMode,
-    /// Memories of the requested mode that fit.
-    pub fitting: u64,
-    /// The mode that fits most, and how many of its memories fit.
-    pub better: (BoundsMode, u64),
+    /// Guard-mode memories that fit.
+    pub guard: u64,
+    /// Software-mode memories without a memory limit that fit.
+    pub software: u64,
 }
 
 /// What to tell a user who asked for `requested` bounds in a `va_bits`-bit
-/// address space: `None` when it leaves room for enough sandboxes, or
-/// when no other mode would fit more.
+/// address space: `None` when it leaves room for enough sandboxes, or for
+/// `software` bounds, which nothing beats.
 pub fn bounds_advice(va_bits: u32, requested: BoundsMode) -> Option<BoundsAdvice> {
-    let fitting = memories_fitting(va_bits, requested);
-    if fitting >= MIN_MEMORIES {
-        return None;
-    }
-    let better = [BoundsMode::Software, BoundsMode::Guard]
-        .into_iter()
-        .map(|mode| (mode, memories_fitting(va_bits, mode)))
-        .filter(|&(mode, n)| mode != requested && n > fitting)
-        .max_by_key(|&(_, n)| n)?;
-    Some(BoundsAdvice {
+    let guard = memories_fitting(va_bits, BoundsMode::Guard);
+    (requested == BoundsMode::Guard && guard < MIN_MEMORIES).then(|| BoundsAdvice {
         va_bits,
-        requested,
-        fitting,
-        better,
+        guard,
+        software: memories_fitting(va_bits, BoundsMode::Software),
     })
 }
 
 impl fmt::Display for BoundsAdvice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (better, better_fitting) = self.better;
         write!(
             f,
             "this kernel gives processes a {}-bit ({} GiB) address space: room for only \
-             about {} `{}`-bound sandboxes at once ({} GiB reserved each); `{}` bounds \
-             fit about {} (luge run --bounds {}, or \"bounds\": \"{}\" in a serve route)",
+             about {} sandboxes at once with `guard` bounds ({} GiB reserved each); \
+             `software` bounds fit about {} without a memory limit and many more with one, \
+             since each reserves only its limit (luge run --bounds software --memory-limit \
+             MIB, or \"bounds\": \"software\" and \"memory-limit-mib\" in a serve route)",
             self.va_bits,
             (1u64 << self.va_bits.min(63)) >> 30,
-            self.fitting,
-            self.requested.name(),
-            reservation_size(self.requested) >> 30,
-            better.name(),
-            better_fitting,
-            better.name(),
-            better.name(),
+            self.guard,
+            largest_reservation(BoundsMode::Guard) >> 30,
+            self.software,
         )
     }
 }
@@ -161,27 +155,35 @@ mod tests {
     fn guard_bounds_are_advised_against_on_39_bits_only() {
         let advice = bounds_advice(39, BoundsMode::Guard).expect("39 bits is too small");
         // 256 GiB usable / 6 GiB = 42 guard memories, / 4 GiB = 64 software.
-        assert_eq!(advice.fitting, 42);
-        assert_eq!(advice.better, (BoundsMode::Software, 64));
+        assert_eq!(
+            advice,
+            BoundsAdvice {
+                va_bits: 39,
+                guard: 42,
+                software: 64
+            }
+        );
         let text = advice.to_string();
         for needle in [
             "39-bit",
             "512 GiB",
-            "about 42 `guard`",
+            "about 42 sandboxes at once with `guard`",
             "`software` bounds fit about 64",
+            "--bounds software --memory-limit",
         ] {
             assert!(text.contains(needle), "{needle:?} missing in: {text}");
         }
         // 47-bit x86_64 and 48-bit aarch64 have room for thousands.
         assert_eq!(bounds_advice(47, BoundsMode::Guard), None);
         assert_eq!(bounds_advice(48, BoundsMode::Guard), None);
-        assert_eq!(bounds_advice(47, BoundsMode::Software), None);
     }
 
     #[test]
-    fn software_bounds_get_no_advice_when_nothing_fits_more() {
-        // 64 software memories on 39 bits are few, but guard fits fewer.
+    fn software_bounds_need_no_advice() {
+        // 64 unlimited software memories on 39 bits are few, but guard
+        // bounds would fit fewer still.
         assert_eq!(memories_fitting(39, BoundsMode::Software), 64);
         assert_eq!(bounds_advice(39, BoundsMode::Software), None);
+        assert_eq!(bounds_advice(47, BoundsMode::Software), None);
     }
 }
