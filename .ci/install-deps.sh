@@ -10,6 +10,12 @@
 #   gcc, binutils, libc6-dev
 #                       -> native builds (examples, C parts of crates)
 #   wrk                 -> HTTP load tests against a local server
+#   gcc-aarch64-linux-gnu, libc6-dev-arm64-cross
+#                       -> cross-build Luge for aarch64 (Rust's linker) and
+#                          link the aarch64 .so files the emulated tests
+#                          compile (LUGE_LINKER, .cargo/qemu-aarch64-runner)
+#   qemu-user           -> run the aarch64 test suite on an x86_64 host
+#                          (qemu-aarch64, the cargo runner in .cargo/)
 #   rustup targets wasm32-wasip1 (examples/rust-hello) and
 #   aarch64-unknown-linux-gnu (cross-compilation targets in tests)
 #
@@ -30,6 +36,9 @@ APT_PACKAGES=(
     gcc
     binutils
     libc6-dev
+    gcc-aarch64-linux-gnu
+    libc6-dev-arm64-cross
+    qemu-user
 )
 RUST_TARGETS=(wasm32-wasip1 aarch64-unknown-linux-gnu)
 
@@ -93,7 +102,7 @@ for component in clippy rustfmt; do
 done
 
 # ---- sanity checks ---------------------------------------------------------
-for tool in clang-16 wasm-ld-16 wrk cc; do
+for tool in clang-16 wasm-ld-16 wrk cc aarch64-linux-gnu-gcc qemu-aarch64; do
     command -v "$tool" >/dev/null 2>&1 \
         || { log "error: $tool still missing after install"; exit 1; }
 done

@@ -22,13 +22,17 @@ pub enum MemoryError {
     TooLarge { needed: u32, limit: u32 },
 }
 
-/// Address space reserved for one memory in `mode`: the whole 32-bit range
-/// plus the guard in `guard` mode, the 32-bit range in `software` mode
-/// (memories never move, so they must be able to grow in place).
-pub fn reservation_size(mode: BoundsMode) -> u64 {
+/// Address space reserved for a memory of at most `max_pages` in `mode`
+/// (memories never move, so they must be able to grow in place): the whole
+/// 32-bit range plus the guard in `guard` mode, which compiled code relies
+/// on; in `software` mode only `max_pages`, rounded up to a power of two so
+/// that pooled slots suit many memories. That keeps software-mode sandboxes
+/// with a memory limit cheap in address space, which 39-bit ARM kernels
+/// have little of (`sys::address_space`).
+pub fn reservation_size(mode: BoundsMode, max_pages: u32) -> u64 {
     match mode {
         BoundsMode::Guard => GUARD_RESERVATION,
-        BoundsMode::Software => WASM_MAX_PAGES * WASM_PAGE_SIZE,
+        BoundsMode::Software => (u64::from(max_pages.max(1)) * WASM_PAGE_SIZE).next_power_of_two(),
     }
 }
 
@@ -222,12 +226,12 @@ impl Memory {
         limit_pages: u32,
         image: Option<Arc<MemoryImage>>,
     ) -> Result<Memory, MemoryError> {
-        let reservation = reservation_size(mode);
         let max_pages = ty
             .max
             .unwrap_or(WASM_MAX_PAGES as u32)
             .min(limit_pages)
-            .min((reservation / WASM_PAGE_SIZE).min(WASM_MAX_PAGES) as u32);
+            .min(WASM_MAX_PAGES as u32);
+        let reservation = reservation_size(mode, max_pages);
         if ty.min > max_pages {
             return Err(MemoryError::TooLarge {
                 needed: ty.min,
@@ -466,6 +470,23 @@ mod tests {
         let m = Memory::with_image(ty, BoundsMode::Guard, u32::MAX, Some(a)).unwrap();
         m.grow(1).unwrap();
         assert_eq!(bytes(&m, 2 * 65536, 16), vec![0; 16]);
+    }
+
+    #[test]
+    fn software_memories_reserve_only_their_limit_rounded_up() {
+        let ty = MemoryType { min: 1, max: None };
+        // 100 pages (6.25 MiB) round up to 8 MiB; growth stops at the limit.
+        let m = Memory::new(ty, BoundsMode::Software, 100).unwrap();
+        // SAFETY: only reads the size of the slot this memory owns.
+        let reserved = unsafe { (*m.0.slot.get()).as_ref().unwrap().reservation.size() };
+        assert_eq!(reserved, 8 << 20);
+        assert_eq!(m.grow(99), Some(1));
+        assert_eq!(m.grow(1), None);
+        assert_eq!(
+            reservation_size(BoundsMode::Software, u32::MAX >> 16),
+            4 << 30
+        );
+        assert_eq!(reservation_size(BoundsMode::Guard, 100), GUARD_RESERVATION);
     }
 
     #[test]

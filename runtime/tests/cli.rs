@@ -1,6 +1,8 @@
 //! The `luge` command line: compiling and inspecting modules, and how it
 //! reports bad input (one line naming the problem, never a panic).
 
+mod common;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,7 +12,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_luge"))
+    common::luge_command()
         .args(args)
         .output()
         .expect("luge runs")

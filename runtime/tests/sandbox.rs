@@ -3,6 +3,8 @@
 //! instances intact, limits hold, guests can be interrupted, host functions
 //! and shared memories work, and faults outside guest code still crash.
 
+mod common;
+
 use awsm_compiler::{BoundsMode, CompileOptions};
 use luge_runtime::*;
 use std::sync::mpsc;
@@ -661,7 +663,7 @@ fn host_fault_child() {
 fn host_fault_crashes_the_process() {
     use std::os::unix::process::ExitStatusExt;
     in_both_modes(|mode| {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        let out = common::target_command(std::env::current_exe().unwrap())
             .args([
                 "host_fault_child",
                 "--exact",

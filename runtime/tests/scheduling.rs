@@ -229,7 +229,6 @@ fn a_sandbox_past_its_timeout_is_stopped_and_its_resources_come_back() {
 /// The ticker's signal ends a timed-out guest even where no check would:
 /// code compiled without interruption checks, in a store nobody
 /// interrupts.
-#[cfg(target_arch = "x86_64")]
 #[test]
 fn code_without_interruption_checks_is_stopped_at_its_timeout() {
     let opts = CompileOptions {

@@ -9,7 +9,7 @@ use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `luge serve`, killed when dropped.
@@ -86,7 +86,7 @@ fn serve_in(dir: tempfile::TempDir, port: u16, routes: &[String], settings: &str
     };
     let path = dir.path().join("spec.json");
     std::fs::write(&path, config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_luge"))
+    let child = luge_command()
         .arg("serve")
         .arg(&path)
         .env("LUGE_CACHE_DIR", cache_dir())

@@ -492,6 +492,9 @@ mod tests {
     fn a_yielding_task_lets_others_run_in_between() {
         let scheduler = Scheduler::new(1);
         let log = Arc::new(Mutex::new(Vec::new()));
+        // Held until both tasks are queued: otherwise `a` may finish all
+        // its steps before `b` is spawned (seen under qemu-user).
+        let both_spawned = log.lock().unwrap();
         for name in ["a", "b"] {
             let log = log.clone();
             scheduler.spawn(move || {
@@ -501,6 +504,7 @@ mod tests {
                 }
             });
         }
+        drop(both_spawned);
         scheduler.wait_idle();
         assert_eq!(*log.lock().unwrap(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
     }

@@ -2,6 +2,7 @@
 //! and the non-local exit out of trapping guest code. Everything above this
 //! module works with safe wrappers.
 
+pub mod address_space;
 pub mod mmap;
 pub mod preempt;
 pub mod signals;

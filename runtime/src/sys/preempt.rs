@@ -2,17 +2,24 @@
 //!
 //! The scheduler's ticker sends [`PREEMPT_SIGNAL`] to a worker whose task
 //! has run past its quantum while other work waits. If that thread is
-//! executing compiled guest code of a task, the handler makes the guest
-//! "call" `luge_preempt_landing` at the interrupted instruction: the landing
-//! saves every register compiled code may hold a value in, yields the task,
-//! and once the task is resumed (perhaps on another worker) restores them
-//! and returns to the interrupted instruction. Anywhere else (host code,
-//! the worker itself) the signal is ignored and the ticker asks again at its
-//! next tick. Compiled code needs no check for this, so a loop without
-//! calls is preempted as readily as any other code.
+//! executing compiled guest code of a task, the task yields with every
+//! register of the guest saved, and once it is resumed (perhaps on another
+//! worker) the guest continues at the interrupted instruction. Anywhere
+//! else (host code, the worker itself) the signal is ignored and the
+//! ticker asks again at its next tick. Compiled code needs no check for
+//! this, so a loop without calls is preempted as readily as any other code.
+//!
+//! How the registers are saved depends on the architecture:
+//! - x86_64: the handler makes the guest "call" `luge_preempt_landing` at
+//!   the interrupted instruction; the landing saves every register compiled
+//!   code may hold a value in, yields, restores them and returns.
+//! - aarch64: a landing cannot return to an arbitrary instruction without
+//!   clobbering a register (there is no `ret` to an address in memory), so
+//!   the handler yields itself, on the task's own stack, and `rt_sigreturn`
+//!   restores the guest's registers from the signal frame there.
 //!
 //! The same signal ends guest code whose task has passed its timeout: the
-//! landing then raises an `Interrupted` trap instead of yielding, so a
+//! task then raises an `Interrupted` trap instead of yielding, so a
 //! sandbox times out at the next tick even when compiled without
 //! interruption checks.
 
@@ -27,10 +34,21 @@ pub use luge_scheduler::worker::PREEMPT_SIGNAL;
 #[cfg(target_arch = "x86_64")]
 const RED_ZONE: usize = 128;
 
-/// Whether this build can interrupt guest code asynchronously (see the
-/// module documentation): guests running on the scheduler then need no
-/// interruption checks to be preempted or timed out.
+/// Whether guests run by the scheduler are compiled without interruption
+/// checks by default, relying on this module alone to preempt and stop
+/// them. Only on x86_64 so far: the aarch64 path has run under qemu-user
+/// but not yet on ARM hardware, so aarch64 keeps its checks by default.
 pub const ASYNC_INTERRUPTION: bool = cfg!(target_arch = "x86_64");
+
+/// How the handler is installed. On aarch64 it suspends the task inside
+/// the handler, so its frame must be on the task's stack (which moves with
+/// the task), not on the thread's alternate stack; and a timed-out task
+/// leaves the handler by `siglongjmp`, which would leave the signal
+/// blocked without `SA_NODEFER`.
+#[cfg(target_arch = "x86_64")]
+const HANDLER_FLAGS: libc::c_int = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+#[cfg(target_arch = "aarch64")]
+const HANDLER_FLAGS: libc::c_int = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_RESTART;
 
 static INSTALL: Once = Once::new();
 
@@ -42,7 +60,7 @@ pub fn install() {
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handler as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+            action.sa_flags = HANDLER_FLAGS;
             libc::sigemptyset(&mut action.sa_mask);
             let rc = libc::sigaction(PREEMPT_SIGNAL, &action, std::ptr::null_mut());
             assert_eq!(rc, 0, "cannot install the preemption handler");
@@ -76,18 +94,54 @@ unsafe extern "C" fn handler(
     gregs[libc::REG_RIP as usize] = luge_preempt_landing as *const () as i64;
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
 unsafe extern "C" fn handler(
     _signal: libc::c_int,
     _info: *mut libc::siginfo_t,
-    _context: *mut libc::c_void,
+    context: *mut libc::c_void,
 ) {
-    // Not yet on this architecture: the guest keeps running until its
-    // task yields or its time runs out.
+    if in_guest().is_none() || luge_scheduler::task::task_stack_bottom().is_none() {
+        return;
+    }
+    let context = context as *mut libc::ucontext_t;
+    // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
+    let pc = unsafe { (*context).uc_mcontext.pc } as usize;
+    if !crate::traps::in_compiled_code(pc) {
+        return;
+    }
+    // The guest's registers are in the signal frame, on the task's stack
+    // below the guest's frames (the handler is not SA_ONSTACK): they move
+    // with the task, and returning from the handler restores them.
+    luge_preempt_yield();
+    // SAFETY: `context` is the frame of this handler invocation, still
+    // live on the task's stack.
+    unsafe { adopt_current_thread(context) };
 }
 
-/// Called by the landing with the guest's registers saved: ends the guest
-/// when its task has timed out, else yields the task.
+/// `rt_sigreturn` restores the signal mask and alternate signal stack
+/// recorded in `context`, which are those of the thread the signal
+/// interrupted; the task may have resumed on another thread since, whose
+/// own must stay in force.
+///
+/// # Safety
+/// `context` must be the ucontext of a running handler on this thread.
+#[cfg(target_arch = "aarch64")]
+unsafe fn adopt_current_thread(context: *mut libc::ucontext_t) {
+    // SAFETY: both calls only read this thread's settings into fields of
+    // the (valid, writable) ucontext.
+    unsafe {
+        libc::pthread_sigmask(
+            libc::SIG_SETMASK,
+            std::ptr::null(),
+            &mut (*context).uc_sigmask,
+        );
+        libc::sigaltstack(std::ptr::null(), &mut (*context).uc_stack);
+    }
+}
+
+/// Called with the guest's registers saved (by the landing on x86_64, in
+/// the signal frame on aarch64): ends the guest when its task has timed
+/// out, else yields the task.
 #[no_mangle]
 extern "C" fn luge_preempt_yield() {
     if luge_scheduler::task::timed_out() {
@@ -95,9 +149,9 @@ extern "C" fn luge_preempt_yield() {
             kind: TrapKind::Interrupted,
             pc: 0,
         };
-        // SAFETY: the landing was entered from compiled guest code on this
-        // thread, so its `catch_unwind` is live; the guest's frames and the
-        // landing's own hold nothing that needs dropping.
+        // SAFETY: the landing or handler was entered from compiled guest
+        // code on this thread, so its `catch_unwind` is live; the guest's
+        // frames and ours hold nothing that needs dropping.
         unsafe { raise(interrupted) };
     }
     let guest = detach_guest();

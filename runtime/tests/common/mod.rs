@@ -55,6 +55,29 @@ pub fn cache_dir() -> PathBuf {
     dir
 }
 
+/// A command that runs `program`, an executable built for the target (the
+/// `luge` binary, the test binary itself). When `$LUGE_TEST_RUNNER` is set
+/// it runs through that command: the aarch64 cargo runner sets it to
+/// qemu-user (`.cargo/qemu-aarch64-runner`), because the host kernel
+/// cannot execute aarch64 programs the emulated tests spawn.
+pub fn target_command(program: impl AsRef<OsStr>) -> Command {
+    let runner = std::env::var("LUGE_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut cmd = Command::new(emulator);
+            cmd.args(words).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+/// A command that runs the `luge` binary built with these tests.
+pub fn luge_command() -> Command {
+    target_command(env!("CARGO_BIN_EXE_luge"))
+}
+
 fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -259,7 +282,7 @@ impl LugeRun {
     }
 
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_luge"));
+        let mut cmd = luge_command();
         cmd.env(
             "LUGE_CACHE_DIR",
             self.cache.clone().unwrap_or_else(cache_dir),

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use awsm_compiler::{Arch, BoundsMode};
 use luge_runtime::cache::ModuleCache;
+use luge_runtime::sys::address_space;
 use luge_runtime::wasi::{self, CommandReport, Ended, Input, Output, WasiCtxBuilder};
 use luge_runtime::{task_stack_size, InstanceConfig, Module, TrapKind};
 use luge_scheduler::task::TaskOptions;
@@ -111,6 +112,9 @@ fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let module = load(&args)?;
+    if let Some(advice) = address_space::advice_for(module.descriptor().bounds) {
+        eprintln!("luge: note: {}: {advice}", args.module.display());
+    }
     let args = Arc::new(args);
     // `luge run` goes through the scheduler like every sandbox does: one
     // worker, one task on its own stack, and the scheduler's timeout.

@@ -9,6 +9,7 @@ use luge_runtime::serve::function::Function;
 use luge_runtime::serve::metrics::Metrics;
 use luge_runtime::serve::routes::{Admin, Listener, Served, State, METRICS_PATH};
 use luge_runtime::serve::server::Server;
+use luge_runtime::sys::address_space;
 use luge_runtime::task_stack_size;
 use luge_scheduler::queue::Policy;
 use luge_scheduler::worker::{Scheduler, DEFAULT_QUANTUM};
@@ -42,6 +43,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         );
     }
     let mut functions = load_functions(&config)?;
+    advise_on_bounds(&functions);
     let admin = match &config.admin {
         Some(admin) => {
             let dir = config.state_dir.clone().unwrap_or_else(default_state_dir);
@@ -153,6 +155,20 @@ fn load_functions(config: &ServeConfig) -> Result<Vec<(String, Served)>> {
         }
     }
     Ok(functions)
+}
+
+/// Says so when the routes' bounds mode leaves room for few sandboxes in
+/// this machine's address space (see `sys::address_space`).
+fn advise_on_bounds(functions: &[(String, Served)]) {
+    let mut modes: Vec<_> = functions
+        .iter()
+        .map(|(_, served)| served.function.module().descriptor().bounds)
+        .collect();
+    modes.sort_by_key(|mode| mode.name());
+    modes.dedup();
+    for advice in modes.into_iter().filter_map(address_space::advice_for) {
+        eprintln!("luge: note: {advice}");
+    }
 }
 
 /// EDF when any route has a deadline (as Sledge schedules), FIFO otherwise;
