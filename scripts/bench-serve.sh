@@ -27,6 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# nginx workers run as an unprivileged user: they must be able to read
+# the file (mktemp makes the directory private), or every request is a 403.
+chmod 755 "$WORK"
 mkdir -p "$WORK/html" "$WORK/logs"
 echo "Hello, world!" >"$WORK/html/hello.txt"
 cat >"$WORK/nginx.conf" <<CONF
@@ -36,6 +39,9 @@ pid $WORK/nginx.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
+  # Keep connections open as luge does (the default closes one after
+  # 1000 requests, which an open-loop client counts as errors).
+  keepalive_requests 100000000;
   client_body_temp_path $WORK/body;
   proxy_temp_path $WORK/proxy;
   fastcgi_temp_path $WORK/fastcgi;
@@ -56,23 +62,29 @@ for _ in $(seq 100); do
 done
 
 measure() {  # name url
+    curl -sf -o /dev/null "$2" || { echo "bench-serve: $2 does not answer 200" >&2; exit 1; }
     wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$2" \
         | awk -v name="$1" '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2}
                             END {printf "%-6s %10.0f req/s   p99 %s\n", name, rps, p99}'
 }
 
 echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s; nproc $(nproc); $(date -u +%FT%TZ)"
+# One unmeasured second each first: the servers' pools and caches warm up.
+for url in http://127.0.0.1:8090/hello.txt http://127.0.0.1:8080/hello; do
+    wrk -t1 -c"$CONNECTIONS" -d1s "$url" >/dev/null
+done
 LUGE_RPS=()
 for round in 1 2; do
     measure nginx http://127.0.0.1:8090/hello.txt
     LUGE_RPS+=("$(measure luge http://127.0.0.1:8080/hello | tee /dev/stderr | awk '{print $2}')")
 done 2>&1
 
-# Half of luge's lower throughput, offered at a fixed rate to both.
-HALF=$(( $(printf '%s\n' "${LUGE_RPS[@]}" | sort -n | head -1) / 2 ))
+# Half of luge's higher throughput (the harder reading), offered at a
+# fixed rate to both.
+HALF=$(( $(printf '%s\n' "${LUGE_RPS[@]}" | sort -n | tail -1) / 2 ))
 at_rate() {  # name url
     "$ROOT/target/release/luge-load" rate --rate "$HALF" --connections 64 \
-        --duration "$SECONDS_PER_RUN" --warmup 2 --out "$WORK/rate-$1" "$2" 2>/dev/null \
+        --duration "$SECONDS_PER_RUN" --warmup 2 --out "$WORK/rate-$1" "$2" 2>"$WORK/rate-$1.log" \
         | awk -v name="$1" '/p99/ {for (i = 1; i <= NF; i++) if ($i ~ /^p(50|99|99\.9)$/) printf "%s %s %s ", $i, $(i+1), $(i+2)}
                             END {print "(" name ")"}'
 }
