@@ -39,8 +39,8 @@ pid $WORK/nginx.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
-  # Keep connections open as luge does (the default closes one after
-  # 1000 requests, which an open-loop client counts as errors).
+  # Keep connections open as luge does (by default nginx closes one after
+  # 1000 requests and the client must reconnect).
   keepalive_requests 100000000;
   client_body_temp_path $WORK/body;
   proxy_temp_path $WORK/proxy;
