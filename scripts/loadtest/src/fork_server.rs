@@ -94,17 +94,8 @@ fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial => return Ok(None),
     };
-    let length = req
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .map(|h| {
-            std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or("bad Content-Length")
-        })
-        .transpose()?
+    let length = crate::http::content_length(req.headers)
+        .map_err(|e| e.to_string())?
         .unwrap_or(0);
     if length > MAX_REQUEST {
         return Err("body too large".into());

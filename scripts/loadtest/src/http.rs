@@ -126,6 +126,21 @@ pub struct Parsed {
     pub close: bool,
 }
 
+/// The value of the `Content-Length` field among `headers`, if there is
+/// one; [`HttpError::BadLength`] when it is not a number.
+pub fn content_length(headers: &[httparse::Header]) -> Result<Option<usize>, HttpError> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .map(|h| {
+            std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or(HttpError::BadLength)
+        })
+        .transpose()
+}
+
 /// Parses the response at the start of `buf`: `Ok(None)` until it is
 /// complete.
 pub fn parse_response(buf: &[u8]) -> Result<Option<Parsed>, HttpError> {
@@ -136,18 +151,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<Parsed>, HttpError> {
         httparse::Status::Partial => return Ok(None),
     };
     let status = response.code.unwrap_or(0);
-    let length = response
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .map(|h| {
-            std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or(HttpError::BadLength)
-        })
-        .transpose()?;
-    let length = match length {
+    let length = match content_length(response.headers)? {
         Some(n) => n,
         None if status == 204 || status == 304 || (100..200).contains(&status) => 0,
         None => return Err(HttpError::NoLength(status)),
