@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod target;
+pub use target::target_command;
+
 /// The bounds-check modes `luge run` is exercised in.
 pub const BOUNDS_MODES: [&str; 2] = ["guard", "software"];
 
@@ -53,24 +56,6 @@ pub fn cache_dir() -> PathBuf {
     let dir = scratch_dir().join("cache");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A command that runs `program`, an executable built for the target (the
-/// `luge` binary, the test binary itself). When `$LUGE_TEST_RUNNER` is set
-/// it runs through that command: the aarch64 cargo runner sets it to
-/// qemu-user (`.cargo/qemu-aarch64-runner`), because the host kernel
-/// cannot execute aarch64 programs the emulated tests spawn.
-pub fn target_command(program: impl AsRef<OsStr>) -> Command {
-    let runner = std::env::var("LUGE_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    match words.next() {
-        Some(emulator) => {
-            let mut cmd = Command::new(emulator);
-            cmd.args(words).arg(program);
-            cmd
-        }
-        None => Command::new(program),
-    }
 }
 
 /// A command that runs the `luge` binary built with these tests.

@@ -5,10 +5,14 @@
 //! --workspace` builds it for the runtime's own tests); `LUGE_BIN` names
 //! another.
 
+#[path = "../../../runtime/tests/common/target.rs"]
+mod target;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use target::target_command;
 
 const TOKEN: &str = "load-test-token";
 
@@ -79,7 +83,7 @@ fn start_luge(dir: &Path, port: u16, admin_port: u16) -> Running {
     );
     let path = dir.join("serve.json");
     std::fs::write(&path, config).unwrap();
-    let child = Command::new(luge_bin())
+    let child = target_command(luge_bin())
         .arg("serve")
         .arg(&path)
         .env("XDG_CACHE_HOME", dir.join("cache"))
@@ -95,7 +99,7 @@ fn start_luge(dir: &Path, port: u16, admin_port: u16) -> Running {
 
 /// Runs `luge-load ARGS`, which must succeed.
 fn load(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_luge-load"))
+    let out = target_command(env!("CARGO_BIN_EXE_luge-load"))
         .args(args)
         .current_dir(repo())
         .output()
@@ -250,7 +254,7 @@ fn the_fork_server_runs_a_process_per_request() {
 
     let port = free_port();
     let server = Running(
-        Command::new(env!("CARGO_BIN_EXE_luge-load"))
+        target_command(env!("CARGO_BIN_EXE_luge-load"))
             .args([
                 "fork-server",
                 functions.to_str().unwrap(),
