@@ -48,12 +48,17 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The linker for `arch`: `$LUGE_LINKER` if set (a `cc`-style driver unless
-/// its name contains `ld`), `cc` for the host architecture, and for another
-/// architecture LLVM's `ld.lld` (which links any target) or the Debian cross
-/// compiler.
+/// The linker for `arch`. For the host's own architecture: `$LUGE_LINKER`
+/// if set (a `cc`-style driver unless its name starts with `ld`), else `cc`.
+/// For another architecture: LLVM's `ld.lld` (which links any target) or the
+/// Debian cross compiler. `$LUGE_LINKER` names a linker for the code this
+/// machine runs, so it is not applied to another target: under qemu-user the
+/// emulated host's linker is a cross gcc that cannot link x86_64 objects.
 fn linker(arch: Arch) -> Result<Linker, CompileError> {
-    if let Ok(program) = std::env::var("LUGE_LINKER") {
+    if arch == Arch::host() {
+        let Ok(program) = std::env::var("LUGE_LINKER") else {
+            return Ok(Linker::Driver("cc".into()));
+        };
         let name = Path::new(&program)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -64,9 +69,6 @@ fn linker(arch: Arch) -> Result<Linker, CompileError> {
             Linker::Driver(program)
         });
     }
-    if arch == Arch::host() {
-        return Ok(Linker::Driver("cc".into()));
-    }
     let cross_gcc = format!("{}-linux-gnu-gcc", arch.name());
     ["ld.lld", "ld.lld-16"]
         .into_iter()
@@ -75,7 +77,7 @@ fn linker(arch: Arch) -> Result<Linker, CompileError> {
         .or_else(|| on_path(&cross_gcc).then(|| Linker::Driver(cross_gcc.clone())))
         .ok_or_else(|| {
             CompileError::Link(format!(
-                "no linker for {}: install ld.lld (Debian: lld-16) or {cross_gcc}, or set LUGE_LINKER",
+                "no linker for {}: install ld.lld (Debian: lld-16) or {cross_gcc}",
                 arch.name()
             ))
         })
@@ -103,18 +105,15 @@ pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), C
     std::fs::write(obj.path(), object).map_err(|e| io("writing the object file", e))?;
     let so = temp(".so")?;
     let linker = linker(arch)?;
+    let hint = if arch == Arch::host() {
+        " (set LUGE_LINKER to choose another)"
+    } else {
+        ""
+    };
     let output = linker
         .command(obj.path(), so.path())
         .output()
-        .map_err(|e| {
-            io(
-                &format!(
-                    "running linker `{}` (set LUGE_LINKER to choose another)",
-                    linker.program()
-                ),
-                e,
-            )
-        })?;
+        .map_err(|e| io(&format!("running linker `{}`{hint}", linker.program()), e))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(CompileError::Link(format!(
