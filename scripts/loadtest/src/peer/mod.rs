@@ -1,29 +1,32 @@
-//! The process-per-request peer (`fork-server`): the container/fork
-//! baseline of experiment 5. Each request on `/NAME` runs the native
-//! executable DIR/NAME in a new process with Luge's CGI mapping (query
+//! The peers of experiment 5: servers a user would otherwise pick, run on
+//! the same machine with the same functions and Luge's CGI mapping (query
 //! parts as argv, body as stdin, stdout as the response body, exit status
-//! 0 as 200, else 500). A thread per connection keeps the server itself
-//! out of the way: the measured cost is the fork/exec and the function.
+//! 0 as 200, else 500). This module is their shared HTTP side: a thread per
+//! keep-alive connection, which keeps the server itself out of the way, so
+//! what is measured is how each peer runs a function:
+//! - [`fork`]: a new process per request running the native build (the
+//!   container/fork baseline);
+//! - `wasmtime` (feature `wasmtime-peer`): a fresh Wasmtime instance per
+//!   request from its pooling allocator.
+
+pub mod fork;
+#[cfg(feature = "wasmtime-peer")]
+pub mod wasmtime;
 
 use anyhow::{Context, Result};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::Arc;
 
-#[derive(clap::Args)]
-pub struct ForkServerArgs {
-    /// Directory of native executables, one per function name (e.g.
-    /// target/examples-native from scripts/build-examples.sh).
-    pub functions: PathBuf,
-    /// Loopback port to listen on.
-    #[arg(long, default_value_t = 8082)]
-    pub port: u16,
+/// How a peer runs the function a request names.
+pub trait Invoke: Send + Sync + 'static {
+    /// The response status and body for `request`.
+    fn invoke(&self, request: &Request) -> (u16, Vec<u8>);
 }
 
-/// A request head and body as the fork server needs them.
+/// A request head and body as the peers need them.
 #[derive(Debug, PartialEq, Eq)]
-struct Request {
+pub struct Request {
     name: String,
     args: Vec<String>,
     method: String,
@@ -31,35 +34,43 @@ struct Request {
     body: Vec<u8>,
 }
 
+impl Request {
+    /// The CGI variables every peer passes, as Luge does.
+    fn cgi_env(&self) -> [(&'static str, String); 4] {
+        [
+            ("REQUEST_METHOD", self.method.clone()),
+            ("PATH_INFO", format!("/{}", self.name)),
+            ("QUERY_STRING", self.query.clone()),
+            ("CONTENT_LENGTH", self.body.len().to_string()),
+        ]
+    }
+}
+
 /// Largest request head or body accepted.
 const MAX_REQUEST: usize = 1 << 20;
 
-pub fn run(args: ForkServerArgs) -> Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", args.port))
-        .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
-    eprintln!(
-        "fork-server: http://127.0.0.1:{}/NAME runs {}/NAME per request",
-        args.port,
-        args.functions.display()
-    );
-    serve(listener, &args.functions)
+/// Binds the loopback `port` for the peer called `what`.
+pub fn listen(what: &str, port: u16) -> Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("{what}: binding 127.0.0.1:{port}"))
 }
 
-/// Serves connections on `listener` until it fails.
-pub fn serve(listener: TcpListener, functions: &Path) -> Result<()> {
+/// Serves connections on `listener` with `peer`, a thread of `stack` bytes
+/// per connection, until accepting fails.
+pub fn serve(listener: TcpListener, peer: Arc<dyn Invoke>, stack: usize) -> Result<()> {
     for stream in listener.incoming() {
         let stream = stream.context("accepting a connection")?;
-        let functions = functions.to_owned();
+        let peer = Arc::clone(&peer);
         std::thread::Builder::new()
-            .stack_size(128 * 1024)
-            .spawn(move || connection(stream, &functions))
+            .stack_size(stack)
+            .spawn(move || connection(stream, &*peer))
             .context("starting a connection thread")?;
     }
     Ok(())
 }
 
 /// Answers requests on one keep-alive connection until the peer closes it.
-fn connection(mut stream: TcpStream, functions: &Path) {
+fn connection(mut stream: TcpStream, peer: &dyn Invoke) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
@@ -67,7 +78,7 @@ fn connection(mut stream: TcpStream, functions: &Path) {
         match parse_request(&buf) {
             Ok(Some((request, used))) => {
                 buf.drain(..used);
-                let (status, body) = invoke(functions, &request);
+                let (status, body) = peer.invoke(&request);
                 if respond(&mut stream, status, &body).is_err() {
                     return;
                 }
@@ -148,44 +159,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Runs the function of `request` in a new process.
-fn invoke(functions: &Path, request: &Request) -> (u16, Vec<u8>) {
-    let valid = !request.name.is_empty()
-        && request
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let program = functions.join(&request.name);
-    if !valid || !program.is_file() {
-        return (404, b"no such function\n".to_vec());
-    }
-    let child = Command::new(&program)
-        .args(&request.args)
-        .env_clear()
-        .env("REQUEST_METHOD", &request.method)
-        .env("PATH_INFO", format!("/{}", request.name))
-        .env("QUERY_STRING", &request.query)
-        .env("CONTENT_LENGTH", request.body.len().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return (500, format!("spawn failed: {e}\n").into_bytes()),
-    };
-    // Bodies are small (they fit the pipe); a function that exits without
-    // reading its stdin makes this write fail, which is no error here.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(&request.body);
-    }
-    match child.wait_with_output() {
-        Ok(out) if out.status.success() => (200, out.stdout),
-        Ok(out) => (500, format!("exit: {}\n", out.status).into_bytes()),
-        Err(e) => (500, format!("wait failed: {e}\n").into_bytes()),
-    }
-}
-
 fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
@@ -215,19 +188,5 @@ mod tests {
         assert_eq!(r.args, vec!["a b".to_owned(), "7".to_owned()]);
         assert_eq!(r.body, b"hi");
         assert_eq!(parse_request(b"GET /x HTTP/1.1\r\n").unwrap(), None);
-    }
-
-    #[test]
-    fn unknown_or_unsafe_names_are_404() {
-        let dir = tempfile::tempdir().unwrap();
-        let request = |name: &str| Request {
-            name: name.into(),
-            args: vec![],
-            method: "GET".into(),
-            query: String::new(),
-            body: vec![],
-        };
-        assert_eq!(invoke(dir.path(), &request("nope")).0, 404);
-        assert_eq!(invoke(dir.path(), &request("../bin/sh")).0, 404);
     }
 }
