@@ -150,9 +150,8 @@ pub fn run(args: CapacityArgs) -> Result<()> {
 /// Ramps calls up on one server until a stop condition, waits for the calls
 /// to end, and returns the timeline.
 fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> Result<Vec<Tick>> {
-    let usage =
-        || tree_usage(pid).with_context(|| format!("process {pid} of {} is gone", server.name));
-    let idle = usage()?;
+    let idle =
+        tree_usage(pid).with_context(|| format!("process {pid} of {} is gone", server.name))?;
     let request = Function::Sleep {
         seconds: args.sleep,
     }
@@ -165,9 +164,25 @@ fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> 
     let (mut peak_rss, mut last_cpu) = (idle.rss_bytes, 0.0);
     std::thread::scope(|scope| -> Result<()> {
         loop {
-            let now = usage()?;
             let in_flight = counters.in_flight.load(Ordering::SeqCst);
             let failed = counters.failed.load(Ordering::SeqCst);
+            // A server that dies under the ramp has found its limit too:
+            // the calls in flight fail, and the summary says why it ended.
+            let Some(now) = tree_usage(pid) else {
+                if stop.is_none() {
+                    reached = reached.max(in_flight);
+                    stop = Some("server exited");
+                    eprintln!(
+                        "capacity: {}: the server exited with {reached} in flight",
+                        server.name
+                    );
+                }
+                if in_flight == 0 {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(args.tick_ms));
+                continue;
+            };
             let rss_mib = now.rss_bytes as f64 / MIB;
             peak_rss = peak_rss.max(now.rss_bytes);
             last_cpu = (now.cpu - idle.cpu).as_secs_f64();

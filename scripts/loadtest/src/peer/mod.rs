@@ -61,10 +61,14 @@ pub fn serve(listener: TcpListener, peer: Arc<dyn Invoke>, stack: usize) -> Resu
     for stream in listener.incoming() {
         let stream = stream.context("accepting a connection")?;
         let peer = Arc::clone(&peer);
-        std::thread::Builder::new()
+        // Out of threads (or memory for a stack): this connection is
+        // closed, the server goes on, as a capacity ramp needs to see.
+        if let Err(e) = std::thread::Builder::new()
             .stack_size(stack)
             .spawn(move || connection(stream, &*peer))
-            .context("starting a connection thread")?;
+        {
+            eprintln!("peer: cannot start a connection thread, closing the connection: {e}");
+        }
     }
     Ok(())
 }
