@@ -19,7 +19,7 @@ pub use vmctx::*;
 
 /// Version of the compiled-module ABI. A runtime refuses a shared object whose
 /// descriptor carries any other version.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Exported data symbol: a [`DescriptorHeader`] immediately followed by the
 /// serialized [`ModuleDescriptor`].
@@ -54,7 +54,8 @@ pub enum BoundsMode {
     /// No checks in code: linear memory sits at the start of a reserved
     /// [`GUARD_RESERVATION`] region whose unmapped tail faults.
     Guard,
-    /// Every access is compared against the current memory length.
+    /// Every access is compared against the current memory length; the
+    /// [`SOFTWARE_GUARD_SIZE`] bytes after it fault.
     Software,
 }
 
@@ -86,6 +87,16 @@ impl std::str::FromStr for BoundsMode {
 pub const GUARD_SIZE: u64 = 2 << 30;
 /// Virtual size a `guard`-mode linear memory reserves.
 pub const GUARD_RESERVATION: u64 = (4 << 30) + GUARD_SIZE;
+
+/// Inaccessible bytes `software`-mode code relies on after a memory's
+/// current length (the runtime reserves them past the largest length the
+/// memory can reach). An access whose static offset plus size fits in them
+/// is checked as `index > length` rather than `index > length - (offset +
+/// size)`: every access in a loop then compares against the same value,
+/// which stays in one register, and an access that starts in bounds but
+/// runs past the end faults in the guard. Wasmtime's dynamic memories use
+/// the same 64 KiB.
+pub const SOFTWARE_GUARD_SIZE: u64 = 64 << 10;
 
 /// Target architectures the compiler can emit code for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

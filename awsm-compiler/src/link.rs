@@ -3,8 +3,19 @@
 
 use crate::error::CompileError;
 use luge_abi::Arch;
+use std::io::{Read, Seek};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one linker run may take before it is taken for hung: linking
+/// even a large module takes well under a second.
+const LINK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Runs of the linker before a hang is an error. A hung run is killed and
+/// started again once: under qemu-user (the aarch64 tests in CI) a forked
+/// child can deadlock inside the emulator before it reaches `exec`, which
+/// a second fork does not repeat.
+const LINK_ATTEMPTS: usize = 2;
 
 /// How a linker is invoked: through a C compiler driver, or directly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,21 +121,143 @@ pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), C
     } else {
         ""
     };
-    let output = linker
-        .command(obj.path(), so.path())
-        .output()
+    let (status, stderr) = run_linker(&linker, obj.path(), so.path(), LINK_TIMEOUT)
         .map_err(|e| io(&format!("running linker `{}`{hint}", linker.program()), e))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(CompileError::Link(format!(
-            "`{}` failed: {}",
-            linker.program(),
-            stderr.lines().next().unwrap_or("no output")
-        )));
+    match status {
+        Some(status) if status.success() => {}
+        Some(_) => {
+            return Err(CompileError::Link(format!(
+                "`{}` failed: {}",
+                linker.program(),
+                stderr.lines().next().unwrap_or("no output")
+            )))
+        }
+        None => {
+            return Err(CompileError::Link(format!(
+                "`{}` did not finish within {} s, {LINK_ATTEMPTS} times",
+                linker.program(),
+                LINK_TIMEOUT.as_secs()
+            )))
+        }
     }
     // Renaming a finished file into place keeps a half-written object from
     // ever appearing at `out`.
     so.persist(out)
         .map_err(|e| io(&format!("writing {}", out.display()), e.error))?;
     Ok(())
+}
+
+/// Runs the linker up to [`LINK_ATTEMPTS`] times until one run finishes
+/// within `timeout`: its exit status and what it wrote to stderr, or no
+/// status when every run hung.
+fn run_linker(
+    linker: &Linker,
+    object: &Path,
+    out: &Path,
+    timeout: Duration,
+) -> std::io::Result<(Option<ExitStatus>, String)> {
+    for _ in 0..LINK_ATTEMPTS {
+        // A file rather than a pipe: a linker with more to say than a pipe
+        // holds would otherwise block until the timeout.
+        let mut stderr = tempfile::tempfile()?;
+        let mut child = linker
+            .command(object, out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr.try_clone()?)
+            .spawn()?;
+        if let Some(status) = wait_until(&mut child, Instant::now() + timeout)? {
+            let mut text = String::new();
+            stderr.rewind()?;
+            stderr.read_to_string(&mut text)?;
+            return Ok((Some(status), text));
+        }
+    }
+    Ok((None, String::new()))
+}
+
+/// Waits for `child` to exit until `deadline`, then kills it. Polls, with
+/// pauses growing to 2 ms: a link takes 5-50 ms, and std has no wait with
+/// a timeout.
+fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    let mut pause = Duration::from_micros(100);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            child.kill()?;
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in linker: a shell script with `body`, in `dir`.
+    fn script(dir: &Path, body: &str) -> Linker {
+        let path = dir.join("fake-ld");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Linker::Direct(path.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn a_hung_linker_is_killed_and_started_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran-once");
+        // Hangs on its first run only.
+        let linker = script(
+            dir.path(),
+            &format!(
+                "if [ -e {0} ]; then exit 0; fi; touch {0}; exec sleep 30",
+                marker.display()
+            ),
+        );
+        let started = Instant::now();
+        let (status, _) = run_linker(
+            &linker,
+            Path::new("in.o"),
+            Path::new("out.so"),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_linker_that_always_hangs_gives_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let linker = script(dir.path(), "exec sleep 30");
+        let (status, _) = run_linker(
+            &linker,
+            Path::new("in.o"),
+            Path::new("out.so"),
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        assert_eq!(status, None);
+    }
+
+    #[test]
+    fn a_failing_linker_reports_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let linker = script(dir.path(), "echo \"ld: cannot open $7\" >&2; exit 1");
+        let (status, stderr) = run_linker(
+            &linker,
+            Path::new("in.o"),
+            Path::new("out.so"),
+            LINK_TIMEOUT,
+        )
+        .unwrap();
+        assert!(status.is_some_and(|s| !s.success()), "{status:?}");
+        assert_eq!(stderr, "ld: cannot open in.o\n");
+    }
 }

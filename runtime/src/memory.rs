@@ -5,7 +5,7 @@
 use crate::sys::mmap::{page_size, Reservation};
 use luge_abi::{
     BoundsMode, ConstExpr, MemoryType, ModuleDescriptor, VmMemory, GUARD_RESERVATION,
-    WASM_MAX_PAGES, WASM_PAGE_SIZE,
+    SOFTWARE_GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE,
 };
 use std::cell::{Cell, UnsafeCell};
 use std::rc::Rc;
@@ -26,13 +26,16 @@ pub enum MemoryError {
 /// (memories never move, so they must be able to grow in place): the whole
 /// 32-bit range plus the guard in `guard` mode, which compiled code relies
 /// on; in `software` mode only `max_pages`, rounded up to a power of two so
-/// that pooled slots suit many memories. That keeps software-mode sandboxes
+/// that pooled slots suit many memories, plus the small guard that code
+/// relies on past the largest length. That keeps software-mode sandboxes
 /// with a memory limit cheap in address space, which 39-bit ARM kernels
 /// have little of (`sys::address_space`).
 pub fn reservation_size(mode: BoundsMode, max_pages: u32) -> u64 {
     match mode {
         BoundsMode::Guard => GUARD_RESERVATION,
-        BoundsMode::Software => (u64::from(max_pages.max(1)) * WASM_PAGE_SIZE).next_power_of_two(),
+        BoundsMode::Software => {
+            (u64::from(max_pages.max(1)) * WASM_PAGE_SIZE).next_power_of_two() + SOFTWARE_GUARD_SIZE
+        }
     }
 }
 
@@ -475,16 +478,17 @@ mod tests {
     #[test]
     fn software_memories_reserve_only_their_limit_rounded_up() {
         let ty = MemoryType { min: 1, max: None };
-        // 100 pages (6.25 MiB) round up to 8 MiB; growth stops at the limit.
+        // 100 pages (6.25 MiB) round up to 8 MiB, plus the guard; growth
+        // stops at the limit.
         let m = Memory::new(ty, BoundsMode::Software, 100).unwrap();
         // SAFETY: only reads the size of the slot this memory owns.
         let reserved = unsafe { (*m.0.slot.get()).as_ref().unwrap().reservation.size() };
-        assert_eq!(reserved, 8 << 20);
+        assert_eq!(reserved, (8 << 20) + SOFTWARE_GUARD_SIZE as usize);
         assert_eq!(m.grow(99), Some(1));
         assert_eq!(m.grow(1), None);
         assert_eq!(
             reservation_size(BoundsMode::Software, u32::MAX >> 16),
-            4 << 30
+            (4 << 30) + SOFTWARE_GUARD_SIZE
         );
         assert_eq!(reservation_size(BoundsMode::Guard, 100), GUARD_RESERVATION);
     }

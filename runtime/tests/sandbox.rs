@@ -391,6 +391,45 @@ fn declared_maximum_below_the_limit_still_applies() {
     });
 }
 
+/// Loads and stores that start inside a memory grown to its largest size
+/// and run past its end. In `software` mode the code checks only the start
+/// against the length and relies on the guard the runtime reserves past
+/// the largest length, so this probes that guard.
+const AT_THE_END: &str = r#"(module
+  (memory 1 2)
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
+  (func (export "load64_far") (param i32) (result i64) (i64.load offset=1000 (local.get 0)))
+  (func (export "store64") (param i32) (i64.store (local.get 0) (i64.const -1)))
+  (func (export "load128") (param i32) (result i32)
+    (i32x4.extract_lane 3 (v128.load offset=16 (local.get 0)))))"#;
+
+#[test]
+fn accesses_running_past_a_memory_at_its_maximum_trap() {
+    in_both_modes(|mode| {
+        let c = compile(AT_THE_END, mode);
+        let store = Store::default();
+        let i = instantiate(&c, &store);
+        assert_eq!(i.call("grow", &i32s(&[1])), Ok(i32s(&[1])));
+        let end = 2 * PAGE;
+        let oob = trap(TrapKind::MemoryOutOfBounds);
+        assert_eq!(i.call("load64", &i32s(&[end - 8])), Ok(vec![Val::I64(0)]));
+        assert_eq!(i.call("load64", &i32s(&[end - 7])), oob);
+        assert_eq!(i.call("load64", &i32s(&[end - 1])), oob);
+        assert_eq!(
+            i.call("load64_far", &i32s(&[end - 1008])),
+            Ok(vec![Val::I64(0)])
+        );
+        assert_eq!(i.call("load64_far", &i32s(&[end - 1004])), oob);
+        assert_eq!(i.call("load64_far", &i32s(&[end])), oob);
+        assert_eq!(i.call("load128", &i32s(&[end - 32])), Ok(i32s(&[0])));
+        assert_eq!(i.call("load128", &i32s(&[end - 20])), oob);
+        assert_eq!(i.call("store64", &i32s(&[end - 8])), Ok(vec![]));
+        assert_eq!(i.call("store64", &i32s(&[end - 2])), oob);
+        assert_eq!(i.call("load64", &i32s(&[end - 8])), Ok(vec![Val::I64(-1)]));
+    });
+}
+
 #[test]
 fn minimum_above_the_limit_fails_instantiation() {
     in_both_modes(|mode| {

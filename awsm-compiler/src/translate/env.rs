@@ -19,7 +19,8 @@ use cranelift_wasm::{
     TargetEnvironment, TypeConvert, TypeIndex, WasmError, WasmHeapType, WasmResult,
 };
 use luge_abi::{
-    builtin_index, offsets, BoundsMode, TrapKind, VmLayout, GUARD_SIZE, WASM_PAGE_SIZE,
+    builtin_index, offsets, BoundsMode, TrapKind, VmLayout, GUARD_SIZE, SOFTWARE_GUARD_SIZE,
+    WASM_PAGE_SIZE,
 };
 use wasmparser::UnpackedIndex;
 
@@ -344,7 +345,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
                     // it, so only calls (memory.grow is one) end its reuse.
                     flags: MemFlags::trusted().with_alias_region(Some(AliasRegion::Vmctx)),
                 });
-                (HeapStyle::Dynamic { bound_gv }, 0)
+                (HeapStyle::Dynamic { bound_gv }, SOFTWARE_GUARD_SIZE)
             }
         };
         let heap = self.heaps.push(HeapData {

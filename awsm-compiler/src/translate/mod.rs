@@ -3,12 +3,13 @@
 //! the module descriptor. This is the only module that knows about
 //! Cranelift; swapping the code generator means replacing it.
 
+mod bounds;
 mod env;
 mod signature;
 
 use crate::error::CompileError;
 use crate::module::{ModuleInfo, PendingBody};
-use crate::{CompileOptions, OptLevel};
+use crate::{BoundsMode, CompileOptions, OptLevel};
 use cranelift_codegen::ir::{self, GlobalValueData, InstBuilder, MemFlags, UserFuncName};
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
@@ -21,8 +22,8 @@ use luge_abi::{
     offsets, CpuFeature, FuncCode, ModuleDescriptor, TrapSite, VmLayout, DESCRIPTOR_SYMBOL,
     FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE,
 };
+use rayon::prelude::*;
 use signature::{ir_type, trampoline_signature, wasm_signature};
-use std::sync::Mutex;
 use wasmparser::FuncValidatorAllocations;
 
 /// Builds the Cranelift ISA for `opts`: the architecture's baseline plus
@@ -166,6 +167,9 @@ impl Translation<'_, '_> {
             .translate_body(&mut validator, body.body, &mut func, &mut env)
             .map_err(|e| wasm_error(e, body_offset))?;
         worker.allocations = validator.into_allocations();
+        if self.opts.bounds == BoundsMode::Software {
+            bounds::remove_repeated_checks(&mut func);
+        }
 
         worker.ctx.clear();
         worker.ctx.func = func;
@@ -196,65 +200,27 @@ impl Translation<'_, '_> {
         })
     }
 
-    /// Compiles all bodies on every available core. Functions are handed
-    /// out one at a time so that a few huge functions do not leave the
-    /// other workers idle.
+    /// Compiles all bodies on rayon's pool, one thread per core. The pool
+    /// lives as long as the process, so a compile starts no threads:
+    /// starting them cost more than compiling a small module, and under
+    /// qemu-user a fork (the linker) that follows thread exits can leave
+    /// the child deadlocked in the emulator. Work stealing keeps a few huge
+    /// functions from leaving the other threads idle. The error reported is
+    /// that of the first failing function, whatever order they ran in.
     fn compile_all(&self, bodies: Vec<PendingBody<'_>>) -> Result<Vec<CompiledFunc>, CompileError> {
-        let count = bodies.len();
-        let queue = Mutex::new(bodies.into_iter().enumerate());
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(count.max(1));
-        let results: Vec<Vec<(usize, Result<CompiledFunc, CompileError>)>> =
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        s.spawn(|| {
-                            let mut worker = Worker {
-                                ctx: Context::new(),
-                                translator: FuncTranslator::new(),
-                                allocations: Default::default(),
-                            };
-                            let mut done = Vec::new();
-                            loop {
-                                let next = queue.lock().unwrap().next();
-                                let Some((i, body)) = next else { break };
-                                let result = self.compile_function(&mut worker, i as u32, body);
-                                let failed = result.is_err();
-                                done.push((i, result));
-                                if failed {
-                                    break;
-                                }
-                            }
-                            done
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("compiler thread panicked"))
-                    .collect()
-            });
-        let mut slots: Vec<Option<CompiledFunc>> = (0..count).map(|_| None).collect();
-        let mut first_error: Option<(usize, CompileError)> = None;
-        for (i, result) in results.into_iter().flatten() {
-            match result {
-                Ok(f) => slots[i] = Some(f),
-                Err(e) => {
-                    if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
-                        first_error = Some((i, e));
-                    }
-                }
-            }
-        }
-        if let Some((_, e)) = first_error {
-            return Err(e);
-        }
-        Ok(slots
-            .into_iter()
-            .map(|f| f.expect("every function compiled"))
-            .collect())
+        let results: Vec<Result<CompiledFunc, CompileError>> = bodies
+            .into_par_iter()
+            .enumerate()
+            .map_init(
+                || Worker {
+                    ctx: Context::new(),
+                    translator: FuncTranslator::new(),
+                    allocations: Default::default(),
+                },
+                |worker, (i, body)| self.compile_function(worker, i as u32, body),
+            )
+            .collect();
+        results.into_iter().collect()
     }
 
     /// The host-to-wasm entry for type `ty`: loads the arguments from the

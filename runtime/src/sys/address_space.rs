@@ -3,7 +3,8 @@
 //!
 //! Every linear memory reserves its whole reachable range up front
 //! (memories never move): 6 GiB in `guard` mode; in `software` mode its
-//! limit rounded up to a power of two, 4 GiB without one. An x86_64 or 48-bit aarch64 kernel gives user space 128 or
+//! limit rounded up to a power of two, 4 GiB without one, and a 64 KiB
+//! guard. An x86_64 or 48-bit aarch64 kernel gives user space 128 or
 //! 256 TiB, room for tens of thousands of such reservations. Many ARM
 //! boards run kernels configured for 39-bit virtual addresses: 512 GiB,
 //! where guard reservations run out after a few dozen sandboxes. `luge run` and `luge serve` check this at start
@@ -154,13 +155,13 @@ mod tests {
     #[test]
     fn guard_bounds_are_advised_against_on_39_bits_only() {
         let advice = bounds_advice(39, BoundsMode::Guard).expect("39 bits is too small");
-        // 256 GiB usable / 6 GiB = 42 guard memories, / 4 GiB = 64 software.
+        // 256 GiB usable / 6 GiB = 42 guard memories, / 4 GiB 64 KiB = 63 software.
         assert_eq!(
             advice,
             BoundsAdvice {
                 va_bits: 39,
                 guard: 42,
-                software: 64
+                software: 63
             }
         );
         let text = advice.to_string();
@@ -168,7 +169,7 @@ mod tests {
             "39-bit",
             "512 GiB",
             "about 42 sandboxes at once with `guard`",
-            "`software` bounds fit about 64",
+            "`software` bounds fit about 63",
             "--bounds software --memory-limit",
         ] {
             assert!(text.contains(needle), "{needle:?} missing in: {text}");
@@ -180,9 +181,9 @@ mod tests {
 
     #[test]
     fn software_bounds_need_no_advice() {
-        // 64 unlimited software memories on 39 bits are few, but guard
-        // bounds would fit fewer still.
-        assert_eq!(memories_fitting(39, BoundsMode::Software), 64);
+        // 63 unlimited software memories (4 GiB and a 64 KiB guard each)
+        // on 39 bits are few, but guard bounds would fit fewer still.
+        assert_eq!(memories_fitting(39, BoundsMode::Software), 63);
         assert_eq!(bounds_advice(39, BoundsMode::Software), None);
         assert_eq!(bounds_advice(47, BoundsMode::Software), None);
     }

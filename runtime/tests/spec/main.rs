@@ -353,11 +353,13 @@ fn shard_from_env() -> Option<(usize, usize)> {
 }
 
 /// Under an emulator (`$LUGE_TEST_RUNNER`, qemu-user in CI) the suite runs
-/// as one single-threaded process per core instead of one thread per core:
-/// qemu-user forks the whole emulated process to spawn the linker, and a
-/// fork taken while another thread is inside the emulator can leave the
-/// child deadlocked (seen in CI: a linker child that never ran). Returns
-/// the exit code, the worst of the shards'.
+/// as one process per core, each running its files one after another,
+/// instead of one thread per core: qemu-user forks the whole emulated
+/// process to spawn the linker, and a fork taken while another thread
+/// starts or ends inside the emulator can leave the child deadlocked (seen
+/// in CI: a linker child that never ran; docs/aarch64.md). Separate
+/// processes also run several times faster under qemu than threads of
+/// one. Returns the exit code, the worst of the shards'.
 fn run_shards(count: usize) -> i32 {
     let exe = std::env::current_exe().expect("the test binary's path");
     let children: Vec<_> = (0..count)

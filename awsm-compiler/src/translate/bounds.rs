@@ -1,0 +1,183 @@
+//! Removes software bounds checks that repeat an earlier one.
+//!
+//! cranelift-wasm checks every access on its own, and Cranelift keeps every
+//! conditional trap: it deduplicates the comparison but not the trap, so
+//! `a[i] += x` (a load and a store at the same address) compares and
+//! branches twice. A linear memory never shrinks, so once a check has
+//! passed, the same check later in the block (same index, same bound less
+//! the same constant) passes too, calls and `memory.grow` in between or
+//! not: this pass deletes it, and dead code elimination then deletes its
+//! comparison.
+
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
+use cranelift_codegen::ir::{
+    condcodes::IntCC, DataFlowGraph, Function, GlobalValue, InstructionData, Opcode, TrapCode,
+    Value,
+};
+use std::collections::HashSet;
+
+/// What a bounds check compares, by structure rather than by SSA value:
+/// every access rebuilds its index extension and bound from scratch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Operand {
+    /// A wasm i32 index zero-extended to the pointer width.
+    Extended(Value),
+    /// The memory length, read through a global value.
+    Bound(GlobalValue),
+    /// The memory length less a constant (an access's offset plus size).
+    BoundLess(GlobalValue, i64),
+}
+
+type Check = (IntCC, Operand, Operand);
+
+fn operand(dfg: &DataFlowGraph, value: Value) -> Option<Operand> {
+    let inst = dfg.value_def(value).inst()?;
+    match dfg.insts[inst] {
+        InstructionData::Unary {
+            opcode: Opcode::Uextend,
+            arg,
+        } => Some(Operand::Extended(arg)),
+        InstructionData::UnaryGlobalValue {
+            opcode: Opcode::GlobalValue,
+            global_value,
+        } => Some(Operand::Bound(global_value)),
+        InstructionData::Binary {
+            opcode: Opcode::Isub,
+            args: [bound, less],
+        } => match (operand(dfg, bound)?, constant(dfg, less)?) {
+            (Operand::Bound(gv), k) => Some(Operand::BoundLess(gv, k)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn constant(dfg: &DataFlowGraph, value: Value) -> Option<i64> {
+    match dfg.insts[dfg.value_def(value).inst()?] {
+        InstructionData::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm,
+        } => Some(imm.bits()),
+        _ => None,
+    }
+}
+
+/// The comparison behind a heap bounds check's `trapnz`, if it has the
+/// shape cranelift-wasm gives it.
+fn check(dfg: &DataFlowGraph, condition: Value) -> Option<Check> {
+    match dfg.insts[dfg.value_def(condition).inst()?] {
+        // Only "index above the bound" compares: a larger bound can only
+        // make them false, which is what makes a repeat redundant.
+        InstructionData::IntCompare {
+            opcode: Opcode::Icmp,
+            cond: cond @ (IntCC::UnsignedGreaterThan | IntCC::UnsignedGreaterThanOrEqual),
+            args: [index, bound],
+        } => Some((cond, operand(dfg, index)?, operand(dfg, bound)?)),
+        _ => None,
+    }
+}
+
+/// Deletes every heap bounds check that an identical check earlier in the
+/// same block already made.
+pub fn remove_repeated_checks(func: &mut Function) {
+    let mut seen: HashSet<Check> = HashSet::new();
+    let mut pos = FuncCursor::new(func);
+    while pos.next_block().is_some() {
+        seen.clear();
+        while let Some(inst) = pos.next_inst() {
+            let InstructionData::CondTrap {
+                opcode: Opcode::Trapnz,
+                arg,
+                code: TrapCode::HeapOutOfBounds,
+            } = pos.func.dfg.insts[inst]
+            else {
+                continue;
+            };
+            if check(&pos.func.dfg, arg).is_some_and(|c| !seen.insert(c)) {
+                pos.remove_inst_and_step_back();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_codegen::ir::{
+        types, AbiParam, ExtFuncData, ExternalName, GlobalValueData, InstBuilder, Signature,
+        UserExternalName,
+    };
+    use cranelift_codegen::isa::CallConv;
+    use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+    fn heap_checks(func: &Function) -> usize {
+        func.layout
+            .blocks()
+            .flat_map(|b| func.layout.block_insts(b))
+            .filter(|&i| {
+                matches!(
+                    func.dfg.insts[i],
+                    InstructionData::CondTrap {
+                        code: TrapCode::HeapOutOfBounds,
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    /// One block checking `index` against the memory length as
+    /// cranelift-wasm does for each access: `(index, bound less)` pairs,
+    /// with a call between the second and third checks.
+    #[test]
+    fn a_repeated_check_in_a_block_goes_and_others_stay() {
+        let mut sig = Signature::new(CallConv::SystemV);
+        sig.params.push(AbiParam::new(types::I32));
+        sig.params.push(AbiParam::new(types::I32));
+        let mut func = Function::with_name_signature(Default::default(), sig.clone());
+        let vmctx = func.create_global_value(GlobalValueData::VMContext);
+        let length = func.create_global_value(GlobalValueData::IAddImm {
+            base: vmctx,
+            offset: 8.into(),
+            global_type: types::I64,
+        });
+        let mut ctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut func, &mut ctx);
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        b.seal_block(block);
+        let (i, j) = (b.block_params(block)[0], b.block_params(block)[1]);
+        let callee_sig = b.import_signature(Signature::new(CallConv::SystemV));
+        let name = b
+            .func
+            .declare_imported_user_function(UserExternalName::new(0, 0));
+        let callee = b.import_function(ExtFuncData {
+            name: ExternalName::User(name),
+            signature: callee_sig,
+            colocated: true,
+        });
+        let check = |b: &mut FunctionBuilder, index, less: i64| {
+            let index = b.ins().uextend(types::I64, index);
+            let mut bound = b.ins().global_value(types::I64, length);
+            if less != 0 {
+                let k = b.ins().iconst(types::I64, less);
+                bound = b.ins().isub(bound, k);
+            }
+            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, index, bound);
+            b.ins().trapnz(oob, TrapCode::HeapOutOfBounds);
+        };
+        check(&mut b, i, 0);
+        check(&mut b, i, 0); // repeat: goes
+        b.ins().call(callee, &[]);
+        check(&mut b, i, 0); // the length only grows: goes
+        check(&mut b, j, 0); // another index: stays
+        check(&mut b, i, 8); // another bound: stays
+        check(&mut b, i, 8); // repeat: goes
+        b.ins().return_(&[]);
+        b.finalize();
+        assert_eq!(heap_checks(&func), 6);
+        remove_repeated_checks(&mut func);
+        assert_eq!(heap_checks(&func), 3);
+    }
+}
