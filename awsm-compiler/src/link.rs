@@ -59,33 +59,36 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The linker for `arch`. For the host's own architecture: `$LUGE_LINKER`
+/// The linker for `arch`, and how to choose another (for the message when
+/// it cannot be started). For the host's own architecture: `$LUGE_LINKER`
 /// if set (a `cc`-style driver unless its name starts with `ld`), else `cc`.
 /// For another architecture: LLVM's `ld.lld` (which links any target) or the
 /// Debian cross compiler. `$LUGE_LINKER` names a linker for the code this
 /// machine runs, so it is not applied to another target: under qemu-user the
 /// emulated host's linker is a cross gcc that cannot link x86_64 objects.
-fn linker(arch: Arch) -> Result<Linker, CompileError> {
+fn linker(arch: Arch) -> Result<(Linker, &'static str), CompileError> {
     if arch == Arch::host() {
+        const HINT: &str = " (set LUGE_LINKER to choose another)";
         let Ok(program) = std::env::var("LUGE_LINKER") else {
-            return Ok(Linker::Driver("cc".into()));
+            return Ok((Linker::Driver("cc".into()), HINT));
         };
         let name = Path::new(&program)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        return Ok(if name.starts_with("ld") {
+        let linker = if name.starts_with("ld") {
             Linker::Direct(program)
         } else {
             Linker::Driver(program)
-        });
+        };
+        return Ok((linker, HINT));
     }
     let cross_gcc = format!("{}-linux-gnu-gcc", arch.name());
     ["ld.lld", "ld.lld-16"]
         .into_iter()
         .find(|p| on_path(p))
-        .map(|p| Linker::Direct(p.into()))
-        .or_else(|| on_path(&cross_gcc).then(|| Linker::Driver(cross_gcc.clone())))
+        .map(|p| (Linker::Direct(p.into()), ""))
+        .or_else(|| on_path(&cross_gcc).then(|| (Linker::Driver(cross_gcc.clone()), "")))
         .ok_or_else(|| {
             CompileError::Link(format!(
                 "no linker for {}: install ld.lld (Debian: lld-16) or {cross_gcc}",
@@ -115,12 +118,7 @@ pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), C
     let obj = temp(".o")?;
     std::fs::write(obj.path(), object).map_err(|e| io("writing the object file", e))?;
     let so = temp(".so")?;
-    let linker = linker(arch)?;
-    let hint = if arch == Arch::host() {
-        " (set LUGE_LINKER to choose another)"
-    } else {
-        ""
-    };
+    let (linker, hint) = linker(arch)?;
     let (status, stderr) = run_linker(&linker, obj.path(), so.path(), LINK_TIMEOUT)
         .map_err(|e| io(&format!("running linker `{}`{hint}", linker.program()), e))?;
     match status {

@@ -56,10 +56,22 @@ pub fn listen(what: &str, port: u16) -> Result<TcpListener> {
 }
 
 /// Serves connections on `listener` with `peer`, a thread of `stack` bytes
-/// per connection, until accepting fails.
+/// per connection, until accepting fails for a reason other than running
+/// out of something.
 pub fn serve(listener: TcpListener, peer: Arc<dyn Invoke>, stack: usize) -> Result<()> {
     for stream in listener.incoming() {
-        let stream = stream.context("accepting a connection")?;
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) if accept_can_retry(&e) => {
+                // Out of descriptors or memory: the connection waits in the
+                // backlog until calls end and free some, as a capacity ramp
+                // needs; a pause keeps the retry from spinning.
+                eprintln!("peer: cannot accept a connection yet: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+            Err(e) => return Err(e).context("accepting a connection"),
+        };
         let peer = Arc::clone(&peer);
         // Out of threads (or memory for a stack): this connection is
         // closed, the server goes on, as a capacity ramp needs to see.
@@ -71,6 +83,15 @@ pub fn serve(listener: TcpListener, peer: Arc<dyn Invoke>, stack: usize) -> Resu
         }
     }
     Ok(())
+}
+
+/// Whether `accept` failed for lack of descriptors, memory or buffers, or
+/// because the client gave up first: conditions that pass.
+fn accept_can_retry(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::ECONNABORTED)
+    )
 }
 
 /// Answers requests on one keep-alive connection until the peer closes it.
@@ -182,6 +203,16 @@ fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_is_retried_when_descriptors_or_memory_run_out_only() {
+        let error = std::io::Error::from_raw_os_error;
+        assert!(accept_can_retry(&error(libc::EMFILE)));
+        assert!(accept_can_retry(&error(libc::ENOMEM)));
+        assert!(accept_can_retry(&error(libc::ECONNABORTED)));
+        assert!(!accept_can_retry(&error(libc::EBADF)));
+        assert!(!accept_can_retry(&error(libc::EINVAL)));
+    }
 
     #[test]
     fn requests_map_to_name_argv_and_stdin() {
