@@ -198,63 +198,38 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    /// A stand-in linker: a shell script with `body`, in `dir`.
-    fn script(dir: &Path, body: &str) -> Linker {
-        let path = dir.join("fake-ld");
+    /// Runs a stand-in linker, a shell script with `body` in a directory of
+    /// its own (`$0`'s), as `link_shared_object` does but with `timeout`.
+    fn fake_link(body: &str, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fake-ld");
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Linker::Direct(path.to_string_lossy().into_owned())
+        let linker = Linker::Direct(path.to_string_lossy().into_owned());
+        run_linker(&linker, Path::new("in.o"), Path::new("out.so"), timeout).unwrap()
     }
 
     #[test]
     fn a_hung_linker_is_killed_and_started_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("ran-once");
-        // Hangs on its first run only.
-        let linker = script(
-            dir.path(),
-            &format!(
-                "if [ -e {0} ]; then exit 0; fi; touch {0}; exec sleep 30",
-                marker.display()
-            ),
-        );
         let started = Instant::now();
-        let (status, _) = run_linker(
-            &linker,
-            Path::new("in.o"),
-            Path::new("out.so"),
+        // Hangs on its first run only.
+        let (status, _) = fake_link(
+            r#"m="$(dirname "$0")/ran-once"; [ -e "$m" ] && exit 0; touch "$m"; exec sleep 30"#,
             Duration::from_millis(500),
-        )
-        .unwrap();
+        );
         assert!(status.is_some_and(|s| s.success()), "{status:?}");
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 
     #[test]
     fn a_linker_that_always_hangs_gives_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let linker = script(dir.path(), "exec sleep 30");
-        let (status, _) = run_linker(
-            &linker,
-            Path::new("in.o"),
-            Path::new("out.so"),
-            Duration::from_millis(200),
-        )
-        .unwrap();
+        let (status, _) = fake_link("exec sleep 30", Duration::from_millis(200));
         assert_eq!(status, None);
     }
 
     #[test]
     fn a_failing_linker_reports_what_it_wrote() {
-        let dir = tempfile::tempdir().unwrap();
-        let linker = script(dir.path(), "echo \"ld: cannot open $7\" >&2; exit 1");
-        let (status, stderr) = run_linker(
-            &linker,
-            Path::new("in.o"),
-            Path::new("out.so"),
-            LINK_TIMEOUT,
-        )
-        .unwrap();
+        let (status, stderr) = fake_link(r#"echo "ld: cannot open $7" >&2; exit 1"#, LINK_TIMEOUT);
         assert!(status.is_some_and(|s| !s.success()), "{status:?}");
         assert_eq!(stderr, "ld: cannot open in.o\n");
     }
