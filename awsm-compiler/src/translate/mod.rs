@@ -201,12 +201,13 @@ impl Translation<'_, '_> {
     }
 
     /// Compiles all bodies on rayon's pool, one thread per core. The pool
-    /// lives as long as the process, so a compile starts no threads:
-    /// starting them cost more than compiling a small module, and under
-    /// qemu-user a fork (the linker) that follows thread exits can leave
-    /// the child deadlocked in the emulator. Work stealing keeps a few huge
-    /// functions from leaving the other threads idle. The error reported is
-    /// that of the first failing function, whatever order they ran in.
+    /// lives as long as the process, so a compile starts and ends no
+    /// threads of its own: under qemu-user a fork (the linker) that follows
+    /// thread exits can leave the child deadlocked in the emulator
+    /// (docs/aarch64.md), and thread starts are slow there. Work stealing
+    /// keeps a few huge functions from leaving the other threads idle. The
+    /// error reported is that of the first failing function, whatever
+    /// order they ran in.
     fn compile_all(&self, bodies: Vec<PendingBody<'_>>) -> Result<Vec<CompiledFunc>, CompileError> {
         let results: Vec<Result<CompiledFunc, CompileError>> = bodies
             .into_par_iter()
