@@ -392,9 +392,11 @@ fn declared_maximum_below_the_limit_still_applies() {
 }
 
 /// Loads and stores that start inside a memory grown to its largest size
-/// and run past its end. In `software` mode the code checks only the start
-/// against the length and relies on the guard the runtime reserves past
-/// the largest length, so this probes that guard.
+/// and run past its end, and constant addresses around the end of its
+/// first page. In `software` mode the code checks only the start against
+/// the length, and no check at all for a constant address inside the
+/// minimum size, and relies on the guard the runtime reserves past the
+/// largest length, so this probes that guard.
 const AT_THE_END: &str = r#"(module
   (memory 1 2)
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
@@ -402,7 +404,11 @@ const AT_THE_END: &str = r#"(module
   (func (export "load64_far") (param i32) (result i64) (i64.load offset=1000 (local.get 0)))
   (func (export "store64") (param i32) (i64.store (local.get 0) (i64.const -1)))
   (func (export "load128") (param i32) (result i32)
-    (i32x4.extract_lane 3 (v128.load offset=16 (local.get 0)))))"#;
+    (i32x4.extract_lane 3 (v128.load offset=16 (local.get 0))))
+  ;; Constant addresses, as C code reads its globals.
+  (func (export "second_page") (result i64) (i64.load (i32.const 65536)))
+  (func (export "first_page_end") (result i64) (i64.load offset=65528 (i32.const 0)))
+  (func (export "across_first_page_end") (result i64) (i64.load offset=65532 (i32.const 0))))"#;
 
 #[test]
 fn accesses_running_past_a_memory_at_its_maximum_trap() {
@@ -410,9 +416,14 @@ fn accesses_running_past_a_memory_at_its_maximum_trap() {
         let c = compile(AT_THE_END, mode);
         let store = Store::default();
         let i = instantiate(&c, &store);
-        assert_eq!(i.call("grow", &i32s(&[1])), Ok(i32s(&[1])));
-        let end = 2 * PAGE;
         let oob = trap(TrapKind::MemoryOutOfBounds);
+        assert_eq!(i.call("second_page", &[]), oob);
+        assert_eq!(i.call("first_page_end", &[]), Ok(vec![Val::I64(0)]));
+        assert_eq!(i.call("across_first_page_end", &[]), oob);
+        assert_eq!(i.call("grow", &i32s(&[1])), Ok(i32s(&[1])));
+        assert_eq!(i.call("second_page", &[]), Ok(vec![Val::I64(0)]));
+        assert_eq!(i.call("across_first_page_end", &[]), Ok(vec![Val::I64(0)]));
+        let end = 2 * PAGE;
         assert_eq!(i.call("load64", &i32s(&[end - 8])), Ok(vec![Val::I64(0)]));
         assert_eq!(i.call("load64", &i32s(&[end - 7])), oob);
         assert_eq!(i.call("load64", &i32s(&[end - 1])), oob);

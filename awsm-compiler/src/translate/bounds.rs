@@ -1,13 +1,17 @@
-//! Removes software bounds checks that repeat an earlier one.
+//! Removes software bounds checks that cannot fire.
 //!
 //! cranelift-wasm checks every access on its own, and Cranelift keeps every
-//! conditional trap: it deduplicates the comparison but not the trap, so
-//! `a[i] += x` (a load and a store at the same address) compares and
-//! branches twice. A linear memory never shrinks, so once a check has
-//! passed, the same check later in the block (same index, same bound less
-//! the same constant) passes too, calls and `memory.grow` in between or
-//! not: this pass deletes it, and dead code elimination then deletes its
-//! comparison.
+//! conditional trap, even one whose condition it folds to false. Two kinds
+//! of check are needless, and this pass deletes them (dead code
+//! elimination then deletes their comparisons):
+//! - A check that repeats one earlier in its block (same index, same bound
+//!   less the same constant): `a[i] += x`, a load and a store at the same
+//!   address, compared and branched twice. A linear memory never shrinks,
+//!   so once a check has passed the same check passes later too, calls and
+//!   `memory.grow` in between or not.
+//! - A check of a constant address inside the memory's minimum size: C
+//!   code reads its globals as `i32.load offset=ADDR (i32.const 0)`, which
+//!   left an `xor; test; jne` triple per access.
 
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::{
@@ -77,9 +81,33 @@ fn check(dfg: &DataFlowGraph, condition: Value) -> Option<Check> {
     }
 }
 
+/// Whether `check` passes whatever the memory's length, which is at least
+/// `min_length`: its index is a constant `c`, and it fires only when `c`
+/// exceeds (or reaches) the length less the access's offset and size.
+fn never_fires(dfg: &DataFlowGraph, check: Check, min_length: u64) -> bool {
+    let (cond, Operand::Extended(index), bound) = check else {
+        return false;
+    };
+    let Some(c) = constant(dfg, index) else {
+        return false;
+    };
+    let less = match bound {
+        Operand::Bound(_) => 0,
+        Operand::BoundLess(_, less) => less as u64,
+        Operand::Extended(_) => return false,
+    };
+    // The index is an i32: its bits, not their sign extension.
+    let end = u64::from(c as u32) + less;
+    match cond {
+        IntCC::UnsignedGreaterThan => end <= min_length,
+        _ => end < min_length,
+    }
+}
+
 /// Deletes every heap bounds check that an identical check earlier in the
-/// same block already made.
-pub fn remove_repeated_checks(func: &mut Function) {
+/// same block already made, and every check of a constant address that
+/// the memory's minimum size, `min_length` bytes, covers.
+pub fn remove_needless_checks(func: &mut Function, min_length: u64) {
     let mut seen: HashSet<Check> = HashSet::new();
     let mut pos = FuncCursor::new(func);
     while pos.next_block().is_some() {
@@ -93,7 +121,10 @@ pub fn remove_repeated_checks(func: &mut Function) {
             else {
                 continue;
             };
-            if check(&pos.func.dfg, arg).is_some_and(|c| !seen.insert(c)) {
+            let Some(check) = check(&pos.func.dfg, arg) else {
+                continue;
+            };
+            if never_fires(&pos.func.dfg, check, min_length) || !seen.insert(check) {
                 pos.remove_inst_and_step_back();
             }
         }
@@ -177,7 +208,48 @@ mod tests {
         b.ins().return_(&[]);
         b.finalize();
         assert_eq!(heap_checks(&func), 6);
-        remove_repeated_checks(&mut func);
+        remove_needless_checks(&mut func, 65536);
         assert_eq!(heap_checks(&func), 3);
+    }
+
+    /// Checks of constant addresses against a memory of at least one page.
+    #[test]
+    fn a_constant_address_inside_the_minimum_size_is_not_checked() {
+        let mut func = Function::new();
+        let vmctx = func.create_global_value(GlobalValueData::VMContext);
+        let length = func.create_global_value(GlobalValueData::IAddImm {
+            base: vmctx,
+            offset: 8.into(),
+            global_type: types::I64,
+        });
+        let mut ctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut func, &mut ctx);
+        let block = b.create_block();
+        b.switch_to_block(block);
+        b.seal_block(block);
+        let mut check = |address: i64, less: i64, cond| {
+            let index = b.ins().iconst(types::I32, address);
+            let index = b.ins().uextend(types::I64, index);
+            let mut bound = b.ins().global_value(types::I64, length);
+            if less != 0 {
+                let k = b.ins().iconst(types::I64, less);
+                bound = b.ins().isub(bound, k);
+            }
+            let oob = b.ins().icmp(cond, index, bound);
+            b.ins().trapnz(oob, TrapCode::HeapOutOfBounds);
+        };
+        use IntCC::{UnsignedGreaterThan as Above, UnsignedGreaterThanOrEqual as AtOrAbove};
+        check(0, 0, Above); // goes
+        check(65536, 0, Above); // at the length: the access faults in the guard instead: goes
+        check(65537, 0, Above); // stays
+        check(65528, 8, Above); // goes
+        check(65529, 8, Above); // stays
+        check(65535, 0, AtOrAbove); // goes
+        check(65536, 0, AtOrAbove); // stays
+        check(-1, 0, Above); // 4 GiB - 1: stays
+        b.ins().return_(&[]);
+        b.finalize();
+        remove_needless_checks(&mut func, 65536);
+        assert_eq!(heap_checks(&func), 4);
     }
 }

@@ -20,7 +20,7 @@ use cranelift_object::{ObjectBuilder, ObjectModule};
 use cranelift_wasm::{FuncTranslator, WasmError};
 use luge_abi::{
     offsets, CpuFeature, FuncCode, ModuleDescriptor, TrapSite, VmLayout, DESCRIPTOR_SYMBOL,
-    FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE,
+    FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE, WASM_PAGE_SIZE,
 };
 use rayon::prelude::*;
 use signature::{ir_type, trampoline_signature, wasm_signature};
@@ -168,7 +168,11 @@ impl Translation<'_, '_> {
             .map_err(|e| wasm_error(e, body_offset))?;
         worker.allocations = validator.into_allocations();
         if self.opts.bounds == BoundsMode::Software {
-            bounds::remove_repeated_checks(&mut func);
+            let min_length = self
+                .module
+                .memory
+                .map_or(0, |m| u64::from(m.min) * WASM_PAGE_SIZE);
+            bounds::remove_needless_checks(&mut func, min_length);
         }
 
         worker.ctx.clear();
