@@ -157,21 +157,46 @@ mod tests {
             .count()
     }
 
-    /// One block checking `index` against the memory length as
-    /// cranelift-wasm does for each access: `(index, bound less)` pairs,
-    /// with a call between the second and third checks.
-    #[test]
-    fn a_repeated_check_in_a_block_goes_and_others_stay() {
-        let mut sig = Signature::new(CallConv::SystemV);
-        sig.params.push(AbiParam::new(types::I32));
-        sig.params.push(AbiParam::new(types::I32));
-        let mut func = Function::with_name_signature(Default::default(), sig.clone());
+    /// A function of `sig` with the global value of the memory length that
+    /// checks compare against.
+    fn function_with_length(sig: Signature) -> (Function, GlobalValue) {
+        let mut func = Function::with_name_signature(Default::default(), sig);
         let vmctx = func.create_global_value(GlobalValueData::VMContext);
         let length = func.create_global_value(GlobalValueData::IAddImm {
             base: vmctx,
             offset: 8.into(),
             global_type: types::I64,
         });
+        (func, length)
+    }
+
+    /// Emits a bounds check as cranelift-wasm does for one access: the i32
+    /// `index` extended and compared by `cond` with the length less `less`.
+    fn emit_check(
+        b: &mut FunctionBuilder,
+        length: GlobalValue,
+        index: Value,
+        less: i64,
+        cond: IntCC,
+    ) {
+        let index = b.ins().uextend(types::I64, index);
+        let mut bound = b.ins().global_value(types::I64, length);
+        if less != 0 {
+            let k = b.ins().iconst(types::I64, less);
+            bound = b.ins().isub(bound, k);
+        }
+        let oob = b.ins().icmp(cond, index, bound);
+        b.ins().trapnz(oob, TrapCode::HeapOutOfBounds);
+    }
+
+    /// One block checking two indices against the memory length, with a
+    /// call between the second and third checks.
+    #[test]
+    fn a_repeated_check_in_a_block_goes_and_others_stay() {
+        let mut sig = Signature::new(CallConv::SystemV);
+        sig.params.push(AbiParam::new(types::I32));
+        sig.params.push(AbiParam::new(types::I32));
+        let (mut func, length) = function_with_length(sig);
         let mut ctx = FunctionBuilderContext::new();
         let mut b = FunctionBuilder::new(&mut func, &mut ctx);
         let block = b.create_block();
@@ -188,15 +213,8 @@ mod tests {
             signature: callee_sig,
             colocated: true,
         });
-        let check = |b: &mut FunctionBuilder, index, less: i64| {
-            let index = b.ins().uextend(types::I64, index);
-            let mut bound = b.ins().global_value(types::I64, length);
-            if less != 0 {
-                let k = b.ins().iconst(types::I64, less);
-                bound = b.ins().isub(bound, k);
-            }
-            let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, index, bound);
-            b.ins().trapnz(oob, TrapCode::HeapOutOfBounds);
+        let check = |b: &mut FunctionBuilder, index, less| {
+            emit_check(b, length, index, less, IntCC::UnsignedGreaterThan)
         };
         check(&mut b, i, 0);
         check(&mut b, i, 0); // repeat: goes
@@ -215,28 +233,15 @@ mod tests {
     /// Checks of constant addresses against a memory of at least one page.
     #[test]
     fn a_constant_address_inside_the_minimum_size_is_not_checked() {
-        let mut func = Function::new();
-        let vmctx = func.create_global_value(GlobalValueData::VMContext);
-        let length = func.create_global_value(GlobalValueData::IAddImm {
-            base: vmctx,
-            offset: 8.into(),
-            global_type: types::I64,
-        });
+        let (mut func, length) = function_with_length(Signature::new(CallConv::SystemV));
         let mut ctx = FunctionBuilderContext::new();
         let mut b = FunctionBuilder::new(&mut func, &mut ctx);
         let block = b.create_block();
         b.switch_to_block(block);
         b.seal_block(block);
-        let mut check = |address: i64, less: i64, cond| {
+        let mut check = |address: i64, less, cond| {
             let index = b.ins().iconst(types::I32, address);
-            let index = b.ins().uextend(types::I64, index);
-            let mut bound = b.ins().global_value(types::I64, length);
-            if less != 0 {
-                let k = b.ins().iconst(types::I64, less);
-                bound = b.ins().isub(bound, k);
-            }
-            let oob = b.ins().icmp(cond, index, bound);
-            b.ins().trapnz(oob, TrapCode::HeapOutOfBounds);
+            emit_check(&mut b, length, index, less, cond);
         };
         use IntCC::{UnsignedGreaterThan as Above, UnsignedGreaterThanOrEqual as AtOrAbove};
         check(0, 0, Above); // goes
