@@ -56,16 +56,16 @@ pub fn listen(what: &str, port: u16) -> Result<TcpListener> {
 }
 
 /// Serves connections on `listener` with `peer`, a thread of `stack` bytes
-/// per connection, until accepting fails for a reason other than running
-/// out of something.
+/// per connection, until accepting fails for a reason that does not pass.
 pub fn serve(listener: TcpListener, peer: Arc<dyn Invoke>, stack: usize) -> Result<()> {
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
             Err(e) if accept_can_retry(&e) => {
-                // Out of descriptors or memory: the connection waits in the
+                // Out of descriptors or memory, the connection waits in the
                 // backlog until calls end and free some, as a capacity ramp
-                // needs; a pause keeps the retry from spinning.
+                // needs; a client that gave up is simply gone. A pause keeps
+                // the retry from spinning.
                 eprintln!("peer: cannot accept a connection yet: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(10));
                 continue;
@@ -205,7 +205,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accept_is_retried_when_descriptors_or_memory_run_out_only() {
+    fn accept_is_retried_only_for_conditions_that_pass() {
         let error = std::io::Error::from_raw_os_error;
         assert!(accept_can_retry(&error(libc::EMFILE)));
         assert!(accept_can_retry(&error(libc::ENOMEM)));
