@@ -31,7 +31,7 @@
 #
 # Environment:
 #   LUGE              the luge binary (default $CARGO_TARGET_DIR/release/luge,
-#                     built with `cargo build --release -p luge-runtime --bin luge`)
+#                     built with `cargo build --release -p luge-cli --bin luge`)
 #   CARGO_TARGET_DIR  honoured for that build (default: target/)
 #   HYPERFINE         hyperfine (default: /tmp/hyperfine-root/bin/hyperfine if
 #                     there, e.g. from `cargo install hyperfine --version
@@ -110,8 +110,8 @@ RESULTS="$WORK/results.tsv"
 if [[ -z "${LUGE:-}" ]]; then
     target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
     if [[ "$BUILD" == 1 ]]; then
-        say "building luge (cargo build --release -p luge-runtime --bin luge, target dir $target_dir)"
-        (cd "$ROOT" && CARGO_TARGET_DIR="$target_dir" cargo build --quiet --release -p luge-runtime --bin luge)
+        say "building luge (cargo build --release -p luge-cli --bin luge, target dir $target_dir)"
+        (cd "$ROOT" && CARGO_TARGET_DIR="$target_dir" cargo build --quiet --release -p luge-cli --bin luge)
     fi
     LUGE="$target_dir/release/luge"
 fi

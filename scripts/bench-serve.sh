@@ -7,6 +7,11 @@
 #
 #   scripts/bench-serve.sh [SECONDS] [CONNECTIONS]     (default 10 s, 32)
 #
+# With LUGE_BASELINE=PATH (another build of `luge`, e.g. the previous
+# commit's, built in a worktree), that build is measured too, in the same
+# rounds, serving the same example on port 8081: a before/after
+# comparison on one machine in one run.
+#
 # Needs wrk and nginx (Debian packages wrk, nginx-light or nginx). Ports:
 # 8090 (nginx) and 8080 (luge serve with the bundled examples); both must
 # be free. Each side is measured twice, alternating.
@@ -23,6 +28,7 @@ WORK="$(mktemp -d)"
 cleanup() {
     [[ -f "$WORK/nginx.pid" ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
     [[ -n "${LUGE_PID:-}" ]] && kill "$LUGE_PID" 2>/dev/null || true
+    [[ -n "${BASE_PID:-}" ]] && kill "$BASE_PID" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,6 +66,19 @@ for _ in $(seq 100); do
     curl -sf -o /dev/null http://127.0.0.1:8080/hello && break
     sleep 0.1
 done
+SERVERS=("nginx http://127.0.0.1:8090/hello.txt" "luge http://127.0.0.1:8080/hello")
+if [[ -n "${LUGE_BASELINE:-}" ]]; then
+    # The example as a Sledge-style route: the same settings the bundled
+    # examples get, on another port.
+    echo "[{\"name\": \"base\", \"port\": 8081, \"routes\": [{\"route\": \"/hello\", \"path\": \"$ROOT/examples/hello/hello.wasm\"}]}]" >"$WORK/base.json"
+    "$LUGE_BASELINE" serve "$WORK/base.json" >/dev/null 2>&1 &
+    BASE_PID=$!
+    for _ in $(seq 300); do
+        curl -sf -o /dev/null http://127.0.0.1:8081/hello && break
+        sleep 0.1
+    done
+    SERVERS+=("base http://127.0.0.1:8081/hello")
+fi
 
 measure() {  # name url
     curl -sf -o /dev/null "$2" || { echo "bench-serve: $2 does not answer 200" >&2; exit 1; }
@@ -70,13 +89,17 @@ measure() {  # name url
 
 echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s; nproc $(nproc); $(date -u +%FT%TZ)"
 # One unmeasured second each first: the servers' pools and caches warm up.
-for url in http://127.0.0.1:8090/hello.txt http://127.0.0.1:8080/hello; do
-    wrk -t1 -c"$CONNECTIONS" -d1s "$url" >/dev/null
+for server in "${SERVERS[@]}"; do
+    wrk -t1 -c"$CONNECTIONS" -d1s "${server#* }" >/dev/null
 done
 LUGE_RPS=()
 for round in 1 2; do
-    measure nginx http://127.0.0.1:8090/hello.txt
-    LUGE_RPS+=("$(measure luge http://127.0.0.1:8080/hello | tee /dev/stderr | awk '{print $2}')")
+    for server in "${SERVERS[@]}"; do
+        # shellcheck disable=SC2086
+        line="$(measure $server)"
+        echo "$line" >&2
+        [[ "${server%% *}" == luge ]] && LUGE_RPS+=("$(awk '{print $2}' <<<"$line")")
+    done
 done 2>&1
 
 # Half of luge's higher throughput (the harder reading), offered at a
@@ -90,6 +113,8 @@ at_rate() {  # name url
 }
 echo "open loop at $HALF req/s (half of luge's throughput), 64 connections:"
 for round in 1 2; do
-    at_rate nginx http://127.0.0.1:8090/hello.txt
-    at_rate luge http://127.0.0.1:8080/hello
+    for server in "${SERVERS[@]}"; do
+        # shellcheck disable=SC2086
+        at_rate $server
+    done
 done

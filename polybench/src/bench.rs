@@ -3,11 +3,11 @@
 //! the repetitions. A failure ends that runtime's
 //! measurement of that kernel, never the whole run.
 
-use crate::compile::{self, Artifacts, Toolchain};
+use crate::compile::{self, Toolchain};
 use crate::kernels::{Dataset, Kernel};
 use crate::output::{parse_time, Dump, Mismatch, OutputError};
 use crate::process::{self, Exit, ProcessError};
-use crate::runtimes::{Runtime, Tools};
+use crate::runtimes::{Artifacts, Runtime, Tools};
 use crate::stats;
 use anyhow::Context;
 use std::path::PathBuf;

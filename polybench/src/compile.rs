@@ -3,9 +3,9 @@
 //! lands in a measurement.
 
 use crate::kernels::{include_dir, Dataset, Kernel};
-use crate::runtimes::{Engine, Runtime, Tools, WasmBuild};
+use crate::runtimes::{Artifacts, Engine, Runtime, Tools, WasmBuild};
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const CLANG: &str = "clang-16";
@@ -117,43 +117,6 @@ fn run_tool(mut cmd: Command, what: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Where the builds of one kernel live.
-#[derive(Debug, Clone)]
-pub struct Artifacts {
-    dir: PathBuf,
-    name: String,
-}
-
-impl Artifacts {
-    pub fn new(dir: &Path, kernel: &str) -> Artifacts {
-        Artifacts {
-            dir: dir.to_path_buf(),
-            name: kernel.to_string(),
-        }
-    }
-
-    pub fn native(&self) -> PathBuf {
-        self.dir.join(&self.name)
-    }
-
-    pub fn wasm(&self, build: WasmBuild) -> PathBuf {
-        match build {
-            WasmBuild::Scalar => self.dir.join(format!("{}.wasm", self.name)),
-            WasmBuild::Simd => self.dir.join(format!("{}.simd.wasm", self.name)),
-        }
-    }
-
-    /// The shared object a Luge runtime runs.
-    pub fn luge_so(&self, runtime: Runtime) -> PathBuf {
-        self.dir.join(format!("{}.{runtime}.so", self.name))
-    }
-
-    /// Wasmtime's precompiled module for `runtime`.
-    pub fn cwasm(&self, runtime: Runtime) -> PathBuf {
-        self.dir.join(format!("{}.{runtime}.cwasm", self.name))
-    }
 }
 
 /// Builds `kernel` natively and to each wasm build the runtimes run, into

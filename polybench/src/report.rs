@@ -7,6 +7,7 @@ use crate::kernels::Dataset;
 use crate::runtimes::Runtime;
 use crate::stats;
 use anyhow::{Context, Result};
+use luge_report::csv::quote;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -66,11 +67,11 @@ impl Report<'_> {
                     Err(reason) => (format!("fail: {reason}"), &[][..]),
                 };
                 let fields = [
-                    csv_field(&result.kernel),
+                    quote(&result.kernel).into_owned(),
                     m.runtime.to_string(),
                     median,
                     slowdown,
-                    csv_field(&status),
+                    quote(&status).into_owned(),
                 ];
                 out.push_str(&fields.join(","));
                 for run in runs {
@@ -128,7 +129,7 @@ impl Report<'_> {
             ("results.md", self.markdown()),
             (
                 "slowdown.svg",
-                chart::svg(self.results, self.runtimes, &title),
+                chart::svg(self.results, self.runtimes, &title)?,
             ),
         ];
         files
@@ -157,15 +158,6 @@ fn cell(result: &KernelResults, runtime: Runtime) -> String {
                 .slowdown(runtime)
                 .map_or("n/a".into(), format_slowdown)
         ),
-    }
-}
-
-/// `text` quoted for CSV when it needs to be.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }
 

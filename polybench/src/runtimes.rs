@@ -1,7 +1,6 @@
 //! The runtimes a kernel runs under, how each is found on this machine and
 //! the command that runs a kernel under it.
 
-use crate::compile::Artifacts;
 use anyhow::{bail, Result};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -292,6 +291,43 @@ pub fn select(tools: &Tools, wanted: &[Runtime]) -> Result<Vec<Runtime>> {
         }
     }
     Ok(chosen)
+}
+
+/// Where the builds of one kernel live.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    dir: PathBuf,
+    name: String,
+}
+
+impl Artifacts {
+    pub fn new(dir: &Path, kernel: &str) -> Artifacts {
+        Artifacts {
+            dir: dir.to_path_buf(),
+            name: kernel.to_string(),
+        }
+    }
+
+    pub fn native(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
+
+    pub fn wasm(&self, build: WasmBuild) -> PathBuf {
+        match build {
+            WasmBuild::Scalar => self.dir.join(format!("{}.wasm", self.name)),
+            WasmBuild::Simd => self.dir.join(format!("{}.simd.wasm", self.name)),
+        }
+    }
+
+    /// The shared object a Luge runtime runs.
+    pub fn luge_so(&self, runtime: Runtime) -> PathBuf {
+        self.dir.join(format!("{}.{runtime}.so", self.name))
+    }
+
+    /// Wasmtime's precompiled module for `runtime`.
+    pub fn cwasm(&self, runtime: Runtime) -> PathBuf {
+        self.dir.join(format!("{}.{runtime}.cwasm", self.name))
+    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@
 
 use awsm_compiler::{Arch, BoundsMode, CompileOptions};
 use luge_polybench::bench::{self, Settings};
-use luge_polybench::compile::{Artifacts, Toolchain};
+use luge_polybench::compile::Toolchain;
 use luge_polybench::kernels::{self, Dataset, Kernel};
 use luge_polybench::output::{parse_time, Dump};
+use luge_polybench::runtimes::Artifacts;
 use luge_polybench::runtimes::{Runtime, Tools, WasmBuild};
-use luge_runtime::wasi::{self, Output, WasiCtxBuilder};
 use luge_runtime::{CallError, Instance, InstanceConfig, Module};
+use luge_wasi::{Output, WasiCtxBuilder};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -69,7 +70,7 @@ fn run_luge(module: &Module, kernel: &str) -> Result<(Vec<u8>, String), String> 
         .stderr(stderr)
         .build()
         .store(luge_runtime::DEFAULT_MAX_STACK);
-    let imports = wasi::imports(module).map_err(|e| e.to_string())?;
+    let imports = luge_wasi::imports(module).map_err(|e| e.to_string())?;
     let instance = Instance::new(module, &store, &imports, &InstanceConfig::default())
         .map_err(|e| format!("instantiation: {e}"))?;
     let start = instance.get_func("_start").ok_or("no _start export")?;

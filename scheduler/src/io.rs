@@ -12,7 +12,6 @@
 
 use crate::parked::Parked;
 use crate::task::{Task, Wait};
-use crate::worker::Shared;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -124,9 +123,10 @@ impl Waiting {
     }
 }
 
-/// The IO loop's thread body; returns when the scheduler stops it.
-pub(crate) fn run(mut poll: Poll, shared: &Shared) {
-    let io = &shared.io;
+/// The IO loop's thread body; returns when the scheduler stops it
+/// through `io`. A task whose wait is over goes to `requeue`, with whether
+/// what it waited for happened.
+pub(crate) fn run(mut poll: Poll, io: &IoHandle, requeue: impl Fn(Box<Task>, bool, Instant)) {
     let mut events = Events::with_capacity(256);
     let mut waiting = Waiting::default();
     loop {
@@ -145,17 +145,17 @@ pub(crate) fn run(mut poll: Poll, shared: &Shared) {
         let now = Instant::now();
         for event in events.iter().filter(|e| e.token() != WAKER) {
             for task in waiting.ready(registry, event.token().0 as RawFd) {
-                shared.requeue_woken(task, true, now);
+                requeue(task, true, now);
             }
         }
         let incoming = std::mem::take(&mut *io.incoming.lock().unwrap());
         for task in incoming {
             if let Some(task) = waiting.watch(registry, task) {
-                shared.requeue_woken(task, true, now);
+                requeue(task, true, now);
             }
         }
         for task in waiting.due(registry, now) {
-            shared.requeue_woken(task, false, now);
+            requeue(task, false, now);
         }
     }
 }

@@ -10,6 +10,7 @@
 //! handle).
 
 pub mod context;
+pub mod hooks;
 mod io;
 pub mod lifecycle;
 mod parked;

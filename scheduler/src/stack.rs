@@ -2,79 +2,44 @@
 //! that an overflow faults instead of corrupting a neighbour, and pooled so
 //! that starting a sandbox does not map memory.
 
+use luge_region::{page_size, Region};
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
-}
-
 /// A stack of `size` usable bytes above one guard page.
-pub struct Stack {
-    mapping: *mut u8,
-    mapping_len: usize,
-}
-
-// SAFETY: a stack is plain memory owned by this value; it can be handed to
-// another thread (the scheduler moves sandboxes between workers).
-unsafe impl Send for Stack {}
+pub struct Stack(Region);
 
 impl Stack {
     /// Maps a stack with at least `size` usable bytes.
     pub fn new(size: usize) -> io::Result<Stack> {
         let page = page_size();
         let usable = size.div_ceil(page) * page;
-        let mapping_len = usable + page;
-        // SAFETY: a fresh private anonymous mapping at a kernel-chosen
-        // address; the lowest page is then made inaccessible as the guard.
-        unsafe {
-            let mapping = libc::mmap(
-                std::ptr::null_mut(),
-                mapping_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            );
-            if mapping == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::mprotect(mapping, page, libc::PROT_NONE) != 0 {
-                let error = io::Error::last_os_error();
-                libc::munmap(mapping, mapping_len);
-                return Err(error);
-            }
-            Ok(Stack {
-                mapping: mapping as *mut u8,
-                mapping_len,
-            })
-        }
+        // The lowest page stays inaccessible as the guard.
+        let region = Region::reserve(usable + page)?;
+        region.commit(page, usable)?;
+        Ok(Stack(region))
     }
 
     /// Lowest usable address (just above the guard page).
     pub fn bottom(&self) -> usize {
-        self.mapping as usize + page_size()
+        self.0.base() as usize + page_size()
     }
 
     /// One past the highest usable address; stacks grow down from here.
     pub fn top(&self) -> usize {
-        self.mapping as usize + self.mapping_len
+        self.0.base() as usize + self.0.size()
     }
 
     pub fn size(&self) -> usize {
         self.top() - self.bottom()
     }
-}
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // SAFETY: we own the mapping; nothing runs on a stack being dropped.
-        unsafe {
-            libc::munmap(self.mapping as *mut _, self.mapping_len);
-        }
+    /// Gives the stack's pages back to the kernel; they read as zero on
+    /// their next use.
+    fn release_pages(&self) -> io::Result<()> {
+        self.0.decommit(page_size(), self.size())
     }
 }
 
@@ -130,11 +95,11 @@ impl StackPool {
             self.free.lock().unwrap().push_back(stack);
             return;
         }
-        // SAFETY: the usable part of our own mapping; nothing runs on it.
-        unsafe {
-            libc::madvise(stack.bottom() as *mut _, stack.size(), libc::MADV_DONTNEED);
+        // Nothing runs on a stack in the pool. Should the kernel refuse, the
+        // stack is dropped rather than kept resident.
+        if stack.release_pages().is_ok() {
+            self.free.lock().unwrap().push_front(stack);
         }
-        self.free.lock().unwrap().push_front(stack);
     }
 
     pub fn free_count(&self) -> usize {

@@ -7,16 +7,18 @@
 //! is never inlined because a task may resume on another thread.
 
 use crate::context::{switch, Context};
-use crate::lifecycle::{Lifecycle, State};
+use crate::hooks;
+use crate::lifecycle::{self, Counts, Lifecycle, TaskState as State};
 use crate::stack::Stack;
 
+use rustix::event::{PollFd, PollFlags, Timespec};
 use std::cell::Cell;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How a task is to be run, beyond its body.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TaskOptions {
     /// Deadline relative to the spawn, for the EDF policy (FIFO ignores it).
     pub relative_deadline: Option<Duration>,
@@ -25,6 +27,10 @@ pub struct TaskOptions {
     /// [`Wake::TimedOut`]; ending the task is up to that action (the
     /// runtime interrupts the guest, which traps at its next check).
     pub timeout: Option<Duration>,
+    /// Where to count the states the task enters besides the process-wide
+    /// [`lifecycle::task_counts`]: its group's counts (a route's, in
+    /// `luge serve`).
+    pub counts: Option<Arc<Counts<State>>>,
 }
 
 /// Why a blocked task was woken.
@@ -104,7 +110,7 @@ impl Timeout {
 
 pub struct Task {
     body: Option<Box<dyn FnOnce() + Send>>,
-    pub(crate) lifecycle: Lifecycle,
+    pub(crate) lifecycle: Lifecycle<State>,
     /// Absolute deadline, for the EDF policy.
     pub(crate) deadline: Option<Instant>,
     /// Where the task was suspended; valid once it has run.
@@ -119,18 +125,16 @@ pub struct Task {
 }
 
 impl Task {
+    /// A runnable task.
     pub(crate) fn new(
         body: Box<dyn FnOnce() + Send>,
         deadline: Option<Instant>,
         timeout: Option<Arc<Timeout>>,
+        counts: Option<Arc<Counts<State>>>,
     ) -> Box<Task> {
-        let mut lifecycle = Lifecycle::new();
-        lifecycle
-            .transition(State::Initialized)
-            .expect("a new task can be initialized");
         Box::new(Task {
             body: Some(body),
-            lifecycle,
+            lifecycle: lifecycle::new_task(counts),
             deadline,
             context: Context::default(),
             stack: None,
@@ -214,9 +218,15 @@ impl Current {
         task.lifecycle
             .transition(state)
             .expect("a running task can be suspended");
+        let hooks = hooks::get();
+        let saved = hooks.map_or(0, |h| h.suspend());
         // SAFETY: `worker` is the worker loop's saved context; it resumes
         // us later through `task.context`.
         unsafe { switch(&mut task.context, &*self.worker) };
+        // Now on whichever thread resumed the task.
+        if let Some(hooks) = hooks {
+            hooks.resume(saved);
+        }
     }
 
     /// Blocks the task until `wait` is satisfied or `until` passes.
@@ -264,26 +274,20 @@ pub fn sleep_until(deadline: Instant) -> Wake {
 /// the task's timeout passes, without blocking its worker. Descriptors
 /// that cannot be watched (regular files) count as ready. Outside a task,
 /// waits with `poll(2)` on the thread.
-pub fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Wake {
+pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Wake {
     match current() {
-        Some(current) => current.block(Wait::Readable(fd), deadline),
+        Some(current) => current.block(Wait::Readable(fd.as_raw_fd()), deadline),
         None => poll_readable(fd, deadline),
     }
 }
 
-fn poll_readable(fd: RawFd, deadline: Option<Instant>) -> Wake {
-    let ms = deadline.map_or(-1, |d| {
-        let ms = d.saturating_duration_since(Instant::now()).as_millis();
-        ms.min(i32::MAX as u128) as i32
-    });
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, for the duration of the call.
-    match unsafe { libc::poll(&mut pfd, 1, ms) } {
-        0 => Wake::Deadline,
+fn poll_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Wake {
+    // A wait too long for a timespec waits without a time limit.
+    let timeout =
+        deadline.and_then(|d| Timespec::try_from(d.saturating_duration_since(Instant::now())).ok());
+    let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+    match rustix::event::poll(&mut fds, timeout.as_ref()) {
+        Ok(0) => Wake::Deadline,
         _ => Wake::Ready,
     }
 }
@@ -326,9 +330,9 @@ pub(crate) unsafe extern "C" fn task_entry(arg: usize) -> ! {
         // A panicking task must not unwind off the end of its stack.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
         let end = if outcome.is_ok() {
-            State::Returned
+            State::Finished
         } else {
-            State::Error
+            State::Panicked
         };
         task.lifecycle
             .transition(end)

@@ -10,8 +10,9 @@
 //! their quantum and fires timeouts.
 
 use crate::context::{switch, Context};
+use crate::hooks;
 use crate::io::IoHandle;
-use crate::lifecycle::State;
+use crate::lifecycle::{States, TaskState as State};
 use crate::parked::Parked;
 use crate::queue::{Policy, RunQueue};
 use crate::sleepers::{Pending, Sleepers};
@@ -19,7 +20,9 @@ use crate::stack::{Stack, StackPool};
 use crate::task::{set_current, task_entry, Current, Task, TaskOptions, Timeout, Wait};
 
 use crossbeam_deque::Worker as Deque;
+use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 use std::collections::BTreeMap;
+use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,17 +34,10 @@ pub const TASK_STACK_SIZE: usize = 256 << 10;
 /// How long a task may run while others wait before it is preempted.
 pub const DEFAULT_QUANTUM: Duration = Duration::from_millis(5);
 
-/// The signal the ticker sends to a worker whose task overran its quantum
-/// or its timeout. Whoever runs preemptible code on the workers (the
-/// runtime, for guest code) handles it by yielding the task, or ending it
-/// when [`crate::task::timed_out`]; its default action is to ignore it, so
-/// code that cannot be preempted just keeps running.
-pub const PREEMPT_SIGNAL: libc::c_int = libc::SIGURG;
-
 /// What the ticker knows about one worker.
 struct WorkerSlot {
-    /// The worker's `pthread_t`, once it has started.
-    thread: AtomicUsize,
+    /// The worker's `pthread_t`, once it has started (0 before).
+    thread: AtomicU64,
     /// When the running task was last switched to, in nanoseconds since the
     /// scheduler's epoch; 0 while the worker runs no task.
     running_since: AtomicU64,
@@ -155,7 +151,7 @@ impl Scheduler {
             completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             slots: (0..workers)
                 .map(|_| WorkerSlot {
-                    thread: AtomicUsize::new(0),
+                    thread: AtomicU64::new(0),
                     running_since: AtomicU64::new(0),
                     running_deadline: AtomicU64::new(u64::MAX),
                     running_timeout: AtomicU64::new(u64::MAX),
@@ -176,11 +172,15 @@ impl Scheduler {
             .into_iter()
             .enumerate()
             .map(|(index, deque)| {
-                let shared = shared.clone();
-                start(
+                let worker_shared = shared.clone();
+                let thread = start(
                     format!("luge-worker-{index}"),
-                    Box::new(move || worker_loop(index, deque, &shared)),
-                )
+                    Box::new(move || worker_loop(index, deque, &worker_shared)),
+                );
+                shared.slots[index]
+                    .thread
+                    .store(thread.as_pthread_t(), Ordering::Release);
+                thread
             })
             .collect();
         let stop_ticker = Arc::new(AtomicBool::new(false));
@@ -193,7 +193,10 @@ impl Scheduler {
             ),
             start(
                 "luge-io".into(),
-                Box::new(move || crate::io::run(poll, &io_shared)),
+                Box::new(move || {
+                    let requeue = |task, ready, now| io_shared.requeue_woken(task, ready, now);
+                    crate::io::run(poll, &io_shared.io, requeue)
+                }),
             ),
         ];
         Scheduler {
@@ -225,10 +228,7 @@ impl Scheduler {
             timeout
         });
         let deadline = options.relative_deadline.map(|d| now + d);
-        let mut task = Task::new(Box::new(body), deadline, timeout);
-        task.lifecycle
-            .transition(State::Runnable)
-            .expect("an initialized task can be queued");
+        let task = Task::new(Box::new(body), deadline, timeout, options.counts);
         self.shared.pending.add();
         self.shared.queue.push_new(task);
         self.shared.sleepers.wake_one();
@@ -318,9 +318,11 @@ fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
             _ => false,
         };
         if timed_out || preempt {
-            // SAFETY: `thread` is a started worker, and workers only exit
-            // after the ticker has been stopped and joined.
-            unsafe { libc::pthread_kill(thread as libc::pthread_t, PREEMPT_SIGNAL) };
+            // Workers only exit after the ticker has been stopped and
+            // joined, so `thread` is alive.
+            if let Some(hooks) = hooks::get() {
+                hooks.preempt(thread);
+            }
         }
     }
 }
@@ -330,33 +332,22 @@ fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
 /// does not move two workers onto one core. Best effort: where affinity
 /// cannot be set (a restricted container), the worker runs unpinned.
 fn pin_to_cpu(index: usize) {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity and
-    // sched_setaffinity read and write only the set passed, for the calling
-    // thread (pid 0).
-    unsafe {
-        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of_val(&allowed), &mut allowed) != 0 {
-            return;
-        }
-        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-            .filter(|&cpu| libc::CPU_ISSET(cpu, &allowed))
-            .collect();
-        let Some(&cpu) = cpus.get(index % cpus.len().max(1)) else {
-            return;
-        };
-        let mut one: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut one);
-        libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one);
-    }
+    let Ok(allowed) = sched_getaffinity(None) else {
+        return;
+    };
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
+        .filter(|&cpu| allowed.is_set(cpu))
+        .collect();
+    let Some(&cpu) = cpus.get(index % cpus.len().max(1)) else {
+        return;
+    };
+    let mut one = CpuSet::new();
+    one.set(cpu);
+    let _ = sched_setaffinity(None, &one);
 }
 
 fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
     pin_to_cpu(index);
-    // SAFETY: pthread_self has no preconditions.
-    let me = unsafe { libc::pthread_self() };
-    shared.slots[index]
-        .thread
-        .store(me as usize, Ordering::Release);
     let mut worker_context = Context::default();
     let mut sleeping = Parked::default();
     while !shared.shutdown.load(Ordering::Acquire) {
@@ -387,7 +378,7 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
         let state = run_slice(&mut task, &mut worker_context, shared);
         slot.running_since.store(0, Ordering::Release);
         match state {
-            State::Complete | State::Error => {
+            State::Finished | State::Panicked => {
                 shared.drop_timeout(&task);
                 shared.completed[index].fetch_add(1, Ordering::Relaxed);
                 shared.pending.finish();
@@ -409,7 +400,7 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
 const IDLE_WAIT: Duration = Duration::from_millis(1);
 
 /// Runs `task` until it yields, blocks or ends; returns the state it is in
-/// then (`Runnable`, `Blocked`, `Complete` or `Error`).
+/// then (`Runnable`, `Blocked`, `Finished` or `Panicked`).
 fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared) -> State {
     if task.stack.is_none() {
         let stack = shared.stacks.get().expect("cannot map a task stack");
@@ -439,12 +430,7 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
                 .expect("a preempted task can be queued");
         }
         State::Blocked => {}
-        State::Returned | State::Error => {
-            if task.lifecycle.state() == State::Returned {
-                task.lifecycle
-                    .transition(State::Complete)
-                    .expect("a returned task completes");
-            }
+        State::Finished | State::Panicked => {
             if let Some(stack) = task.stack.take() {
                 shared.stacks.put(stack);
             }
@@ -460,7 +446,7 @@ mod tests {
     use crate::task::{
         on_timeout, sleep_until, task_stack_bottom, timed_out, wait_readable, yield_now, Wake,
     };
-    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::fd::{AsFd, OwnedFd};
 
     #[test]
     fn many_short_tasks_complete_on_every_worker() {
@@ -621,35 +607,34 @@ mod tests {
         assert!(done.load(Ordering::Acquire));
     }
 
-    /// A pipe, both ends owned.
-    fn pipe() -> (OwnedFd, OwnedFd) {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: both descriptors were just created and are owned here.
-        unsafe {
-            use std::os::fd::FromRawFd;
-            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-        }
+    /// A pipe: the read end, shared with the tasks that wait on it, and
+    /// the write end.
+    fn pipe() -> (Arc<OwnedFd>, OwnedFd) {
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        (Arc::new(reader), writer)
+    }
+
+    fn write_byte(writer: &OwnedFd) {
+        assert_eq!(rustix::io::write(writer, b"x"), Ok(1));
     }
 
     #[test]
     fn a_task_waiting_for_io_does_not_hold_its_worker() {
         let scheduler = Scheduler::new(1);
         let (reader, writer) = pipe();
-        let fd = reader.as_raw_fd();
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = tx.clone();
-        scheduler.spawn(move || waiter.send(("waiter", wait_readable(fd, None))).unwrap());
+        let fd = reader.clone();
+        scheduler.spawn(move || {
+            waiter
+                .send(("waiter", wait_readable(fd.as_fd(), None)))
+                .unwrap()
+        });
         // The only worker is free for this one while the first waits.
         scheduler.spawn(move || tx.send(("other", Wake::Ready)).unwrap());
         assert_eq!(rx.recv().unwrap().0, "other");
         assert!(rx.try_recv().is_err(), "woken before the pipe had data");
-        // SAFETY: writes one byte from a live buffer to an open pipe.
-        assert_eq!(
-            unsafe { libc::write(writer.as_raw_fd(), b"x".as_ptr().cast(), 1) },
-            1
-        );
+        write_byte(&writer);
         assert_eq!(rx.recv().unwrap(), ("waiter", Wake::Ready));
         scheduler.wait_idle();
         drop(reader);
@@ -659,25 +644,21 @@ mod tests {
     fn many_tasks_wait_on_one_descriptor_and_deadlines_still_apply() {
         let scheduler = Scheduler::new(2);
         let (reader, writer) = pipe();
-        let fd = reader.as_raw_fd();
         let woke = Arc::new(Mutex::new(Vec::new()));
         for i in 0..20 {
             let woke = woke.clone();
+            let fd = reader.clone();
             // Every fourth waiter gives up after 20 ms.
             let deadline = (i % 4 == 0).then(|| Instant::now() + Duration::from_millis(20));
             scheduler.spawn(move || {
-                let wake = wait_readable(fd, deadline);
+                let wake = wait_readable(fd.as_fd(), deadline);
                 woke.lock().unwrap().push(wake);
             });
         }
         std::thread::sleep(Duration::from_millis(100));
         let gave_up = woke.lock().unwrap().clone();
         assert_eq!(gave_up, vec![Wake::Deadline; 5]);
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { libc::write(writer.as_raw_fd(), b"x".as_ptr().cast(), 1) },
-            1
-        );
+        write_byte(&writer);
         scheduler.wait_idle();
         let all = woke.lock().unwrap();
         assert_eq!(all.iter().filter(|w| **w == Wake::Ready).count(), 15);
@@ -688,9 +669,8 @@ mod tests {
     fn a_regular_file_is_always_readable() {
         let scheduler = Scheduler::new(1);
         let file = std::fs::File::open("/proc/self/stat").unwrap();
-        let fd = file.as_raw_fd();
         let (tx, rx) = std::sync::mpsc::channel();
-        scheduler.spawn(move || tx.send(wait_readable(fd, None)).unwrap());
+        scheduler.spawn(move || tx.send(wait_readable(file.as_fd(), None)).unwrap());
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Wake::Ready));
         scheduler.wait_idle();
     }
@@ -729,21 +709,20 @@ mod tests {
     fn a_timeout_wakes_a_sleeping_or_waiting_task() {
         let scheduler = Scheduler::new(1);
         let (reader, _writer) = pipe();
-        let fd = reader.as_raw_fd();
         let (tx, rx) = std::sync::mpsc::channel();
         let options = TaskOptions {
             timeout: Some(Duration::from_millis(30)),
             ..TaskOptions::default()
         };
         let sleeper = tx.clone();
-        scheduler.spawn_with(options, move || {
+        scheduler.spawn_with(options.clone(), move || {
             let start = Instant::now();
             let wake = sleep_until(start + Duration::from_secs(60));
             sleeper.send(("sleep", wake, start.elapsed())).unwrap();
         });
         scheduler.spawn_with(options, move || {
             let start = Instant::now();
-            let wake = wait_readable(fd, None);
+            let wake = wait_readable(reader.as_fd(), None);
             // Blocking again after the timeout returns at once.
             assert_eq!(
                 sleep_until(Instant::now() + Duration::from_secs(60)),
@@ -786,27 +765,31 @@ mod tests {
 
     #[test]
     fn workers_are_pinned_to_distinct_cpus() {
+        let allowed = sched_getaffinity(None).unwrap();
+        let usable = (0..CpuSet::MAX_CPU).filter(|&c| allowed.is_set(c)).count();
         let scheduler = Scheduler::new(2);
-        let cpus = Arc::new(Mutex::new(Vec::new()));
-        for _ in 0..200 {
-            let cpus = cpus.clone();
+        // Each task holds its worker's thread at the barrier until the
+        // other has started, so the two run on the two workers at once.
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..2 {
+            let (barrier, tx) = (barrier.clone(), tx.clone());
             scheduler.spawn(move || {
-                // SAFETY: sched_getcpu has no preconditions.
-                let cpu = unsafe { libc::sched_getcpu() };
+                barrier.wait();
+                let mine = sched_getaffinity(None).unwrap();
+                let cpus: Vec<usize> = (0..CpuSet::MAX_CPU).filter(|&c| mine.is_set(c)).collect();
                 let name = std::thread::current().name().map(str::to_owned);
-                cpus.lock().unwrap().push((name, cpu));
+                tx.send((name, cpus)).unwrap();
             });
         }
+        let a = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let b = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         scheduler.wait_idle();
-        // A worker always runs on the same CPU.
-        let seen = cpus.lock().unwrap();
-        let mut by_worker: BTreeMap<Option<String>, std::collections::BTreeSet<i32>> =
-            BTreeMap::new();
-        for (name, cpu) in seen.iter() {
-            by_worker.entry(name.clone()).or_default().insert(*cpu);
-        }
-        for (name, cpus) in &by_worker {
-            assert_eq!(cpus.len(), 1, "{name:?} ran on {cpus:?}");
+        assert_ne!(a.0, b.0, "both tasks ran on one worker");
+        assert_eq!(a.1.len(), 1, "{a:?} is not pinned to one CPU");
+        assert_eq!(b.1.len(), 1, "{b:?} is not pinned to one CPU");
+        if usable >= 2 {
+            assert_ne!(a.1, b.1, "two workers share a CPU");
         }
     }
 }

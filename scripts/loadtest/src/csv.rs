@@ -1,7 +1,9 @@
 //! CSV output: a header and rows of already formatted fields. Fields with a
-//! comma, quote or newline are quoted (RFC 4180).
+//! comma, quote or newline are quoted (RFC 4180, by `luge_report`).
 
 use anyhow::{Context, Result};
+use luge_report::csv::quote;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -10,14 +12,6 @@ use std::path::Path;
 pub struct Table {
     columns: usize,
     text: String,
-}
-
-fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
 }
 
 impl Table {
@@ -37,7 +31,7 @@ impl Table {
     }
 
     fn push_line(&mut self, fields: Vec<String>) {
-        let line: Vec<String> = fields.iter().map(|f| quote(f)).collect();
+        let line: Vec<Cow<str>> = fields.iter().map(|f| quote(f)).collect();
         let _ = writeln!(self.text, "{}", line.join(","));
     }
 

@@ -12,7 +12,6 @@ mod rate;
 mod rate_cmd;
 mod schedule;
 mod stats;
-mod svg;
 mod timer;
 mod workload;
 

@@ -5,8 +5,8 @@ use crate::csv::{num, write_file, Table};
 use crate::http::Target;
 use crate::rate::{self, RateConfig, RateResult};
 use crate::stats::{percentile, Summary};
-use crate::svg::{line_chart, Labels, Scale, Series};
 use anyhow::{ensure, Context, Result};
+use luge_report::chart::{Labels, LineChart, Scale, Series};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -182,21 +182,21 @@ fn write_outputs(out: &Path, args: &RateArgs, r: &RateResult, s: &Summary) -> Re
     // Tails two decades above the median need a log axis to show both.
     let spread = points.last().map_or(1.0, |p| p.1) / points.first().map_or(1.0, |p| p.1.max(1e-9));
     let (scale, unit) = if spread > 100.0 {
-        (Scale::Log, "latency (µs, log)")
+        (Scale::Log10, "latency (µs, log)")
     } else {
         (Scale::Linear, "latency (µs)")
     };
-    let chart = line_chart(
-        &Labels {
+    let chart = LineChart {
+        labels: Labels {
             title: format!("Latency at {} req/s, {}", args.rate, args.url),
             x: "percentile".into(),
             y: unit.into(),
         },
-        &[Series {
+        scale,
+        series: vec![Series {
             name: "latency".into(),
             points,
         }],
-        scale,
-    );
-    write_file(&out.join("latency.svg"), chart.as_bytes())
+    };
+    write_file(&out.join("latency.svg"), chart.svg()?.as_bytes())
 }

@@ -5,7 +5,7 @@
 //! --workspace` builds it for the runtime's own tests); `LUGE_BIN` names
 //! another.
 
-#[path = "../../../runtime/tests/common/target.rs"]
+#[path = "../../../runtime/core/tests/common/target.rs"]
 mod target;
 
 use std::io::{Read, Write};
@@ -49,7 +49,7 @@ fn luge_bin() -> PathBuf {
     let bin = exe.parent().unwrap().parent().unwrap().join("luge");
     assert!(
         bin.is_file(),
-        "{} is missing: build it with `cargo build -p luge-runtime --bin luge` \
+        "{} is missing: build it with `cargo build -p luge-cli --bin luge` \
          (`cargo test --workspace` does), or set LUGE_BIN",
         bin.display()
     );
@@ -305,11 +305,22 @@ fn peer_serves_hello(subcommand: &str, args: &[&str]) {
 fn the_fork_server_runs_a_process_per_request() {
     let dir = tempfile::tempdir().unwrap();
     let hello = dir.path().join("hello");
-    std::fs::write(&hello, "#!/bin/sh\necho \"Hello, $(cat)!\"\n").unwrap();
+    let pids = dir.path().join("pids");
+    // Each run of the function notes the process it ran in.
+    let script = format!(
+        "#!/bin/sh\necho $$ >> '{}'\necho \"Hello, $(cat)!\"\n",
+        pids.display()
+    );
+    std::fs::write(&hello, script).unwrap();
     let mut perms = std::fs::metadata(&hello).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&hello, perms).unwrap();
     peer_serves_hello("fork-server", &[dir.path().to_str().unwrap()]);
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    let runs: Vec<&str> = pids.lines().collect();
+    let distinct: std::collections::HashSet<&str> = runs.iter().copied().collect();
+    assert!(runs.len() >= 2, "{} runs", runs.len());
+    assert_eq!(distinct.len(), runs.len(), "a process served two requests");
 }
 
 /// Built with `cargo test -p luge-loadtest --features wasmtime-peer`.

@@ -7,9 +7,9 @@
 use crate::client::run_clients;
 use crate::csv::{num, write_file, Table};
 use crate::stats::Summary;
-use crate::svg::{bar_chart, Labels, Scale};
 use crate::workload::{Function, Server, HASH_ITERATIONS, PRIME_N};
 use anyhow::Result;
+use luge_report::chart::{BarChart, Bars, Labels, Scale};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -76,13 +76,12 @@ pub fn run(args: AccessArgs) -> Result<()> {
         "max_ms",
         "p99_ms",
     ]);
-    // Chart data: one group per function and pattern, one series per
-    // server.
+    // Chart data: one group per function and pattern, one series of bars
+    // per server.
     let mut groups: Vec<String> = Vec::new();
-    let mut means: Vec<Vec<f64>> = Vec::new();
-    let mut p99s: Vec<Vec<f64>> = Vec::new();
+    let (mut means, mut p99s) = (Vec::new(), Vec::new());
     for (si, server) in servers.iter().enumerate() {
-        let mut g = 0;
+        let (mut mean, mut p99) = (Vec::new(), Vec::new());
         for function in FUNCTIONS {
             for (pattern, clients, calls) in patterns(&args) {
                 let deadline = Instant::now() + Duration::from_secs_f64(args.max_seconds);
@@ -122,25 +121,34 @@ pub fn run(args: AccessArgs) -> Result<()> {
                 ]);
                 if si == 0 {
                     groups.push(format!("{function} {pattern}"));
-                    means.push(vec![f64::NAN; servers.len()]);
-                    p99s.push(vec![f64::NAN; servers.len()]);
                 }
-                means[g][si] = s.mean;
-                p99s[g][si] = s.p99;
-                g += 1;
+                mean.push(Some(s.mean));
+                p99.push(Some(s.p99));
             }
         }
+        let bars = |values| Bars {
+            name: server.name.clone(),
+            color: None,
+            values,
+        };
+        means.push(bars(mean));
+        p99s.push(bars(p99));
     }
     table.write(&args.out.join("access.csv"))?;
-    let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
-    for (stat, values) in [("mean", &means), ("p99", &p99s)] {
-        let labels = Labels {
-            title: format!("Access patterns: {stat} latency"),
-            x: "function and pattern".into(),
-            y: format!("{stat} latency (ms, log)"),
+    for (stat, bars) in [("mean", means), ("p99", p99s)] {
+        let chart = BarChart {
+            labels: Labels {
+                title: format!("Access patterns: {stat} latency"),
+                x: "function and pattern".into(),
+                y: format!("{stat} latency (ms, log)"),
+            },
+            scale: Scale::Log10,
+            groups: groups.clone(),
+            bars,
+            reference: None,
         };
-        let svg = bar_chart(&labels, &groups, &names, values, Scale::Log);
-        write_file(&args.out.join(format!("access-{stat}.svg")), svg.as_bytes())?;
+        let file = args.out.join(format!("access-{stat}.svg"));
+        write_file(&file, chart.svg()?.as_bytes())?;
     }
     eprintln!("access: wrote {}", args.out.display());
     Ok(())

@@ -8,9 +8,9 @@
 use crate::client::Client;
 use crate::csv::{num, write_file, Table};
 use crate::procstat::tree_usage;
-use crate::svg::{line_chart, Labels, Scale, Series};
 use crate::workload::{Function, Server};
 use anyhow::{ensure, Context, Result};
+use luge_report::chart::{Labels, LineChart, Scale, Series};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -130,18 +130,19 @@ pub fn run(args: CapacityArgs) -> Result<()> {
     summary.write(&args.out.join("capacity.csv"))?;
     timeline.write(&args.out.join("capacity-timeline.csv"))?;
     for (file, what, series) in [
-        ("capacity-rss.svg", "server RSS (MiB)", &rss_lines),
-        ("capacity-in-flight.svg", "calls in flight", &flight_lines),
+        ("capacity-rss.svg", "server RSS (MiB)", rss_lines),
+        ("capacity-in-flight.svg", "calls in flight", flight_lines),
     ] {
-        let labels = Labels {
-            title: format!("Capacity with {} s sleeps: {what}", args.sleep),
-            x: "time (s)".into(),
-            y: what.into(),
+        let chart = LineChart {
+            labels: Labels {
+                title: format!("Capacity with {} s sleeps: {what}", args.sleep),
+                x: "time (s)".into(),
+                y: what.into(),
+            },
+            scale: Scale::Linear,
+            series,
         };
-        write_file(
-            &args.out.join(file),
-            line_chart(&labels, series, Scale::Linear).as_bytes(),
-        )?;
+        write_file(&args.out.join(file), chart.svg()?.as_bytes())?;
     }
     eprintln!("capacity: wrote {}", args.out.display());
     Ok(())

@@ -9,9 +9,9 @@ use crate::client::Client;
 use crate::csv::{num, write_file, Table};
 use crate::http::Target;
 use crate::stats::mean_stddev_cv;
-use crate::svg::{line_chart, Labels, Scale, Series};
 use anyhow::{bail, ensure, Context, Result};
 use base64::Engine;
+use luge_report::chart::{Labels, LineChart, Scale, Series};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Barrier;
@@ -243,13 +243,16 @@ pub fn run(args: ColdArgs) -> Result<()> {
         summary.write(&args.out.join("cold-server-log-summary.csv"))?;
     }
     summary.write(&args.out.join("cold-summary.csv"))?;
-    let labels = Labels {
-        title: "Cold start: first requests to a just-deployed action".into(),
-        x: "concurrent requests".into(),
-        y: "mean (ms)".into(),
+    let chart = LineChart {
+        labels: Labels {
+            title: "Cold start: first requests to a just-deployed action".into(),
+            x: "concurrent requests".into(),
+            y: "mean (ms)".into(),
+        },
+        scale: Scale::Linear,
+        series: lines,
     };
-    let svg = line_chart(&labels, &lines, Scale::Linear);
-    write_file(&args.out.join("cold.svg"), svg.as_bytes())?;
+    write_file(&args.out.join("cold.svg"), chart.svg()?.as_bytes())?;
     eprintln!("cold: wrote {}", args.out.display());
     Ok(())
 }

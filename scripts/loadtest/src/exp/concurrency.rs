@@ -7,9 +7,9 @@
 use crate::client::run_clients;
 use crate::csv::{num, write_file, Table};
 use crate::stats::Summary;
-use crate::svg::{line_chart, Labels, Scale, Series};
 use crate::workload::{Function, Server, HASH_ITERATIONS, PRIME_N};
 use anyhow::{ensure, Result};
+use luge_report::chart::{Labels, LineChart, Scale, Series};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -184,17 +184,20 @@ pub fn run(args: ConcurrencyArgs) -> Result<()> {
             throughput.push(thr);
         }
         for (what, series, unit) in [
-            ("mean latency", &latency, "ms, log"),
-            ("throughput", &throughput, "requests/s, log"),
+            ("mean latency", latency, "ms, log"),
+            ("throughput", throughput, "requests/s, log"),
         ] {
-            let labels = Labels {
-                title: format!("{}: {what} over concurrent clients", server.name),
-                x: "concurrent clients".into(),
-                y: format!("{what} ({unit})"),
+            let chart = LineChart {
+                labels: Labels {
+                    title: format!("{}: {what} over concurrent clients", server.name),
+                    x: "concurrent clients".into(),
+                    y: format!("{what} ({unit})"),
+                },
+                scale: Scale::Log10,
+                series,
             };
-            let svg = line_chart(&labels, series, Scale::Log);
             let file = format!("concurrency-{}-{}.svg", server.name, what.replace(' ', "-"));
-            write_file(&args.out.join(file), svg.as_bytes())?;
+            write_file(&args.out.join(file), chart.svg()?.as_bytes())?;
         }
     }
     table.write(&args.out.join("concurrency.csv"))?;

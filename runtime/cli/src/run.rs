@@ -1,0 +1,183 @@
+//! `luge run`: runs a WASI program in one sandbox.
+
+use anyhow::{bail, Context, Result};
+use awsm_compiler::{Arch, BoundsMode};
+use luge_runtime::cache::ModuleCache;
+use luge_runtime::sys::address_space;
+use luge_runtime::{task_stack_size, InstanceConfig, Module};
+use luge_scheduler::task::TaskOptions;
+use luge_scheduler::worker::Scheduler;
+use luge_wasi::{CommandReport, Ended, Input, Output, WasiCtxBuilder};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Exit status when the program trapped.
+pub const EXIT_TRAP: u8 = 134;
+/// Exit status when the program ran past `--timeout`.
+pub const EXIT_TIMEOUT: u8 = 124;
+/// How long a program past its timeout gets to notice the interruption
+/// before `luge run` stops waiting for it.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The program: a .wasm (compiled on first use and cached by content
+    /// hash) or a .so compiled by `luge compile`.
+    module: PathBuf,
+    /// Make a host directory visible to the program, as GUEST (default: the
+    /// same path). Nothing outside it is reachable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Set an environment variable for the program.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Largest linear memory the program may have, in MiB; growth beyond
+    /// it fails as the spec says (memory.grow returns -1, malloc NULL).
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<u64>,
+    /// Wall-clock time limit in milliseconds; a program still running then
+    /// is stopped (exit status 124).
+    #[arg(long, value_name = "MS")]
+    timeout: Option<u64>,
+    /// Native stack the program may use, in KiB; deeper recursion traps
+    /// with "call stack exhausted".
+    #[arg(long, value_name = "KIB", default_value_t = (luge_runtime::DEFAULT_MAX_STACK >> 10) as u64)]
+    stack_limit: u64,
+    /// Most bytes the program may write to stdout and stderr together;
+    /// writes past it fail and the run is reported as over the limit.
+    #[arg(long, value_name = "BYTES")]
+    output_limit: Option<u64>,
+    /// Bounds-check mode used when compiling a .wasm [default: the
+    /// architecture's default].
+    #[arg(long)]
+    bounds: Option<BoundsMode>,
+    /// Arguments passed to the program.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+fn load(args: &RunArgs) -> Result<Module> {
+    let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
+    if let Some(bounds) = args.bounds {
+        opts.bounds = bounds;
+    }
+    let cache = ModuleCache::new(ModuleCache::default_dir());
+    Ok(cache.load_file(&args.module, &opts)?)
+}
+
+fn wasi_ctx(args: &RunArgs) -> Result<WasiCtxBuilder> {
+    let name = args
+        .module
+        .file_name()
+        .map_or("main".into(), |n| n.to_string_lossy().into_owned());
+    let mut builder = WasiCtxBuilder::new()
+        .args(std::iter::once(name).chain(args.args.iter().cloned()))
+        .stdin(Input::Inherit)
+        .stdout(Output::Inherit)
+        .stderr(Output::Inherit);
+    for pair in &args.env {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!("--env {pair}: expected KEY=VALUE");
+        };
+        builder = builder.env(key, value);
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder = builder.preopen_dir(Path::new(host), guest)?;
+    }
+    if let Some(limit) = args.output_limit {
+        builder = builder.output_limit(limit);
+    }
+    Ok(builder)
+}
+
+/// Runs the program in a sandbox; called on a scheduler task, whose
+/// timeout interrupts the guest.
+fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
+    let wasi = wasi_ctx(args)?;
+    let imports = luge_wasi::imports(module).with_context(|| args.module.display().to_string())?;
+    let config = InstanceConfig {
+        memory_limit_pages: args.memory_limit.map_or(u32::MAX, |mib| {
+            (mib.saturating_mul(16)).min(u64::from(u32::MAX)) as u32
+        }),
+    };
+    let max_stack = (args.stack_limit as usize) << 10;
+    Ok(luge_wasi::run_command(
+        module, &imports, wasi, max_stack, &config, None,
+    ))
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let module = load(&args)?;
+    if let Some(advice) = address_space::advice_for(module.descriptor().bounds) {
+        eprintln!("luge: note: {}: {advice}", args.module.display());
+    }
+    let args = Arc::new(args);
+    // `luge run` goes through the scheduler like every sandbox does: one
+    // worker, one task on its own stack, and the scheduler's timeout.
+    let scheduler =
+        Scheduler::with_stack_size(1, task_stack_size((args.stack_limit as usize) << 10));
+    let (report_tx, report_rx) = mpsc::channel();
+    let task_args = args.clone();
+    let timeout = args.timeout.map(Duration::from_millis);
+    let options = TaskOptions {
+        timeout,
+        ..TaskOptions::default()
+    };
+    scheduler.spawn_with(options, move || {
+        let report = run_sandbox(&task_args, &module).map_err(|e| format!("{e:#}"));
+        let _ = report_tx.send(report);
+    });
+    let lost = || anyhow::anyhow!("the sandbox ended without a report");
+    let report = match timeout {
+        None => report_rx.recv().map_err(|_| lost())?,
+        Some(timeout) => match report_rx.recv_timeout(timeout + TIMEOUT_GRACE) {
+            Ok(report) => report,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Still not back: stuck where no interruption reaches (a
+                // host call that cannot park, or code compiled without
+                // interruption checks). Leave it; the process ends now.
+                std::mem::forget(scheduler);
+                return Ok(timeout_exit(&args));
+            }
+        },
+    };
+    let report = report.map_err(anyhow::Error::msg)?;
+    let status = match report.outcome {
+        Ok(()) => 0,
+        Err(Ended::Exit(code)) => code as u8,
+        Err(Ended::TimedOut) => return Ok(timeout_exit(&args)),
+        Err(Ended::Trap(kind)) => {
+            eprintln!("trap: {kind}");
+            EXIT_TRAP
+        }
+        Err(Ended::Failed(e)) => bail!("{}: {e}", args.module.display()),
+    };
+    if status != 0 && report.memory_refused {
+        eprintln!(
+            "luge: memory limit: the program asked for more than {} MiB",
+            args.memory_limit.unwrap_or(4096)
+        );
+    }
+    if report.output_limit_hit {
+        eprintln!(
+            "luge: output limit: the program wrote more than {} bytes",
+            args.output_limit.unwrap_or(0)
+        );
+        return Ok(ExitCode::from(if status == 0 { 1 } else { status }));
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// Reports a program stopped by its timeout.
+fn timeout_exit(args: &RunArgs) -> ExitCode {
+    eprintln!(
+        "luge: timeout: stopped after {} ms",
+        args.timeout.unwrap_or(0)
+    );
+    ExitCode::from(EXIT_TIMEOUT)
+}

@@ -1,0 +1,220 @@
+//! `luge serve`: HTTP triggers for WebAssembly functions.
+
+use anyhow::{Context, Result};
+use luge_runtime::cache::ModuleCache;
+use luge_runtime::sys::address_space;
+use luge_runtime::task_stack_size;
+use luge_scheduler::queue::Policy;
+use luge_scheduler::worker::{Scheduler, DEFAULT_QUANTUM};
+use luge_serve::admin::route_config;
+use luge_serve::admin::AdminApi;
+use luge_serve::config::ServeConfig;
+use luge_serve::deploy::FunctionStore;
+use luge_serve::function::Function;
+use luge_serve::metrics::Metrics;
+use luge_serve::platform::{Platform, METRICS_PATH};
+use luge_serve::routes::Served;
+use luge_serve::server::{Listener, Server};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The routes: Sledge's tenant/route JSON (an array of tenants), or
+    /// Luge's object form with `tenants`, `admin` and other settings (see
+    /// docs/serve.md). Without it, the bundled example functions are served
+    /// on 127.0.0.1:8080.
+    config: Option<PathBuf>,
+    /// Scheduler worker threads [default: the config's `workers`, else one
+    /// per core].
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => ServeConfig::load(path)?,
+        None => ServeConfig::bundled_examples(&examples_dir()),
+    };
+    if !config.ignored_fields.is_empty() {
+        eprintln!(
+            "luge: note: these Sledge fields have no effect in Luge: {}",
+            config.ignored_fields.join(", ")
+        );
+    }
+    let mut functions = load_functions(&config)?;
+    advise_on_bounds(&functions);
+    let admin = match &config.admin {
+        Some(admin) => {
+            let dir = config.state_dir.clone().unwrap_or_else(default_state_dir);
+            let store = FunctionStore::open(&dir)
+                .with_context(|| format!("state directory {}", dir.display()))?;
+            functions.extend(load_deployed(&store, &config)?);
+            let tenant_ports = config.tenants.iter().map(|t| t.port).collect();
+            Some(AdminApi::new(
+                admin.token.clone(),
+                Arc::new(store),
+                tenant_ports,
+            ))
+        }
+        None => None,
+    };
+    let workers = args
+        .workers
+        .or(config.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let scheduler = scheduler_for(&config, workers);
+    let metrics = Arc::new(Metrics::new());
+    let platform = Platform::new(&config, functions, admin, metrics);
+    let mut server = Server::bind(&config, platform)?;
+    server.handle_signals()?;
+    print_banner(&config, &server, workers);
+    server.run(&scheduler)?;
+    eprintln!("luge: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the bundled examples are: `examples/` in the working directory,
+/// else the one of the source tree this binary was built from.
+fn examples_dir() -> PathBuf {
+    let here = PathBuf::from("examples");
+    if here.join("hello/hello.wasm").is_file() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// Where deployed functions are kept when the config names no
+/// `state-dir`: `$XDG_DATA_HOME/luge`, else `$HOME/.local/share/luge`.
+fn default_state_dir() -> PathBuf {
+    let env = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_DATA_HOME")
+        .map(|d| d.join("luge"))
+        .or_else(|| env("HOME").map(|d| d.join(".local/share/luge")))
+        .unwrap_or_else(|| std::env::temp_dir().join("luge-state"))
+}
+
+/// Loads the functions deployed through the admin API before a restart.
+/// One whose tenant port is gone from the config moves to the first
+/// tenant's.
+fn load_deployed(store: &FunctionStore, config: &ServeConfig) -> Result<Vec<(String, Served)>> {
+    let mut served = Vec::new();
+    for (mut deployment, path) in store.load_all()? {
+        let ports: Vec<u16> = config.tenants.iter().map(|t| t.port).collect();
+        if !ports.contains(&deployment.port) {
+            if let Some(&first) = ports.first() {
+                eprintln!(
+                    "luge: deployed function {} was on port {}, which no tenant has now; serving it on {first}",
+                    deployment.name, deployment.port
+                );
+                deployment.port = first;
+            }
+        }
+        let config = route_config(&deployment, path);
+        let function = Function::load(&deployment.name, config, store.cache())
+            .with_context(|| format!("deployed function {}", deployment.name))?;
+        eprintln!("luge: restored deployed function {}", deployment.name);
+        served.push((
+            deployment.name.clone(),
+            Served {
+                function: Arc::new(function),
+                port: deployment.port,
+                deployment: Some(deployment),
+            },
+        ));
+    }
+    Ok(served)
+}
+
+/// Loads (compiling where needed) every route's function, with progress;
+/// each is named `TENANT/ROUTE`.
+fn load_functions(config: &ServeConfig) -> Result<Vec<(String, Served)>> {
+    let cache = ModuleCache::new(ModuleCache::default_dir());
+    let mut functions = Vec::new();
+    for tenant in &config.tenants {
+        for route in &tenant.routes {
+            let name = format!("{}{}", tenant.name, route.route);
+            let started = Instant::now();
+            let function = Function::load(&name, route.clone(), &cache)
+                .with_context(|| format!("tenant {}, route {}", tenant.name, route.route))?;
+            eprintln!(
+                "luge: loaded {} ({}) in {:.0?}",
+                route.route,
+                route.path.display(),
+                started.elapsed()
+            );
+            let served = Served {
+                function: Arc::new(function),
+                port: tenant.port,
+                deployment: None,
+            };
+            functions.push((name, served));
+        }
+    }
+    Ok(functions)
+}
+
+/// Says so when the routes' bounds mode leaves room for few sandboxes in
+/// this machine's address space (see `sys::address_space`).
+fn advise_on_bounds(functions: &[(String, Served)]) {
+    let mut modes: Vec<_> = functions
+        .iter()
+        .map(|(_, served)| served.function.module().descriptor().bounds)
+        .collect();
+    modes.sort_by_key(|mode| mode.name());
+    modes.dedup();
+    for advice in modes.into_iter().filter_map(address_space::advice_for) {
+        eprintln!("luge: note: {advice}");
+    }
+}
+
+/// EDF when any route has a deadline (as Sledge schedules), FIFO otherwise;
+/// task stacks big enough for the most demanding route.
+fn scheduler_for(config: &ServeConfig, workers: usize) -> Scheduler {
+    let routes = config.tenants.iter().flat_map(|t| &t.routes);
+    let edf = routes.clone().any(|r| r.relative_deadline.is_some());
+    let stack = routes
+        .map(|r| r.stack_limit)
+        .max()
+        .unwrap_or(luge_runtime::DEFAULT_MAX_STACK);
+    let policy = if edf { Policy::Edf } else { Policy::Fifo };
+    Scheduler::with_config(
+        workers,
+        task_stack_size(stack),
+        Some(DEFAULT_QUANTUM),
+        policy,
+    )
+}
+
+fn print_banner(config: &ServeConfig, server: &Server<Platform>, workers: usize) {
+    println!("luge serve: {workers} workers; Ctrl-C stops gracefully");
+    for (addr, listener) in server.local_addrs() {
+        let (name, port) = match &listener {
+            Listener::Tenant { name, port } => (name, port),
+            Listener::Admin => {
+                println!("admin API on http://{addr} (bearer token required)");
+                continue;
+            }
+            Listener::ActionContainer => {
+                println!("OpenWhisk action container on http://{addr} (/init, /run)");
+                continue;
+            }
+        };
+        println!("tenant {name} on http://{addr}");
+        let routes = config
+            .tenants
+            .iter()
+            .filter(|t| t.port == *port)
+            .flat_map(|t| &t.routes);
+        for route in routes {
+            println!("  curl -d 'edge' http://{addr}{}", route.route);
+        }
+        println!("  curl http://{addr}{METRICS_PATH}");
+    }
+}

@@ -1,0 +1,618 @@
+//! `luge serve` end to end: the real server on a loopback port, spoken to
+//! over HTTP/1.1 by a small client here. Every status the server answers
+//! with, keep-alive and pipelining, a client that dribbles its request, a
+//! flood past the queue bound, metrics, and a graceful shutdown.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `luge serve`, killed when dropped.
+struct Served {
+    child: Child,
+    port: u16,
+    /// The admin listener's port, when the config has one.
+    admin_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `luge serve` with a Sledge-style config of one tenant whose
+/// routes are `routes` (JSON objects without the surrounding array), and
+/// the Luge settings `settings` (JSON members, may be empty). Returns once
+/// the server accepts connections.
+fn serve(routes: &[String], settings: &str) -> Served {
+    serve_in(tempfile::tempdir().unwrap(), free_port(), routes, settings)
+}
+
+/// The admin token of the tests' servers.
+const TOKEN: &str = "test-token";
+
+/// Like [`serve`], with an admin listener keeping its state in `dir`.
+fn serve_with_admin(dir: tempfile::TempDir, routes: &[String]) -> Served {
+    serve_with_admin_on(dir, (free_port(), free_port()), routes)
+}
+
+/// [`serve_with_admin`] on the given tenant and admin ports.
+fn serve_with_admin_on(dir: tempfile::TempDir, ports: (u16, u16), routes: &[String]) -> Served {
+    let (port, admin_port) = ports;
+    let state = dir.path().join("state");
+    let settings = format!(
+        r#""admin": {{"port": {admin_port}, "token": "{TOKEN}"}}, "state-dir": "{}""#,
+        state.display()
+    );
+    let mut served = serve_in(dir, port, routes, &settings);
+    served.admin_port = admin_port;
+    served
+}
+
+/// Kills `served` and starts a server with an admin listener on its state
+/// and ports.
+fn restart(mut served: Served, routes: &[String]) -> Served {
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let dir = std::mem::replace(&mut served.dir, tempfile::tempdir().unwrap());
+    serve_with_admin_on(dir, (served.port, served.admin_port), routes)
+}
+
+fn serve_in(dir: tempfile::TempDir, port: u16, routes: &[String], settings: &str) -> Served {
+    let tenants = format!(
+        r#"[{{"name": "test", "port": {port}, "routes": [{}]}}]"#,
+        routes.join(", ")
+    );
+    let config = if settings.is_empty() {
+        tenants
+    } else {
+        format!(r#"{{"tenants": {tenants}, {settings}}}"#)
+    };
+    let path = dir.path().join("spec.json");
+    std::fs::write(&path, config).unwrap();
+    let child = luge_command()
+        .arg("serve")
+        .arg(&path)
+        .env("LUGE_CACHE_DIR", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut served = Served {
+        child,
+        port,
+        admin_port: 0,
+        dir,
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            panic!("luge serve exited with {status} before listening");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "luge serve did not listen within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    served
+}
+
+fn route(path: &str, module: &Path, extra: &str) -> String {
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        r#"{{"route": "{path}", "path": "{}", "relative-deadline-us": 0, "http-resp-content-type": "text/plain"{extra}}}"#,
+        module.display()
+    )
+}
+
+fn example(name: &str) -> std::path::PathBuf {
+    examples_dir().join(format!("{name}/{name}.wasm"))
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response (the server always sends `Content-Length`).
+fn read_reply(reader: &mut BufReader<TcpStream>) -> Reply {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':').unwrap();
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("Content-Length");
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A keep-alive connection to the server.
+struct Client {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    fn post(&mut self, path: &str, body: &[u8]) -> Reply {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.send(head.as_bytes());
+        self.send(body);
+        read_reply(&mut self.reader)
+    }
+
+    fn get(&mut self, path: &str) -> Reply {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        read_reply(&mut self.reader)
+    }
+
+    /// A request with the admin token.
+    fn admin(&mut self, method: &str, path: &str, body: &[u8]) -> Reply {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.send(head.as_bytes());
+        self.send(body);
+        read_reply(&mut self.reader)
+    }
+}
+
+fn json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&reply.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text()))
+}
+
+#[test]
+fn every_status_the_server_answers_with() {
+    let behave = wasm_program("behave");
+    let served = serve(
+        &[
+            route("/hello", &example("hello"), r#""max-body-bytes": 64"#),
+            route("/behave", &behave, r#""timeout-ms": 300"#),
+        ],
+        "",
+    );
+    let mut client = Client::connect(served.port);
+
+    let ok = client.post("/hello", b"edge");
+    assert_eq!((ok.status, ok.text().as_str()), (200, "Hello, edge!\n"));
+    assert_eq!(ok.header("content-type"), Some("text/plain"));
+
+    let missing = client.get("/nowhere");
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("/nowhere"), "{}", missing.text());
+
+    // Query parameters are the program's arguments.
+    let trap = client.get("/behave?trap");
+    assert_eq!(
+        (trap.status, trap.text().as_str()),
+        (500, "trap: unreachable\n")
+    );
+    let exit = client.get("/behave?exit42");
+    assert_eq!(exit.status, 500);
+    assert!(exit.text().contains("status 42"), "{}", exit.text());
+    let started = Instant::now();
+    let spin = client.get("/behave?spin");
+    assert_eq!(spin.status, 504, "{}", spin.text());
+    assert!(spin.text().contains("300 ms"), "{}", spin.text());
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // Over the limit: refused from the head, and the connection closed.
+    let big = client.post("/hello", &[b'x'; 65]);
+    assert_eq!(big.status, 413);
+    assert_eq!(big.header("connection"), Some("close"));
+}
+
+#[test]
+fn keep_alive_and_pipelined_requests_are_answered_in_order() {
+    let served = serve(&[route("/hello", &example("hello"), "")], "");
+    let mut client = Client::connect(served.port);
+    for name in ["one", "two", "three"] {
+        let reply = client.post("/hello", name.as_bytes());
+        assert_eq!(reply.text(), format!("Hello, {name}!\n"));
+    }
+    let mut pipelined = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        pipelined.extend_from_slice(
+            format!("POST /hello HTTP/1.1\r\nContent-Length: 1\r\n\r\n{name}").as_bytes(),
+        );
+    }
+    client.send(&pipelined);
+    for name in ["a", "b", "c", "d"] {
+        let reply = read_reply(&mut client.reader);
+        assert_eq!(reply.text(), format!("Hello, {name}!\n"));
+    }
+}
+
+#[test]
+fn a_slow_client_does_not_hold_up_others() {
+    let served = serve(&[route("/hello", &example("hello"), "")], "");
+    let mut slow = Client::connect(served.port);
+    let request = b"POST /hello HTTP/1.1\r\nContent-Length: 4\r\n\r\nslow";
+    let (first, rest) = request.split_at(10);
+    slow.send(first);
+    // Others are served while the slow request is still arriving.
+    for _ in 0..20 {
+        let mut fast = Client::connect(served.port);
+        assert_eq!(fast.post("/hello", b"fast").text(), "Hello, fast!\n");
+    }
+    for byte in rest {
+        slow.send(std::slice::from_ref(byte));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(read_reply(&mut slow.reader).text(), "Hello, slow!\n");
+}
+
+#[test]
+fn a_flood_past_the_queue_bound_gets_429_and_loses_no_accepted_request() {
+    // net sleeps 300 ms, so ten requests fill a queue of four.
+    let served = serve(&[route("/net", &example("net"), "")], r#""queue-limit": 4"#);
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let port = served.port;
+            std::thread::spawn(move || Client::connect(port).get("/net"))
+        })
+        .collect();
+    let replies: Vec<Reply> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    let refused = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(ok + refused, 10, "{replies:?}");
+    assert!(ok >= 4 && refused >= 1, "{ok} answered, {refused} refused");
+    for reply in replies.iter().filter(|r| r.status == 200) {
+        assert_eq!(reply.text(), "done\n");
+    }
+}
+
+#[test]
+fn metrics_count_requests_and_traps() {
+    let behave = wasm_program("behave");
+    let served = serve(&[route("/behave", &behave, "")], "");
+    let mut client = Client::connect(served.port);
+    assert_eq!(client.get("/behave?return3").status, 500);
+    assert_eq!(client.get("/behave?trap").status, 500);
+    let metrics = client.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .to_string()
+    };
+    assert!(line(r#"luge_requests_total{route="/behave",status="500"}"#).ends_with(" 2"));
+    assert!(line(r#"luge_traps_total{kind="unreachable"}"#).ends_with(" 1"));
+    // The route's sandboxes: one exited with status 3, one trapped.
+    let sandboxes = |state: &str| {
+        line(&format!(
+            r#"luge_sandbox_state_entered_total{{route="/behave",state="{state}"}}"#
+        ))
+    };
+    assert!(sandboxes("instantiating").ends_with(" 2"));
+    assert!(sandboxes("exited").ends_with(" 1"));
+    assert!(sandboxes("trapped").ends_with(" 1"));
+    assert!(sandboxes("returned").ends_with(" 0"));
+    assert!(
+        line(r#"luge_task_state_entered_total{route="/behave",state="finished"}"#).ends_with(" 2")
+    );
+    assert!(
+        line("luge_resident_memory_bytes")
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            != "0"
+    );
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_then_exits() {
+    let mut served = serve(&[route("/net", &example("net"), "")], "");
+    let port = served.port;
+    let in_flight = std::thread::spawn(move || Client::connect(port).get("/net"));
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: sends SIGTERM to the child we started and still own.
+    unsafe { libc::kill(served.child.id() as i32, libc::SIGTERM) };
+    let reply = in_flight.join().unwrap();
+    assert_eq!((reply.status, reply.text().as_str()), (200, "done\n"));
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn a_response_larger_than_the_socket_takes_reaches_a_slow_reader_whole_and_in_order() {
+    // The sandbox writes what the socket takes at once; the loop sends the
+    // rest, before the next pipelined request's response.
+    let served = serve(
+        &[route(
+            "/hello",
+            &example("hello"),
+            r#""max-body-bytes": 12000000"#,
+        )],
+        "",
+    );
+    let mut client = Client::connect(served.port);
+    let big = vec![b'y'; 10_000_000];
+    let mut requests = format!(
+        "POST /hello HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    requests.extend_from_slice(&big);
+    requests.extend_from_slice(b"POST /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nsmall");
+    client.send(&requests);
+    std::thread::sleep(Duration::from_millis(500));
+    let first = read_reply(&mut client.reader);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body.len(), big.len() + "Hello, !\n".len());
+    assert!(first.body[7..7 + big.len()].iter().all(|&b| b == b'y'));
+    assert_eq!(read_reply(&mut client.reader).text(), "Hello, small!\n");
+}
+
+#[test]
+fn a_large_body_arriving_at_once_is_read_whole() {
+    let served = serve(
+        &[route(
+            "/hello",
+            &example("hello"),
+            r#""max-body-bytes": 1000000"#,
+        )],
+        "",
+    );
+    let body = vec![b'x'; 300_000];
+    let reply = Client::connect(served.port).post("/hello", &body);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), body.len() + "Hello, !\n".len());
+}
+
+#[test]
+fn functions_deploy_and_go_while_traffic_flows_and_survive_a_restart() {
+    let hello = std::fs::read(example("hello")).unwrap();
+    let served = serve_with_admin(
+        tempfile::tempdir().unwrap(),
+        &[route("/prime", &example("prime"), "")],
+    );
+    let mut admin = Client::connect(served.admin_port);
+    let mut refused = Client::connect(served.admin_port);
+    refused.send(b"GET /functions HTTP/1.1\r\n\r\n");
+    assert_eq!(read_reply(&mut refused.reader).status, 401);
+
+    // Traffic to the configured function all along.
+    let port = served.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut client = Client::connect(port);
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(client.get("/prime?100").text(), "541\n");
+                answered += 1;
+            }
+            answered
+        })
+    };
+
+    let deployed = admin.admin(
+        "PUT",
+        "/functions/greet?route=/greet&timeout-ms=2000",
+        &hello,
+    );
+    assert_eq!(deployed.status, 201, "{}", deployed.text());
+    let mut client = Client::connect(served.port);
+    assert_eq!(client.post("/greet", b"live").text(), "Hello, live!\n");
+
+    let listed = json(&admin.admin("GET", "/functions", b""));
+    let names: Vec<_> = listed["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["greet", "test/prime"]);
+    let inspected = json(&admin.admin("GET", "/functions/greet", b""));
+    assert_eq!(inspected["route"], "/greet");
+    assert_eq!(inspected["timeout_ms"], 2000);
+    assert_eq!(inspected["deployed"], true);
+
+    // A route of another function cannot be taken; bad uploads are refused.
+    assert_eq!(
+        admin
+            .admin("PUT", "/functions/x?route=/prime", &hello)
+            .status,
+        409
+    );
+    assert_eq!(
+        admin.admin("PUT", "/functions/bad", b"not wasm").status,
+        400
+    );
+    assert_eq!(admin.admin("PUT", "/functions/a.b", &hello).status, 400);
+    // A redeploy that does not compile leaves the deployed version serving,
+    // now and after the restart below.
+    let mut broken = hello.clone();
+    broken.truncate(100);
+    assert_eq!(
+        admin
+            .admin("PUT", "/functions/greet?route=/greet", &broken)
+            .status,
+        400
+    );
+    assert_eq!(client.post("/greet", b"still").text(), "Hello, still!\n");
+
+    // A second deployment under a name that is then removed.
+    assert_eq!(admin.admin("PUT", "/functions/gone", &hello).status, 201);
+    assert_eq!(client.post("/gone", b"x").status, 200);
+    assert_eq!(admin.admin("DELETE", "/functions/gone", b"").status, 200);
+    assert_eq!(client.post("/gone", b"x").status, 404);
+    assert_eq!(admin.admin("DELETE", "/functions/gone", b"").status, 404);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(traffic.join().unwrap() > 0);
+
+    // Restarted on the same state: greet is back, gone stays gone.
+    let restarted = restart(served, &[route("/prime", &example("prime"), "")]);
+    let mut client = Client::connect(restarted.port);
+    assert_eq!(client.post("/greet", b"again").text(), "Hello, again!\n");
+    assert_eq!(client.post("/gone", b"x").status, 404);
+}
+
+#[test]
+fn openwhisk_actions_are_created_and_invoked_blocking() {
+    use base64::Engine;
+    let echo = std::fs::read(wasm_program("json_echo")).unwrap();
+    let served = serve_with_admin(tempfile::tempdir().unwrap(), &[]);
+    let mut client = Client::connect(served.admin_port);
+    let code = base64::engine::general_purpose::STANDARD.encode(&echo);
+    let action = format!(
+        r#"{{"exec": {{"kind": "wasm", "code": "{code}", "binary": true}}, "limits": {{"timeout": 3000}}}}"#
+    );
+    let created = client.admin(
+        "PUT",
+        "/api/v1/namespaces/guest/actions/echo",
+        action.as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+
+    let path = "/api/v1/namespaces/guest/actions/echo?blocking=true";
+    let record = json(&client.admin("POST", path, br#"{"name": "edge"}"#));
+    assert_eq!(record["response"]["success"], true, "{record}");
+    assert_eq!(record["response"]["result"]["echo"]["name"], "edge");
+    assert_eq!(record["response"]["result"]["action"], "/guest/echo");
+    assert_eq!(record["activationId"].as_str().unwrap().len(), 32);
+    let end = record["end"].as_u64().unwrap();
+    let start = record["start"].as_u64().unwrap();
+    assert_eq!(record["duration"].as_u64().unwrap(), end - start);
+    let annotation = |key: &str| {
+        record["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} annotation"))["value"]
+            .clone()
+    };
+    assert!(annotation("waitTime").is_u64());
+    assert!(annotation("initTime").is_u64());
+    assert_eq!(annotation("limits")["timeout"], 3000);
+
+    let result = client.admin("POST", &format!("{path}&result=true"), b"{}");
+    assert_eq!(json(&result)["echo"], serde_json::json!({}));
+    assert_eq!(
+        client
+            .admin("POST", "/api/v1/namespaces/guest/actions/echo", b"{}")
+            .status,
+        400
+    );
+    assert_eq!(
+        client
+            .admin(
+                "POST",
+                "/api/v1/namespaces/guest/actions/nope?blocking=true",
+                b"{}"
+            )
+            .status,
+        404
+    );
+}
+
+#[test]
+fn the_openwhisk_action_container_protocol_inits_once_then_runs() {
+    use base64::Engine;
+    let container_port = free_port();
+    let settings = format!(r#""openwhisk": {{"port": {container_port}}}"#);
+    let _served = serve(&[], &settings);
+    let mut client = Client::connect(container_port);
+    let early = client.post("/run", br#"{"value": {}}"#);
+    assert_eq!(early.status, 403, "{}", early.text());
+
+    let echo = std::fs::read(wasm_program("json_echo")).unwrap();
+    let code = base64::engine::general_purpose::STANDARD.encode(&echo);
+    let init = format!(
+        r#"{{"value": {{"name": "echo", "main": "main", "code": "{code}", "binary": true}}}}"#
+    );
+    let initialized = client.post("/init", init.as_bytes());
+    assert_eq!(initialized.status, 200, "{}", initialized.text());
+    assert_eq!(client.post("/init", init.as_bytes()).status, 403);
+
+    let run = br#"{"value": {"n": 7}, "action_name": "/guest/echo", "activation_id": "abc", "deadline": "0"}"#;
+    let result = client.post("/run", run);
+    assert_eq!(result.status, 200, "{}", result.text());
+    let result = json(&result);
+    assert_eq!(result["echo"]["n"], 7);
+    assert_eq!(result["action"], "/guest/echo");
+}

@@ -1,0 +1,189 @@
+//! Guarded regions of virtual memory.
+//!
+//! Every mapping Luge makes for guests is one [`Region`]: address space
+//! reserved inaccessible, parts of it then committed (made readable and
+//! writable), protected again (guard pages), or decommitted (pages given
+//! back to the kernel, reading as zero after). Linear memories, task
+//! stacks, signal stacks and the address-space probe all use it, so the
+//! system calls and their unsafe blocks live here alone.
+
+use rustix::mm::{self, Advice, MapFlags, MprotectFlags, ProtFlags};
+use std::ffi::c_void;
+use std::io;
+
+/// The size of a page of virtual memory.
+pub fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+/// A reservation of address space, unmapped on drop. It starts out
+/// inaccessible; ranges inside it change with [`Region::commit`],
+/// [`Region::protect`] and [`Region::decommit`], which take offsets from
+/// its base.
+pub struct Region {
+    base: *mut u8,
+    size: usize,
+}
+
+// SAFETY: a region is plain address space owned by this value; whoever
+// owns it may use it from any thread.
+unsafe impl Send for Region {}
+// SAFETY: `&self` methods change protections or contents of pages through
+// the kernel, never Rust-visible state; callers coordinate who uses which
+// range, as they must for the memory itself.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Reserves `size` bytes of inaccessible address space wherever the
+    /// kernel chooses. No memory is committed: the reservation counts
+    /// against neither RAM nor swap until parts of it are committed and
+    /// touched.
+    pub fn reserve(size: usize) -> io::Result<Region> {
+        Region::reserve_near(std::ptr::null_mut(), size)
+    }
+
+    /// [`Region::reserve`], asking for the region to start at `hint`. The
+    /// kernel places it elsewhere when the address is taken or out of
+    /// reach, so callers compare [`Region::base`] with the hint.
+    pub fn reserve_near(hint: *mut u8, size: usize) -> io::Result<Region> {
+        let flags = MapFlags::PRIVATE | MapFlags::NORESERVE;
+        // SAFETY: a new anonymous mapping; without MAP_FIXED the kernel
+        // never places it over an existing one, so no memory in use is
+        // touched.
+        let base = unsafe { mm::mmap_anonymous(hint.cast(), size, ProtFlags::empty(), flags) }?;
+        Ok(Region {
+            base: base.cast(),
+            size,
+        })
+    }
+
+    /// The lowest address of the region.
+    pub fn base(&self) -> *mut u8 {
+        self.base
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The address range `[start, start + len)` of the region, checked.
+    fn range(&self, start: usize, len: usize) -> *mut c_void {
+        assert!(
+            start.checked_add(len).is_some_and(|end| end <= self.size),
+            "range {start}+{len} outside a region of {} bytes",
+            self.size
+        );
+        self.base.wrapping_add(start).cast()
+    }
+
+    /// Makes `[start, start + len)` readable and writable.
+    pub fn commit(&self, start: usize, len: usize) -> io::Result<()> {
+        self.set_access(start, len, MprotectFlags::READ | MprotectFlags::WRITE)
+    }
+
+    /// Makes `[start, start + len)` inaccessible again (a guard): any
+    /// access faults. The pages keep their contents.
+    pub fn protect(&self, start: usize, len: usize) -> io::Result<()> {
+        self.set_access(start, len, MprotectFlags::empty())
+    }
+
+    fn set_access(&self, start: usize, len: usize, access: MprotectFlags) -> io::Result<()> {
+        let addr = self.range(start, len);
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range lies inside this region's own mapping (checked
+        // by `range`); what lives there is the owner's to protect.
+        unsafe { mm::mprotect(addr, len, access) }?;
+        Ok(())
+    }
+
+    /// Gives the pages of `[start, start + len)` back to the kernel: they
+    /// read as zero on their next touch and keep their protection. `start`
+    /// must be page-aligned.
+    pub fn decommit(&self, start: usize, len: usize) -> io::Result<()> {
+        let addr = self.range(start, len);
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range lies inside this region's own private
+        // anonymous mapping, for which MADV_DONTNEED means "zero-fill on
+        // next touch"; no Rust reference into guest memory survives it.
+        unsafe { mm::madvise(addr, len, Advice::LinuxDontNeed) }?;
+        Ok(())
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and nothing refers into it any more
+        // (the owner drops the region only once done with it).
+        let _ = unsafe { mm::munmap(self.base.cast(), self.size) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether reading `addr` would fault, asked of the kernel without
+    /// touching it: `mincore`-free, through a write(2) from the address to
+    /// a pipe, which fails with EFAULT on an inaccessible page.
+    fn readable(addr: *const u8) -> bool {
+        let (_reader, writer) = rustix::pipe::pipe().unwrap();
+        // SAFETY: the slice is only handed to the kernel, which checks the
+        // address itself and reports EFAULT instead of faulting.
+        let bytes = unsafe { std::slice::from_raw_parts(addr, 1) };
+        rustix::io::write(&writer, bytes).is_ok()
+    }
+
+    #[test]
+    fn a_new_region_is_inaccessible() {
+        let page = page_size();
+        let r = Region::reserve(4 * page).unwrap();
+        assert_eq!(r.size(), 4 * page);
+        assert!(!readable(r.base()));
+        assert!(!readable(r.base().wrapping_add(3 * page)));
+    }
+
+    #[test]
+    fn commit_protect_and_decommit() {
+        let page = page_size();
+        let r = Region::reserve(16 * page).unwrap();
+        r.commit(0, 2 * page).unwrap();
+        assert!(readable(r.base()) && readable(r.base().wrapping_add(2 * page - 1)));
+        assert!(!readable(r.base().wrapping_add(2 * page)));
+        // SAFETY: the first two pages were just committed.
+        unsafe {
+            r.base().write(7);
+            r.base().add(2 * page - 1).write(9);
+        }
+        r.decommit(0, 2 * page).unwrap();
+        // SAFETY: still committed; MADV_DONTNEED made them read as zero.
+        unsafe {
+            assert_eq!(r.base().read(), 0);
+            assert_eq!(r.base().add(2 * page - 1).read(), 0);
+        }
+        r.protect(page, page).unwrap();
+        assert!(readable(r.base()));
+        assert!(!readable(r.base().wrapping_add(page)));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside a region")]
+    fn a_range_past_the_end_is_refused() {
+        let page = page_size();
+        let r = Region::reserve(page).unwrap();
+        let _ = r.commit(page, 1);
+    }
+
+    #[test]
+    fn a_hint_is_honoured_when_the_address_is_free() {
+        let page = page_size();
+        let probe = Region::reserve(64 * page).unwrap();
+        let hint = probe.base().wrapping_add(8 * page);
+        drop(probe);
+        let r = Region::reserve_near(hint, page).unwrap();
+        assert_eq!(r.base(), hint);
+    }
+}

@@ -1,0 +1,394 @@
+//! The admin listener: live management of functions, behind a bearer
+//! token, and OpenWhisk's REST API for actions.
+//!
+//! - `GET /functions`: every function, as JSON.
+//! - `GET /functions/NAME`: one function.
+//! - `PUT /functions/NAME?route=/PATH&port=N&timeout-ms=..&memory-limit-mib=..`
+//!   with a `.wasm` as the body: compiles it, keeps it on disk, then routes
+//!   it (replacing an earlier deployment of NAME at once). 201.
+//! - `DELETE /functions/NAME`: stops routing it and removes it from disk.
+//! - `PUT /api/v1/namespaces/NS/actions/NAME`: an OpenWhisk action create
+//!   (`exec.code` the base64 `.wasm`, `exec.binary` true), deployed as NAME.
+//! - `POST /api/v1/namespaces/NS/actions/NAME?blocking=true[&result=true]`:
+//!   a blocking invocation answered with an activation record.
+//!
+//! `GET /metrics` is answered without the token, like on every listener,
+//! before a request gets here.
+//!
+//! The token goes in `Authorization: Bearer TOKEN`; HTTP Basic with the
+//! token as password (what OpenWhisk's CLI sends) works too.
+
+use crate::config::RouteConfig;
+use crate::deploy::{valid_name, Deployment, FunctionStore};
+use crate::function::Function;
+use crate::http::{Request, RequestHead, Response};
+use crate::invoke::{Invoker, Invokes};
+use crate::openwhisk::{self, error, Activation, Reply};
+use crate::routes::{RouteTable, Routed, Served};
+use crate::server::{Handled, Requester};
+use luge_scheduler::worker::Scheduler;
+use subtle::ConstantTimeEq;
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The admin API: its token, where deployments are kept, and the tenant
+/// ports deployments may go to (the first when a deploy names none).
+pub struct AdminApi {
+    token: String,
+    store: Arc<FunctionStore>,
+    tenant_ports: Vec<u16>,
+}
+
+/// What an admin request acts on besides the API itself.
+pub struct AdminScope<'a> {
+    pub routes: &'a mut RouteTable,
+    pub invoker: &'a mut Invoker,
+    pub scheduler: &'a Scheduler,
+}
+
+impl AdminApi {
+    pub fn new(token: String, store: Arc<FunctionStore>, tenant_ports: Vec<u16>) -> AdminApi {
+        AdminApi {
+            token,
+            store,
+            tenant_ports,
+        }
+    }
+
+    /// Answers a request on the admin listener, once its token is checked.
+    pub fn handle<H: Routed + Invokes>(
+        &self,
+        scope: AdminScope,
+        requester: Requester<H>,
+        request: Request,
+    ) -> Handled {
+        let head = &request.head;
+        if !authorized(head, &self.token) {
+            let mut response = error(401, "missing or wrong token");
+            response
+                .headers
+                .push(("WWW-Authenticate".to_owned(), "Bearer".to_owned()));
+            return Handled::Now(response);
+        }
+        let path = head.path.clone();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let routes = &mut *scope.routes;
+        match (head.method.as_str(), segments.as_slice()) {
+            ("GET", ["functions"]) => Handled::Now(list(routes)),
+            ("GET", ["functions", name]) => Handled::Now(inspect(routes, name)),
+            ("PUT", ["functions", name]) => self.deploy_upload(routes, requester, name, request),
+            ("DELETE", ["functions", name]) => Handled::Now(self.remove(routes, name)),
+            ("PUT", ["api", "v1", "namespaces", _, "actions", name]) => {
+                self.create_action(routes, requester, name, request)
+            }
+            ("POST", ["api", "v1", "namespaces", ns, "actions", name]) => {
+                let (ns, name) = (ns.to_string(), name.to_string());
+                invoke_action(scope, requester, &ns, &name, request)
+            }
+            (_, ["functions", ..]) | (_, ["api", ..]) => {
+                Handled::Now(error(405, "method not allowed here"))
+            }
+            _ => Handled::Now(error(404, &format!("no admin endpoint {path}"))),
+        }
+    }
+
+    fn remove(&self, routes: &mut RouteTable, name: &str) -> Response {
+        let deployed = routes.get(name).is_some_and(|s| s.deployment.is_some());
+        if !deployed {
+            return error(404, &format!("no deployed function {name}"));
+        }
+        if let Err(e) = self.store.remove(name) {
+            return error(500, &format!("cannot remove {name} from disk: {e}"));
+        }
+        routes.uninstall(name);
+        Response::json(200, &json!({ "removed": name }))
+    }
+
+    /// `PUT /functions/NAME` with the `.wasm` as body and settings in the
+    /// query.
+    fn deploy_upload<H: Routed>(
+        &self,
+        routes: &RouteTable,
+        requester: Requester<H>,
+        name: &str,
+        request: Request,
+    ) -> Handled {
+        let deployment = match self.deployment_from_query(name, &request.head.query) {
+            Ok(d) => d,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        self.deploy(routes, requester, deployment, request.body)
+    }
+
+    /// The OpenWhisk action create: deployed as a function of that name.
+    fn create_action<H: Routed>(
+        &self,
+        routes: &RouteTable,
+        requester: Requester<H>,
+        name: &str,
+        request: Request,
+    ) -> Handled {
+        let action = match openwhisk::action_module(&request.body) {
+            Ok(action) => action,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        let mut deployment = match self.deployment_from_query(name, "") {
+            Ok(d) => d,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        if let Some(ms) = action.timeout_ms {
+            deployment.timeout_ms = ms.max(1);
+        }
+        deployment.memory_limit_mib = action.memory_mib.or(deployment.memory_limit_mib);
+        deployment.content_type = "application/json".to_owned();
+        self.deploy(routes, requester, deployment, action.wasm)
+    }
+
+    /// Checks a deployment against the routes in use, then compiles and
+    /// stores it on a thread of its own; routing it happens back on the
+    /// loop's thread, in one step.
+    fn deploy<H: Routed>(
+        &self,
+        routes: &RouteTable,
+        requester: Requester<H>,
+        deployment: Deployment,
+        wasm: Vec<u8>,
+    ) -> Handled {
+        if !wasm.starts_with(b"\0asm") {
+            return Handled::Now(error(400, "the body is not a WebAssembly module"));
+        }
+        if !self.tenant_ports.contains(&deployment.port) {
+            let reason = format!("port {} is no tenant's", deployment.port);
+            return Handled::Now(error(400, &reason));
+        }
+        if let Some(other) = routes.name_at(deployment.port, &deployment.route) {
+            if *other != deployment.name {
+                let reason = format!("route {} is taken by {other}", deployment.route);
+                return Handled::Now(error(409, &reason));
+            }
+        }
+        let store = self.store.clone();
+        std::thread::Builder::new()
+            .name("luge-deploy".into())
+            .spawn(move || build_deployment(store, deployment, wasm, requester))
+            .expect("cannot start a deploy thread");
+        Handled::Later
+    }
+
+    /// A deployment of `name` from query settings (`route`, `port`,
+    /// `timeout-ms`, `memory-limit-mib`, `max-body-bytes`,
+    /// `relative-deadline-us`, `content-type`), defaults for the rest.
+    fn deployment_from_query(&self, name: &str, query: &str) -> Result<Deployment, String> {
+        if !valid_name(name) {
+            return Err(format!(
+                "function name {name:?}: use 1-64 letters, digits, '-' or '_'"
+            ));
+        }
+        let defaults = RouteConfig::new("/", Default::default());
+        let mut d = Deployment {
+            name: name.to_owned(),
+            route: format!("/{name}"),
+            port: self.tenant_ports.first().copied().unwrap_or(0),
+            timeout_ms: defaults.timeout.as_millis() as u64,
+            memory_limit_mib: None,
+            max_body_bytes: defaults.max_body_bytes,
+            relative_deadline_us: 0,
+            content_type: defaults.content_type,
+            deployed_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("{key}: expected a number, got {value:?}"))
+            };
+            match key {
+                "route" if value.starts_with('/') => d.route = value.to_owned(),
+                "route" => return Err(format!("route: must start with '/', got {value:?}")),
+                "port" => d.port = number()?.try_into().map_err(|_| "port: too large")?,
+                "timeout-ms" => d.timeout_ms = number()?.max(1),
+                "memory-limit-mib" => d.memory_limit_mib = Some(number()?.clamp(1, 4096)),
+                "max-body-bytes" => d.max_body_bytes = number()?,
+                "relative-deadline-us" => d.relative_deadline_us = number()?,
+                "content-type" => d.content_type = value.to_owned(),
+                _ => return Err(format!("unknown setting {key:?}")),
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// A blocking OpenWhisk invocation of the function `name`.
+fn invoke_action<H: Invokes>(
+    scope: AdminScope,
+    requester: Requester<H>,
+    namespace: &str,
+    name: &str,
+    request: Request,
+) -> Handled {
+    let query: Vec<&str> = request.head.query.split('&').collect();
+    if !query.contains(&"blocking=true") {
+        return Handled::Now(error(
+            400,
+            "only blocking invocations are supported: add ?blocking=true",
+        ));
+    }
+    let Some(served) = scope.routes.get(name) else {
+        return Handled::Now(error(404, &format!("no action {name}")));
+    };
+    let function = served.function.clone();
+    let activation = Activation {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        id: openwhisk::new_activation_id(),
+        start: SystemTime::now(),
+        result_only: query.contains(&"result=true"),
+        timeout: function.config.timeout,
+        memory_mib: function.config.memory_limit_mib,
+    };
+    let deadline = activation.start + function.config.timeout;
+    match openwhisk::action_invocation(&request.body, &activation, deadline) {
+        Ok(invocation) => scope.invoker.invoke(
+            function,
+            requester,
+            invocation,
+            scope.scheduler,
+            Reply::Activation(activation),
+        ),
+        Err(e) => Handled::Now(error(400, &e)),
+    }
+}
+
+fn list(routes: &RouteTable) -> Response {
+    let functions: Vec<Value> = routes
+        .iter()
+        .map(|(name, served)| describe(name, served))
+        .collect();
+    Response::json(200, &json!({ "functions": functions }))
+}
+
+fn inspect(routes: &RouteTable, name: &str) -> Response {
+    match routes.get(name) {
+        Some(served) => Response::json(200, &describe(name, served)),
+        None => error(404, &format!("no function {name}")),
+    }
+}
+
+/// Compiles and stores a deployment (on a deploy thread), then hands the
+/// loop the step that routes it.
+fn build_deployment<H: Routed>(
+    store: Arc<FunctionStore>,
+    deployment: Deployment,
+    wasm: Vec<u8>,
+    requester: Requester<H>,
+) {
+    let started = Instant::now();
+    // Writing the module durably (fsyncs) and compiling it do not depend on
+    // each other: overlapped, a deploy takes the longer of the two.
+    let built = std::thread::scope(|scope| {
+        let saved = scope.spawn(|| store.save(&deployment, &wasm));
+        let config = route_config(&deployment, "module.wasm".into());
+        let compiled = Function::from_wasm(&deployment.name, config, &wasm, store.cache());
+        let saved = saved.join().expect("saving a deployment does not panic");
+        let path = saved.map_err(|e| format!("cannot store the module: {e}"))?;
+        match compiled {
+            Ok(mut function) => {
+                // A failure here only leaves older versions that the newest
+                // shadows at the next start.
+                let _ = store.keep_only(&deployment.name, &path);
+                function.config.path = path;
+                Ok(function)
+            }
+            Err(e) => {
+                let _ = store.discard(&path);
+                Err(e.to_string())
+            }
+        }
+    });
+    let took = started.elapsed();
+    requester.complete(Box::new(move |handler: &mut H| match built {
+        Ok(function) => {
+            let body = json!({
+                "name": deployment.name,
+                "route": deployment.route,
+                "port": deployment.port,
+                "compile_ms": took.as_millis() as u64,
+            });
+            let served = Served {
+                function: Arc::new(function),
+                port: deployment.port,
+                deployment: Some(deployment.clone()),
+            };
+            handler.routes().install(deployment.name.clone(), served);
+            Response::json(201, &body)
+        }
+        // Nothing of a failed deploy stays behind to load at restart.
+        Err(reason) => error(400, &reason),
+    }));
+}
+
+/// The route settings of a deployment whose module is at `path`.
+pub fn route_config(d: &Deployment, path: std::path::PathBuf) -> RouteConfig {
+    let mut config = RouteConfig::new(&d.route, path);
+    config.timeout = Duration::from_millis(d.timeout_ms);
+    config.memory_limit_mib = d.memory_limit_mib;
+    config.max_body_bytes = d.max_body_bytes;
+    config.relative_deadline =
+        (d.relative_deadline_us > 0).then(|| Duration::from_micros(d.relative_deadline_us));
+    config.content_type = d.content_type.clone();
+    config
+}
+
+fn describe(name: &str, served: &Served) -> Value {
+    let config = &served.function.config;
+    let descriptor = served.function.module().descriptor();
+    json!({
+        "name": name,
+        "route": config.route,
+        "port": served.port,
+        "path": config.path,
+        "deployed": served.deployment.is_some(),
+        "timeout_ms": config.timeout.as_millis() as u64,
+        "memory_limit_mib": config.memory_limit_mib,
+        "max_body_bytes": config.max_body_bytes,
+        "relative_deadline_us": config.relative_deadline.map(|d| d.as_micros() as u64),
+        "content_type": config.content_type,
+        "bounds": descriptor.bounds.name(),
+        "wasm_bytes": descriptor.wasm_size,
+        "exports": descriptor.exports.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// Whether the request carries the admin token, as a bearer token or as
+/// the password of HTTP Basic credentials.
+fn authorized(head: &RequestHead, token: &str) -> bool {
+    use base64::Engine;
+    let Some(value) = head
+        .header("authorization")
+        .and_then(|v| std::str::from_utf8(v).ok())
+    else {
+        return false;
+    };
+    let given = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim().to_owned(),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&decoded).into_owned();
+            text.split_once(':')
+                .map(|(_, p)| p.to_owned())
+                .unwrap_or_default()
+        }
+        _ => return false,
+    };
+    // Compared without stopping at the first difference, so that response
+    // times do not tell how much of a guessed token was right.
+    given.as_bytes().ct_eq(token.as_bytes()).into()
+}

@@ -1,0 +1,331 @@
+//! The configuration of `luge serve`: which functions answer on which
+//! ports and routes, and with which limits.
+//!
+//! Two shapes are accepted. The first is Sledge's `spec.json` as it is: a
+//! JSON array of tenants, each with a `name`, a `port` and `routes`. An
+//! existing Sledge configuration works unchanged; the Sledge fields Luge has
+//! no use for (admission control, budgets, buffer sizes, ...) are accepted,
+//! ignored and listed in [`ServeConfig::ignored_fields`] so that the server
+//! can say so.
+//!
+//! ```json
+//! [
+//!   {
+//!     "name": "GWU",
+//!     "port": 10010,
+//!     "routes": [
+//!       {
+//!         "route": "/fib",
+//!         "path": "fibonacci.wasm.so",
+//!         "expected-execution-us": 6000,
+//!         "relative-deadline-us": 20000,
+//!         "http-resp-content-type": "text/plain"
+//!       }
+//!     ]
+//!   }
+//! ]
+//! ```
+//!
+//! The second is Luge's own: an object holding the same tenants plus the
+//! server-wide settings. Every key except `tenants` is optional, and every
+//! route takes Luge's per-route fields as well as Sledge's:
+//!
+//! ```json
+//! {
+//!   "host": "0.0.0.0",
+//!   "workers": 4,
+//!   "queue-limit": 1024,
+//!   "state-dir": "/var/lib/luge",
+//!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN" },
+//!   "openwhisk": { "port": 8081 },
+//!   "tenants": [
+//!     {
+//!       "name": "edge",
+//!       "port": 8080,
+//!       "routes": [
+//!         {
+//!           "route": "/resize",
+//!           "path": "functions/resize.wasm",
+//!           "relative-deadline-us": 50000,
+//!           "http-resp-content-type": "image/png",
+//!           "memory-limit-mib": 64,
+//!           "timeout-ms": 2000,
+//!           "dirs": ["assets::/assets", "tmp"],
+//!           "env": { "QUALITY": "85" },
+//!           "max-body-bytes": 8388608,
+//!           "max-output-bytes": 16777216,
+//!           "bounds": "software",
+//!           "stack-limit-kib": 512
+//!         }
+//!       ]
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! Relative paths (`path`, the host side of `dirs`, `state-dir`) are
+//! resolved against the directory of the configuration file, so that a
+//! configuration and its modules can move together. Every tenant needs its
+//! own port, distinct from the admin and OpenWhisk ports: a tenant is one
+//! listener, as in Sledge.
+//!
+//! A bad configuration is refused as a whole, before anything listens, by a
+//! [`ConfigError`] naming the file, the field and the reason. Unknown fields
+//! are errors too, with the closest known name suggested, because a
+//! misspelt limit silently falling back to its default is worse than a
+//! refusal.
+
+// How a file becomes a `ServeConfig`: serde reads the text into the structs
+// of `raw`, which mirror the JSON (with the wording of `kinds` for values of
+// the wrong kind, and `fields` judging the keys no struct has); `validate`
+// then checks what serde cannot and builds the public types. `error` holds
+// `ConfigError` and turns serde's errors into it.
+mod error;
+mod fields;
+mod kinds;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use error::ConfigError;
+
+use awsm_compiler::{Arch, BoundsMode};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Port of the bundled examples, and of `luge serve` without a config.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Default of [`ServeConfig::queue_limit`].
+pub const DEFAULT_QUEUE_LIMIT: usize = 1024;
+/// Default of [`RouteConfig::timeout`]: 10 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`RouteConfig::max_body_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
+/// Default of [`RouteConfig::max_output_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 16 << 20;
+/// Default of [`RouteConfig::content_type`], as in Sledge.
+pub const DEFAULT_CONTENT_TYPE: &str = "text/plain";
+/// Environment variable holding the admin token when the config names none.
+pub const ADMIN_TOKEN_ENV: &str = "LUGE_ADMIN_TOKEN";
+/// The functions in `examples/` that [`ServeConfig::bundled_examples`]
+/// serves, each as `/<name>` from `<name>/<name>.wasm`.
+pub const BUNDLED_EXAMPLES: [&str; 6] = ["hello", "hash", "prime", "net", "sleep", "rust-hello"];
+
+/// Everything `luge serve` needs to know before it starts listening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeConfig {
+    /// Address every listener binds (`host`); default 127.0.0.1, so that
+    /// nothing is exposed beyond the machine unless asked for.
+    pub host: IpAddr,
+    /// Scheduler workers (`workers`); `None` (the default) means one per
+    /// core.
+    pub workers: Option<usize>,
+    /// Requests that may wait for a worker (`queue-limit`, default
+    /// [`DEFAULT_QUEUE_LIMIT`]); more are answered 429, as in Sledge.
+    pub queue_limit: usize,
+    /// Where the admin API keeps deployed functions across restarts
+    /// (`state-dir`, absolute); `None` (the default) keeps them in memory
+    /// only.
+    pub state_dir: Option<PathBuf>,
+    /// The live-deploy listener (`admin`); none by default.
+    pub admin: Option<AdminConfig>,
+    /// The OpenWhisk action-container listener (`openwhisk`); none by
+    /// default.
+    pub openwhisk: Option<OpenWhiskConfig>,
+    /// The tenants, in file order.
+    pub tenants: Vec<Tenant>,
+    /// Sledge fields that appeared in the file but mean nothing to Luge,
+    /// each name once, in order of first appearance: the server prints them
+    /// as a note so that nobody expects them to take effect.
+    pub ignored_fields: Vec<String>,
+}
+
+/// The admin listener, which deploys and removes functions while the
+/// server runs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Port of the admin listener (`admin.port`, required).
+    pub port: u16,
+    /// The bearer token every admin request must carry: `admin.token`, else
+    /// the environment variable named by `admin.token-env`, else
+    /// [`ADMIN_TOKEN_ENV`]. An admin section without any token is refused.
+    pub token: String,
+}
+
+/// Written by hand so that the token never lands in a log through `{:?}`.
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("port", &self.port)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The OpenWhisk action-container listener (`/init` and `/run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenWhiskConfig {
+    /// Port of the listener (`openwhisk.port`, required).
+    pub port: u16,
+}
+
+/// A tenant: one listener and the routes it serves, as in Sledge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Name (`name`, required, non-empty, unique), used in logs and
+    /// metrics.
+    pub name: String,
+    /// Port the tenant listens on (`port`, required, 1-65535, unique across
+    /// tenants and the admin and OpenWhisk listeners).
+    pub port: u16,
+    /// Routes (`routes`, required, possibly empty), in file order.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// One route: a request path and the function that answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// Request path (`route`, required), starting with `/`, unique within
+    /// the tenant.
+    pub route: String,
+    /// The module (`path`, required, absolute): a `.wasm`, compiled when the
+    /// server starts and cached, or a `.so` from `luge compile`.
+    pub path: PathBuf,
+    /// Deadline from arrival, for earliest-deadline-first scheduling
+    /// (`relative-deadline-us`); `None` (the default, or 0) means none.
+    pub relative_deadline: Option<Duration>,
+    /// `Content-Type` of responses (`http-resp-content-type`, default
+    /// [`DEFAULT_CONTENT_TYPE`]).
+    pub content_type: String,
+    /// Largest linear memory in MiB (`memory-limit-mib`, 1-4096); `None`
+    /// (the default) leaves the module's own maximum.
+    pub memory_limit_mib: Option<u64>,
+    /// Wall-clock limit of one request (`timeout-ms`, default
+    /// [`DEFAULT_TIMEOUT`]).
+    pub timeout: Duration,
+    /// Preopened directories (`dirs`, `"HOST[::GUEST]"` as in
+    /// `luge run --dir`): host path (absolute) and guest path; the guest
+    /// path is the host path as written when `::GUEST` is left out. Default
+    /// none.
+    pub dirs: Vec<(PathBuf, String)>,
+    /// Environment of the function (`env`, an object of strings), in file
+    /// order. Default empty.
+    pub env: Vec<(String, String)>,
+    /// Largest request body (`max-body-bytes`, default
+    /// [`DEFAULT_MAX_BODY_BYTES`]); a larger one is answered 413.
+    pub max_body_bytes: u64,
+    /// Largest response, i.e. stdout plus stderr (`max-output-bytes`,
+    /// default [`DEFAULT_MAX_OUTPUT_BYTES`]).
+    pub max_output_bytes: u64,
+    /// Bounds-check mode a `.wasm` is compiled with (`bounds`, `"guard"` or
+    /// `"software"`, default the architecture's).
+    pub bounds: BoundsMode,
+    /// Native stack the function may use, in bytes (`stack-limit-kib`, in
+    /// KiB, default [`luge_runtime::DEFAULT_MAX_STACK`]).
+    pub stack_limit: usize,
+}
+
+impl RouteConfig {
+    /// A route serving `path` with every default; the admin API builds
+    /// routes for uploaded functions with it. `path` is used as given.
+    pub fn new(route: &str, path: PathBuf) -> RouteConfig {
+        RouteConfig {
+            route: route.to_owned(),
+            path,
+            relative_deadline: None,
+            content_type: DEFAULT_CONTENT_TYPE.to_owned(),
+            memory_limit_mib: None,
+            timeout: DEFAULT_TIMEOUT,
+            dirs: Vec::new(),
+            env: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            bounds: Arch::host().default_bounds(),
+            stack_limit: luge_runtime::DEFAULT_MAX_STACK,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Reads and validates the configuration in `path`.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            file: path.to_owned(),
+            error,
+        })?;
+        ServeConfig::parse(&text, path)
+    }
+
+    /// Validates a configuration read from `file`, which names the file in
+    /// errors and whose directory (from the current directory when `file`
+    /// is relative) is the base of relative paths. The admin token may come
+    /// from the process environment.
+    pub fn parse(text: &str, file: &Path) -> Result<ServeConfig, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        parse_with_env(text, file, &env)
+    }
+
+    /// What `luge serve` runs without a config: one tenant, `examples`, on
+    /// 127.0.0.1:[`DEFAULT_PORT`], with a route per [`BUNDLED_EXAMPLES`]
+    /// entry (`/hello` from `<examples_dir>/hello/hello.wasm`, ...).
+    pub fn bundled_examples(examples_dir: &Path) -> ServeConfig {
+        let dir = std::path::absolute(examples_dir).unwrap_or_else(|_| examples_dir.to_owned());
+        let routes = BUNDLED_EXAMPLES
+            .iter()
+            .map(|name| {
+                let module = dir.join(name).join(format!("{name}.wasm"));
+                RouteConfig::new(&format!("/{name}"), module)
+            })
+            .collect();
+        ServeConfig::with_tenants(vec![Tenant {
+            name: "examples".to_owned(),
+            port: DEFAULT_PORT,
+            routes,
+        }])
+    }
+
+    fn with_tenants(tenants: Vec<Tenant>) -> ServeConfig {
+        ServeConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            workers: None,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+            state_dir: None,
+            admin: None,
+            openwhisk: None,
+            tenants,
+            ignored_fields: Vec::new(),
+        }
+    }
+}
+
+/// [`ServeConfig::parse`] with the environment as a function, so that tests
+/// need not change the process environment.
+fn parse_with_env(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ServeConfig, ConfigError> {
+    let raw = raw::read(text, file)?;
+    let mut config = validate::Validator::new(file, env).document(raw.document)?;
+    config.ignored_fields = raw.ignored_fields;
+    Ok(config)
+}
+
+/// The path of field `key` of the object at `path`, such as
+/// `tenants[0].name`; the document itself is at the empty path.
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The path of item `i` of the array at `path`, such as `[0]` or
+/// `tenants[0].routes[1]`.
+fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}

@@ -1,0 +1,360 @@
+//! A function being served: its route's settings, its loaded module with
+//! the WASI imports resolved once, and how one request runs in a fresh
+//! sandbox of it (CGI-style: the body is stdin, the request's method, path,
+//! query and headers are environment variables, the query's parameters are
+//! also arguments, and stdout is the response).
+
+use crate::config::RouteConfig;
+use crate::http::{Request, Response};
+use crate::metrics::Outcome;
+use awsm_compiler::{Arch, CompileOptions};
+use luge_runtime::cache::{CacheError, ModuleCache};
+use luge_runtime::lifecycle::SandboxState;
+use luge_runtime::{InstanceConfig, Module, TrapKind};
+use luge_scheduler::lifecycle::Counts;
+use luge_wasi::{CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a function could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionError {
+    /// Its module file could not be read, compiled or loaded (the error
+    /// names the file).
+    #[error(transparent)]
+    File(#[from] CacheError),
+    /// An uploaded module did not compile.
+    #[error("function {name}: {error}")]
+    Compile { name: String, error: CacheError },
+    #[error("function {name}: {error}")]
+    Imports {
+        name: String,
+        error: luge_wasi::WasiError,
+    },
+}
+
+/// A function ready to answer requests.
+pub struct Function {
+    /// The name it is listed and logged under.
+    pub name: String,
+    pub config: RouteConfig,
+    module: Module,
+    imports: Imports,
+}
+
+impl Function {
+    /// Loads `config.path`: a `.so` as it is, a `.wasm` compiled through
+    /// `cache` (so a restart reuses the compiled object).
+    pub fn load(
+        name: &str,
+        config: RouteConfig,
+        cache: &ModuleCache,
+    ) -> Result<Function, FunctionError> {
+        let module = cache.load_file(&config.path, &Function::compile_options(&config))?;
+        Function::new(name, config, module)
+    }
+
+    /// Compiles `wasm` through `cache` into a function served with
+    /// `config` (whose `path` only names it in messages).
+    pub fn from_wasm(
+        name: &str,
+        config: RouteConfig,
+        wasm: &[u8],
+        cache: &ModuleCache,
+    ) -> Result<Function, FunctionError> {
+        let opts = Function::compile_options(&config);
+        let (module, _) =
+            cache
+                .load_or_compile(wasm, &opts)
+                .map_err(|error| FunctionError::Compile {
+                    name: name.to_owned(),
+                    error,
+                })?;
+        Function::new(name, config, module)
+    }
+
+    fn new(name: &str, config: RouteConfig, module: Module) -> Result<Function, FunctionError> {
+        let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
+            name: name.to_owned(),
+            error,
+        })?;
+        Ok(Function {
+            name: name.to_owned(),
+            config,
+            module,
+            imports,
+        })
+    }
+
+    fn compile_options(config: &RouteConfig) -> CompileOptions {
+        let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
+        opts.bounds = config.bounds;
+        opts
+    }
+
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Runs `invocation` in a new sandbox, whose life cycle counts in
+    /// `counts`; called on a scheduler task whose timeout is the route's.
+    pub fn invoke(&self, invocation: Invocation, counts: Arc<Counts<SandboxState>>) -> Invoked {
+        let (args, env, stdin) = invocation.into_parts();
+        let (stdout, captured) = Output::capture();
+        let wasi = WasiCtxBuilder::new()
+            .args(std::iter::once(self.name.clone()).chain(args))
+            .stdin(Input::Bytes(std::io::Cursor::new(stdin)))
+            .stdout(stdout)
+            .output_limit(self.config.max_output_bytes);
+        let wasi = env
+            .iter()
+            .chain(&self.config.env)
+            .fold(wasi, |w, (k, v)| w.env(k, v));
+        let wasi = match self.preopen(wasi) {
+            Ok(wasi) => wasi,
+            Err(e) => return Invoked::failed(e.to_string()),
+        };
+        let config = InstanceConfig {
+            memory_limit_pages: self
+                .config
+                .memory_limit_mib
+                .map_or(u32::MAX, |mib| (mib * 16).min(u64::from(u32::MAX)) as u32),
+        };
+        let externs = self.imports.externs();
+        let report = luge_wasi::run_command(
+            &self.module,
+            &externs,
+            wasi,
+            self.config.stack_limit,
+            &config,
+            Some(counts),
+        );
+        let stdout = std::mem::take(&mut *captured.borrow_mut());
+        Invoked::from_report(report, stdout, &self.config)
+    }
+
+    fn preopen(&self, mut wasi: WasiCtxBuilder) -> Result<WasiCtxBuilder, luge_wasi::WasiError> {
+        for (host, guest) in &self.config.dirs {
+            wasi = wasi.preopen_dir(host, guest)?;
+        }
+        Ok(wasi)
+    }
+}
+
+/// What a function is run with.
+pub enum Invocation {
+    /// An HTTP request, mapped CGI-style when its sandbox starts (query
+    /// parameters as arguments, [`cgi_env`] as environment, the body as
+    /// stdin): on a worker, so that the event loop does not build it.
+    Request(Request),
+    /// Arguments, environment and stdin as they are.
+    Direct {
+        /// Arguments after the function's name.
+        args: Vec<String>,
+        /// Environment, before the route's own variables.
+        env: Vec<(String, String)>,
+        stdin: Vec<u8>,
+    },
+}
+
+impl Invocation {
+    /// The size of what the function reads on stdin.
+    pub fn stdin_len(&self) -> usize {
+        match self {
+            Invocation::Request(request) => request.body.len(),
+            Invocation::Direct { stdin, .. } => stdin.len(),
+        }
+    }
+
+    /// Arguments, environment and stdin.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(self) -> (Vec<String>, Vec<(String, String)>, Vec<u8>) {
+        match self {
+            Invocation::Request(request) => {
+                let args = query_args(&request.head.query);
+                let env = cgi_env(&request);
+                (args, env, request.body)
+            }
+            Invocation::Direct { args, env, stdin } => (args, env, stdin),
+        }
+    }
+}
+
+/// What one invocation produced.
+pub struct Invoked {
+    pub response: Response,
+    pub outcome: Outcome,
+    /// The trap kind, exit status or reason that goes with `outcome`.
+    pub detail: Option<String>,
+    pub trap: Option<TrapKind>,
+    pub init_time: Duration,
+    pub run_time: Duration,
+}
+
+impl Invoked {
+    fn failed(reason: String) -> Invoked {
+        Invoked {
+            response: Response::text(500, &format!("failed to start: {reason}\n")),
+            outcome: Outcome::Error,
+            detail: Some(reason),
+            trap: None,
+            init_time: Duration::ZERO,
+            run_time: Duration::ZERO,
+        }
+    }
+
+    /// Maps how the sandbox ended to the response: 200 with its stdout, 504
+    /// when its timeout stopped it, 500 with the reason otherwise.
+    fn from_report(report: CommandReport, stdout: Vec<u8>, config: &RouteConfig) -> Invoked {
+        let (response, outcome, detail, trap) = match report.outcome {
+            _ if report.output_limit_hit => {
+                let reason = format!(
+                    "output limit: the function wrote more than {} bytes",
+                    config.max_output_bytes
+                );
+                (
+                    Response::text(500, &format!("{reason}\n")),
+                    Outcome::Error,
+                    Some(reason),
+                    None,
+                )
+            }
+            Ok(()) => (
+                Response::new(200, &config.content_type, stdout),
+                Outcome::Ok,
+                None,
+                None,
+            ),
+            Err(Ended::TimedOut) => {
+                let ms = config.timeout.as_millis();
+                let body = format!("timeout: stopped after {ms} ms\n");
+                (
+                    Response::text(504, &body),
+                    Outcome::Timeout,
+                    Some(format!("{ms} ms")),
+                    None,
+                )
+            }
+            Err(Ended::Trap(kind)) => {
+                let body = format!("trap: {kind}\n");
+                (
+                    Response::text(500, &body),
+                    Outcome::Trap,
+                    Some(kind.to_string()),
+                    Some(kind),
+                )
+            }
+            Err(Ended::Exit(code)) => {
+                let body = format!("the function exited with status {code}\n");
+                (
+                    Response::text(500, &body),
+                    Outcome::Exit,
+                    Some(code.to_string()),
+                    None,
+                )
+            }
+            Err(Ended::Failed(reason)) => {
+                let body = format!("failed to start: {reason}\n");
+                (
+                    Response::text(500, &body),
+                    Outcome::Error,
+                    Some(reason),
+                    None,
+                )
+            }
+        };
+        Invoked {
+            response,
+            outcome,
+            detail,
+            trap,
+            init_time: report.instantiate_time,
+            run_time: report.run_time,
+        }
+    }
+}
+
+/// The query's parameters as arguments, as Sledge passes them: each
+/// `&`-separated part, percent-decoded (`?10` gives `10`, `?n=5&x` gives
+/// `n=5` and `x`).
+pub fn query_args(query: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(percent_decode)
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (a space in query strings); a malformed
+/// escape is kept as written.
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = match bytes.get(i..i + 3) {
+            Some([b'%', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match (escape, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The CGI variables for `request` (RFC 3875 names): method, path, query,
+/// body type and length, and every header as `HTTP_<NAME>`.
+pub fn cgi_env(request: &Request) -> Vec<(String, String)> {
+    let head = &request.head;
+    let mut env = vec![
+        ("REQUEST_METHOD".to_owned(), head.method.clone()),
+        ("PATH_INFO".to_owned(), head.path.clone()),
+        ("QUERY_STRING".to_owned(), head.query.clone()),
+        ("CONTENT_LENGTH".to_owned(), request.body.len().to_string()),
+        (
+            "SERVER_PROTOCOL".to_owned(),
+            format!("HTTP/1.{}", head.minor_version),
+        ),
+    ];
+    if let Some(content_type) = head.content_type() {
+        env.push(("CONTENT_TYPE".to_owned(), content_type.to_owned()));
+    }
+    for (name, value) in &head.headers {
+        let upper = name.to_ascii_uppercase().replace('-', "_");
+        // Already given above, or hop-by-hop and meaningless to a function.
+        if matches!(
+            upper.as_str(),
+            "CONTENT_TYPE" | "CONTENT_LENGTH" | "CONNECTION" | "TRANSFER_ENCODING"
+        ) {
+            continue;
+        }
+        env.push((
+            format!("HTTP_{upper}"),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_become_arguments() {
+        assert_eq!(query_args("10"), ["10"]);
+        assert_eq!(query_args("n=5&x"), ["n=5", "x"]);
+        assert_eq!(query_args("a%20b&c+d&%zz&%4"), ["a b", "c d", "%zz", "%4"]);
+        assert!(query_args("").is_empty());
+        assert_eq!(query_args("&&x&"), ["x"]);
+    }
+}

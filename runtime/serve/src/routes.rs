@@ -1,0 +1,87 @@
+//! The route table: every function the server runs, by name, and which
+//! one answers each path of each tenant port.
+
+use crate::deploy::Deployment;
+use crate::function::Function;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// A function the server runs, under the name it is listed by: `TENANT/ROUTE`
+/// for functions of the config file, the deployed name for deployed ones.
+pub struct Served {
+    pub function: Arc<Function>,
+    /// The tenant port its route is on.
+    pub port: u16,
+    /// How it was deployed, for functions deployed through the admin API.
+    pub deployment: Option<Deployment>,
+}
+
+/// Whatever answers requests and owns the [`RouteTable`], so that a
+/// deploy finished on another thread reaches it on the loop's thread.
+pub trait Routed: 'static {
+    fn routes(&mut self) -> &mut RouteTable;
+}
+
+/// Every function, and the routes to them.
+#[derive(Default)]
+pub struct RouteTable {
+    /// Every function, by name.
+    functions: BTreeMap<String, Served>,
+    /// Function names by tenant port, then request path (nested so that a
+    /// request's path is looked up as it is, without building a key).
+    routes: HashMap<u16, HashMap<String, String>>,
+}
+
+impl RouteTable {
+    /// A table of `functions`.
+    pub fn new(functions: Vec<(String, Served)>) -> RouteTable {
+        let mut table = RouteTable::default();
+        for (name, served) in functions {
+            table.install(name, served);
+        }
+        table
+    }
+
+    /// Serves `served` as `name` from now on, replacing a function of the
+    /// same name (calls in flight finish with the old one).
+    pub fn install(&mut self, name: String, served: Served) {
+        self.uninstall(&name);
+        let path = served.function.config.route.clone();
+        let on_port = self.routes.entry(served.port).or_default();
+        on_port.insert(path, name.clone());
+        self.functions.insert(name, served);
+    }
+
+    /// Stops serving `name`; returns what it served.
+    pub fn uninstall(&mut self, name: &str) -> Option<Served> {
+        let served = self.functions.remove(name)?;
+        let path = &served.function.config.route;
+        if let Some(on_port) = self.routes.get_mut(&served.port) {
+            if on_port.get(path).is_some_and(|n| n == name) {
+                on_port.remove(path);
+            }
+        }
+        Some(served)
+    }
+
+    /// The function listed as `name`.
+    pub fn get(&self, name: &str) -> Option<&Served> {
+        self.functions.get(name)
+    }
+
+    /// Every function, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Served)> {
+        self.functions.iter()
+    }
+
+    /// The name of the function on `port` at `path`.
+    pub fn name_at(&self, port: u16, path: &str) -> Option<&String> {
+        self.routes.get(&port)?.get(path)
+    }
+
+    /// The function on `port` at `path`.
+    pub fn function_at(&self, port: u16, path: &str) -> Option<&Arc<Function>> {
+        let name = self.name_at(port, path)?;
+        self.functions.get(name).map(|s| &s.function)
+    }
+}

@@ -1,0 +1,148 @@
+//! Running a WASI command — a module whose entry point is `_start` — once,
+//! in a sandbox of its own: what `luge run` does for one program and `luge
+//! serve` for every request.
+
+use crate::{output_limit_hit, WasiCtxBuilder};
+use luge_abi::TrapKind;
+use luge_runtime::lifecycle::{self, SandboxState};
+use luge_runtime::{CallError, Extern, Instance, InstanceConfig, InstantiationError, Module};
+use luge_scheduler::lifecycle::{Counts, Lifecycle};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a command ended other than by returning from `_start` (or calling
+/// `proc_exit(0)`, which counts as returning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// `proc_exit` with a non-zero status.
+    Exit(i32),
+    Trap(TrapKind),
+    /// Its scheduler task's timeout interrupted it.
+    TimedOut,
+    /// It could not start: a missing import, no `_start`, no memory.
+    Failed(String),
+}
+
+impl Ended {
+    /// The sandbox state this ending puts it in.
+    fn state(&self) -> SandboxState {
+        match self {
+            Ended::Exit(_) => SandboxState::Exited,
+            Ended::Trap(_) => SandboxState::Trapped,
+            Ended::TimedOut => SandboxState::TimedOut,
+            Ended::Failed(_) => SandboxState::Failed,
+        }
+    }
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Exit(code) => write!(f, "exited with status {code}"),
+            Ended::Trap(kind) => write!(f, "trap: {kind}"),
+            Ended::TimedOut => write!(f, "timed out"),
+            Ended::Failed(reason) => write!(f, "failed to start: {reason}"),
+        }
+    }
+}
+
+impl From<CallError> for Ended {
+    fn from(e: CallError) -> Ended {
+        match e {
+            CallError::Trap(kind) => Ended::Trap(kind),
+            CallError::Exit(code) => Ended::Exit(code),
+            other => Ended::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<InstantiationError> for Ended {
+    fn from(e: InstantiationError) -> Ended {
+        match e {
+            InstantiationError::Trap(kind) => Ended::Trap(kind),
+            InstantiationError::Exit(code) => Ended::Exit(code),
+            other => Ended::Failed(other.to_string()),
+        }
+    }
+}
+
+/// What happened to one run of a command.
+#[derive(Debug)]
+pub struct CommandReport {
+    pub outcome: Result<(), Ended>,
+    /// A memory refused to grow past its limit at some point.
+    pub memory_refused: bool,
+    /// The command wrote more than its output limit.
+    pub output_limit_hit: bool,
+    /// Creating the sandbox: memory, tables, data and element segments.
+    pub instantiate_time: Duration,
+    /// Running `_start`.
+    pub run_time: Duration,
+}
+
+/// Runs `module`'s `_start` once in a new sandbox with the WASI context
+/// `wasi`, a native stack limit of `max_stack` bytes and `config`'s limits.
+/// `imports` must come from [`crate::imports`] for this module (callers
+/// that run a module many times resolve them once). On a scheduler task,
+/// the task's timeout interrupts the guest. The sandbox's life cycle is
+/// counted process-wide and in `counts` (its route's, in `luge serve`).
+pub fn run_command(
+    module: &Module,
+    imports: &[Extern],
+    wasi: WasiCtxBuilder,
+    max_stack: usize,
+    config: &InstanceConfig,
+    counts: Option<Arc<Counts<SandboxState>>>,
+) -> CommandReport {
+    let mut lifecycle = lifecycle::new_sandbox(counts);
+    let store = wasi.build().store(max_stack);
+    store.interrupt_on_task_timeout();
+    let started = Instant::now();
+    let instance = Instance::new(module, &store, imports, config);
+    let instantiate_time = started.elapsed();
+    let outcome = instance.map_err(Ended::from).and_then(|instance| {
+        advance(&mut lifecycle, SandboxState::Running);
+        call_start(&instance)
+    });
+    // An interruption is the timeout's when the task timed out; otherwise
+    // the embedder's, a trap like any other.
+    let outcome = match outcome {
+        Err(Ended::Trap(TrapKind::Interrupted)) if luge_scheduler::task::timed_out() => {
+            Err(Ended::TimedOut)
+        }
+        other => other,
+    };
+    advance(
+        &mut lifecycle,
+        outcome
+            .as_ref()
+            .map_or_else(Ended::state, |()| SandboxState::Returned),
+    );
+    let memory_refused = store
+        .instances()
+        .iter()
+        .any(|i| i.memory().is_some_and(|m| m.growth_refused()));
+    CommandReport {
+        outcome,
+        memory_refused,
+        output_limit_hit: output_limit_hit(&store),
+        instantiate_time,
+        run_time: started.elapsed() - instantiate_time,
+    }
+}
+
+/// Moves the sandbox's life cycle on; a move the table refuses is a bug
+/// here, caught in debug builds by the life cycle itself.
+fn advance(lifecycle: &mut Lifecycle<SandboxState>, next: SandboxState) {
+    let _ = lifecycle.transition(next);
+}
+
+fn call_start(instance: &Instance) -> Result<(), Ended> {
+    let start = instance
+        .get_func("_start")
+        .ok_or_else(|| Ended::Failed("the module exports no `_start` function".into()))?;
+    match start.call(&[]) {
+        Ok(_) | Err(CallError::Exit(0)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
