@@ -454,10 +454,7 @@ fn resident_memory_bytes() -> Option<u64> {
     // statm counts pages: size, resident, shared, ...
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads a configuration value; it has no
-    // preconditions and returns -1 on error, which try_from rejects.
-    let page_size = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok()?;
-    Some(pages * page_size)
+    Some(pages * rustix::param::page_size() as u64)
 }
 
 /// How an invocation ended, as logged in [`InvocationLog::outcome`].

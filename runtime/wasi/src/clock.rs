@@ -3,6 +3,7 @@
 use crate::errno::{Errno, WasiResult};
 use luge_runtime::Caller;
 use luge_scheduler::task::{self, Wake};
+use rustix::time::{ClockId, Timespec};
 use std::time::Duration;
 
 /// Seconds and nanoseconds as WASI's nanosecond timestamps.
@@ -13,27 +14,28 @@ pub(crate) fn nanos(secs: i64, nsec: i64) -> u64 {
 }
 
 /// The host clock of a WASI clock id.
-pub(crate) fn clock_id(id: u32) -> WasiResult<libc::clockid_t> {
+pub(crate) fn clock_id(id: u32) -> WasiResult<ClockId> {
     Ok(match id {
-        0 => libc::CLOCK_REALTIME,
-        1 => libc::CLOCK_MONOTONIC,
-        2 => libc::CLOCK_PROCESS_CPUTIME_ID,
-        3 => libc::CLOCK_THREAD_CPUTIME_ID,
+        0 => ClockId::Realtime,
+        1 => ClockId::Monotonic,
+        2 => ClockId::ProcessCPUTime,
+        3 => ClockId::ThreadCPUTime,
         _ => return Err(Errno::Inval),
     })
 }
 
 /// The time on `id` now, in nanoseconds.
-pub(crate) fn clock_now(id: libc::clockid_t) -> WasiResult<u64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec to a valid pointer.
-    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
-        return Err(Errno::Inval);
-    }
-    Ok(nanos(ts.tv_sec, ts.tv_nsec))
+pub(crate) fn clock_now(id: ClockId) -> u64 {
+    timespec_nanos(rustix::time::clock_gettime(id))
+}
+
+/// The resolution of `id`, in nanoseconds.
+pub(crate) fn clock_resolution(id: ClockId) -> u64 {
+    timespec_nanos(rustix::time::clock_getres(id))
+}
+
+fn timespec_nanos(ts: Timespec) -> u64 {
+    nanos(ts.tv_sec, ts.tv_nsec)
 }
 
 /// Sleeps for `duration`, waking early when the sandbox is interrupted (its

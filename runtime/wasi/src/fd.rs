@@ -42,15 +42,10 @@ fn read_host_stdin(buf: &mut [u8], interrupted: &dyn Fn() -> bool) -> std::io::R
                 return Err(std::io::ErrorKind::Interrupted.into());
             }
         }
-        // SAFETY: reads at most `buf.len()` bytes into `buf`, which we hold
-        // exclusively.
-        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            return Err(error);
+        match rustix::io::read(std::io::stdin(), &mut *buf) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
 }

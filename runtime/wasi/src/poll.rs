@@ -6,6 +6,7 @@ use crate::fd::{host_stdin_readable_now, host_stdin_ready, Fd, Input, STDIN_SLIC
 use crate::guest::{element, Guest};
 use crate::WasiCtx;
 use luge_runtime::Caller;
+use rustix::time::ClockId;
 use std::time::{Duration, Instant};
 
 const SUBSCRIPTION_SIZE: u32 = 48;
@@ -55,11 +56,11 @@ fn parse(mem: &Guest, at: u32) -> WasiResult<(u64, Subscription)> {
             let flags = u16::from_le_bytes(field(&record, 40));
             let wait = if flags & SUBCLOCK_ABSTIME != 0 {
                 let clock = match clock {
-                    0 => libc::CLOCK_REALTIME,
-                    1 => libc::CLOCK_MONOTONIC,
+                    0 => ClockId::Realtime,
+                    1 => ClockId::Monotonic,
                     _ => return Err(Errno::Inval),
                 };
-                timeout.saturating_sub(clock_now(clock)?)
+                timeout.saturating_sub(clock_now(clock))
             } else {
                 timeout
             };

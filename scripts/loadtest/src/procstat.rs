@@ -11,24 +11,11 @@ pub struct Usage {
 
 /// Clock ticks per second, the unit of /proc/PID/stat's times.
 fn ticks_per_second() -> u64 {
-    // SAFETY: sysconf only reads a constant of the system; no memory is
-    // passed.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as u64
-    } else {
-        100
-    }
+    rustix::param::clock_ticks_per_second()
 }
 
 fn page_size() -> u64 {
-    // SAFETY: as above, sysconf reads a constant.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as u64
-    } else {
-        4096
-    }
+    rustix::param::page_size() as u64
 }
 
 /// Parses the text of /proc/PID/stat: utime and stime (fields 14, 15) and

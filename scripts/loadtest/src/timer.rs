@@ -5,8 +5,12 @@
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
+use rustix::time::{
+    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
+    Timespec,
+};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 pub struct Timer {
@@ -16,18 +20,8 @@ pub struct Timer {
 impl Timer {
     /// A disarmed timer, registered with `registry` under `token`.
     pub fn new(registry: &Registry, token: Token) -> io::Result<Timer> {
-        // SAFETY: timerfd_create takes no pointers; the result is checked.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just created, is valid, and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let flags = TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC;
+        let fd = timerfd_create(TimerfdClockId::Monotonic, flags)?;
         registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
         Ok(Timer { fd })
     }
@@ -36,32 +30,22 @@ impl Timer {
     /// would disarm it). Re-arming clears a pending expiry.
     pub fn arm(&self, after: Duration) -> io::Result<()> {
         let after = after.max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
+        let spec = Itimerspec {
+            it_interval: Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
-            it_value: libc::timespec {
-                tv_sec: after.as_secs() as libc::time_t,
-                tv_nsec: after.subsec_nanos() as libc::c_long,
-            },
+            it_value: Timespec::try_from(after).map_err(io::Error::other)?,
         };
-        // SAFETY: `spec` is a valid itimerspec for the duration of the
-        // call; the old value is not asked for (null).
-        let r =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        timerfd_settime(&self.fd, TimerfdTimerFlags::empty(), &spec)?;
         Ok(())
     }
 
     /// Consumes an expiry, so that the next one is a new readiness edge.
     pub fn clear(&self) {
+        // The fd is non-blocking: nothing to read (EAGAIN) is fine.
         let mut count = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into `count`, which has 8; the fd is
-        // non-blocking, and nothing to read (EAGAIN) is fine.
-        let _ = unsafe { libc::read(self.fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
+        let _ = rustix::io::read(&self.fd, &mut count);
     }
 }
 

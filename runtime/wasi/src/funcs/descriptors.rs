@@ -185,21 +185,10 @@ impl<'a> Call<'a> {
         let wanted_append = flags as u16 & FDFLAG_APPEND != 0;
         match self.ctx.fds.get(fd)? {
             Fd::File { file, append } => {
-                use std::os::fd::AsRawFd;
-                let raw = file.as_raw_fd();
-                // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
-                let rc = unsafe {
-                    let current = libc::fcntl(raw, libc::F_GETFL);
-                    let new = if wanted_append {
-                        current | libc::O_APPEND
-                    } else {
-                        current & !libc::O_APPEND
-                    };
-                    libc::fcntl(raw, libc::F_SETFL, new)
-                };
-                if rc != 0 {
-                    return Err(std::io::Error::last_os_error().into());
-                }
+                use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+                let mut flags = fcntl_getfl(&*file).map_err(std::io::Error::from)?;
+                flags.set(OFlags::APPEND, wanted_append);
+                fcntl_setfl(&*file, flags).map_err(std::io::Error::from)?;
                 *append = wanted_append;
                 Ok(())
             }

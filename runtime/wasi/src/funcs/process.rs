@@ -2,7 +2,7 @@
 //! sandbox learns about its process rather than its files.
 
 use super::Call;
-use crate::clock::{clock_id, clock_now, nanos};
+use crate::clock::{clock_id, clock_now, clock_resolution};
 use crate::errno::{Errno, WasiResult};
 use crate::guest::{element, offset, Guest};
 
@@ -49,20 +49,11 @@ impl<'a> Call<'a> {
     }
 
     pub(super) fn clock_res_get(&mut self, id: u32, res: u32) -> WasiResult<()> {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_getres writes one timespec to a valid pointer.
-        if unsafe { libc::clock_getres(clock_id(id)?, &mut ts) } != 0 {
-            return Err(Errno::Inval);
-        }
-        self.mem.write_u64(res, nanos(ts.tv_sec, ts.tv_nsec))
+        self.mem.write_u64(res, clock_resolution(clock_id(id)?))
     }
 
     pub(super) fn clock_time_get(&mut self, id: u32, _precision: u64, time: u32) -> WasiResult<()> {
-        let now = clock_now(clock_id(id)?)?;
-        self.mem.write_u64(time, now)
+        self.mem.write_u64(time, clock_now(clock_id(id)?))
     }
 
     /// Fills the buffer a block at a time: its length is the guest's to
