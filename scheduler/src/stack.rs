@@ -17,7 +17,7 @@ impl Stack {
         let page = page_size();
         let usable = size.div_ceil(page) * page;
         // The lowest page stays inaccessible as the guard.
-        let region = Region::reserve(usable + page)?;
+        let region = Region::reserve_stack(usable + page)?;
         region.commit(page, usable)?;
         Ok(Stack(region))
     }

@@ -28,10 +28,6 @@ pub struct Region {
 // SAFETY: a region is plain address space owned by this value; whoever
 // owns it may use it from any thread.
 unsafe impl Send for Region {}
-// SAFETY: `&self` methods change protections or contents of pages through
-// the kernel, never Rust-visible state; callers coordinate who uses which
-// range, as they must for the memory itself.
-unsafe impl Sync for Region {}
 
 impl Region {
     /// Reserves `size` bytes of inaccessible address space wherever the
@@ -46,7 +42,18 @@ impl Region {
     /// kernel places it elsewhere when the address is taken or out of
     /// reach, so callers compare [`Region::base`] with the hint.
     pub fn reserve_near(hint: *mut u8, size: usize) -> io::Result<Region> {
-        let flags = MapFlags::PRIVATE | MapFlags::NORESERVE;
+        Region::map(hint, size, MapFlags::empty())
+    }
+
+    /// [`Region::reserve`] for a thread or task stack (`MAP_STACK`: since
+    /// Linux 6.7 it also keeps transparent huge pages off the region, so a
+    /// stack's resident size is the pages it touched).
+    pub fn reserve_stack(size: usize) -> io::Result<Region> {
+        Region::map(std::ptr::null_mut(), size, MapFlags::STACK)
+    }
+
+    fn map(hint: *mut u8, size: usize, extra: MapFlags) -> io::Result<Region> {
+        let flags = MapFlags::PRIVATE | MapFlags::NORESERVE | extra;
         // SAFETY: a new anonymous mapping; without MAP_FIXED the kernel
         // never places it over an existing one, so no memory in use is
         // touched.
