@@ -1,0 +1,278 @@
+//! What a shared object is checked for before it is loaded: anything that
+//! would make the dynamic loader run its code.
+//!
+//! `dlopen` runs a library's initializers (`DT_INIT`, `DT_INIT_ARRAY`,
+//! `DT_PREINIT_ARRAY`), loads the libraries it needs (running theirs), and
+//! calls the resolvers of its IFUNC symbols and `IRELATIVE` relocations,
+//! all before it returns, so a foreign object would run code before the
+//! module descriptor could be checked. Objects that `awsm-compiler` links
+//! have none of these (they are linked with `-nostdlib`), so the loader
+//! refuses any object that has one. The check reads the dynamic segment
+//! through the program headers, as the dynamic loader does; section
+//! headers, which the loader ignores, are not trusted.
+
+use object::elf::{self, FileHeader64, GnuHashHeader, Rela64, Sym64};
+use object::read::elf::{Dyn, FileHeader, HashTable, ProgramHeader};
+use object::{Endianness, Pod, U32};
+
+/// Why an object was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadTimeCode {
+    #[error("not a 64-bit ELF shared object: {0}")]
+    Malformed(&'static str),
+    /// The dynamic loader would run code of the object, or load another
+    /// library, on `dlopen`.
+    #[error("it would run code as it is loaded ({0}); Luge modules have none")]
+    Runs(&'static str),
+}
+
+/// The dynamic tags whose presence makes `dlopen` run or load code.
+const REFUSED_TAGS: [(u32, &str); 9] = [
+    (elf::DT_NEEDED, "it needs another library"),
+    (elf::DT_INIT, "an initializer, DT_INIT"),
+    (elf::DT_INIT_ARRAY, "initializers, DT_INIT_ARRAY"),
+    (elf::DT_PREINIT_ARRAY, "initializers, DT_PREINIT_ARRAY"),
+    (elf::DT_FINI, "a finalizer, DT_FINI"),
+    (elf::DT_FINI_ARRAY, "finalizers, DT_FINI_ARRAY"),
+    (elf::DT_AUDIT, "an audit library, DT_AUDIT"),
+    (elf::DT_AUXILIARY, "a filter library, DT_AUXILIARY"),
+    (elf::DT_FILTER, "a filter library, DT_FILTER"),
+];
+
+/// The relocation type whose resolver runs at load time, on this host.
+#[cfg(target_arch = "x86_64")]
+const IRELATIVE: u32 = elf::R_X86_64_IRELATIVE;
+#[cfg(target_arch = "aarch64")]
+const IRELATIVE: u32 = elf::R_AARCH64_IRELATIVE;
+
+type Header = FileHeader64<Endianness>;
+
+/// Proof that an object passed [`check_no_load_time_code`]: what
+/// `sys::library` asks for before it loads one.
+#[derive(Debug)]
+pub struct NoLoadTimeCode(());
+
+/// Refuses an object (the bytes of a `.so` file) that would run any of its
+/// code, or load another library, when `dlopen`ed.
+pub fn check_no_load_time_code(data: &[u8]) -> Result<NoLoadTimeCode, LoadTimeCode> {
+    check(data).map(|()| NoLoadTimeCode(()))
+}
+
+fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
+    let malformed = |_| LoadTimeCode::Malformed("cannot read its ELF header");
+    let header = Header::parse(data).map_err(malformed)?;
+    let endian = header.endian().map_err(malformed)?;
+    let object = Object {
+        data,
+        endian,
+        segments: header
+            .program_headers(endian, data)
+            .map_err(|_| LoadTimeCode::Malformed("cannot read its program headers"))?,
+    };
+    let Some(dynamic) = object.dynamic()? else {
+        // Nothing for the dynamic loader to act on.
+        return Ok(());
+    };
+    let mut tables = DynamicTables::default();
+    for entry in dynamic {
+        let Some(tag) = entry.tag32(endian) else {
+            continue;
+        };
+        if let Some(&(_, what)) = REFUSED_TAGS.iter().find(|&&(t, _)| t == tag) {
+            return Err(LoadTimeCode::Runs(what));
+        }
+        tables.note(tag, entry.d_val(endian));
+    }
+    if tables.rel.is_some() {
+        return Err(LoadTimeCode::Malformed(
+            "REL relocations, which 64-bit objects do not use",
+        ));
+    }
+    object.check_symbols(&tables)?;
+    object.check_relocations(&tables, tables.rela, tables.rela_size)?;
+    object.check_relocations(&tables, tables.jmprel, tables.jmprel_size)
+}
+
+/// The addresses and sizes the dynamic segment gives for the tables the
+/// check reads.
+#[derive(Default)]
+struct DynamicTables {
+    symtab: Option<u64>,
+    hash: Option<u64>,
+    gnu_hash: Option<u64>,
+    rela: Option<u64>,
+    rela_size: u64,
+    jmprel: Option<u64>,
+    jmprel_size: u64,
+    rel: Option<u64>,
+}
+
+impl DynamicTables {
+    fn note(&mut self, tag: u32, value: u64) {
+        match tag {
+            elf::DT_SYMTAB => self.symtab = Some(value),
+            elf::DT_HASH => self.hash = Some(value),
+            elf::DT_GNU_HASH => self.gnu_hash = Some(value),
+            elf::DT_RELA => self.rela = Some(value),
+            elf::DT_RELASZ => self.rela_size = value,
+            elf::DT_JMPREL => self.jmprel = Some(value),
+            elf::DT_PLTRELSZ => self.jmprel_size = value,
+            elf::DT_REL => self.rel = Some(value),
+            _ => {}
+        }
+    }
+}
+
+struct Object<'data> {
+    data: &'data [u8],
+    endian: Endianness,
+    segments: &'data [<Header as FileHeader>::ProgramHeader],
+}
+
+impl<'data> Object<'data> {
+    fn dynamic(&self) -> Result<Option<&'data [<Header as FileHeader>::Dyn]>, LoadTimeCode> {
+        for segment in self.segments {
+            let dynamic = segment.dynamic(self.endian, self.data).map_err(|_| {
+                LoadTimeCode::Malformed("its dynamic segment lies outside the file")
+            })?;
+            if dynamic.is_some() {
+                return Ok(dynamic);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The file's bytes from virtual address `address` to the end of the
+    /// loaded segment that holds it.
+    fn bytes_at(&self, address: u64) -> Result<&'data [u8], LoadTimeCode> {
+        self.segments
+            .iter()
+            .filter(|s| s.p_type(self.endian) == elf::PT_LOAD)
+            .find_map(|s| {
+                let start = s.p_vaddr(self.endian);
+                let len = s.p_filesz(self.endian);
+                let offset = address.checked_sub(start).filter(|&o| o < len)?;
+                s.data_range(self.endian, self.data, address, len - offset)
+                    .ok()
+                    .flatten()
+            })
+            .ok_or(LoadTimeCode::Malformed(
+                "a dynamic table lies outside its segments",
+            ))
+    }
+
+    fn array<T: Pod>(&self, address: u64, count: u64) -> Result<&'data [T], LoadTimeCode> {
+        let count = usize::try_from(count).map_err(|_| LoadTimeCode::Malformed("a huge table"))?;
+        object::pod::slice_from_bytes(self.bytes_at(address)?, count)
+            .map(|(items, _)| items)
+            .map_err(|()| LoadTimeCode::Malformed("a dynamic table runs past its segment"))
+    }
+
+    /// Refuses IFUNC symbols defined in the object: resolving one (for a
+    /// relocation, or for `dlsym`) calls its resolver.
+    fn check_symbols(&self, tables: &DynamicTables) -> Result<(), LoadTimeCode> {
+        let Some(symtab) = tables.symtab else {
+            return Ok(());
+        };
+        let count = match (tables.gnu_hash, tables.hash) {
+            (Some(address), _) => gnu_hash_symbol_count(self.bytes_at(address)?, self.endian),
+            (None, Some(address)) => {
+                HashTable::<Header>::parse(self.endian, self.bytes_at(address)?)
+                    .ok()
+                    .map(|table| table.symbol_table_length())
+            }
+            (None, None) => None,
+        }
+        .ok_or(LoadTimeCode::Malformed("no readable symbol hash table"))?;
+        let symbols: &[Sym64<Endianness>] = self.array(symtab, count.into())?;
+        symbols.iter().try_for_each(|s| self.check_symbol(s))
+    }
+
+    fn check_symbol(&self, symbol: &Sym64<Endianness>) -> Result<(), LoadTimeCode> {
+        let defined = symbol.st_shndx.get(self.endian) != elf::SHN_UNDEF;
+        if defined && symbol.st_type() == elf::STT_GNU_IFUNC {
+            return Err(LoadTimeCode::Runs("an IFUNC symbol's resolver"));
+        }
+        Ok(())
+    }
+
+    /// Refuses `IRELATIVE` relocations, whose resolvers run at load time,
+    /// and relocations against IFUNC symbols of the object (which may lie
+    /// outside what the hash table counts).
+    fn check_relocations(
+        &self,
+        tables: &DynamicTables,
+        table: Option<u64>,
+        size: u64,
+    ) -> Result<(), LoadTimeCode> {
+        let Some(address) = table else {
+            return Ok(());
+        };
+        let entry = std::mem::size_of::<Rela64<Endianness>>() as u64;
+        let relocations: &[Rela64<Endianness>] = self.array(address, size / entry)?;
+        for relocation in relocations {
+            if relocation.r_type(self.endian, false) == IRELATIVE {
+                return Err(LoadTimeCode::Runs("an IRELATIVE relocation's resolver"));
+            }
+            let index = relocation.r_sym(self.endian, false);
+            if index != 0 {
+                let symtab = tables.symtab.ok_or(LoadTimeCode::Malformed(
+                    "a relocation names a symbol but there is no symbol table",
+                ))?;
+                let entry = std::mem::size_of::<Sym64<Endianness>>() as u64;
+                let address = symtab.checked_add(u64::from(index) * entry);
+                let address =
+                    address.ok_or(LoadTimeCode::Malformed("a symbol index out of range"))?;
+                let symbol: &[Sym64<Endianness>] = self.array(address, 1)?;
+                self.check_symbol(&symbol[0])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The number of dynamic symbols a GNU hash table covers: the symbols
+/// below its base, which it does not hash, and its chains up to the end of
+/// the longest one.
+fn gnu_hash_symbol_count(bytes: &[u8], endian: Endianness) -> Option<u32> {
+    let (header, rest) = object::pod::from_bytes::<GnuHashHeader<Endianness>>(bytes).ok()?;
+    let base = header.symbol_base.get(endian);
+    let bloom_bytes = usize::try_from(header.bloom_count.get(endian)).ok()? * 8;
+    let buckets = usize::try_from(header.bucket_count.get(endian)).ok()?;
+    let (buckets, chains) =
+        object::pod::slice_from_bytes::<U32<Endianness>>(rest.get(bloom_bytes..)?, buckets).ok()?;
+    let last_chain = buckets.iter().map(|b| b.get(endian)).max().unwrap_or(0);
+    if last_chain < base {
+        // No symbol is hashed.
+        return Some(base);
+    }
+    let chains = object::pod::slice_from_all_bytes::<U32<Endianness>>(chains).ok()?;
+    let start = usize::try_from(last_chain - base).ok()?;
+    let end = chains
+        .get(start..)?
+        .iter()
+        .position(|c| c.get(endian) & 1 != 0)?;
+    u32::try_from(start + end + 1).ok()?.checked_add(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_that_are_not_elf_are_refused() {
+        assert!(matches!(
+            check(b"\x7fELF but not really"),
+            Err(LoadTimeCode::Malformed(_))
+        ));
+        assert!(matches!(check(&[]), Err(LoadTimeCode::Malformed(_))));
+    }
+
+    #[test]
+    fn this_test_binary_is_refused() {
+        // A Rust executable has initializers and needs libc: whatever the
+        // loader would do with it, the check names a reason to refuse.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(matches!(check(&me), Err(LoadTimeCode::Runs(_))));
+    }
+}
