@@ -246,7 +246,10 @@ fn gnu_hash_symbol_count(bytes: &[u8], endian: Endianness) -> Option<u32> {
         // No symbol is hashed.
         return Some(base);
     }
-    let chains = object::pod::slice_from_all_bytes::<U32<Endianness>>(chains).ok()?;
+    // The chains run on to the end of the table, which `bytes` does not
+    // mark: take every whole entry up to the end of the segment.
+    let whole = chains.len() / std::mem::size_of::<U32<Endianness>>();
+    let (chains, _) = object::pod::slice_from_bytes::<U32<Endianness>>(chains, whole).ok()?;
     let start = usize::try_from(last_chain - base).ok()?;
     let end = chains
         .get(start..)?
@@ -266,6 +269,41 @@ mod tests {
             Err(LoadTimeCode::Malformed(_))
         ));
         assert!(matches!(check(&[]), Err(LoadTimeCode::Malformed(_))));
+    }
+
+    /// A GNU hash table: `base` unhashed symbols, then buckets `buckets`,
+    /// then `chains`, then `padding` stray bytes up to the segment's end.
+    fn gnu_hash(base: u32, buckets: &[u32], chains: &[u32], padding: usize) -> Vec<u8> {
+        let mut table = Vec::new();
+        for word in [buckets.len() as u32, base, 1, 6] {
+            table.extend_from_slice(&word.to_le_bytes());
+        }
+        table.extend_from_slice(&[0xff; 8]);
+        for word in buckets.iter().chain(chains) {
+            table.extend_from_slice(&word.to_le_bytes());
+        }
+        table.resize(table.len() + padding, 0xab);
+        table
+    }
+
+    #[test]
+    fn gnu_hash_tables_count_their_symbols_whatever_follows_them() {
+        let le = Endianness::Little;
+        // Symbols 2, 3 and 4 are hashed; chain ends are odd.
+        for padding in 0..4 {
+            let table = gnu_hash(2, &[0, 2, 3], &[11, 20, 31], padding);
+            assert_eq!(gnu_hash_symbol_count(&table, le), Some(5), "{padding}");
+        }
+        // Nothing hashed: only the symbols below the base.
+        assert_eq!(
+            gnu_hash_symbol_count(&gnu_hash(3, &[0, 0], &[], 1), le),
+            Some(3)
+        );
+        // A chain that never ends is malformed.
+        assert_eq!(
+            gnu_hash_symbol_count(&gnu_hash(1, &[1], &[2, 4], 0), le),
+            None
+        );
     }
 
     #[test]
