@@ -72,21 +72,14 @@ impl States for SandboxState {
     }
 }
 
-/// Every sandbox's states, process-wide.
-static SANDBOXES: Counts<SandboxState> = Counts::new();
-
-/// How many times, process-wide, a sandbox entered each state.
-pub fn sandbox_counts() -> &'static Counts<SandboxState> {
-    &SANDBOXES
-}
-
-/// A new sandbox's life cycle, in `Instantiating`, counted process-wide and
-/// in `group` (its route's counts, in `luge serve`).
+/// A new sandbox's life cycle, in `Instantiating`, counted in `group` (its
+/// route's counts, in `luge serve`). There are no process-wide sandbox
+/// counts: nothing reads them, and every sandbox would pay for them.
 pub fn new_sandbox(group: Option<Arc<Counts<SandboxState>>>) -> Lifecycle<SandboxState> {
     Lifecycle::new(
         SandboxState::Instantiating,
         CountsTo {
-            process: Some(&SANDBOXES),
+            process: None,
             group,
         },
     )

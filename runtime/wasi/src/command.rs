@@ -85,7 +85,7 @@ pub struct CommandReport {
 /// `imports` must come from [`crate::imports`] for this module (callers
 /// that run a module many times resolve them once). On a scheduler task,
 /// the task's timeout interrupts the guest. The sandbox's life cycle is
-/// counted process-wide and in `counts` (its route's, in `luge serve`).
+/// counted in `counts` (its route's, in `luge serve`).
 pub fn run_command(
     module: &Module,
     imports: &[Extern],
