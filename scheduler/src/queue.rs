@@ -1,22 +1,40 @@
-//! Where runnable tasks wait, by policy.
+//! Where runnable tasks wait, by group and by policy.
 //!
-//! - FIFO: each worker's local deque (tasks woken there), then new tasks in
-//!   arrival order, then preempted tasks in round robin, then stealing from
-//!   other workers. New tasks go before preempted ones: a short function
-//!   that arrives while long ones share the cores waits at most about one
-//!   quantum, not one quantum per long task queued before it.
-//! - EDF: one queue ordered by absolute deadline (earliest first; tasks
+//! A worker picks a group first, then a task of that group:
+//!
+//! - **Groups** ([`crate::group`]): a group that has spent its CPU budget
+//!   for the period runs only when no other group has work; then a group
+//!   with a task still on time goes before one whose waiting tasks all
+//!   missed their deadlines; then the group with the least CPU time for its
+//!   weight; ties go round robin.
+//! - **Tasks of a group, FIFO:** new tasks in arrival order, then preempted
+//!   and woken ones in round robin. New tasks go before preempted ones: a
+//!   short function that arrives while long ones share the cores waits at
+//!   most about one quantum, not one quantum per long task queued before
+//!   it.
+//! - **Tasks of a group, EDF:** by absolute deadline (earliest first; tasks
 //!   without a deadline after all others, in arrival order).
+//!
+//! **Deadline misses**, in both policies: a task whose absolute deadline
+//! has passed drops behind every task of its group still on time (and its
+//! group behind groups with work on time), into a round robin of late
+//! tasks. It is not killed: ending it is up to its owner (`luge serve`
+//! does so for routes that ask, with their timeout). Without this rule a
+//! runaway task would keep the earliest deadline forever and outrank every
+//! task that arrived after it. Tasks without a deadline are never late.
+//!
+//! One lock guards all of it: picking a group needs a view of all groups,
+//! and with a handful of workers the lock is held for well under a
+//! microsecond per pick.
 
+use crate::group::Group;
 use crate::task::Task;
-use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// How workers choose the next task.
+/// How workers choose the next task of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// First in, first out, with round robin among preempted tasks.
@@ -25,9 +43,8 @@ pub enum Policy {
     Edf,
 }
 
-/// A task in the EDF queue.
+/// A task in a group's EDF heap.
 struct ByDeadline {
-    deadline: Option<Instant>,
     seq: u64,
     task: Box<Task>,
 }
@@ -35,7 +52,7 @@ struct ByDeadline {
 impl ByDeadline {
     /// Earlier deadlines first, then arrival order.
     fn key(&self) -> (bool, Option<Instant>, u64) {
-        (self.deadline.is_none(), self.deadline, self.seq)
+        (self.task.deadline.is_none(), self.task.deadline, self.seq)
     }
 }
 
@@ -60,108 +77,293 @@ impl Ord for ByDeadline {
     }
 }
 
+/// What the best waiting task of a group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// Still on time, with this deadline (none under FIFO or without one).
+    OnTime(Option<Instant>),
+    /// Every waiting task missed its deadline.
+    Late,
+}
+
+/// The waiting tasks of one group.
+struct GroupQueue {
+    group: Arc<Group>,
+    /// FIFO: tasks that have not run yet.
+    fresh: VecDeque<Box<Task>>,
+    /// FIFO: tasks preempted or woken, on time.
+    again: VecDeque<Box<Task>>,
+    /// EDF: tasks on time.
+    by_deadline: BinaryHeap<ByDeadline>,
+    /// Tasks past their deadline, round robin.
+    late: VecDeque<Box<Task>>,
+    /// Tasks waiting here.
+    len: usize,
+    /// Tasks of the group running on a worker.
+    running: usize,
+    /// When the group was last picked (in picks), for round robin on ties.
+    last_pick: u64,
+}
+
+fn is_late(task: &Task, now: Instant) -> bool {
+    task.deadline.is_some_and(|d| d <= now)
+}
+
+impl GroupQueue {
+    fn new(group: Arc<Group>) -> GroupQueue {
+        GroupQueue {
+            group,
+            fresh: VecDeque::new(),
+            again: VecDeque::new(),
+            by_deadline: BinaryHeap::new(),
+            late: VecDeque::new(),
+            len: 0,
+            running: 0,
+            last_pick: 0,
+        }
+    }
+
+    /// Moves tasks that missed their deadline while waiting to the late
+    /// round robin. Each queue is in arrival or deadline order, so looking
+    /// at its front is enough to find the next one on time.
+    fn settle(&mut self, now: Instant) {
+        for queue in [&mut self.fresh, &mut self.again] {
+            while queue.front().is_some_and(|t| is_late(t, now)) {
+                self.late.extend(queue.pop_front());
+            }
+        }
+        while self
+            .by_deadline
+            .peek()
+            .is_some_and(|e| is_late(&e.task, now))
+        {
+            self.late.extend(self.by_deadline.pop().map(|e| e.task));
+        }
+    }
+
+    /// The best waiting task's class; call [`GroupQueue::settle`] first.
+    fn waiting(&self) -> Waiting {
+        if let Some(first) = self.by_deadline.peek() {
+            Waiting::OnTime(first.task.deadline)
+        } else if !self.fresh.is_empty() || !self.again.is_empty() {
+            Waiting::OnTime(None)
+        } else {
+            Waiting::Late
+        }
+    }
+
+    /// Whether the group has tasks waiting or running.
+    fn busy(&self) -> bool {
+        self.len > 0 || self.running > 0
+    }
+
+    fn pop(&mut self) -> Option<Box<Task>> {
+        let task = self
+            .fresh
+            .pop_front()
+            .or_else(|| self.again.pop_front())
+            .or_else(|| self.by_deadline.pop().map(|e| e.task))
+            .or_else(|| self.late.pop_front())?;
+        self.len -= 1;
+        self.running += 1;
+        Some(task)
+    }
+}
+
+struct Groups {
+    queues: HashMap<u64, GroupQueue>,
+    /// Picks so far.
+    picks: u64,
+    /// Tasks queued so far, for arrival order in the EDF heaps.
+    seq: u64,
+}
+
+impl Groups {
+    /// The queue of `group`, which, if it had no work, becomes busy level
+    /// with the least-served busy group (see [`Group::catch_up`]).
+    fn queue_for(&mut self, group: &Arc<Group>) -> &mut GroupQueue {
+        let idle = self.queues.get(&group.id).is_none_or(|q| !q.busy());
+        if idle {
+            let floor = self
+                .queues
+                .values()
+                .filter(|q| q.busy())
+                .map(|q| q.group.virtual_time())
+                .min();
+            if let Some(floor) = floor {
+                group.catch_up(floor);
+            }
+        }
+        self.queues
+            .entry(group.id)
+            .or_insert_with(|| GroupQueue::new(group.clone()))
+    }
+
+    /// The busy group a worker should serve next.
+    fn best(&mut self, now: Instant) -> Option<&mut GroupQueue> {
+        self.queues
+            .values_mut()
+            .filter(|q| q.len > 0)
+            .map(|q| {
+                q.settle(now);
+                let key = (
+                    q.group.exhausted(now),
+                    q.waiting() == Waiting::Late,
+                    q.group.virtual_time(),
+                    q.last_pick,
+                );
+                (key, q)
+            })
+            .min_by_key(|(key, _)| *key)
+            .map(|(_, q)| q)
+    }
+}
+
+/// Where a queued task comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Came {
+    New,
+    Woken,
+    Preempted,
+}
+
+/// What the ticker knows about a running task.
+pub(crate) struct Running {
+    pub group: Arc<Group>,
+    pub deadline: Option<Instant>,
+}
+
 pub(crate) struct RunQueue {
     policy: Policy,
-    /// FIFO: tasks that have not run yet.
-    fresh: Injector<Box<Task>>,
-    /// FIFO: preempted tasks.
-    injector: Injector<Box<Task>>,
-    stealers: Vec<Stealer<Box<Task>>>,
-    by_deadline: Mutex<BinaryHeap<ByDeadline>>,
-    seq: AtomicU64,
+    groups: Mutex<Groups>,
 }
 
 impl RunQueue {
-    pub fn new(policy: Policy, deques: &[Deque<Box<Task>>]) -> RunQueue {
+    pub fn new(policy: Policy) -> RunQueue {
         RunQueue {
             policy,
-            fresh: Injector::new(),
-            injector: Injector::new(),
-            stealers: deques.iter().map(Deque::stealer).collect(),
-            by_deadline: Mutex::new(BinaryHeap::new()),
-            seq: AtomicU64::new(0),
-        }
-    }
-
-    pub fn policy(&self) -> Policy {
-        self.policy
-    }
-
-    /// Queues a task that has not run yet.
-    pub fn push_new(&self, task: Box<Task>) {
-        match self.policy {
-            Policy::Fifo => self.fresh.push(task),
-            Policy::Edf => self.push(task),
-        }
-    }
-
-    /// Queues `task` globally: behind all waiting tasks (FIFO) or by its
-    /// deadline (EDF).
-    pub fn push(&self, task: Box<Task>) {
-        match self.policy {
-            Policy::Fifo => self.injector.push(task),
-            Policy::Edf => self.by_deadline.lock().unwrap().push(ByDeadline {
-                deadline: task.deadline,
-                seq: self.seq.fetch_add(1, Ordering::Relaxed),
-                task,
+            groups: Mutex::new(Groups {
+                queues: HashMap::new(),
+                picks: 0,
+                seq: 0,
             }),
         }
     }
 
-    /// Queues `task` on the worker owning `deque` where the policy allows.
-    pub fn push_local(&self, deque: &Deque<Box<Task>>, task: Box<Task>) {
-        match self.policy {
-            Policy::Fifo => deque.push(task),
-            Policy::Edf => self.push(task),
+    /// Queues a task that has not run yet.
+    pub fn push_new(&self, task: Box<Task>, now: Instant) {
+        self.enqueue(task, Came::New, now);
+    }
+
+    /// Queues a task woken from a wait: behind the waiting tasks of its
+    /// group (FIFO) or by its deadline (EDF).
+    pub fn push_woken(&self, task: Box<Task>, now: Instant) {
+        self.enqueue(task, Came::Woken, now);
+    }
+
+    /// Queues a task that a worker ran and that gave the worker up, as
+    /// [`RunQueue::push_woken`] does.
+    pub fn push_preempted(&self, task: Box<Task>, now: Instant) {
+        self.enqueue(task, Came::Preempted, now);
+    }
+
+    /// A task that a worker ran has blocked or ended.
+    pub fn stopped(&self, task: &Task) {
+        let mut groups = self.groups.lock().unwrap();
+        if let Some(queue) = groups.queues.get_mut(&task.group.id) {
+            queue.running -= 1;
         }
     }
 
-    /// The next task for worker `index`.
-    pub fn pop(&self, index: usize, deque: &Deque<Box<Task>>) -> Option<Box<Task>> {
-        match self.policy {
-            Policy::Fifo => deque.pop().or_else(|| self.steal(index)),
-            Policy::Edf => self.by_deadline.lock().unwrap().pop().map(|e| e.task),
+    fn enqueue(&self, task: Box<Task>, came: Came, now: Instant) {
+        let mut groups = self.groups.lock().unwrap();
+        groups.seq += 1;
+        let seq = groups.seq;
+        if came == Came::Preempted {
+            // Still busy: not a return from idle.
+            if let Some(queue) = groups.queues.get_mut(&task.group.id) {
+                queue.running -= 1;
+                queue.len += 1;
+            }
+        }
+        let queue = groups.queue_for(&task.group);
+        if came != Came::Preempted {
+            queue.len += 1;
+        }
+        if is_late(&task, now) {
+            queue.late.push_back(task);
+            return;
+        }
+        match (self.policy, came) {
+            (Policy::Fifo, Came::New) => queue.fresh.push_back(task),
+            (Policy::Fifo, _) => queue.again.push_back(task),
+            (Policy::Edf, _) => queue.by_deadline.push(ByDeadline { seq, task }),
         }
     }
 
-    /// From the new tasks, else the preempted ones, else another worker.
-    fn steal(&self, index: usize) -> Option<Box<Task>> {
-        std::iter::repeat_with(|| {
-            // One at a time from the shared queues: a batch moved to this
-            // worker's deque would run before newer arrivals elsewhere.
-            self.fresh
-                .steal()
-                .or_else(|| self.injector.steal())
-                .or_else(|| {
-                    self.stealers
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != index)
-                        .map(|(_, s)| s.steal())
-                        .collect::<Steal<_>>()
-                })
-        })
-        .find(|s| !s.is_retry())
-        .and_then(Steal::success)
+    /// The next task to run, if any waits.
+    pub fn pop(&self, now: Instant) -> Option<Box<Task>> {
+        let mut groups = self.groups.lock().unwrap();
+        groups.picks += 1;
+        let pick = groups.picks;
+        let queue = groups.best(now)?;
+        queue.last_pick = pick;
+        queue.pop()
     }
 
     /// Whether any task waits to run.
     pub fn has_work(&self) -> bool {
-        self.earliest_waiting().is_some()
+        let groups = self.groups.lock().unwrap();
+        groups.queues.values().any(|q| q.len > 0)
     }
 
-    /// `None` when nothing waits; otherwise the earliest deadline among
-    /// waiting tasks (`Some(None)` when no waiting task has one, or under
-    /// FIFO, which does not look at deadlines).
-    pub fn earliest_waiting(&self) -> Option<Option<Instant>> {
-        match self.policy {
-            Policy::Fifo => {
-                let waiting = !self.fresh.is_empty()
-                    || !self.injector.is_empty()
-                    || self.stealers.iter().any(|s| !s.is_empty());
-                waiting.then_some(None)
+    /// Whether a waiting task should replace `running`, which has run for
+    /// a quantum or longer when `overran`. At once: a task of a group with
+    /// budget left over one without, a task on time over a late one, and,
+    /// within a group under EDF, an earlier deadline. After a quantum: any
+    /// task of the same group (round robin), or of a group with no more CPU
+    /// time for its weight than the running task's.
+    pub fn should_preempt(&self, running: &Running, overran: bool, now: Instant) -> bool {
+        let mut groups = self.groups.lock().unwrap();
+        let running_rank = (
+            running.group.exhausted(now),
+            running.deadline.is_some_and(|d| d <= now),
+        );
+        groups.queues.values_mut().filter(|q| q.len > 0).any(|q| {
+            q.settle(now);
+            let waiting = q.waiting();
+            let rank = (q.group.exhausted(now), waiting == Waiting::Late);
+            match rank.cmp(&running_rank) {
+                CmpOrdering::Less => true,
+                CmpOrdering::Greater => false,
+                CmpOrdering::Equal if q.group.id == running.group.id => {
+                    self.preempts_within_group(waiting, running.deadline, overran)
+                }
+                CmpOrdering::Equal => {
+                    overran && q.group.virtual_time() <= running.group.virtual_time()
+                }
             }
-            Policy::Edf => self.by_deadline.lock().unwrap().peek().map(|e| e.deadline),
+        })
+    }
+
+    /// Within one group, and both on time or both late.
+    fn preempts_within_group(
+        &self,
+        waiting: Waiting,
+        running: Option<Instant>,
+        overran: bool,
+    ) -> bool {
+        match (self.policy, waiting) {
+            (Policy::Edf, Waiting::OnTime(deadline)) => {
+                // No deadline sorts after every deadline.
+                let rank = |d: Option<Instant>| (d.is_none(), d);
+                match rank(deadline).cmp(&rank(running)) {
+                    CmpOrdering::Less => true,
+                    CmpOrdering::Equal => overran,
+                    CmpOrdering::Greater => false,
+                }
+            }
+            _ => overran,
         }
     }
 }

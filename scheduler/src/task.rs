@@ -7,6 +7,7 @@
 //! is never inlined because a task may resume on another thread.
 
 use crate::context::{switch, Context};
+use crate::group::Group;
 use crate::hooks;
 use crate::lifecycle::{self, Counts, Lifecycle, TaskState as State};
 use crate::stack::Stack;
@@ -31,6 +32,9 @@ pub struct TaskOptions {
     /// [`lifecycle::task_counts`]: its group's counts (a route's, in
     /// `luge serve`).
     pub counts: Option<Arc<Counts<State>>>,
+    /// The group whose share of the CPU the task runs in (see
+    /// [`crate::group`]); `None` means the scheduler's default group.
+    pub group: Option<Arc<Group>>,
 }
 
 /// Why a blocked task was woken.
@@ -108,11 +112,37 @@ impl Timeout {
     }
 }
 
+/// A spawned task, as its spawner may still act on it.
+#[derive(Clone, Default)]
+pub struct TaskHandle {
+    timeout: Option<Arc<Timeout>>,
+}
+
+impl TaskHandle {
+    pub(crate) fn new(timeout: Option<Arc<Timeout>>) -> TaskHandle {
+        TaskHandle { timeout }
+    }
+
+    /// Ends the task's time now, as if its timeout had passed: its timeout
+    /// action runs (a guest is interrupted) and its next wait returns
+    /// [`Wake::TimedOut`]. A task that is blocked when this is called is
+    /// woken at its own wake-up time or timeout, whichever comes first.
+    /// Does nothing for a task spawned without a timeout, or after it.
+    pub fn stop(&self) {
+        if let Some(timeout) = &self.timeout {
+            timeout.fire();
+        }
+    }
+}
+
 pub struct Task {
     body: Option<Box<dyn FnOnce() + Send>>,
     pub(crate) lifecycle: Lifecycle<State>,
-    /// Absolute deadline, for the EDF policy.
+    /// Absolute deadline: the EDF order, and lateness in both policies.
     pub(crate) deadline: Option<Instant>,
+    pub(crate) group: Arc<Group>,
+    /// CPU time of the slices the task has finished.
+    pub(crate) cpu: Duration,
     /// Where the task was suspended; valid once it has run.
     pub(crate) context: Context,
     pub(crate) stack: Option<Stack>,
@@ -131,11 +161,14 @@ impl Task {
         deadline: Option<Instant>,
         timeout: Option<Arc<Timeout>>,
         counts: Option<Arc<Counts<State>>>,
+        group: Arc<Group>,
     ) -> Box<Task> {
         Box::new(Task {
             body: Some(body),
             lifecycle: lifecycle::new_task(counts),
             deadline,
+            group,
+            cpu: Duration::ZERO,
             context: Context::default(),
             stack: None,
             timeout,
@@ -160,7 +193,7 @@ impl Task {
     /// before the task sees [`Wake::TimedOut`].
     pub(crate) fn wake(&mut self, ready: bool, now: Instant) {
         self.woke = match &self.timeout {
-            Some(t) if t.at <= now => {
+            Some(t) if t.at <= now || t.fired() => {
                 t.fire();
                 Wake::TimedOut
             }
@@ -184,6 +217,8 @@ pub(crate) struct Current {
     pub task: *mut Task,
     pub worker: *mut Context,
     pub stack_bottom: usize,
+    /// When the worker switched to the task.
+    pub slice_start: Instant,
 }
 
 thread_local! {
@@ -313,6 +348,16 @@ pub fn timed_out() -> bool {
     current()
         .and_then(|c| unsafe { (*c.task).timeout.as_ref().map(|t| t.fired()) })
         .unwrap_or(false)
+}
+
+/// CPU time the current task has used so far, this slice included (zero
+/// outside a task): what `luge serve` learns a route's execution time
+/// from, without the time its task spent waiting or blocked.
+pub fn cpu_time() -> Duration {
+    // SAFETY: called from the running task, which reads its own field.
+    current().map_or(Duration::ZERO, |c| unsafe {
+        (*c.task).cpu + c.slice_start.elapsed()
+    })
 }
 
 /// Lowest usable address of the running task's stack, when the caller runs

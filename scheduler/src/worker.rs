@@ -1,25 +1,27 @@
 //! Worker threads that run tasks on their own stacks.
 //!
-//! Each worker has a local deque; new tasks go to a global injector, and a
-//! worker with nothing to do takes from the injector or steals from another
-//! worker's deque. A task runs on a pooled stack and may give up the worker
-//! (see [`crate::task`]): when it yields it is queued again behind every
-//! waiting task (FIFO round robin); when it sleeps its worker's timers wake
-//! it, and when it waits for IO the scheduler's IO loop does, while the
-//! workers run other tasks. A ticker thread preempts tasks that overran
-//! their quantum and fires timeouts.
+//! Workers take tasks from one run queue, which picks by group and policy
+//! ([`crate::queue`]). A task runs on a pooled stack and may give up the
+//! worker (see [`crate::task`]): when it yields it is queued again behind
+//! the waiting tasks of its group (FIFO round robin); when it sleeps its
+//! worker's timers wake it, and when it waits for IO the scheduler's IO
+//! loop does, while the workers run other tasks. A ticker thread charges
+//! running tasks' CPU time to their groups, preempts tasks that the queue
+//! would replace by a waiting one, and fires timeouts.
 
 use crate::context::{switch, Context};
+use crate::group::{Group, DEFAULT_WEIGHT};
 use crate::hooks;
 use crate::io::IoHandle;
 use crate::lifecycle::{States, TaskState as State};
 use crate::parked::Parked;
-use crate::queue::{Policy, RunQueue};
+use crate::queue::{Policy, RunQueue, Running};
 use crate::sleepers::{Pending, Sleepers};
 use crate::stack::{Stack, StackPool};
-use crate::task::{set_current, task_entry, Current, Task, TaskOptions, Timeout, Wait};
+use crate::task::{
+    set_current, task_entry, Current, Task, TaskHandle, TaskOptions, Timeout, Wait,
+};
 
-use crossbeam_deque::Worker as Deque;
 use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 use std::collections::BTreeMap;
 use std::os::unix::thread::JoinHandleExt;
@@ -41,15 +43,44 @@ struct WorkerSlot {
     /// When the running task was last switched to, in nanoseconds since the
     /// scheduler's epoch; 0 while the worker runs no task.
     running_since: AtomicU64,
-    /// The running task's deadline in the same unit; `u64::MAX` for none.
-    running_deadline: AtomicU64,
+    /// Until when the running task's CPU time has been charged to its
+    /// group, in the same unit; 0 while the worker runs no task.
+    charged_until: AtomicU64,
     /// When the running task times out, in the same unit; `u64::MAX` for
     /// no timeout.
     running_timeout: AtomicU64,
+    /// The running task's group and deadline.
+    running: Mutex<Option<Running>>,
+}
+
+impl WorkerSlot {
+    /// Charges the running task's group for its CPU time up to `now`
+    /// (nanoseconds since the epoch), from the ticker while it runs and
+    /// from its worker when its slice ends; whichever comes second charges
+    /// only what the first did not.
+    fn charge(&self, group: &Group, now: u64, at: Instant) {
+        let mut since = self.charged_until.load(Ordering::Acquire);
+        while since != 0 && since < now {
+            match self.charged_until.compare_exchange(
+                since,
+                now,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    group.charge(Duration::from_nanos(now - since), at);
+                    return;
+                }
+                Err(current) => since = current,
+            }
+        }
+    }
 }
 
 pub(crate) struct Shared {
     queue: RunQueue,
+    /// The group of tasks spawned without one.
+    default_group: Arc<Group>,
     stacks: StackPool,
     /// Tasks spawned and not yet finished.
     pending: Pending,
@@ -66,10 +97,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn now_nanos(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64 + 1
-    }
-
     fn nanos_at(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
@@ -78,7 +105,7 @@ impl Shared {
     /// for happened (see [`Task::wake`]).
     pub(crate) fn requeue_woken(&self, mut task: Box<Task>, ready: bool, now: Instant) {
         task.wake(ready, now);
-        self.queue.push(task);
+        self.queue.push_woken(task, now);
         self.sleepers.wake_one();
     }
 
@@ -140,10 +167,10 @@ impl Scheduler {
         policy: Policy,
     ) -> Scheduler {
         let workers = workers.max(1);
-        let deques: Vec<_> = (0..workers).map(|_| Deque::new_fifo()).collect();
         let (io, poll) = IoHandle::new().expect("cannot create the scheduler's IO poller");
         let shared = Arc::new(Shared {
-            queue: RunQueue::new(policy, &deques),
+            queue: RunQueue::new(policy),
+            default_group: Group::new("default", DEFAULT_WEIGHT, None),
             stacks: StackPool::new(stack_size, 4096),
             pending: Pending::default(),
             shutdown: AtomicBool::new(false),
@@ -153,8 +180,9 @@ impl Scheduler {
                 .map(|_| WorkerSlot {
                     thread: AtomicU64::new(0),
                     running_since: AtomicU64::new(0),
-                    running_deadline: AtomicU64::new(u64::MAX),
+                    charged_until: AtomicU64::new(0),
                     running_timeout: AtomicU64::new(u64::MAX),
+                    running: Mutex::new(None),
                 })
                 .collect(),
             epoch: Instant::now(),
@@ -168,14 +196,12 @@ impl Scheduler {
                 .spawn(body)
                 .expect("cannot start a scheduler thread")
         };
-        let threads = deques
-            .into_iter()
-            .enumerate()
-            .map(|(index, deque)| {
+        let threads = (0..workers)
+            .map(|index| {
                 let worker_shared = shared.clone();
                 let thread = start(
                     format!("luge-worker-{index}"),
-                    Box::new(move || worker_loop(index, deque, &worker_shared)),
+                    Box::new(move || worker_loop(index, &worker_shared)),
                 );
                 shared.slots[index]
                     .thread
@@ -213,8 +239,12 @@ impl Scheduler {
     }
 
     /// Queues `body` to run on some worker with a deadline and a timeout
-    /// (see [`TaskOptions`]), both counted from now.
-    pub fn spawn_with(&self, options: TaskOptions, body: impl FnOnce() + Send + 'static) {
+    /// (see [`TaskOptions`]), both counted from now, in its group.
+    pub fn spawn_with(
+        &self,
+        options: TaskOptions,
+        body: impl FnOnce() + Send + 'static,
+    ) -> TaskHandle {
         let now = Instant::now();
         let timeout = options.timeout.map(|limit| {
             let id = self.shared.next_timeout_id.fetch_add(1, Ordering::Relaxed);
@@ -228,10 +258,15 @@ impl Scheduler {
             timeout
         });
         let deadline = options.relative_deadline.map(|d| now + d);
-        let task = Task::new(Box::new(body), deadline, timeout, options.counts);
+        let group = options
+            .group
+            .unwrap_or_else(|| self.shared.default_group.clone());
+        let handle = TaskHandle::new(timeout.clone());
+        let task = Task::new(Box::new(body), deadline, timeout, options.counts, group);
         self.shared.pending.add();
-        self.shared.queue.push_new(task);
+        self.shared.queue.push_new(task, now);
         self.shared.sleepers.wake_one();
+        handle
     }
 
     /// Waits until every spawned task has finished.
@@ -280,9 +315,9 @@ impl Drop for Scheduler {
 /// How often the ticker looks when no quantum is set (timeouts only).
 const TIMEOUT_TICK: Duration = Duration::from_millis(1);
 
-/// Every quarter quantum, fires due timeouts and signals the workers whose
-/// task timed out or the policy wants to replace by a waiting one (see
-/// [`Scheduler::with_config`]).
+/// Every quarter quantum, fires due timeouts, charges running tasks' groups
+/// and signals the workers whose task timed out or the queue would replace
+/// by a waiting one (see [`RunQueue::should_preempt`]).
 fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
     let tick = quantum.map_or(TIMEOUT_TICK, |q| q / 4);
     while !stop.load(Ordering::Acquire) {
@@ -293,30 +328,24 @@ fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
 }
 
 fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
-    // `None`: nothing waits; `Some(deadline)`: the earliest waiting one.
-    let waiting = shared
-        .queue
-        .earliest_waiting()
-        .map(|d| d.map_or(u64::MAX, |d| shared.nanos_at(d)));
-    let now = shared.now_nanos();
+    let at = Instant::now();
+    let now = shared.nanos_at(at);
     for slot in &shared.slots {
         let since = slot.running_since.load(Ordering::Acquire);
         let thread = slot.thread.load(Ordering::Acquire);
         if since == 0 || thread == 0 {
             continue;
         }
-        let timed_out = now >= slot.running_timeout.load(Ordering::Acquire);
-        let preempt = match (quantum, waiting) {
-            (Some(quantum), Some(waiting)) => {
-                let running = slot.running_deadline.load(Ordering::Acquire);
-                let overran = now.saturating_sub(since) >= quantum.as_nanos() as u64;
-                match shared.queue.policy() {
-                    Policy::Fifo => overran,
-                    Policy::Edf => waiting < running || (waiting == running && overran),
-                }
-            }
-            _ => false,
+        let running = slot.running.lock().unwrap();
+        let Some(running) = running.as_ref() else {
+            continue;
         };
+        slot.charge(&running.group, now, at);
+        let timed_out = now >= slot.running_timeout.load(Ordering::Acquire);
+        let preempt = quantum.is_some_and(|quantum| {
+            let overran = now.saturating_sub(since) >= quantum.as_nanos() as u64;
+            shared.queue.should_preempt(running, overran, at)
+        });
         if timed_out || preempt {
             // Workers only exit after the ticker has been stopped and
             // joined, so `thread` is alive.
@@ -346,7 +375,7 @@ fn pin_to_cpu(index: usize) {
     let _ = sched_setaffinity(None, &one);
 }
 
-fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
+fn worker_loop(index: usize, shared: &Shared) {
     pin_to_cpu(index);
     let mut worker_context = Context::default();
     let mut sleeping = Parked::default();
@@ -354,9 +383,9 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
         let now = Instant::now();
         for (_, mut task) in sleeping.due(now) {
             task.wake(false, now);
-            shared.queue.push_local(&deque, task);
+            shared.queue.push_woken(task, now);
         }
-        let Some(mut task) = shared.queue.pop(index, &deque) else {
+        let Some(mut task) = shared.queue.pop(now) else {
             let wait = sleeping.next_wake().map_or(IDLE_WAIT, |at| {
                 at.saturating_duration_since(now).min(IDLE_WAIT)
             });
@@ -365,18 +394,10 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
             });
             continue;
         };
-        let slot = &shared.slots[index];
-        let deadline = task.deadline.map_or(u64::MAX, |d| shared.nanos_at(d));
-        slot.running_deadline.store(deadline, Ordering::Release);
-        let timeout = task
-            .timeout
-            .as_ref()
-            .map_or(u64::MAX, |t| shared.nanos_at(t.at));
-        slot.running_timeout.store(timeout, Ordering::Release);
-        slot.running_since
-            .store(shared.now_nanos(), Ordering::Release);
-        let state = run_slice(&mut task, &mut worker_context, shared);
-        slot.running_since.store(0, Ordering::Release);
+        let state = run_tracked(&mut task, &mut worker_context, &shared.slots[index], shared);
+        if matches!(state, State::Finished | State::Panicked | State::Blocked) {
+            shared.queue.stopped(&task);
+        }
         match state {
             State::Finished | State::Panicked => {
                 shared.drop_timeout(&task);
@@ -389,10 +410,41 @@ fn worker_loop(index: usize, deque: Deque<Box<Task>>, shared: &Shared) {
                 }
                 Wait::Readable(_) => shared.io.hand_over(task),
             },
-            // Behind every task already waiting, wherever it waits.
-            _ => shared.queue.push(task),
+            // Behind the waiting tasks of its group.
+            _ => shared.queue.push_preempted(task, Instant::now()),
         }
     }
+}
+
+/// Runs one slice of `task` with the ticker watching through `slot`, and
+/// charges its CPU time to the task and its group.
+fn run_tracked(
+    task: &mut Box<Task>,
+    worker_context: &mut Context,
+    slot: &WorkerSlot,
+    shared: &Shared,
+) -> State {
+    let timeout = task
+        .timeout
+        .as_ref()
+        .map_or(u64::MAX, |t| shared.nanos_at(t.at));
+    slot.running_timeout.store(timeout, Ordering::Release);
+    *slot.running.lock().unwrap() = Some(Running {
+        group: task.group.clone(),
+        deadline: task.deadline,
+    });
+    let start = Instant::now();
+    let start_nanos = shared.nanos_at(start);
+    slot.charged_until.store(start_nanos, Ordering::Release);
+    slot.running_since.store(start_nanos, Ordering::Release);
+    let state = run_slice(task, worker_context, start, shared);
+    slot.running_since.store(0, Ordering::Release);
+    let end = Instant::now();
+    slot.charge(&task.group, shared.nanos_at(end), end);
+    slot.charged_until.store(0, Ordering::Release);
+    *slot.running.lock().unwrap() = None;
+    task.cpu += end.saturating_duration_since(start);
+    state
 }
 
 /// Longest an idle worker sleeps before looking for work again (new work
@@ -401,7 +453,12 @@ const IDLE_WAIT: Duration = Duration::from_millis(1);
 
 /// Runs `task` until it yields, blocks or ends; returns the state it is in
 /// then (`Runnable`, `Blocked`, `Finished` or `Panicked`).
-fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared) -> State {
+fn run_slice(
+    task: &mut Box<Task>,
+    worker_context: &mut Context,
+    slice_start: Instant,
+    shared: &Shared,
+) -> State {
     if task.stack.is_none() {
         let stack = shared.stacks.get().expect("cannot map a task stack");
         let arg = &mut **task as *mut Task as usize;
@@ -417,6 +474,7 @@ fn run_slice(task: &mut Box<Task>, worker_context: &mut Context, shared: &Shared
         task: &mut **task,
         worker: worker_context,
         stack_bottom: task.stack.as_ref().map_or(0, Stack::bottom),
+        slice_start,
     };
     set_current(Some(&current));
     // SAFETY: the task's context is fresh or saved by its own last switch,

@@ -103,6 +103,7 @@ fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
         memory_limit_pages: args.memory_limit.map_or(u32::MAX, |mib| {
             (mib.saturating_mul(16)).min(u64::from(u32::MAX)) as u32
         }),
+        memory_budget: None,
     };
     let max_stack = (args.stack_limit as usize) << 10;
     Ok(luge_wasi::run_command(

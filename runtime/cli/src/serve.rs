@@ -3,14 +3,15 @@
 use anyhow::{Context, Result};
 use luge_runtime::cache::ModuleCache;
 use luge_runtime::sys::address_space;
-use luge_runtime::task_stack_size;
+use luge_runtime::{task_stack_size, MemoryBudget};
 use luge_scheduler::queue::Policy;
 use luge_scheduler::worker::{Scheduler, DEFAULT_QUANTUM};
 use luge_serve::admin::route_config;
 use luge_serve::admin::AdminApi;
 use luge_serve::config::ServeConfig;
 use luge_serve::deploy::FunctionStore;
-use luge_serve::function::Function;
+use luge_serve::function::{physical_memory, Function, SandboxLimits};
+use luge_serve::invoke::Invoker;
 use luge_serve::metrics::Metrics;
 use luge_serve::platform::{Platform, METRICS_PATH};
 use luge_serve::routes::Served;
@@ -67,13 +68,32 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let scheduler = scheduler_for(&config, workers);
     let metrics = Arc::new(Metrics::new());
-    let platform = Platform::new(&config, functions, admin, metrics);
+    let limits = sandbox_limits(&config);
+    let invoker = Invoker::new(&config, workers, limits, metrics);
+    let platform = Platform::new(&config, functions, admin, invoker);
     let mut server = Server::bind(&config, platform)?;
     server.handle_signals()?;
     print_banner(&config, &server, workers);
     server.run(&scheduler)?;
     eprintln!("luge: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The memory budget (`memory-budget-mib`, else half of physical memory)
+/// and default memory limit of every sandbox.
+fn sandbox_limits(config: &ServeConfig) -> SandboxLimits {
+    let budget = config
+        .memory_budget_mib
+        .map_or_else(|| physical_memory() / 2, |mib| mib << 20);
+    eprintln!(
+        "luge: guest memory budget {} MiB; routes without memory-limit-mib get {} MiB",
+        budget >> 20,
+        config.memory_limit_mib
+    );
+    SandboxLimits {
+        memory_budget: MemoryBudget::new(budget),
+        default_memory_limit_mib: config.memory_limit_mib,
+    }
 }
 
 /// Where the bundled examples are: `examples/` in the working directory,

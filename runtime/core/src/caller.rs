@@ -34,6 +34,14 @@ impl<'a> Caller<'a> {
         self.instance.limits.interrupt_pending()
     }
 
+    /// Stops the sandbox as soon as the host function returns: the guest
+    /// traps with `Interrupted` at its next loop header or function entry,
+    /// as when its time runs out. For a guest that went past a limit it
+    /// must not be allowed to go on ignoring.
+    pub fn interrupt(&self) {
+        self.instance.limits.interrupt();
+    }
+
     /// The host data of the caller's store (see [`crate::Store::with_data`]).
     pub fn data<T: 'static>(&self) -> Option<&'a T> {
         self.instance.host_data.as_ref()?.downcast_ref()

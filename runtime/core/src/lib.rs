@@ -29,7 +29,7 @@ pub use instance::externs::{CallError, Extern, Func, Global, HostFunc};
 pub use instance::store::{task_stack_size, InterruptHandle, Store, DEFAULT_MAX_STACK};
 pub use instance::{Instance, InstanceConfig, InstantiationError};
 pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType, VmCtx};
-pub use memory::{Memory, MemoryError};
+pub use memory::{Memory, MemoryBudget, MemoryError};
 pub use module::{read_descriptor, LoadError, Module};
 pub use table::Table;
 pub use values::Val;

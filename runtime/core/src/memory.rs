@@ -7,7 +7,7 @@ use luge_abi::{
     SOFTWARE_GUARD_SIZE, WASM_MAX_PAGES, WASM_PAGE_SIZE,
 };
 use luge_region::{page_size, Region};
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,55 @@ pub enum MemoryError {
     Protect(std::io::Error),
     #[error("memory needs {needed} pages, more than the limit of {limit} pages")]
     TooLarge { needed: u32, limit: u32 },
+    #[error(
+        "the server's memory budget cannot hold {needed} more bytes ({used} of {limit} in use)"
+    )]
+    OverBudget { needed: u64, used: u64, limit: u64 },
+}
+
+/// Linear memory that many sandboxes draw from together (`luge serve`'s
+/// `memory-budget-mib`): a memory charged to it counts its length from
+/// creation to drop, and may not grow, nor be created, past the budget.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Arc<MemoryBudget> {
+        Arc::new(MemoryBudget {
+            limit,
+            used: AtomicU64::new(0),
+        })
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes charged now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn reserve(&self, bytes: u64) -> Result<(), MemoryError> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&n| n <= self.limit)
+            })
+            .map(drop)
+            .map_err(|used| MemoryError::OverBudget {
+                needed: bytes,
+                used,
+                limit: self.limit,
+            })
+    }
+
+    fn release(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
 }
 
 /// Address space reserved for a memory of at most `max_pages` in `mode`
@@ -211,6 +260,10 @@ pub(crate) struct MemoryInner {
     max_pages: u32,
     /// Set when a `grow` was refused for going past `max_pages`.
     growth_refused: Cell<bool>,
+    /// What the memory's length is charged to, if anything.
+    budget: OnceCell<Arc<MemoryBudget>>,
+    /// Set when a `grow` was refused by `budget`.
+    budget_refused: Cell<bool>,
     ty: MemoryType,
     mode: BoundsMode,
 }
@@ -257,6 +310,8 @@ impl Memory {
             image,
             max_pages,
             growth_refused: Cell::new(false),
+            budget: OnceCell::new(),
+            budget_refused: Cell::new(false),
             ty,
             mode,
         })))
@@ -306,6 +361,23 @@ impl Memory {
         self.0.growth_refused.get()
     }
 
+    /// Charges this memory's length to `budget` from now until it is
+    /// dropped, growth included. Refused, with the memory unchanged, when
+    /// the budget cannot hold its current length or it is charged already.
+    pub fn charge_to(&self, budget: &Arc<MemoryBudget>) -> Result<(), MemoryError> {
+        budget.reserve(self.len())?;
+        if let Err(budget) = self.0.budget.set(budget.clone()) {
+            budget.release(self.len());
+        }
+        Ok(())
+    }
+
+    /// Whether the guest tried to grow this memory past what its budget
+    /// (see [`Memory::charge_to`]) had left.
+    pub fn budget_refused(&self) -> bool {
+        self.0.budget_refused.get()
+    }
+
     /// The bounds mode whose code may use this memory: `guard`-mode code
     /// needs the guard region only `guard` memories reserve.
     pub fn mode(&self) -> BoundsMode {
@@ -325,9 +397,22 @@ impl Memory {
         }
         let old_len = old as usize * WASM_PAGE_SIZE as usize;
         let new_len = new as usize * WASM_PAGE_SIZE as usize;
+        let added = (new_len - old_len) as u64;
+        if let Some(budget) = self.0.budget.get() {
+            if budget.reserve(added).is_err() {
+                self.0.budget_refused.set(true);
+                return None;
+            }
+        }
         // SAFETY: only the thread running the sandbox touches the slot.
-        let slot = unsafe { (*self.0.slot.get()).as_mut()? };
-        slot.reservation.commit(old_len, new_len - old_len).ok()?;
+        let slot = unsafe { (*self.0.slot.get()).as_mut() };
+        let Some(slot) = slot.filter(|s| s.reservation.commit(old_len, new_len - old_len).is_ok())
+        else {
+            if let Some(budget) = self.0.budget.get() {
+                budget.release(added);
+            }
+            return None;
+        };
         slot.committed = new_len;
         // SAFETY: as above; compiled code reads `length` only between our
         // calls, on this same thread.
@@ -384,6 +469,9 @@ impl Memory {
 
 impl Drop for MemoryInner {
     fn drop(&mut self) {
+        if let Some(budget) = self.budget.get() {
+            budget.release(self.vm.get_mut().length);
+        }
         if let Some(mut slot) = self.slot.get_mut().take() {
             // A slot whose contents cannot be cleared is not reused.
             if slot.reset(self.image.as_deref()).is_ok() {
@@ -396,6 +484,32 @@ impl Drop for MemoryInner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memories_charged_to_a_budget_grow_only_within_it_and_give_it_back() {
+        let ty = MemoryType { min: 1, max: None };
+        let page = WASM_PAGE_SIZE;
+        let budget = MemoryBudget::new(4 * page);
+        let a = Memory::new(ty, BoundsMode::Software, 100).unwrap();
+        a.charge_to(&budget).unwrap();
+        assert_eq!(a.grow(2), Some(1));
+        assert_eq!(budget.used(), 3 * page);
+        let b = Memory::new(ty, BoundsMode::Software, 100).unwrap();
+        b.charge_to(&budget).unwrap();
+        assert_eq!(b.grow(1), None, "the budget is spent");
+        assert!(b.budget_refused() && !b.growth_refused());
+        assert_eq!(b.pages(), 1);
+        let c = Memory::new(ty, BoundsMode::Software, 100).unwrap();
+        assert!(matches!(
+            c.charge_to(&budget),
+            Err(MemoryError::OverBudget { .. })
+        ));
+        drop(a);
+        assert_eq!(budget.used(), page, "a's pages are back");
+        assert_eq!(b.grow(3), Some(1));
+        drop(b);
+        assert_eq!(budget.used(), 0);
+    }
 
     #[test]
     fn grows_within_its_maximum_and_starts_zeroed() {

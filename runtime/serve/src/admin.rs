@@ -18,7 +18,7 @@
 //! The token goes in `Authorization: Bearer TOKEN`; HTTP Basic with the
 //! token as password (what OpenWhisk's CLI sends) works too.
 
-use crate::config::RouteConfig;
+use crate::config::{check_timeout, RouteConfig};
 use crate::deploy::{valid_name, Deployment, FunctionStore};
 use crate::function::Function;
 use crate::http::{Request, RequestHead, Response};
@@ -139,6 +139,9 @@ impl AdminApi {
             Err(e) => return Handled::Now(error(400, &e)),
         };
         if let Some(ms) = action.timeout_ms {
+            if let Err(e) = check_timeout(ms) {
+                return Handled::Now(error(400, &format!("limits.timeout: {e}")));
+            }
             deployment.timeout_ms = ms.max(1);
         }
         deployment.memory_limit_mib = action.memory_mib.or(deployment.memory_limit_mib);
@@ -212,7 +215,11 @@ impl AdminApi {
                 "route" if value.starts_with('/') => d.route = value.to_owned(),
                 "route" => return Err(format!("route: must start with '/', got {value:?}")),
                 "port" => d.port = number()?.try_into().map_err(|_| "port: too large")?,
-                "timeout-ms" => d.timeout_ms = number()?.max(1),
+                "timeout-ms" => {
+                    let ms = number()?.max(1);
+                    check_timeout(ms).map_err(|e| format!("timeout-ms: {e}"))?;
+                    d.timeout_ms = ms;
+                }
                 "memory-limit-mib" => d.memory_limit_mib = Some(number()?.clamp(1, 4096)),
                 "max-body-bytes" => d.max_body_bytes = number()?,
                 "relative-deadline-us" => d.relative_deadline_us = number()?,
@@ -242,7 +249,7 @@ fn invoke_action<H: Invokes>(
     let Some(served) = scope.routes.get(name) else {
         return Handled::Now(error(404, &format!("no action {name}")));
     };
-    let function = served.function.clone();
+    let (function, port) = (served.function.clone(), served.port);
     let activation = Activation {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
@@ -256,6 +263,7 @@ fn invoke_action<H: Invokes>(
     match openwhisk::action_invocation(&request.body, &activation, deadline) {
         Ok(invocation) => scope.invoker.invoke(
             function,
+            port,
             requester,
             invocation,
             scope.scheduler,

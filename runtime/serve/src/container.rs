@@ -10,7 +10,7 @@
 use crate::config::RouteConfig;
 use crate::function::{Function, Invocation};
 use crate::http::{Request, Response};
-use crate::invoke::{Invoker, Invokes};
+use crate::invoke::{Invoker, Invokes, CONTAINER_TENANT};
 use crate::openwhisk::{binary_code, error, Reply};
 use crate::server::{Handled, Requester};
 use luge_runtime::cache::ModuleCache;
@@ -98,6 +98,7 @@ impl ActionContainer {
         match run_request(body) {
             Ok(invocation) => invoker.invoke(
                 function.clone(),
+                CONTAINER_TENANT,
                 requester,
                 invocation,
                 scheduler,

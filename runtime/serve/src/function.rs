@@ -4,17 +4,37 @@
 //! query and headers are environment variables, the query's parameters are
 //! also arguments, and stdout is the response).
 
-use crate::config::RouteConfig;
+use crate::config::{DeadlineMiss, RouteConfig};
 use crate::http::{Request, Response};
 use crate::metrics::Outcome;
 use awsm_compiler::{Arch, CompileOptions};
 use luge_runtime::cache::{CacheError, ModuleCache};
 use luge_runtime::lifecycle::SandboxState;
-use luge_runtime::{InstanceConfig, Module, TrapKind};
+use luge_runtime::{InstanceConfig, MemoryBudget, Module, TrapKind};
 use luge_scheduler::lifecycle::Counts;
+use luge_scheduler::task::TaskHandle;
 use luge_wasi::{CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What every sandbox is held to besides its route's own limits.
+#[derive(Debug, Clone)]
+pub struct SandboxLimits {
+    /// Linear memory of all sandboxes together.
+    pub memory_budget: Arc<MemoryBudget>,
+    /// Largest linear memory of a route that sets none, in MiB.
+    pub default_memory_limit_mib: u64,
+}
+
+/// The machine's physical memory in bytes (0 when it cannot be read).
+pub fn physical_memory() -> u64 {
+    let info = rustix::system::sysinfo();
+    u64::from(info.totalram).saturating_mul(u64::from(info.mem_unit))
+}
+
+/// Seconds a client refused for the memory budget is told to wait.
+const MEMORY_RETRY_AFTER_S: u32 = 1;
 
 /// Why a function could not be made ready.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +60,15 @@ pub struct Function {
     pub config: RouteConfig,
     module: Module,
     imports: Imports,
+    /// Calls running now, by id, to stop when the function is retired.
+    calls: Mutex<Calls>,
+}
+
+#[derive(Default)]
+struct Calls {
+    next_id: u64,
+    running: HashMap<u64, TaskHandle>,
+    retired: bool,
 }
 
 impl Function {
@@ -83,6 +112,7 @@ impl Function {
             config,
             module,
             imports,
+            calls: Mutex::default(),
         })
     }
 
@@ -96,9 +126,69 @@ impl Function {
         &self.module
     }
 
-    /// Runs `invocation` in a new sandbox, whose life cycle counts in
-    /// `counts`; called on a scheduler task whose timeout is the route's.
-    pub fn invoke(&self, invocation: Invocation, counts: Arc<Counts<SandboxState>>) -> Invoked {
+    /// The timeout of a call's task: the route's, or its deadline when
+    /// that comes first and a missed deadline aborts.
+    pub fn time_limit(&self) -> Duration {
+        match (self.config.deadline_miss, self.config.relative_deadline) {
+            (DeadlineMiss::Abort, Some(deadline)) => deadline.min(self.config.timeout),
+            _ => self.config.timeout,
+        }
+    }
+
+    /// A new call's id, for [`Function::track`].
+    pub fn call_id(&self) -> u64 {
+        let mut calls = self.calls.lock().unwrap();
+        calls.next_id += 1;
+        calls.next_id
+    }
+
+    /// Keeps `task`, call `id` of this function, until
+    /// [`Function::untrack`], so that retiring the function can stop it. A
+    /// call that starts after the function was retired is stopped at once.
+    pub fn track(&self, id: u64, task: TaskHandle) {
+        let mut calls = self.calls.lock().unwrap();
+        if calls.retired {
+            task.stop();
+        }
+        calls.running.insert(id, task);
+    }
+
+    /// The call `id` has ended.
+    pub fn untrack(&self, id: u64) {
+        self.calls.lock().unwrap().running.remove(&id);
+    }
+
+    /// The function is no longer served (removed or replaced): calls
+    /// still running after `grace` are stopped, as if their timeout had
+    /// passed.
+    pub fn retire(self: Arc<Self>, grace: Duration) {
+        let stop = move || {
+            std::thread::sleep(grace);
+            let mut calls = self.calls.lock().unwrap();
+            calls.retired = true;
+            for task in calls.running.values() {
+                task.stop();
+            }
+        };
+        // A thread of its own: retiring is rare, and must not wait for a
+        // worker that the calls to stop may all be holding.
+        if let Err(e) = std::thread::Builder::new()
+            .name("luge-retire".into())
+            .spawn(stop)
+        {
+            eprintln!("luge: cannot stop the calls of a removed function: {e}");
+        }
+    }
+
+    /// Runs `invocation` in a new sandbox held to `limits`, whose life
+    /// cycle counts in `counts`; called on a scheduler task whose timeout is
+    /// [`Function::time_limit`].
+    pub fn invoke(
+        &self,
+        invocation: Invocation,
+        counts: Arc<Counts<SandboxState>>,
+        limits: &SandboxLimits,
+    ) -> Invoked {
         let (args, env, stdin) = invocation.into_parts();
         let (stdout, captured) = Output::capture();
         let wasi = WasiCtxBuilder::new()
@@ -114,11 +204,13 @@ impl Function {
             Ok(wasi) => wasi,
             Err(e) => return Invoked::failed(e.to_string()),
         };
+        let mib = self
+            .config
+            .memory_limit_mib
+            .unwrap_or(limits.default_memory_limit_mib);
         let config = InstanceConfig {
-            memory_limit_pages: self
-                .config
-                .memory_limit_mib
-                .map_or(u32::MAX, |mib| (mib * 16).min(u64::from(u32::MAX)) as u32),
+            memory_limit_pages: (mib * 16).min(u64::from(u32::MAX)) as u32,
+            memory_budget: Some(limits.memory_budget.clone()),
         };
         let externs = self.imports.externs();
         let report = luge_wasi::run_command(
@@ -130,6 +222,12 @@ impl Function {
             Some(counts),
         );
         let stdout = std::mem::take(&mut *captured.borrow_mut());
+        let retired = self.calls.lock().unwrap().retired;
+        if retired && report.outcome == Err(Ended::TimedOut) {
+            let mut invoked = Invoked::failed("the function was removed".into());
+            invoked.response = Response::text(503, "the function was removed while it ran\n");
+            return invoked;
+        }
         Invoked::from_report(report, stdout, &self.config)
     }
 
@@ -207,6 +305,14 @@ impl Invoked {
     /// when its timeout stopped it, 500 with the reason otherwise.
     fn from_report(report: CommandReport, stdout: Vec<u8>, config: &RouteConfig) -> Invoked {
         let (response, outcome, detail, trap) = match report.outcome {
+            Err(_) if report.memory_budget_hit => {
+                let reason = "the server's memory budget is spent".to_owned();
+                let mut response =
+                    Response::text(503, &format!("{reason}; try again shortly\n"));
+                let retry = MEMORY_RETRY_AFTER_S.to_string();
+                response.headers.push(("Retry-After".into(), retry));
+                (response, Outcome::Error, Some(reason), None)
+            }
             _ if report.output_limit_hit => {
                 let reason = format!(
                     "output limit: the function wrote more than {} bytes",
@@ -226,12 +332,24 @@ impl Invoked {
                 None,
             ),
             Err(Ended::TimedOut) => {
-                let ms = config.timeout.as_millis();
-                let body = format!("timeout: stopped after {ms} ms\n");
+                let (body, detail) = match config.relative_deadline {
+                    Some(deadline)
+                        if config.deadline_miss == DeadlineMiss::Abort
+                            && deadline < config.timeout =>
+                    {
+                        let us = deadline.as_micros();
+                        let body = format!("deadline missed: not done within {us} µs\n");
+                        (body, format!("deadline {us} µs"))
+                    }
+                    _ => {
+                        let ms = config.timeout.as_millis();
+                        (format!("timeout: stopped after {ms} ms\n"), format!("{ms} ms"))
+                    }
+                };
                 (
                     Response::text(504, &body),
                     Outcome::Timeout,
-                    Some(format!("{ms} ms")),
+                    Some(detail),
                     None,
                 )
             }

@@ -3,18 +3,30 @@
 //! metrics at once (on the worker that ran it) and logged as one line of
 //! JSON on the loop's thread.
 
-use crate::admission::Admission;
-use crate::function::{Function, Invocation};
+use crate::admission::{Admission, Refusal, TenantLoad, Ticket, CAPACITY_PER_WORKER};
+use crate::config::ServeConfig;
+use crate::function::{Function, Invocation, SandboxLimits};
 use crate::http::Response;
 use crate::metrics::{InvocationLog, Metrics, Outcome};
 use crate::openwhisk::Reply;
 use crate::server::{Handled, Requester};
 use luge_runtime::TrapKind;
+use luge_scheduler::group::Group;
 use luge_scheduler::task::TaskOptions;
 use luge_scheduler::worker::Scheduler;
+use std::collections::HashMap;
 use std::io::{BufWriter, Stderr, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+/// The tenant port of calls through the OpenWhisk action container, which
+/// is a tenant of its own.
+pub const CONTAINER_TENANT: u16 = 0;
+
+/// What one call in flight is assumed to hold at least, for the
+/// server-wide limit: its task's stack, its request and response, its
+/// sandbox's bookkeeping.
+const BYTES_PER_CALL: u64 = 1 << 20;
 
 /// Whatever answers requests and owns the [`Invoker`] that books its
 /// calls, so that a call's bookkeeping reaches it on the loop's thread.
@@ -25,16 +37,43 @@ pub trait Invokes: 'static {
 /// Starts calls and books them.
 pub struct Invoker {
     admission: Admission,
+    /// Each tenant's share of the CPU, by port.
+    groups: HashMap<u16, Arc<Group>>,
+    limits: SandboxLimits,
     metrics: Arc<Metrics>,
     log: BufWriter<Stderr>,
 }
 
 impl Invoker {
-    /// Books calls in `metrics` and on stderr; at most `queue_limit` at
-    /// once are in flight.
-    pub fn new(queue_limit: usize, metrics: Arc<Metrics>) -> Invoker {
+    /// Starts the calls of `config`'s tenants, each in its own CPU group,
+    /// on `workers` workers, held to `limits`; books them in `metrics` and
+    /// on stderr.
+    pub fn new(
+        config: &ServeConfig,
+        workers: usize,
+        limits: SandboxLimits,
+        metrics: Arc<Metrics>,
+    ) -> Invoker {
+        let mut groups = HashMap::new();
+        let mut loads = HashMap::new();
+        let container = config.openwhisk.as_ref().map(|_| {
+            let tenant = crate::config::Tenant::new("openwhisk", CONTAINER_TENANT, Vec::new());
+            (tenant, config.queue_limit)
+        });
+        let tenants = config.tenants.iter().map(|t| (t.clone(), t.queue_limit.unwrap_or(config.queue_limit)));
+        let tenants: Vec<_> = tenants.chain(container).collect();
+        let total_weight: u64 = tenants.iter().map(|(t, _)| u64::from(t.cpu_weight)).sum();
+        let capacity = workers as u64 * CAPACITY_PER_WORKER;
+        for (tenant, limit) in &tenants {
+            let share = capacity * u64::from(tenant.cpu_weight) / total_weight.max(1);
+            loads.insert(tenant.port, TenantLoad::new(*limit, share));
+            let group = Group::new(&tenant.name, tenant.cpu_weight, tenant.budget);
+            groups.insert(tenant.port, group);
+        }
         Invoker {
-            admission: Admission::new(queue_limit),
+            admission: Admission::new(server_limit(config.queue_limit), loads),
+            groups,
+            limits,
             metrics,
             log: BufWriter::new(std::io::stderr()),
         }
@@ -44,12 +83,13 @@ impl Invoker {
         &self.metrics
     }
 
-    /// Runs `function` for `request` in a sandbox on the scheduler, unless
-    /// as many calls as the queue allows are already in flight (429), and
+    /// Runs `function` of the tenant on port `tenant` for `request` in a
+    /// sandbox on the scheduler, unless admission refuses it (429), and
     /// answers as `reply` says.
     pub fn invoke<H: Invokes>(
         &mut self,
         function: Arc<Function>,
+        tenant: u16,
         requester: Requester<H>,
         invocation: Invocation,
         scheduler: &Scheduler,
@@ -57,30 +97,34 @@ impl Invoker {
     ) -> Handled {
         let arrived = Instant::now();
         let arrived_at = SystemTime::now();
-        if !self.admission.admit() {
-            self.metrics.rejected("queue_full");
-            let response = Response::text(429, "too many requests in flight; try again\n");
-            let request_bytes = invocation.stdin_len() as u64;
-            self.log_rejected(&function, request_bytes, arrived, arrived_at, &response);
-            return Handled::Now(response);
-        }
+        let ticket = match self.admission.admit(tenant, &function.name, &function.config) {
+            Ok(ticket) => ticket,
+            Err(refusal) => return Handled::Now(self.refuse(&function, &invocation, refusal, arrived, arrived_at)),
+        };
         self.metrics
             .set_queue_depth(self.admission.in_flight() as i64);
         let counts = self.metrics.route_counts(&function.config.route);
         let options = TaskOptions {
             relative_deadline: function.config.relative_deadline,
-            timeout: Some(function.config.timeout),
+            timeout: Some(function.time_limit()),
             counts: Some(counts.tasks),
+            group: self.groups.get(&tenant).cloned(),
         };
         let metrics = self.metrics.clone();
-        scheduler.spawn_with(options, move || {
+        let limits = self.limits.clone();
+        let id = function.call_id();
+        let tracked = function.clone();
+        let task = scheduler.spawn_with(options, move || {
             let waited = arrived.elapsed();
             metrics.queue_wait(waited);
             metrics.sandbox_started();
             let request_bytes = invocation.stdin_len() as u64;
-            let invoked = function.invoke(invocation, counts.sandboxes);
+            let invoked = function.invoke(invocation, counts.sandboxes, &limits);
             metrics.sandbox_ended();
             let call = Call {
+                ticket,
+                id,
+                cpu_time: luge_scheduler::task::cpu_time(),
                 function,
                 arrived_at,
                 waited,
@@ -100,13 +144,33 @@ impl Invoker {
                 Box::new(move |handler: &mut H| handler.invoker().finish(&call)),
             );
         });
+        tracked.track(id, task);
         Handled::Later
     }
 
+    /// Answers a call that admission refused, and books it.
+    fn refuse(
+        &mut self,
+        function: &Function,
+        invocation: &Invocation,
+        refusal: Refusal,
+        arrived: Instant,
+        arrived_at: SystemTime,
+    ) -> Response {
+        self.metrics.refused(&function.config.route, refusal.label());
+        let response = Response::text(429, &format!("{}; try again later\n", refusal.message()));
+        let request_bytes = invocation.stdin_len() as u64;
+        self.log_rejected(function, request_bytes, arrived, arrived_at, &response, refusal);
+        response
+    }
+
     /// The loop's part of booking a finished call: it no longer counts
-    /// against the queue limit, and its log line.
+    /// against the limits, its CPU time teaches admission control, and its
+    /// log line.
     fn finish(&mut self, call: &Call) {
-        self.admission.finish();
+        call.function.untrack(call.id);
+        self.admission
+            .finish(call.ticket, &call.function.name, call.cpu_time);
         self.metrics
             .set_queue_depth(self.admission.in_flight() as i64);
         let log = InvocationLog {
@@ -133,6 +197,7 @@ impl Invoker {
         arrived: Instant,
         arrived_at: SystemTime,
         response: &Response,
+        refusal: Refusal,
     ) {
         let route = &function.config.route;
         self.metrics
@@ -143,7 +208,7 @@ impl Invoker {
             function: &function.name,
             status: response.status,
             outcome: Outcome::Rejected,
-            detail: Some("queue full"),
+            detail: Some(refusal.label()),
             wait_us: 0,
             init_us: 0,
             run_us: 0,
@@ -170,6 +235,11 @@ impl Invoker {
 /// A finished call, as booked: in the metrics at once, on the worker that
 /// ran it, then in the log on the loop's thread.
 struct Call {
+    ticket: Ticket,
+    /// The call's id with its function (see [`Function::track`]).
+    id: u64,
+    /// CPU time its task used.
+    cpu_time: Duration,
     function: Arc<Function>,
     arrived_at: SystemTime,
     waited: Duration,
@@ -194,4 +264,12 @@ impl Call {
         }
         metrics.request_done(&self.function.config.route, self.status, self.total);
     }
+}
+
+/// The most calls in flight at once over all tenants: as many as the
+/// machine's memory holds at [`BYTES_PER_CALL`] each, and never fewer than
+/// one tenant's `queue_limit`.
+fn server_limit(queue_limit: usize) -> usize {
+    let by_memory = crate::function::physical_memory() / BYTES_PER_CALL;
+    usize::try_from(by_memory).unwrap_or(usize::MAX).max(queue_limit)
 }

@@ -157,6 +157,12 @@ struct ReasonLabels {
     reason: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteReasonLabels {
+    route: String,
+    reason: String,
+}
+
 /// The metrics of a `luge serve` process.
 ///
 /// Route labels should be configured route names (or one fixed value for
@@ -173,6 +179,7 @@ pub struct Metrics {
     live_sandboxes: Gauge,
     traps: Family<KindLabels, Counter>,
     rejected: Family<ReasonLabels, Counter>,
+    refused: Family<RouteReasonLabels, Counter>,
     route_states: RouteStates,
 }
 
@@ -266,6 +273,7 @@ impl Metrics {
         let live_sandboxes = Gauge::default();
         let traps = Family::default();
         let rejected = Family::default();
+        let refused = Family::default();
         let route_states = RouteStates::default();
         // Every trap kind is exported from the start, at zero, so that
         // rate() and alerts see the series before the first trap.
@@ -320,6 +328,13 @@ impl Metrics {
             "Requests refused before running, by reason",
             rejected.clone(),
         );
+        registry.register(
+            "luge_refused",
+            "Calls admission refused (429), by route and reason: route_full \
+             (max-concurrency), tenant_full (queue-limit), deadline (admission \
+             control), server_full",
+            refused.clone(),
+        );
         registry.register_collector(Box::new(route_states.clone()));
         registry.register_collector(Box::new(ProcessCollector));
 
@@ -333,6 +348,7 @@ impl Metrics {
             live_sandboxes,
             traps,
             rejected,
+            refused,
             route_states,
         }
     }
@@ -402,6 +418,15 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a call of `route` that admission refused, for `reason`.
+    pub fn refused(&self, route: &str, reason: &str) {
+        let labels = RouteReasonLabels {
+            route: route.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.refused.get_or_create(&labels).inc();
     }
 
     /// The metrics in the OpenMetrics text format, ending with `# EOF`.

@@ -10,12 +10,11 @@ use crate::container::{ActionContainer, HostsContainer};
 use crate::function::Invocation;
 use crate::http::{Request, RequestHead, Response};
 use crate::invoke::{Invoker, Invokes};
-use crate::metrics::{Metrics, CONTENT_TYPE as METRICS_CONTENT_TYPE};
+use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 use crate::openwhisk::{error, Reply};
 use crate::routes::{RouteTable, Routed, Served};
 use crate::server::{Handled, Handler, Listener, Requester};
 use luge_scheduler::worker::Scheduler;
-use std::sync::Arc;
 
 /// The largest request the admin listener takes: an upload of a module of
 /// the largest size the compiler accepts, base64-encoded in a JSON action.
@@ -33,17 +32,17 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// The platform for `config`, serving `functions`, with the admin API
-    /// if `admin` is given.
+    /// The platform for `config`, serving `functions` through `invoker`,
+    /// with the admin API if `admin` is given.
     pub fn new(
         config: &ServeConfig,
         functions: Vec<(String, Served)>,
         admin: Option<AdminApi>,
-        metrics: Arc<Metrics>,
+        invoker: Invoker,
     ) -> Platform {
         Platform {
-            routes: RouteTable::new(functions),
-            invoker: Invoker::new(config.queue_limit, metrics),
+            routes: RouteTable::new(functions, config.retire_grace),
+            invoker,
             admin,
             container: ActionContainer::default(),
         }
@@ -65,7 +64,7 @@ impl Platform {
             Some(function) => {
                 let invocation = Invocation::Request(request);
                 let invoker = &mut self.invoker;
-                invoker.invoke(function, requester, invocation, scheduler, Reply::Http)
+                invoker.invoke(function, port, requester, invocation, scheduler, Reply::Http)
             }
             None if request.head.path == METRICS_PATH => Handled::Now(self.metrics_response()),
             None => {

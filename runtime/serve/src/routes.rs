@@ -5,6 +5,7 @@ use crate::deploy::Deployment;
 use crate::function::Function;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A function the server runs, under the name it is listed by: `TENANT/ROUTE`
 /// for functions of the config file, the deployed name for deployed ones.
@@ -25,6 +26,8 @@ pub trait Routed: 'static {
 /// Every function, and the routes to them.
 #[derive(Default)]
 pub struct RouteTable {
+    /// How long calls of a removed or replaced function may go on.
+    retire_grace: Duration,
     /// Every function, by name.
     functions: BTreeMap<String, Served>,
     /// Function names by tenant port, then request path (nested so that a
@@ -33,9 +36,13 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// A table of `functions`.
-    pub fn new(functions: Vec<(String, Served)>) -> RouteTable {
-        let mut table = RouteTable::default();
+    /// A table of `functions`, whose calls may go on for `retire_grace`
+    /// once a function is removed or replaced.
+    pub fn new(functions: Vec<(String, Served)>, retire_grace: Duration) -> RouteTable {
+        let mut table = RouteTable {
+            retire_grace,
+            ..RouteTable::default()
+        };
         for (name, served) in functions {
             table.install(name, served);
         }
@@ -43,7 +50,8 @@ impl RouteTable {
     }
 
     /// Serves `served` as `name` from now on, replacing a function of the
-    /// same name (calls in flight finish with the old one).
+    /// same name (calls in flight go on with the old one for the grace
+    /// period).
     pub fn install(&mut self, name: String, served: Served) {
         self.uninstall(&name);
         let path = served.function.config.route.clone();
@@ -52,9 +60,11 @@ impl RouteTable {
         self.functions.insert(name, served);
     }
 
-    /// Stops serving `name`; returns what it served.
+    /// Stops serving `name`, whose calls still running after the grace
+    /// period are stopped; returns what it served.
     pub fn uninstall(&mut self, name: &str) -> Option<Served> {
         let served = self.functions.remove(name)?;
+        served.function.clone().retire(self.retire_grace);
         let path = &served.function.config.route;
         if let Some(on_port) = self.routes.get_mut(&served.port) {
             if on_port.get(path).is_some_and(|n| n == name) {

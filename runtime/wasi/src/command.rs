@@ -5,7 +5,9 @@
 use crate::{output_limit_hit, WasiCtxBuilder};
 use luge_abi::TrapKind;
 use luge_runtime::lifecycle::{self, SandboxState};
-use luge_runtime::{CallError, Extern, Instance, InstanceConfig, InstantiationError, Module};
+use luge_runtime::{
+    CallError, Extern, Instance, InstanceConfig, InstantiationError, MemoryError, Module,
+};
 use luge_scheduler::lifecycle::{Counts, Lifecycle};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +74,9 @@ pub struct CommandReport {
     pub outcome: Result<(), Ended>,
     /// A memory refused to grow past its limit at some point.
     pub memory_refused: bool,
+    /// The memory budget (`InstanceConfig::memory_budget`) refused the
+    /// sandbox's memory, when it was created or when it grew.
+    pub memory_budget_hit: bool,
     /// The command wrote more than its output limit.
     pub output_limit_hit: bool,
     /// Creating the sandbox: memory, tables, data and element segments.
@@ -100,6 +105,10 @@ pub fn run_command(
     let started = Instant::now();
     let instance = Instance::new(module, &store, imports, config);
     let instantiate_time = started.elapsed();
+    let budget_refused_start = matches!(
+        instance,
+        Err(InstantiationError::Memory(MemoryError::OverBudget { .. }))
+    );
     let outcome = instance.map_err(Ended::from).and_then(|instance| {
         advance(&mut lifecycle, SandboxState::Running);
         call_start(&instance)
@@ -118,13 +127,14 @@ pub fn run_command(
             .as_ref()
             .map_or_else(Ended::state, |()| SandboxState::Returned),
     );
-    let memory_refused = store
-        .instances()
-        .iter()
-        .any(|i| i.memory().is_some_and(|m| m.growth_refused()));
+    let memories = store.instances();
+    let memories = || memories.iter().filter_map(Instance::memory);
+    let memory_refused = memories().any(|m| m.growth_refused());
+    let memory_budget_hit = budget_refused_start || memories().any(|m| m.budget_refused());
     CommandReport {
         outcome,
         memory_refused,
+        memory_budget_hit,
         output_limit_hit: output_limit_hit(&store),
         instantiate_time,
         run_time: started.elapsed() - instantiate_time,

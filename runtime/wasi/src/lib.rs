@@ -99,7 +99,8 @@ impl WasiCtxBuilder {
     }
 
     /// Caps the bytes the program may write to stdout and stderr together;
-    /// a write past the cap fails with `EFBIG` and
+    /// a write past the cap fails with `EFBIG`, stops the program (it traps
+    /// with `Interrupted` as soon as it runs on) and
     /// [`WasiCtx::output_limit_hit`] reports it.
     pub fn output_limit(mut self, bytes: u64) -> Self {
         self.output_limit = Some(bytes);

@@ -8,7 +8,7 @@ pub(crate) mod builtins;
 pub(crate) mod externs;
 pub(crate) mod store;
 
-use crate::memory::{Memory, MemoryError};
+use crate::memory::{Memory, MemoryBudget, MemoryError};
 use crate::module::Module;
 use crate::sys::Unwind;
 use crate::table::Table;
@@ -56,16 +56,19 @@ impl From<Unwind> for InstantiationError {
 }
 
 /// Per-instance settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InstanceConfig {
     /// Largest linear memory, in wasm pages.
     pub memory_limit_pages: u32,
+    /// What a memory the instance creates is charged to, if anything.
+    pub memory_budget: Option<Arc<MemoryBudget>>,
 }
 
 impl Default for InstanceConfig {
     fn default() -> Self {
         InstanceConfig {
             memory_limit_pages: luge_abi::WASM_MAX_PAGES as u32,
+            memory_budget: None,
         }
     }
 }
@@ -262,12 +265,11 @@ impl Instance {
         let data_in_image = memory.is_none() && image.is_some();
         if memory.is_none() {
             if let Some(ty) = d.memory {
-                memory = Some(Memory::with_image(
-                    ty,
-                    d.bounds,
-                    config.memory_limit_pages,
-                    image,
-                )?);
+                let created = Memory::with_image(ty, d.bounds, config.memory_limit_pages, image)?;
+                if let Some(budget) = &config.memory_budget {
+                    created.charge_to(budget)?;
+                }
+                memory = Some(created);
             }
         }
         for ty in &d.tables[tables.len()..] {

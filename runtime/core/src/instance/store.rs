@@ -113,6 +113,12 @@ impl Store {
 }
 
 impl Limits {
+    /// Makes the guest trap with `Interrupted` at its next loop header or
+    /// function entry.
+    pub(crate) fn interrupt(&self) {
+        self.vm.interrupt.store(1, Ordering::Release);
+    }
+
     /// Whether an interrupt is pending, leaving it pending.
     pub(crate) fn interrupt_pending(&self) -> bool {
         self.vm.interrupt.load(Ordering::Acquire) != 0
@@ -147,6 +153,6 @@ pub struct InterruptHandle(Arc<Limits>);
 
 impl InterruptHandle {
     pub fn interrupt(&self) {
-        self.0.vm.interrupt.store(1, Ordering::Release);
+        self.0.interrupt();
     }
 }

@@ -8,19 +8,16 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde_ignored::Path as KeyPath;
 use std::path::Path;
 
-/// Tenant fields of Sledge's multi-tenant scheduler (budgets, replicas).
-pub(super) const SLEDGE_TENANT_FIELDS: &[&str] =
-    &["replenishment-period-us", "max-budget-us", "route-replicas"];
+/// Tenant fields of Sledge's multi-tenant scheduler that Luge has no use
+/// for: route replicas (Luge runs every route on every worker).
+pub(super) const SLEDGE_TENANT_FIELDS: &[&str] = &["route-replicas"];
 
-/// Sledge route fields Luge has no use for: admission control
-/// (`admissions-percentile`, `expected-execution-us`), fixed buffer sizes
+/// Sledge route fields Luge has no use for: fixed buffer sizes
 /// and request headers of the older module format (`http-req-size`, ...),
 /// request classes of the SLEdgeScale fork (`request-type`, `n-resas`,
 /// `group-id`), and the execution-time regression model (`path_premodule`,
 /// `model-*`).
 pub(super) const SLEDGE_ROUTE_FIELDS: &[&str] = &[
-    "admissions-percentile",
-    "expected-execution-us",
     "http-req-size",
     "http-resp-size",
     "http-req-content-type",

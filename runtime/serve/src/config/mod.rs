@@ -89,8 +89,10 @@ mod tests;
 mod validate;
 
 pub use error::ConfigError;
+pub(crate) use validate::check_timeout;
 
 use awsm_compiler::{Arch, BoundsMode};
+use luge_scheduler::group::Budget;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -102,6 +104,20 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_QUEUE_LIMIT: usize = 1024;
 /// Default of [`RouteConfig::timeout`]: 10 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest [`RouteConfig::timeout`] the config and the admin API take:
+/// 15 minutes, as long as the longest AWS Lambda function may run. Without
+/// a bound a typo could keep a core busy until the server restarts.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Default of [`ServeConfig::memory_limit_mib`]: what a route that sets no
+/// `memory-limit-mib` may grow its linear memory to.
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
+/// Default of [`ServeConfig::retire_grace`]: 5 s.
+pub const DEFAULT_RETIRE_GRACE: Duration = Duration::from_secs(5);
+/// Default of [`Tenant::cpu_weight`].
+pub const DEFAULT_CPU_WEIGHT: u32 = luge_scheduler::group::DEFAULT_WEIGHT;
+/// Default of [`RouteConfig::admissions_percentile`], as in Sledge's
+/// examples.
+pub const DEFAULT_ADMISSIONS_PERCENTILE: u8 = 90;
 /// Default of [`RouteConfig::max_body_bytes`]: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 /// Default of [`RouteConfig::max_output_bytes`]: 16 MiB.
@@ -123,9 +139,22 @@ pub struct ServeConfig {
     /// Scheduler workers (`workers`); `None` (the default) means one per
     /// core.
     pub workers: Option<usize>,
-    /// Requests that may wait for a worker (`queue-limit`, default
-    /// [`DEFAULT_QUEUE_LIMIT`]); more are answered 429, as in Sledge.
+    /// Requests of one tenant that may be in flight, waiting or running
+    /// (`queue-limit`, default [`DEFAULT_QUEUE_LIMIT`]), unless the tenant
+    /// sets its own; more are answered 429, as in Sledge.
     pub queue_limit: usize,
+    /// Linear memory all sandboxes together may hold
+    /// (`memory-budget-mib`); `None` (the default) means half of the
+    /// machine's physical memory. A request whose memory would go past it
+    /// is answered 503 with `Retry-After`.
+    pub memory_budget_mib: Option<u64>,
+    /// Largest linear memory of a route that sets no `memory-limit-mib`
+    /// (`memory-limit-mib`, default [`DEFAULT_MEMORY_LIMIT_MIB`]).
+    pub memory_limit_mib: u64,
+    /// How long calls of a removed or replaced function may go on before
+    /// they are stopped (`retire-grace-ms`, default
+    /// [`DEFAULT_RETIRE_GRACE`]).
+    pub retire_grace: Duration,
     /// Where the admin API keeps deployed functions across restarts
     /// (`state-dir`, absolute); `None` (the default) keeps them in memory
     /// only.
@@ -183,6 +212,40 @@ pub struct Tenant {
     pub port: u16,
     /// Routes (`routes`, required, possibly empty), in file order.
     pub routes: Vec<RouteConfig>,
+    /// The tenant's share of the CPU against other tenants (`cpu-weight`,
+    /// 1-10000, default [`DEFAULT_CPU_WEIGHT`]).
+    pub cpu_weight: u32,
+    /// Sledge's MTDS budget: at most `max-budget-us` of CPU time in every
+    /// `replenishment-period-us` before the tenant's work waits for other
+    /// tenants' (both or neither; both 0, as Sledge writes "none", is
+    /// none).
+    pub budget: Option<Budget>,
+    /// The tenant's own `queue-limit`; `None` takes the server's.
+    pub queue_limit: Option<usize>,
+}
+
+impl Tenant {
+    /// A tenant with every default.
+    pub fn new(name: &str, port: u16, routes: Vec<RouteConfig>) -> Tenant {
+        Tenant {
+            name: name.to_owned(),
+            port,
+            routes,
+            cpu_weight: DEFAULT_CPU_WEIGHT,
+            budget: None,
+            queue_limit: None,
+        }
+    }
+}
+
+/// What happens to a request whose deadline passes before it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeadlineMiss {
+    /// It runs on, behind every request still on time (`"continue"`).
+    #[default]
+    Continue,
+    /// It is stopped and answered 504 (`"abort"`).
+    Abort,
 }
 
 /// One route: a request path and the function that answers it.
@@ -226,6 +289,21 @@ pub struct RouteConfig {
     /// Native stack the function may use, in bytes (`stack-limit-kib`, in
     /// KiB, default [`luge_runtime::DEFAULT_MAX_STACK`]).
     pub stack_limit: usize,
+    /// What a missed `relative-deadline-us` does (`deadline-miss`).
+    pub deadline_miss: DeadlineMiss,
+    /// Admission control, for routes with a deadline: the percentile of
+    /// recent execution times a request is expected to take
+    /// (`admissions-percentile`, 50-99, default
+    /// [`DEFAULT_ADMISSIONS_PERCENTILE`]).
+    pub admissions_percentile: u8,
+    /// The execution time assumed until the route has a history of its
+    /// own (`expected-execution-us`); `None` admits its first requests
+    /// freely.
+    pub expected_execution: Option<Duration>,
+    /// Calls of this route that may be in flight at once
+    /// (`max-concurrency`); `None` (the default) leaves only the tenant's
+    /// limit.
+    pub max_concurrency: Option<usize>,
 }
 
 impl RouteConfig {
@@ -245,6 +323,10 @@ impl RouteConfig {
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             bounds: Arch::host().default_bounds(),
             stack_limit: luge_runtime::DEFAULT_MAX_STACK,
+            deadline_miss: DeadlineMiss::Continue,
+            admissions_percentile: DEFAULT_ADMISSIONS_PERCENTILE,
+            expected_execution: None,
+            max_concurrency: None,
         }
     }
 }
@@ -280,11 +362,7 @@ impl ServeConfig {
                 RouteConfig::new(&format!("/{name}"), module)
             })
             .collect();
-        ServeConfig::with_tenants(vec![Tenant {
-            name: "examples".to_owned(),
-            port: DEFAULT_PORT,
-            routes,
-        }])
+        ServeConfig::with_tenants(vec![Tenant::new("examples", DEFAULT_PORT, routes)])
     }
 
     fn with_tenants(tenants: Vec<Tenant>) -> ServeConfig {
@@ -292,6 +370,9 @@ impl ServeConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             workers: None,
             queue_limit: DEFAULT_QUEUE_LIMIT,
+            memory_budget_mib: None,
+            memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
+            retire_grace: DEFAULT_RETIRE_GRACE,
             state_dir: None,
             admin: None,
             openwhisk: None,

@@ -56,6 +56,12 @@ pub(super) struct Luge {
     #[serde(default, deserialize_with = "optional_kind")]
     pub queue_limit: Option<u64>,
     #[serde(default, deserialize_with = "optional_kind")]
+    pub memory_budget_mib: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub memory_limit_mib: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub retire_grace_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
     pub state_dir: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub admin: Option<Admin>,
@@ -65,6 +71,7 @@ pub(super) struct Luge {
 
 /// A tenant: an item of the top-level array or of `tenants`.
 #[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub(super) struct Tenant {
     #[serde(deserialize_with = "kind")]
     pub name: String,
@@ -72,6 +79,14 @@ pub(super) struct Tenant {
     pub port: Port,
     #[serde(deserialize_with = "kind")]
     pub routes: Vec<Route>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub replenishment_period_us: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub max_budget_us: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub cpu_weight: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub queue_limit: Option<u64>,
 }
 
 /// A route: an item of a tenant's `routes`.
@@ -102,6 +117,14 @@ pub(super) struct Route {
     pub bounds: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub stack_limit_kib: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub deadline_miss: Option<String>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub admissions_percentile: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub expected_execution_us: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub max_concurrency: Option<u64>,
 }
 
 /// The `admin` listener.

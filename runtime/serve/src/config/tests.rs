@@ -99,12 +99,8 @@ fn sledge_readme_example_loads_unchanged() {
     let config = ServeConfig::load(&fx.path("spec.json")).unwrap();
     let mut route = RouteConfig::new("/fib", fx.path("fibonacci.wasm.so"));
     route.relative_deadline = Some(Duration::from_micros(20000));
-    let mut expected = ServeConfig::with_tenants(vec![Tenant {
-        name: "GWU".into(),
-        port: 10010,
-        routes: vec![route],
-    }]);
-    expected.ignored_fields = vec!["expected-execution-us".into()];
+    route.expected_execution = Some(Duration::from_micros(6000));
+    let expected = ServeConfig::with_tenants(vec![Tenant::new("GWU", 10010, vec![route])]);
     assert_eq!(config, expected);
 }
 
@@ -174,13 +170,17 @@ fn luge_explicit_values() {
     fx.touch("fn/app.so").mkdir("assets").mkdir("tmp");
     let text = r#"{
         "host": "0.0.0.0", "workers": 3, "queue-limit": 64, "state-dir": "state",
+        "memory-budget-mib": 2048, "memory-limit-mib": 128, "retire-grace-ms": 250,
         "admin": {"port": 9000, "token": "s3cret"}, "openwhisk": {"port": 9002},
-        "tenants": [{"name": "edge", "port": 9001, "routes": [{
+        "tenants": [{"name": "edge", "port": 9001, "cpu-weight": 300, "queue-limit": 8,
+            "max-budget-us": 5000, "replenishment-period-us": 20000, "routes": [{
             "route": "/app", "path": "fn/app.so", "relative-deadline-us": 50000,
             "http-resp-content-type": "image/png", "memory-limit-mib": 64,
             "timeout-ms": 2000, "dirs": ["assets::/assets", "tmp"],
             "env": {"QUALITY": "85", "MODE": "fast"}, "max-body-bytes": 10,
-            "max-output-bytes": 20, "bounds": "software", "stack-limit-kib": 512}]}]}"#;
+            "max-output-bytes": 20, "bounds": "software", "stack-limit-kib": 512,
+            "deadline-miss": "abort", "admissions-percentile": 70,
+            "expected-execution-us": 900, "max-concurrency": 4}]}]}"#;
     let config = fx.parse(text).unwrap();
     assert_eq!(config.host, "0.0.0.0".parse::<IpAddr>().unwrap());
     assert_eq!(config.workers, Some(3));
@@ -192,6 +192,17 @@ fn luge_explicit_values() {
     };
     assert_eq!(config.admin, Some(admin));
     assert_eq!(config.openwhisk, Some(OpenWhiskConfig { port: 9002 }));
+    assert_eq!(config.memory_budget_mib, Some(2048));
+    assert_eq!(config.memory_limit_mib, 128);
+    assert_eq!(config.retire_grace, Duration::from_millis(250));
+    let tenant = &config.tenants[0];
+    assert_eq!(tenant.cpu_weight, 300);
+    assert_eq!(tenant.queue_limit, Some(8));
+    let budget = Budget {
+        max: Duration::from_millis(5),
+        period: Duration::from_millis(20),
+    };
+    assert_eq!(tenant.budget, Some(budget));
     let route = &config.tenants[0].routes[0];
     let expected = RouteConfig {
         route: "/app".into(),
@@ -212,8 +223,59 @@ fn luge_explicit_values() {
         max_output_bytes: 20,
         bounds: BoundsMode::Software,
         stack_limit: 512 << 10,
+        deadline_miss: DeadlineMiss::Abort,
+        admissions_percentile: 70,
+        expected_execution: Some(Duration::from_micros(900)),
+        max_concurrency: Some(4),
     };
     assert_eq!(*route, expected);
+}
+
+#[test]
+fn isolation_settings_out_of_range_are_refused_by_name() {
+    let fx = Fixture::new();
+    fx.touch("f.so");
+    let tenant = |fields: &str| {
+        format!(
+            r#"[{{"name": "a", "port": 1, {fields}
+                "routes": [{{"route": "/f", "path": "f.so"}}]}}]"#
+        )
+    };
+    let route = |fields: &str| {
+        format!(r#"[{{"name": "a", "port": 1, "routes": [{{"route": "/f", "path": "f.so", {fields}}}]}}]"#)
+    };
+    let cases = [
+        (
+            tenant(r#""max-budget-us": 5000,"#),
+            "[0].replenishment-period-us: missing: `max-budget-us` needs it",
+        ),
+        (
+            tenant(r#""max-budget-us": 5000, "replenishment-period-us": 1000,"#),
+            "[0].max-budget-us: 5000 µs is more than the 1000 µs period it is replenished in",
+        ),
+        (tenant(r#""cpu-weight": 0,"#), "[0].cpu-weight: 0 is not within 1-10000"),
+        (
+            route(r#""timeout-ms": 18446744073709551615"#),
+            "[0].routes[0].timeout-ms: 18446744073709551615 ms is more than the longest \
+             timeout, 900000 ms",
+        ),
+        (
+            route(r#""deadline-miss": "kill""#),
+            "[0].routes[0].deadline-miss: expected \"continue\" or \"abort\", found `kill`",
+        ),
+        (
+            route(r#""admissions-percentile": 100"#),
+            "[0].routes[0].admissions-percentile: 100 is not within 50-99",
+        ),
+        (
+            route(r#""max-concurrency": 0"#),
+            "[0].routes[0].max-concurrency: must be greater than 0",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = fx.parse(&text).unwrap_err().to_string();
+        assert!(error.ends_with(expected), "{error}\nexpected: {expected}");
+    }
 }
 
 #[test]
@@ -403,7 +465,8 @@ fn unknown_fields_suggest_the_closest_name() {
     assert_eq!(
         fx.error(r#"{"tenants": [], "colour": "blue"}"#),
         "DIR/luge.json: colour: unknown field (expected one of: tenants, host, workers, \
-         queue-limit, state-dir, admin, openwhisk)"
+         queue-limit, memory-budget-mib, memory-limit-mib, retire-grace-ms, state-dir, admin, \
+         openwhisk)"
     );
 }
 

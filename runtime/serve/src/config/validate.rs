@@ -6,7 +6,11 @@
 
 use super::error::ConfigError;
 use super::{child, index, raw};
-use super::{AdminConfig, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant, ADMIN_TOKEN_ENV};
+use super::{
+    AdminConfig, DeadlineMiss, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant, ADMIN_TOKEN_ENV,
+    MAX_TIMEOUT,
+};
+use luge_scheduler::group::Budget;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -65,6 +69,15 @@ impl<'a> Validator<'a> {
         if let Some(n) = luge.queue_limit {
             config.queue_limit = self.positive_usize(n, "queue-limit")?;
         }
+        if let Some(mib) = luge.memory_budget_mib {
+            config.memory_budget_mib = Some(self.positive(mib, "memory-budget-mib")?);
+        }
+        if let Some(mib) = luge.memory_limit_mib {
+            config.memory_limit_mib = self.memory_limit(mib, "memory-limit-mib")?;
+        }
+        if let Some(ms) = luge.retire_grace_ms {
+            config.retire_grace = Duration::from_millis(ms);
+        }
         if let Some(dir) = &luge.state_dir {
             config.state_dir = Some(self.resolve(self.nonempty(dir, "state-dir")?));
         }
@@ -113,7 +126,48 @@ impl<'a> Validator<'a> {
             return Err(self.port_taken(&child(&path, "port"), port, &owner));
         }
         let routes = self.routes(raw.routes, &child(&path, "routes"))?;
-        Ok(Tenant { name, port, routes })
+        let mut tenant = Tenant::new(&name, port, routes);
+        if let Some(weight) = raw.cpu_weight {
+            tenant.cpu_weight = self.cpu_weight(weight, &child(&path, "cpu-weight"))?;
+        }
+        tenant.budget = self.budget(raw.max_budget_us, raw.replenishment_period_us, &path)?;
+        if let Some(n) = raw.queue_limit {
+            tenant.queue_limit = Some(self.positive_usize(n, &child(&path, "queue-limit"))?);
+        }
+        Ok(tenant)
+    }
+
+    fn cpu_weight(&self, weight: u64, path: &str) -> Result<u32> {
+        match weight {
+            1..=10_000 => Ok(weight as u32),
+            _ => Err(self.error(path, format!("{weight} is not within 1-10000"))),
+        }
+    }
+
+    /// `max-budget-us` per `replenishment-period-us`: both or neither, and
+    /// both 0 means none, as in Sledge's own configurations.
+    fn budget(&self, max: Option<u64>, period: Option<u64>, path: &str) -> Result<Option<Budget>> {
+        let max_path = child(path, "max-budget-us");
+        let period_path = child(path, "replenishment-period-us");
+        match (max, period) {
+            (None, None) | (Some(0), Some(0)) => Ok(None),
+            (Some(_), None) => Err(self.error(&period_path, "missing: `max-budget-us` needs it")),
+            (None, Some(_)) => Err(self.error(&max_path, "missing: `replenishment-period-us` needs it")),
+            (Some(max), Some(period)) => {
+                let period = self.positive(period, &period_path)?;
+                let max = self.positive(max, &max_path)?;
+                if max > period {
+                    let reason = format!(
+                        "{max} µs is more than the {period} µs period it is replenished in"
+                    );
+                    return Err(self.error(&max_path, reason));
+                }
+                Ok(Some(Budget {
+                    max: Duration::from_micros(max),
+                    period: Duration::from_micros(period),
+                }))
+            }
+        }
     }
 
     /// The routes of the array at `list`.
@@ -159,7 +213,28 @@ impl<'a> Validator<'a> {
             config.content_type =
                 self.content_type(value, &child(path, "http-resp-content-type"))?;
         }
+        if let Some(p) = raw.admissions_percentile {
+            let field = child(path, "admissions-percentile");
+            if !(50..=99).contains(&p) {
+                return Err(self.error(&field, format!("{p} is not within 50-99")));
+            }
+            config.admissions_percentile = p as u8;
+        }
+        if let Some(us) = raw.expected_execution_us {
+            config.expected_execution = (us > 0).then(|| Duration::from_micros(us));
+        }
         Ok(())
+    }
+
+    fn deadline_miss(&self, value: &str, path: &str) -> Result<DeadlineMiss> {
+        match value {
+            "continue" => Ok(DeadlineMiss::Continue),
+            "abort" => Ok(DeadlineMiss::Abort),
+            other => Err(self.error(
+                path,
+                format!("expected \"continue\" or \"abort\", found `{other}`"),
+            )),
+        }
     }
 
     fn limit_fields(&self, raw: &raw::Route, path: &str, config: &mut RouteConfig) -> Result<()> {
@@ -168,7 +243,14 @@ impl<'a> Validator<'a> {
                 Some(self.memory_limit(mib, &child(path, "memory-limit-mib"))?);
         }
         if let Some(ms) = raw.timeout_ms {
-            config.timeout = Duration::from_millis(self.positive(ms, &child(path, "timeout-ms"))?);
+            config.timeout = self.timeout(ms, &child(path, "timeout-ms"))?;
+        }
+        if let Some(n) = raw.max_concurrency {
+            let field = child(path, "max-concurrency");
+            config.max_concurrency = Some(self.positive_usize(n, &field)?);
+        }
+        if let Some(value) = &raw.deadline_miss {
+            config.deadline_miss = self.deadline_miss(value, &child(path, "deadline-miss"))?;
         }
         if let Some(bytes) = raw.max_body_bytes {
             config.max_body_bytes = bytes;
@@ -349,6 +431,11 @@ impl<'a> Validator<'a> {
         Ok(mib)
     }
 
+    fn timeout(&self, ms: u64, path: &str) -> Result<Duration> {
+        let ms = self.positive(ms, path)?;
+        check_timeout(ms).map_err(|reason| self.error(path, reason))
+    }
+
     fn stack_limit(&self, kib: u64, path: &str) -> Result<usize> {
         let kib = self.positive(kib, path)?;
         kib.checked_mul(1024)
@@ -398,6 +485,19 @@ impl<'a> Validator<'a> {
     fn resolve(&self, written: &str) -> PathBuf {
         self.dir.join(written)
     }
+}
+
+/// A timeout of `ms` milliseconds, if it is within [`MAX_TIMEOUT`]; the
+/// admin API checks deployed timeouts with it too.
+pub(crate) fn check_timeout(ms: u64) -> std::result::Result<Duration, String> {
+    let timeout = Duration::from_millis(ms);
+    if timeout > MAX_TIMEOUT {
+        return Err(format!(
+            "{ms} ms is more than the longest timeout, {} ms",
+            MAX_TIMEOUT.as_millis()
+        ));
+    }
+    Ok(timeout)
 }
 
 /// Who listens on `port` already, if anyone.

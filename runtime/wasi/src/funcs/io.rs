@@ -25,7 +25,10 @@ impl<'a> Call<'a> {
             stream @ (Fd::Stdout(_) | Fd::Stderr(_)) => {
                 if let Some(budget) = self.ctx.output_budget.as_mut() {
                     if (data.len() as u64) > *budget {
+                        // A guest that ignored the error would run on to
+                        // its timeout with nobody waiting for its output.
                         self.ctx.output_limit_hit = true;
+                        self.caller.interrupt();
                         return Err(Errno::Fbig);
                     }
                     *budget -= data.len() as u64;

@@ -1,0 +1,217 @@
+//! Isolation between tasks and between groups: late tasks drop behind
+//! tasks on time, groups share the CPU by weight and within budgets, and a
+//! task's owner can stop it. One worker and no quantum, so that the order
+//! is decided by the queue alone (tasks give up the worker by yielding).
+
+use luge_scheduler::group::{Budget, Group, DEFAULT_WEIGHT};
+use luge_scheduler::queue::Policy;
+use luge_scheduler::task::{cpu_time, on_timeout, sleep_until, yield_now, TaskOptions};
+use luge_scheduler::worker::{Scheduler, TASK_STACK_SIZE};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Held by each test: shares are charged in wall-clock time, so tests that
+/// spin at once on a two-core machine would charge each other's delays.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A scheduler of one worker, and this test's turn.
+fn one_worker(policy: Policy) -> (Scheduler, std::sync::MutexGuard<'static, ()>) {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    (Scheduler::with_config(1, TASK_STACK_SIZE, None, policy), turn)
+}
+
+/// Holds the only worker, from before this returns until the returned
+/// sender is used (or dropped).
+fn hold(scheduler: &Scheduler) -> std::sync::mpsc::Sender<()> {
+    let (release, gate) = channel::<()>();
+    let (started, running) = channel::<()>();
+    scheduler.spawn(move || {
+        started.send(()).unwrap();
+        let _ = gate.recv();
+    });
+    running.recv().unwrap();
+    release
+}
+
+fn spin(time: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < time {
+        std::hint::spin_loop();
+    }
+}
+
+fn with_deadline(ms: u64) -> TaskOptions {
+    TaskOptions {
+        relative_deadline: Some(Duration::from_millis(ms)),
+        ..TaskOptions::default()
+    }
+}
+
+/// Spawns a task that logs `name` when it runs.
+fn logged(scheduler: &Scheduler, log: &Arc<Mutex<Vec<String>>>, name: &str, options: TaskOptions) {
+    let (log, name) = (log.clone(), name.to_owned());
+    scheduler.spawn_with(options, move || log.lock().unwrap().push(name));
+}
+
+#[test]
+fn under_edf_a_task_past_its_deadline_runs_after_the_tasks_on_time() {
+    let (scheduler, _turn) = one_worker(Policy::Edf);
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    logged(&scheduler, &log, "late", with_deadline(1));
+    logged(&scheduler, &log, "b", with_deadline(400));
+    logged(&scheduler, &log, "a", with_deadline(300));
+    logged(&scheduler, &log, "none", TaskOptions::default());
+    std::thread::sleep(20 * MS);
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    assert_eq!(*log.lock().unwrap(), ["a", "b", "none", "late"]);
+}
+
+#[test]
+fn under_fifo_a_task_past_its_deadline_runs_after_the_tasks_on_time() {
+    let (scheduler, _turn) = one_worker(Policy::Fifo);
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    logged(&scheduler, &log, "late", with_deadline(1));
+    logged(&scheduler, &log, "first", TaskOptions::default());
+    logged(&scheduler, &log, "second", with_deadline(10_000));
+    std::thread::sleep(20 * MS);
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    assert_eq!(*log.lock().unwrap(), ["first", "second", "late"]);
+}
+
+/// Spawns, in `group`, a task that runs `steps` steps of 1 ms of CPU,
+/// yielding after each and logging `name` before it.
+fn stepper(
+    scheduler: &Scheduler,
+    log: &Arc<Mutex<Vec<&'static str>>>,
+    name: &'static str,
+    group: &Arc<Group>,
+    steps: usize,
+) {
+    let log = log.clone();
+    let options = TaskOptions {
+        group: Some(group.clone()),
+        ..TaskOptions::default()
+    };
+    scheduler.spawn_with(options, move || {
+        for _ in 0..steps {
+            log.lock().unwrap().push(name);
+            spin(MS);
+            yield_now();
+        }
+    });
+}
+
+#[test]
+fn two_groups_of_equal_weight_take_turns() {
+    let (scheduler, _turn) = one_worker(Policy::Fifo);
+    let (a, b) = (
+        Group::new("a", DEFAULT_WEIGHT, None),
+        Group::new("b", DEFAULT_WEIGHT, None),
+    );
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    // Three tasks of `a` against one of `b`: shares go by group, not task.
+    for _ in 0..3 {
+        stepper(&scheduler, &log, "a", &a, 10);
+    }
+    stepper(&scheduler, &log, "b", &b, 10);
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    let log = log.lock().unwrap();
+    let b_in_first_20 = log[..20].iter().filter(|n| **n == "b").count();
+    assert!(
+        (8..=12).contains(&b_in_first_20),
+        "b ran {b_in_first_20} of the first 20 steps: {log:?}"
+    );
+}
+
+#[test]
+fn a_group_with_three_times_the_weight_gets_about_three_times_the_cpu() {
+    let (scheduler, _turn) = one_worker(Policy::Fifo);
+    let heavy = Group::new("heavy", 3 * DEFAULT_WEIGHT, None);
+    let light = Group::new("light", DEFAULT_WEIGHT, None);
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    stepper(&scheduler, &log, "heavy", &heavy, 40);
+    stepper(&scheduler, &log, "light", &light, 40);
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    let log = log.lock().unwrap();
+    let heavy_in_first_40 = log[..40].iter().filter(|n| **n == "heavy").count();
+    assert!(
+        (24..=36).contains(&heavy_in_first_40),
+        "heavy ran {heavy_in_first_40} of the first 40 steps: {log:?}"
+    );
+}
+
+#[test]
+fn a_group_that_spent_its_budget_waits_for_groups_with_work_and_budget() {
+    let (scheduler, _turn) = one_worker(Policy::Edf);
+    let budget = Budget {
+        max: 3 * MS,
+        period: Duration::from_secs(10),
+    };
+    let capped = Group::new("capped", DEFAULT_WEIGHT, Some(budget));
+    let free = Group::new("free", DEFAULT_WEIGHT, None);
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    stepper(&scheduler, &log, "capped", &capped, 10);
+    stepper(&scheduler, &log, "free", &free, 10);
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    let log = log.lock().unwrap();
+    let last_free = log.iter().rposition(|n| *n == "free").unwrap();
+    let capped_before = log[..last_free].iter().filter(|n| **n == "capped").count();
+    assert!(
+        capped_before <= 4,
+        "capped ran {capped_before} steps before free finished: {log:?}"
+    );
+    assert_eq!(log.len(), 20, "the capped group still finishes");
+}
+
+#[test]
+fn a_tasks_cpu_time_leaves_out_the_time_it_slept() {
+    let (scheduler, _turn) = one_worker(Policy::Fifo);
+    let (tx, rx) = channel();
+    scheduler.spawn(move || {
+        sleep_until(Instant::now() + 50 * MS);
+        spin(10 * MS);
+        yield_now();
+        tx.send(cpu_time()).unwrap();
+    });
+    let cpu = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    scheduler.wait_idle();
+    assert!(cpu >= 10 * MS && cpu < 45 * MS, "cpu time {cpu:?}");
+    assert_eq!(cpu_time(), Duration::ZERO, "not in a task here");
+}
+
+#[test]
+fn a_task_handle_stops_a_running_task_before_its_timeout() {
+    let scheduler = Scheduler::new(1);
+    let (tx, rx) = channel();
+    let options = TaskOptions {
+        timeout: Some(Duration::from_secs(600)),
+        ..TaskOptions::default()
+    };
+    let handle = scheduler.spawn_with(options, move || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        on_timeout(move || flag.store(true, Ordering::Release));
+        tx.send(()).unwrap();
+        // Stands for guest code, which the timeout action interrupts.
+        while !stop.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    handle.stop();
+    scheduler.wait_idle();
+}
