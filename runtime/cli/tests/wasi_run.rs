@@ -444,6 +444,7 @@ mod library {
             let imports = luge_wasi::imports(module).expect("WASI imports resolve");
             let config = InstanceConfig {
                 memory_limit_pages: self.memory_limit_pages,
+                memory_budget: None,
             };
             let instance = Instance::new(module, &store, &imports, &config).expect("instantiates");
             let watchdog = self.interrupt_after.map(|after| {

@@ -23,7 +23,7 @@ use crate::schedule::Schedule;
 use crate::timer::Timer;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,10 @@ pub struct RateResult {
     pub latencies: Vec<Duration>,
     /// Measured requests answered with another status.
     pub non_2xx: u64,
+    /// Measured requests answered, by status (2xx included), for the
+    /// experiments that tell a timeout (504) from a refusal (429) or a
+    /// crash (500).
+    pub statuses: BTreeMap<u16, u64>,
     /// Measured requests lost to a connection error.
     pub errors: u64,
     /// Measured requests still unanswered at the end of the drain.
@@ -335,6 +339,7 @@ impl<'a> Run<'a> {
             self.done += 1;
             self.last_response = Some(now);
             if index >= self.warm {
+                *self.result.statuses.entry(parsed.status).or_default() += 1;
                 if (200..300).contains(&parsed.status) {
                     let intended = start + self.schedule.intended(index);
                     self.result

@@ -242,6 +242,109 @@ fn every_experiment_runs_against_luge_serve() {
     assert!(csv(&dir.path().join("capacity/capacity-timeline.csv")).len() > 2);
 }
 
+#[test]
+fn the_hostile_benchmark_runs_every_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hostile");
+    let luge = luge_bin();
+    let (port_a, port_b) = (free_port().to_string(), free_port().to_string());
+    let mut args = vec![
+        "hostile",
+        "--luge",
+        luge.to_str().unwrap(),
+        "--port-a",
+        &port_a,
+        "--port-b",
+        &port_b,
+        "--workers",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+        "--b-rate",
+        "50",
+        "--b-connections",
+        "4",
+        "--spinners-per-worker",
+        "1",
+        "--a-timeout-ms",
+        "1500",
+        "--trap-rate",
+        "5",
+        "--stack-rate",
+        "5",
+        "--membomb-rate",
+        "2",
+        "--membomb-limit-mib",
+        "16",
+        "--sleep-rate",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // Under emulation the hostile benchmark starts `luge` as the tests do.
+    let runner = std::env::var("LUGE_TEST_RUNNER").unwrap_or_default();
+    if !runner.is_empty() {
+        args.extend(["--luge-runner", &runner]);
+    }
+    let run = target_command(env!("CARGO_BIN_EXE_luge-load"))
+        .args(&args)
+        .current_dir(repo())
+        // The server compiles the functions into a cache of its own.
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env_remove("LUGE_CACHE_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "luge-load hostile failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Whether the targets hold is the benchmark's finding, not the test's.
+    assert!(
+        stdout.contains("target: every B request answered 200"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("under attack in every policy"), "{stdout}");
+
+    let rows = csv(&out.join("hostile.csv"));
+    assert_eq!(rows.len(), 1 + 3 * 2, "3 policies x alone, attacked");
+    let cells: Vec<(&str, &str)> = (1..rows.len())
+        .map(|r| (field(&rows, r, "policy"), field(&rows, r, "phase")))
+        .collect();
+    assert_eq!(cells[0], ("fifo", "alone"));
+    assert_eq!(cells[5], ("edf-budgets", "attacked"));
+    for r in 1..rows.len() {
+        // 50/s for 1 s measured, in every phase.
+        assert_eq!(field(&rows, r, "scheduled"), "50", "row {r}");
+        assert!(field(&rows, r, "ok").parse::<u32>().unwrap() > 0, "row {r}");
+    }
+    // Tenant A attacked: every route of it was called.
+    let attacked = field(&rows, 2, "a_outcomes");
+    for route in ["/spin", "/trap", "/stack", "/membomb", "/sleep"] {
+        assert!(attacked.contains(route), "{attacked}");
+    }
+    assert!(csv(&out.join("hostile-statuses.csv")).len() > 6);
+    // A's functions do what they are meant to when called alone.
+    let functions = csv(&out.join("hostile-functions.csv"));
+    assert_eq!(functions.len(), 1 + 3 * 4);
+    let status = |route: &str| {
+        let r = (1..functions.len()).find(|&r| field(&functions, r, "route") == route);
+        field(&functions, r.unwrap(), "status")
+    };
+    assert_eq!(
+        [status("/trap"), status("/stack"), status("/membomb")],
+        ["500", "500", "200"]
+    );
+    let svg = std::fs::read_to_string(out.join("hostile-latency.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("edf-budgets"));
+    for policy in ["fifo", "edf", "edf-budgets"] {
+        assert!(out.join(policy).join("serve.json").is_file(), "{policy}");
+    }
+}
+
 /// Starts `luge-load SUBCOMMAND ARGS --port P`, a peer serving `hello`,
 /// and checks one answer and a short concurrency level without errors.
 fn peer_serves_hello(subcommand: &str, args: &[&str]) {

@@ -4,3 +4,4 @@ pub mod access;
 pub mod capacity;
 pub mod cold;
 pub mod concurrency;
+pub mod hostile;
