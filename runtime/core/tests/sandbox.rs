@@ -344,6 +344,7 @@ const GROWABLE: &str = r#"(module
 fn limited(pages: u32) -> InstanceConfig {
     InstanceConfig {
         memory_limit_pages: pages,
+        memory_budget: None,
     }
 }
 
