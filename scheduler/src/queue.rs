@@ -28,7 +28,7 @@
 //! microsecond per pick.
 
 use crate::group::Group;
-use crate::task::Task;
+use crate::task::{Task, Timeout};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -231,6 +231,9 @@ enum Came {
 pub(crate) struct Running {
     pub group: Arc<Group>,
     pub deadline: Option<Instant>,
+    /// Its timeout, which its owner may fire early (see
+    /// [`crate::task::TaskHandle::stop`]).
+    pub timeout: Option<Arc<Timeout>>,
 }
 
 pub(crate) struct RunQueue {

@@ -18,9 +18,7 @@ use crate::parked::Parked;
 use crate::queue::{Policy, RunQueue, Running};
 use crate::sleepers::{Pending, Sleepers};
 use crate::stack::{Stack, StackPool};
-use crate::task::{
-    set_current, task_entry, Current, Task, TaskHandle, TaskOptions, Timeout, Wait,
-};
+use crate::task::{set_current, task_entry, Current, Task, TaskHandle, TaskOptions, Timeout, Wait};
 
 use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 use std::collections::BTreeMap;
@@ -341,7 +339,8 @@ fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
             continue;
         };
         slot.charge(&running.group, now, at);
-        let timed_out = now >= slot.running_timeout.load(Ordering::Acquire);
+        let timed_out = now >= slot.running_timeout.load(Ordering::Acquire)
+            || running.timeout.as_ref().is_some_and(|t| t.fired());
         let preempt = quantum.is_some_and(|quantum| {
             let overran = now.saturating_sub(since) >= quantum.as_nanos() as u64;
             shared.queue.should_preempt(running, overran, at)
@@ -432,6 +431,7 @@ fn run_tracked(
     *slot.running.lock().unwrap() = Some(Running {
         group: task.group.clone(),
         deadline: task.deadline,
+        timeout: task.timeout.clone(),
     });
     let start = Instant::now();
     let start_nanos = shared.nanos_at(start);

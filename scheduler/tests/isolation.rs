@@ -21,7 +21,10 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// A scheduler of one worker, and this test's turn.
 fn one_worker(policy: Policy) -> (Scheduler, std::sync::MutexGuard<'static, ()>) {
     let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    (Scheduler::with_config(1, TASK_STACK_SIZE, None, policy), turn)
+    (
+        Scheduler::with_config(1, TASK_STACK_SIZE, None, policy),
+        turn,
+    )
 }
 
 /// Holds the only worker, from before this returns until the returned

@@ -183,7 +183,10 @@ impl Admission {
             self.routes.insert(name.to_owned(), RouteLoad::default());
         }
         let route = self.routes.get_mut(name).expect("inserted above");
-        if config.max_concurrency.is_some_and(|max| route.in_flight >= max) {
+        if config
+            .max_concurrency
+            .is_some_and(|max| route.in_flight >= max)
+        {
             return Err(Refusal::RouteFull);
         }
         let load = config.relative_deadline.map_or(0, |deadline| {
@@ -250,7 +253,10 @@ mod tests {
         let config = route();
         let a = admission.admit(1, "a", &config).unwrap();
         admission.admit(1, "a", &config).unwrap();
-        assert_eq!(admission.admit(1, "a", &config).unwrap_err(), Refusal::TenantFull);
+        assert_eq!(
+            admission.admit(1, "a", &config).unwrap_err(),
+            Refusal::TenantFull
+        );
         admission.admit(2, "b", &config).unwrap();
         admission.finish(a, "a", Duration::ZERO);
         admission.admit(1, "a", &config).unwrap();
@@ -264,7 +270,10 @@ mod tests {
         admission.admit(1, "a", &config).unwrap();
         admission.admit(1, "a", &config).unwrap();
         admission.admit(2, "b", &config).unwrap();
-        assert_eq!(admission.admit(2, "b", &config).unwrap_err(), Refusal::ServerFull);
+        assert_eq!(
+            admission.admit(2, "b", &config).unwrap_err(),
+            Refusal::ServerFull
+        );
     }
 
     #[test]
@@ -273,7 +282,10 @@ mod tests {
         let mut config = route();
         config.max_concurrency = Some(1);
         admission.admit(1, "a", &config).unwrap();
-        assert_eq!(admission.admit(1, "a", &config).unwrap_err(), Refusal::RouteFull);
+        assert_eq!(
+            admission.admit(1, "a", &config).unwrap_err(),
+            Refusal::RouteFull
+        );
         admission.admit(1, "other", &route()).unwrap();
     }
 
@@ -289,7 +301,10 @@ mod tests {
         let tickets: Vec<_> = (0..4)
             .map(|_| admission.admit(1, "a", &config).unwrap())
             .collect();
-        assert_eq!(admission.admit(1, "a", &config).unwrap_err(), Refusal::Deadline);
+        assert_eq!(
+            admission.admit(1, "a", &config).unwrap_err(),
+            Refusal::Deadline
+        );
         // Another tenant's share is its own.
         admission.admit(2, "b", &config).unwrap();
         for ticket in tickets {
@@ -306,6 +321,9 @@ mod tests {
         config.expected_execution = Some(Duration::from_millis(8));
         admission.admit(1, "a", &config).unwrap();
         admission.admit(1, "a", &config).unwrap();
-        assert_eq!(admission.admit(1, "a", &config).unwrap_err(), Refusal::Deadline);
+        assert_eq!(
+            admission.admit(1, "a", &config).unwrap_err(),
+            Refusal::Deadline
+        );
     }
 }

@@ -307,8 +307,7 @@ impl Invoked {
         let (response, outcome, detail, trap) = match report.outcome {
             Err(_) if report.memory_budget_hit => {
                 let reason = "the server's memory budget is spent".to_owned();
-                let mut response =
-                    Response::text(503, &format!("{reason}; try again shortly\n"));
+                let mut response = Response::text(503, &format!("{reason}; try again shortly\n"));
                 let retry = MEMORY_RETRY_AFTER_S.to_string();
                 response.headers.push(("Retry-After".into(), retry));
                 (response, Outcome::Error, Some(reason), None)
@@ -343,7 +342,10 @@ impl Invoked {
                     }
                     _ => {
                         let ms = config.timeout.as_millis();
-                        (format!("timeout: stopped after {ms} ms\n"), format!("{ms} ms"))
+                        (
+                            format!("timeout: stopped after {ms} ms\n"),
+                            format!("{ms} ms"),
+                        )
                     }
                 };
                 (

@@ -60,7 +60,10 @@ impl Invoker {
             let tenant = crate::config::Tenant::new("openwhisk", CONTAINER_TENANT, Vec::new());
             (tenant, config.queue_limit)
         });
-        let tenants = config.tenants.iter().map(|t| (t.clone(), t.queue_limit.unwrap_or(config.queue_limit)));
+        let tenants = config
+            .tenants
+            .iter()
+            .map(|t| (t.clone(), t.queue_limit.unwrap_or(config.queue_limit)));
         let tenants: Vec<_> = tenants.chain(container).collect();
         let total_weight: u64 = tenants.iter().map(|(t, _)| u64::from(t.cpu_weight)).sum();
         let capacity = workers as u64 * CAPACITY_PER_WORKER;
@@ -97,9 +100,20 @@ impl Invoker {
     ) -> Handled {
         let arrived = Instant::now();
         let arrived_at = SystemTime::now();
-        let ticket = match self.admission.admit(tenant, &function.name, &function.config) {
+        let ticket = match self
+            .admission
+            .admit(tenant, &function.name, &function.config)
+        {
             Ok(ticket) => ticket,
-            Err(refusal) => return Handled::Now(self.refuse(&function, &invocation, refusal, arrived, arrived_at)),
+            Err(refusal) => {
+                return Handled::Now(self.refuse(
+                    &function,
+                    &invocation,
+                    refusal,
+                    arrived,
+                    arrived_at,
+                ))
+            }
         };
         self.metrics
             .set_queue_depth(self.admission.in_flight() as i64);
@@ -157,10 +171,18 @@ impl Invoker {
         arrived: Instant,
         arrived_at: SystemTime,
     ) -> Response {
-        self.metrics.refused(&function.config.route, refusal.label());
+        self.metrics
+            .refused(&function.config.route, refusal.label());
         let response = Response::text(429, &format!("{}; try again later\n", refusal.message()));
         let request_bytes = invocation.stdin_len() as u64;
-        self.log_rejected(function, request_bytes, arrived, arrived_at, &response, refusal);
+        self.log_rejected(
+            function,
+            request_bytes,
+            arrived,
+            arrived_at,
+            &response,
+            refusal,
+        );
         response
     }
 
@@ -271,5 +293,7 @@ impl Call {
 /// one tenant's `queue_limit`.
 fn server_limit(queue_limit: usize) -> usize {
     let by_memory = crate::function::physical_memory() / BYTES_PER_CALL;
-    usize::try_from(by_memory).unwrap_or(usize::MAX).max(queue_limit)
+    usize::try_from(by_memory)
+        .unwrap_or(usize::MAX)
+        .max(queue_limit)
 }

@@ -64,7 +64,14 @@ impl Platform {
             Some(function) => {
                 let invocation = Invocation::Request(request);
                 let invoker = &mut self.invoker;
-                invoker.invoke(function, port, requester, invocation, scheduler, Reply::Http)
+                invoker.invoke(
+                    function,
+                    port,
+                    requester,
+                    invocation,
+                    scheduler,
+                    Reply::Http,
+                )
             }
             None if request.head.path == METRICS_PATH => Handled::Now(self.metrics_response()),
             None => {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub mod serve;
+
 #[path = "../../../core/tests/common/target.rs"]
 mod target;
 pub use target::target_command;

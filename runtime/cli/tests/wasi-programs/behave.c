@@ -11,10 +11,15 @@
  *   recurse N        recursion N deep (not a tail call), prints the depth
  *   recurse_forever  recursion without end
  *   print N          prints N bytes ('x', a newline every 50)
+ *   flood            writes to stdout forever, ignoring every error
+ *   grab N           mallocs N MiB, touching every page, holds it 300 ms,
+ *                    prints how much it got (exit 1 if short)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static volatile unsigned sink;
 /* Allocations are stored here so that the compiler cannot elide them (an
@@ -82,6 +87,24 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "print") == 0) {
         for (unsigned long i = 1; i <= n; i++) putchar(i % 50 == 0 ? '\n' : 'x');
         return 0;
+    }
+    if (strcmp(mode, "flood") == 0) {
+        static char chunk[4096];
+        memset(chunk, 'f', sizeof chunk);
+        for (;;) sink = (unsigned)write(1, chunk, sizeof chunk);
+    }
+    if (strcmp(mode, "grab") == 0) {
+        unsigned long got = 0;
+        for (; got < n; got++) {
+            char *p = malloc(1 << 20);
+            keep = p;
+            if (!p) break;
+            memset(p, 0x5a, 1 << 20);
+        }
+        struct timespec hold = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+        nanosleep(&hold, NULL);
+        printf("grabbed %lu of %lu MiB\n", got, n);
+        return got == n ? 0 : 1;
     }
     fprintf(stderr, "behave: unknown mode %s\n", mode);
     return 2;

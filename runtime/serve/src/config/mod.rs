@@ -111,6 +111,8 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Default of [`ServeConfig::memory_limit_mib`]: what a route that sets no
 /// `memory-limit-mib` may grow its linear memory to.
 pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
+/// Default of [`ServeConfig::send_timeout`]: 10 s.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ServeConfig::retire_grace`]: 5 s.
 pub const DEFAULT_RETIRE_GRACE: Duration = Duration::from_secs(5);
 /// Default of [`Tenant::cpu_weight`].
@@ -155,6 +157,12 @@ pub struct ServeConfig {
     /// they are stopped (`retire-grace-ms`, default
     /// [`DEFAULT_RETIRE_GRACE`]).
     pub retire_grace: Duration,
+    /// How long a response may wait for its client to read any of it
+    /// before the connection is closed (`send-timeout-ms`, default
+    /// [`DEFAULT_SEND_TIMEOUT`]), so that clients that never read cannot
+    /// hold responses in memory. A connection also takes no new request
+    /// until its last response is sent.
+    pub send_timeout: Duration,
     /// Where the admin API keeps deployed functions across restarts
     /// (`state-dir`, absolute); `None` (the default) keeps them in memory
     /// only.
@@ -373,6 +381,7 @@ impl ServeConfig {
             memory_budget_mib: None,
             memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
             retire_grace: DEFAULT_RETIRE_GRACE,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             state_dir: None,
             admin: None,
             openwhisk: None,

@@ -62,6 +62,8 @@ pub(super) struct Luge {
     #[serde(default, deserialize_with = "optional_kind")]
     pub retire_grace_ms: Option<u64>,
     #[serde(default, deserialize_with = "optional_kind")]
+    pub send_timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
     pub state_dir: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub admin: Option<Admin>,

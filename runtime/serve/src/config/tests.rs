@@ -171,6 +171,7 @@ fn luge_explicit_values() {
     let text = r#"{
         "host": "0.0.0.0", "workers": 3, "queue-limit": 64, "state-dir": "state",
         "memory-budget-mib": 2048, "memory-limit-mib": 128, "retire-grace-ms": 250,
+        "send-timeout-ms": 1500,
         "admin": {"port": 9000, "token": "s3cret"}, "openwhisk": {"port": 9002},
         "tenants": [{"name": "edge", "port": 9001, "cpu-weight": 300, "queue-limit": 8,
             "max-budget-us": 5000, "replenishment-period-us": 20000, "routes": [{
@@ -195,6 +196,7 @@ fn luge_explicit_values() {
     assert_eq!(config.memory_budget_mib, Some(2048));
     assert_eq!(config.memory_limit_mib, 128);
     assert_eq!(config.retire_grace, Duration::from_millis(250));
+    assert_eq!(config.send_timeout, Duration::from_millis(1500));
     let tenant = &config.tenants[0];
     assert_eq!(tenant.cpu_weight, 300);
     assert_eq!(tenant.queue_limit, Some(8));
@@ -242,7 +244,9 @@ fn isolation_settings_out_of_range_are_refused_by_name() {
         )
     };
     let route = |fields: &str| {
-        format!(r#"[{{"name": "a", "port": 1, "routes": [{{"route": "/f", "path": "f.so", {fields}}}]}}]"#)
+        format!(
+            r#"[{{"name": "a", "port": 1, "routes": [{{"route": "/f", "path": "f.so", {fields}}}]}}]"#
+        )
     };
     let cases = [
         (
@@ -253,7 +257,10 @@ fn isolation_settings_out_of_range_are_refused_by_name() {
             tenant(r#""max-budget-us": 5000, "replenishment-period-us": 1000,"#),
             "[0].max-budget-us: 5000 µs is more than the 1000 µs period it is replenished in",
         ),
-        (tenant(r#""cpu-weight": 0,"#), "[0].cpu-weight: 0 is not within 1-10000"),
+        (
+            tenant(r#""cpu-weight": 0,"#),
+            "[0].cpu-weight: 0 is not within 1-10000",
+        ),
         (
             route(r#""timeout-ms": 18446744073709551615"#),
             "[0].routes[0].timeout-ms: 18446744073709551615 ms is more than the longest \
@@ -465,8 +472,8 @@ fn unknown_fields_suggest_the_closest_name() {
     assert_eq!(
         fx.error(r#"{"tenants": [], "colour": "blue"}"#),
         "DIR/luge.json: colour: unknown field (expected one of: tenants, host, workers, \
-         queue-limit, memory-budget-mib, memory-limit-mib, retire-grace-ms, state-dir, admin, \
-         openwhisk)"
+         queue-limit, memory-budget-mib, memory-limit-mib, retire-grace-ms, send-timeout-ms, \
+         state-dir, admin, openwhisk)"
     );
 }
 

@@ -78,6 +78,9 @@ impl<'a> Validator<'a> {
         if let Some(ms) = luge.retire_grace_ms {
             config.retire_grace = Duration::from_millis(ms);
         }
+        if let Some(ms) = luge.send_timeout_ms {
+            config.send_timeout = Duration::from_millis(self.positive(ms, "send-timeout-ms")?);
+        }
         if let Some(dir) = &luge.state_dir {
             config.state_dir = Some(self.resolve(self.nonempty(dir, "state-dir")?));
         }
@@ -152,7 +155,9 @@ impl<'a> Validator<'a> {
         match (max, period) {
             (None, None) | (Some(0), Some(0)) => Ok(None),
             (Some(_), None) => Err(self.error(&period_path, "missing: `max-budget-us` needs it")),
-            (None, Some(_)) => Err(self.error(&max_path, "missing: `replenishment-period-us` needs it")),
+            (None, Some(_)) => {
+                Err(self.error(&max_path, "missing: `replenishment-period-us` needs it"))
+            }
             (Some(max), Some(period)) => {
                 let period = self.positive(period, &period_path)?;
                 let max = self.positive(max, &max_path)?;

@@ -148,6 +148,10 @@ struct Connection {
     /// The peer closed its side and every byte before it has been read.
     eof: bool,
     last_active: Instant,
+    /// When the peer last took bytes of `out`, or `out` last became
+    /// non-empty: a peer that takes none for the send timeout is not
+    /// reading, and its connection is closed (see [`Server::close_stalled`]).
+    last_sent: Instant,
 }
 
 /// The server: listeners, connections and the handler that answers.
@@ -162,6 +166,8 @@ pub struct Server<H: Handler> {
     shutdown: Arc<AtomicBool>,
     waker: Arc<Waker>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// How long a response may wait for its client to read any of it.
+    send_timeout: Duration,
 }
 
 impl<H: Handler> Server<H> {
@@ -177,7 +183,7 @@ impl<H: Handler> Server<H> {
         let mut listeners = Vec::new();
         for (port, listener) in Listener::all(config) {
             let addr = SocketAddr::new(config.host, port);
-            let mut socket = TcpListener::bind(addr)
+            let mut socket = listen(addr)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
             poll.registry()
                 .register(&mut socket, Token(listeners.len()), Interest::READABLE)?;
@@ -194,6 +200,7 @@ impl<H: Handler> Server<H> {
             shutdown: Arc::new(AtomicBool::new(false)),
             waker,
             signals: None,
+            send_timeout: config.send_timeout,
         })
     }
 
@@ -253,6 +260,7 @@ impl<H: Handler> Server<H> {
             self.handler.end_round();
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 self.close_idle(IDLE_TIMEOUT);
+                self.close_stalled();
                 last_sweep = Instant::now();
             }
             if self.shutdown.load(Ordering::Acquire) {
@@ -323,6 +331,7 @@ impl<H: Handler> Server<H> {
                     read_closed: false,
                     eof: false,
                     last_active: Instant::now(),
+                    last_sent: Instant::now(),
                 },
             );
         }
@@ -387,6 +396,22 @@ impl<H: Handler> Server<H> {
         }
     }
 
+    /// Closes connections whose client has read nothing of a pending
+    /// response for the send timeout: their buffer is freed rather than
+    /// kept for a client that may never read it.
+    fn close_stalled(&mut self) {
+        let timeout = self.send_timeout;
+        let stalled: Vec<Token> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.sent < c.out.len() && c.last_sent.elapsed() >= timeout)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in stalled {
+            self.close(token);
+        }
+    }
+
     fn close(&mut self, token: Token) {
         if let Some(conn) = self.connections.remove(&token) {
             // A job may still hold the socket for a moment; the descriptor
@@ -395,6 +420,27 @@ impl<H: Handler> Server<H> {
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
         }
     }
+}
+
+/// Connections the kernel may hold for the loop to accept (it caps this
+/// at `net.core.somaxconn`). The 128 of `listen` by default overflows in a
+/// burst of a few hundred connections, and a client whose connection is
+/// dropped that way waits a whole second to retry.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A listener on `addr`, with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let socket = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    sockopt::set_socket_reuseaddr(&socket, true)?;
+    rustix::net::bind(&socket, &addr)?;
+    rustix::net::listen(&socket, LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// Moves a connection forward: writes what is pending, reads what has
@@ -411,7 +457,10 @@ fn pump<H: Handler>(
         if !flush(conn) {
             return false;
         }
-        if conn.busy {
+        // One response at a time: while the client has not taken the last
+        // one, its next requests wait unread, so a client that pipelines
+        // requests and never reads holds at most one response here.
+        if conn.busy || conn.sent < conn.out.len() {
             return true;
         }
         if conn.closing {
@@ -512,6 +561,7 @@ fn queue_bytes(conn: &mut Connection, write: impl FnOnce(&mut Vec<u8>)) {
     if conn.sent == conn.out.len() {
         conn.out.clear();
         conn.sent = 0;
+        conn.last_sent = Instant::now();
     }
     write(&mut conn.out);
     if !conn.keep_alive {
@@ -525,7 +575,10 @@ fn flush(conn: &mut Connection) -> bool {
     while conn.sent < conn.out.len() {
         match (&*conn.socket).write(&conn.out[conn.sent..]) {
             Ok(0) => return false,
-            Ok(n) => conn.sent += n,
+            Ok(n) => {
+                conn.sent += n;
+                conn.last_sent = Instant::now();
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return false,

@@ -1,0 +1,241 @@
+//! A real `luge serve` on loopback ports, and a small HTTP/1.1 client to
+//! speak to it, for the serve tests.
+
+use super::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `luge serve`, killed when dropped.
+pub struct Served {
+    pub child: Child,
+    pub port: u16,
+    /// The admin listener's port, when the config has one.
+    pub admin_port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `luge serve` with a Sledge-style config of one tenant whose
+/// routes are `routes` (JSON objects without the surrounding array), and
+/// the Luge settings `settings` (JSON members, may be empty). Returns once
+/// the server accepts connections.
+pub fn serve(routes: &[String], settings: &str) -> Served {
+    serve_in(tempfile::tempdir().unwrap(), free_port(), routes, settings)
+}
+
+/// The admin token of the tests' servers.
+pub const TOKEN: &str = "test-token";
+
+/// Like [`serve`], with an admin listener keeping its state in `dir`.
+pub fn serve_with_admin(dir: tempfile::TempDir, routes: &[String]) -> Served {
+    serve_with_admin_on(dir, (free_port(), free_port()), routes)
+}
+
+/// [`serve_with_admin`] on the given tenant and admin ports.
+pub fn serve_with_admin_on(dir: tempfile::TempDir, ports: (u16, u16), routes: &[String]) -> Served {
+    let (port, admin_port) = ports;
+    let state = dir.path().join("state");
+    let settings = format!(
+        r#""admin": {{"port": {admin_port}, "token": "{TOKEN}"}}, "state-dir": "{}""#,
+        state.display()
+    );
+    let mut served = serve_in(dir, port, routes, &settings);
+    served.admin_port = admin_port;
+    served
+}
+
+/// Kills `served` and starts a server with an admin listener on its state
+/// and ports.
+pub fn restart(mut served: Served, routes: &[String]) -> Served {
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let dir = std::mem::replace(&mut served.dir, tempfile::tempdir().unwrap());
+    serve_with_admin_on(dir, (served.port, served.admin_port), routes)
+}
+
+pub fn serve_in(dir: tempfile::TempDir, port: u16, routes: &[String], settings: &str) -> Served {
+    let tenants = format!(
+        r#"[{{"name": "test", "port": {port}, "routes": [{}]}}]"#,
+        routes.join(", ")
+    );
+    let config = if settings.is_empty() {
+        tenants
+    } else {
+        format!(r#"{{"tenants": {tenants}, {settings}}}"#)
+    };
+    launch(dir, &config, port)
+}
+
+/// Starts `luge serve` with the configuration `config` (written to a file
+/// in `dir`); returns once it accepts connections on `port`.
+pub fn launch(dir: tempfile::TempDir, config: &str, port: u16) -> Served {
+    let path = dir.path().join("spec.json");
+    std::fs::write(&path, config).unwrap();
+    let child = luge_command()
+        .arg("serve")
+        .arg(&path)
+        .env("LUGE_CACHE_DIR", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut served = Served {
+        child,
+        port,
+        admin_port: 0,
+        dir,
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            panic!("luge serve exited with {status} before listening");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "luge serve did not listen within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    served
+}
+
+pub fn route(path: &str, module: &Path, extra: &str) -> String {
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        r#"{{"route": "{path}", "path": "{}", "relative-deadline-us": 0, "http-resp-content-type": "text/plain"{extra}}}"#,
+        module.display()
+    )
+}
+
+pub fn example(name: &str) -> std::path::PathBuf {
+    examples_dir().join(format!("{name}/{name}.wasm"))
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response (the server always sends `Content-Length`).
+pub fn read_reply(reader: &mut BufReader<TcpStream>) -> Reply {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':').unwrap();
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("Content-Length");
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A keep-alive connection to the server.
+pub struct Client {
+    pub writer: TcpStream,
+    pub reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    pub fn post(&mut self, path: &str, body: &[u8]) -> Reply {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.send(head.as_bytes());
+        self.send(body);
+        read_reply(&mut self.reader)
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        read_reply(&mut self.reader)
+    }
+
+    /// A request with the admin token.
+    pub fn admin(&mut self, method: &str, path: &str, body: &[u8]) -> Reply {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.send(head.as_bytes());
+        self.send(body);
+        read_reply(&mut self.reader)
+    }
+}
+
+pub fn json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&reply.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text()))
+}
