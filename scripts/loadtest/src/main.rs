@@ -65,7 +65,8 @@ enum Command {
     /// tenant A spins, traps, overflows its stack, exhausts its memory and
     /// sleeps; B's p50/p99/max and every status of both tenants, and
     /// whether the targets hold (all of B answered 200, p99 <= 10 ms).
-    Hostile(exp::hostile::HostileArgs),
+    // Boxed: its many options would make every variant as large.
+    Hostile(Box<exp::hostile::HostileArgs>),
     /// The process-per-request peer of experiment 5: serves DIR/NAME
     /// native executables on /NAME, one fork/exec per request, with Luge's
     /// CGI mapping (query parts as argv, body as stdin).
@@ -86,7 +87,7 @@ fn main() -> ExitCode {
         Command::Cold(args) => exp::cold::run(args),
         Command::Concurrency(args) => exp::concurrency::run(args),
         Command::Capacity(args) => exp::capacity::run(args),
-        Command::Hostile(args) => exp::hostile::run(args),
+        Command::Hostile(args) => exp::hostile::run(*args),
         Command::ForkServer(args) => peer::fork::run(args),
         #[cfg(feature = "wasmtime-peer")]
         Command::WasmtimeServer(args) => peer::wasmtime::run(args),

@@ -317,9 +317,12 @@ fn the_hostile_benchmark_runs_every_policy() {
     assert_eq!(cells[0], ("fifo", "alone"));
     assert_eq!(cells[5], ("edf-budgets", "attacked"));
     for r in 1..rows.len() {
-        // 50/s for 1 s measured, in every phase.
+        // 50/s for 1 s measured, in every phase; alone, all answered
+        // (under attack, how many are is what the benchmark measures).
         assert_eq!(field(&rows, r, "scheduled"), "50", "row {r}");
-        assert!(field(&rows, r, "ok").parse::<u32>().unwrap() > 0, "row {r}");
+        if field(&rows, r, "phase") == "alone" {
+            assert_eq!(field(&rows, r, "ok"), "50", "row {r}");
+        }
     }
     // Tenant A attacked: every route of it was called.
     let attacked = field(&rows, 2, "a_outcomes");
