@@ -3,10 +3,8 @@
 //! A worker picks a group first, then a task of that group:
 //!
 //! - **Groups** ([`crate::group`]): a group that has spent its CPU budget
-//!   for the period runs only when no other group has work; then a group
-//!   with a task still on time goes before one whose waiting tasks all
-//!   missed their deadlines; then the group with the least CPU time for its
-//!   weight; ties go round robin.
+//!   for the period runs only when no other group has work; then the group
+//!   with the least CPU time for its weight; ties go round robin.
 //! - **Tasks of a group, FIFO:** new tasks in arrival order, then preempted
 //!   and woken ones in round robin. New tasks go before preempted ones: a
 //!   short function that arrives while long ones share the cores waits at
@@ -16,12 +14,17 @@
 //!   without a deadline after all others, in arrival order).
 //!
 //! **Deadline misses**, in both policies: a task whose absolute deadline
-//! has passed drops behind every task of its group still on time (and its
-//! group behind groups with work on time), into a round robin of late
-//! tasks. It is not killed: ending it is up to its owner (`luge serve`
-//! does so for routes that ask, with their timeout). Without this rule a
-//! runaway task would keep the earliest deadline forever and outrank every
-//! task that arrived after it. Tasks without a deadline are never late.
+//! has passed drops behind every task of its group still on time, into a
+//! round robin of late tasks. It is not killed: ending it is up to its
+//! owner (`luge serve` does so for routes that ask, with their timeout).
+//! Without this rule a runaway task would keep the earliest deadline
+//! forever and outrank every task that arrived after it. Tasks without a
+//! deadline are never late. Lateness orders tasks within a group only:
+//! across groups it would let a tenant that keeps the CPU busy make
+//! another tenant's tasks late, and so push that tenant behind it for
+//! good. It does decide how soon a waiting task preempts: a task on time
+//! replaces a late one of its own group, or of a group it would be picked
+//! before, at once.
 //!
 //! One lock guards all of it: picking a group needs a view of all groups,
 //! and with a handful of workers the lock is held for well under a
@@ -206,12 +209,7 @@ impl Groups {
             .filter(|q| q.len > 0)
             .map(|q| {
                 q.settle(now);
-                let key = (
-                    q.group.exhausted(now),
-                    q.waiting() == Waiting::Late,
-                    q.group.virtual_time(),
-                    q.last_pick,
-                );
+                let key = (q.group.exhausted(now), q.group.virtual_time(), q.last_pick);
                 (key, q)
             })
             .min_by_key(|(key, _)| *key)
@@ -322,28 +320,30 @@ impl RunQueue {
 
     /// Whether a waiting task should replace `running`, which has run for
     /// a quantum or longer when `overran`. At once: a task of a group with
-    /// budget left over one without, a task on time over a late one, and,
-    /// within a group under EDF, an earlier deadline. After a quantum: any
-    /// task of the same group (round robin), or of a group with no more CPU
-    /// time for its weight than the running task's.
+    /// budget left over one without, a task on time over a late one (of
+    /// its own group, or of a group picked before it), and, within a group
+    /// under EDF, an earlier deadline. After a quantum: any task of the
+    /// same group (round robin), or of a group with no more CPU time for
+    /// its weight than the running task's.
     pub fn should_preempt(&self, running: &Running, overran: bool, now: Instant) -> bool {
         let mut groups = self.groups.lock().unwrap();
-        let running_rank = (
-            running.group.exhausted(now),
-            running.deadline.is_some_and(|d| d <= now),
-        );
+        let running_exhausted = running.group.exhausted(now);
+        let running_late = running.deadline.is_some_and(|d| d <= now);
         groups.queues.values_mut().filter(|q| q.len > 0).any(|q| {
             q.settle(now);
             let waiting = q.waiting();
-            let rank = (q.group.exhausted(now), waiting == Waiting::Late);
-            match rank.cmp(&running_rank) {
+            let on_time_over_late = running_late && waiting != Waiting::Late;
+            if q.group.id == running.group.id {
+                return on_time_over_late
+                    || (running_late == (waiting == Waiting::Late)
+                        && self.preempts_within_group(waiting, running.deadline, overran));
+            }
+            match q.group.exhausted(now).cmp(&running_exhausted) {
                 CmpOrdering::Less => true,
                 CmpOrdering::Greater => false,
-                CmpOrdering::Equal if q.group.id == running.group.id => {
-                    self.preempts_within_group(waiting, running.deadline, overran)
-                }
                 CmpOrdering::Equal => {
-                    overran && q.group.virtual_time() <= running.group.virtual_time()
+                    let picked_first = q.group.virtual_time() <= running.group.virtual_time();
+                    picked_first && (overran || on_time_over_late)
                 }
             }
         })

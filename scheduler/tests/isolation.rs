@@ -218,3 +218,52 @@ fn a_task_handle_stops_a_running_task_before_its_timeout() {
     handle.stop();
     scheduler.wait_idle();
 }
+
+/// Spawns, in `group`, a task of `steps` steps of 1 ms that is already
+/// late (its deadline is 1 µs) when it first runs.
+fn late_stepper(
+    scheduler: &Scheduler,
+    log: &Arc<Mutex<Vec<&'static str>>>,
+    name: &'static str,
+    group: &Arc<Group>,
+    steps: usize,
+) {
+    let log = log.clone();
+    let options = TaskOptions {
+        group: Some(group.clone()),
+        relative_deadline: Some(Duration::from_micros(1)),
+        ..TaskOptions::default()
+    };
+    scheduler.spawn_with(options, move || {
+        for _ in 0..steps {
+            log.lock().unwrap().push(name);
+            spin(MS);
+            yield_now();
+        }
+    });
+}
+
+#[test]
+fn a_group_whose_tasks_are_late_still_gets_its_share() {
+    // Lateness orders tasks within a group only: otherwise a group that
+    // keeps the CPU busy would make another's tasks late and then take
+    // the CPU from it for good.
+    let (scheduler, _turn) = one_worker(Policy::Edf);
+    let (busy, late) = (
+        Group::new("busy", DEFAULT_WEIGHT, None),
+        Group::new("late", DEFAULT_WEIGHT, None),
+    );
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    stepper(&scheduler, &log, "busy", &busy, 10);
+    late_stepper(&scheduler, &log, "late", &late, 10);
+    std::thread::sleep(5 * MS);
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    let log = log.lock().unwrap();
+    let late_in_first_10 = log[..10].iter().filter(|n| **n == "late").count();
+    assert!(
+        (4..=6).contains(&late_in_first_10),
+        "the late group ran {late_in_first_10} of the first 10 steps: {log:?}"
+    );
+}

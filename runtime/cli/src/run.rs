@@ -152,6 +152,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(()) => 0,
         Err(Ended::Exit(code)) => code as u8,
         Err(Ended::TimedOut) => return Ok(timeout_exit(&args)),
+        // Reported below.
+        Err(Ended::OutputLimit) => 1,
         Err(Ended::Trap(kind)) => {
             eprintln!("trap: {kind}");
             EXIT_TRAP

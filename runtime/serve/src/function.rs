@@ -312,7 +312,7 @@ impl Invoked {
                 response.headers.push(("Retry-After".into(), retry));
                 (response, Outcome::Error, Some(reason), None)
             }
-            _ if report.output_limit_hit => {
+            Err(Ended::OutputLimit) => {
                 let reason = format!(
                     "output limit: the function wrote more than {} bytes",
                     config.max_output_bytes

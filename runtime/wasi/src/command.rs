@@ -21,6 +21,8 @@ pub enum Ended {
     Trap(TrapKind),
     /// Its scheduler task's timeout interrupted it.
     TimedOut,
+    /// It was stopped for writing past its output limit.
+    OutputLimit,
     /// It could not start: a missing import, no `_start`, no memory.
     Failed(String),
 }
@@ -32,6 +34,7 @@ impl Ended {
             Ended::Exit(_) => SandboxState::Exited,
             Ended::Trap(_) => SandboxState::Trapped,
             Ended::TimedOut => SandboxState::TimedOut,
+            Ended::OutputLimit => SandboxState::Trapped,
             Ended::Failed(_) => SandboxState::Failed,
         }
     }
@@ -43,6 +46,7 @@ impl std::fmt::Display for Ended {
             Ended::Exit(code) => write!(f, "exited with status {code}"),
             Ended::Trap(kind) => write!(f, "trap: {kind}"),
             Ended::TimedOut => write!(f, "timed out"),
+            Ended::OutputLimit => write!(f, "stopped for writing past its output limit"),
             Ended::Failed(reason) => write!(f, "failed to start: {reason}"),
         }
     }
@@ -113,11 +117,15 @@ pub fn run_command(
         advance(&mut lifecycle, SandboxState::Running);
         call_start(&instance)
     });
-    // An interruption is the timeout's when the task timed out; otherwise
-    // the embedder's, a trap like any other.
+    // An interruption is the timeout's when the task timed out, the output
+    // limit's when that was hit; otherwise the embedder's, a trap like any
+    // other.
     let outcome = match outcome {
         Err(Ended::Trap(TrapKind::Interrupted)) if luge_scheduler::task::timed_out() => {
             Err(Ended::TimedOut)
+        }
+        Err(Ended::Trap(TrapKind::Interrupted)) if output_limit_hit(&store) => {
+            Err(Ended::OutputLimit)
         }
         other => other,
     };
