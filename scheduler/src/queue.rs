@@ -35,7 +35,7 @@ use crate::task::{Task, Timeout};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How workers choose the next task of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +175,13 @@ impl GroupQueue {
 
 struct Groups {
     queues: HashMap<u64, GroupQueue>,
+    /// The least virtual time of the busy groups, as last seen; it only
+    /// grows, and it stays when every group is idle, so that a group
+    /// becoming busy then is placed by it too (as Linux's `min_vruntime`).
+    /// Without it a group that had never run would come back with no CPU
+    /// time at all against a group that kept serving, and hold the CPU
+    /// until it caught up.
+    floor: u64,
     /// Picks so far.
     picks: u64,
     /// Tasks queued so far, for arrival order in the EDF heaps.
@@ -182,24 +189,31 @@ struct Groups {
 }
 
 impl Groups {
-    /// The queue of `group`, which, if it had no work, becomes busy level
-    /// with the least-served busy group (see [`Group::catch_up`]).
-    fn queue_for(&mut self, group: &Arc<Group>) -> &mut GroupQueue {
+    /// The queue of `group`, which, if it had no work, becomes busy
+    /// `credit` ahead of the least-served busy group (see
+    /// [`Group::catch_up`]).
+    fn queue_for(&mut self, group: &Arc<Group>, credit: u64) -> &mut GroupQueue {
         let idle = self.queues.get(&group.id).is_none_or(|q| !q.busy());
         if idle {
-            let floor = self
-                .queues
-                .values()
-                .filter(|q| q.busy())
-                .map(|q| q.group.virtual_time())
-                .min();
-            if let Some(floor) = floor {
-                group.catch_up(floor);
-            }
+            self.raise_floor();
+            group.catch_up(self.floor.saturating_sub(credit));
         }
         self.queues
             .entry(group.id)
             .or_insert_with(|| GroupQueue::new(group.clone()))
+    }
+
+    /// Raises the floor to the least virtual time of the busy groups.
+    fn raise_floor(&mut self) {
+        let least_busy = self
+            .queues
+            .values()
+            .filter(|q| q.busy())
+            .map(|q| q.group.virtual_time())
+            .min();
+        if let Some(least) = least_busy {
+            self.floor = self.floor.max(least);
+        }
     }
 
     /// The busy group a worker should serve next.
@@ -236,15 +250,29 @@ pub(crate) struct Running {
 
 pub(crate) struct RunQueue {
     policy: Policy,
+    /// How far ahead of the least-served busy group an idle group starts
+    /// again, in virtual time: enough to replace a running task of that
+    /// group at once (see [`RunQueue::should_preempt`]).
+    idle_credit: u64,
+    /// The lead in virtual time that lets a waiting group replace a
+    /// running one before the running task's quantum is over: half a
+    /// quantum, so that two busy groups take turns about every half
+    /// quantum, not at every tick.
+    granularity: u64,
     groups: Mutex<Groups>,
 }
 
 impl RunQueue {
-    pub fn new(policy: Policy) -> RunQueue {
+    /// A queue picking by `policy`, for tasks preempted after `quantum`.
+    pub fn new(policy: Policy, quantum: Duration) -> RunQueue {
+        let quantum = quantum.as_nanos() as u64;
         RunQueue {
             policy,
+            idle_credit: quantum,
+            granularity: quantum / 2,
             groups: Mutex::new(Groups {
                 queues: HashMap::new(),
+                floor: 0,
                 picks: 0,
                 seq: 0,
             }),
@@ -287,7 +315,7 @@ impl RunQueue {
                 queue.len += 1;
             }
         }
-        let queue = groups.queue_for(&task.group);
+        let queue = groups.queue_for(&task.group, self.idle_credit);
         if came != Came::Preempted {
             queue.len += 1;
         }
@@ -307,6 +335,7 @@ impl RunQueue {
         let mut groups = self.groups.lock().unwrap();
         groups.picks += 1;
         let pick = groups.picks;
+        groups.raise_floor();
         let queue = groups.best(now)?;
         queue.last_pick = pick;
         queue.pop()
@@ -320,11 +349,13 @@ impl RunQueue {
 
     /// Whether a waiting task should replace `running`, which has run for
     /// a quantum or longer when `overran`. At once: a task of a group with
-    /// budget left over one without, a task on time over a late one (of
-    /// its own group, or of a group picked before it), and, within a group
-    /// under EDF, an earlier deadline. After a quantum: any task of the
-    /// same group (round robin), or of a group with no more CPU time for
-    /// its weight than the running task's.
+    /// budget left over one without, of a group whose virtual time is
+    /// behind the running group's by the granularity or more (a group that
+    /// was idle comes back that far behind), a task on time over a late one
+    /// (of its own group, or of a group picked before it), and, within a
+    /// group under EDF, an earlier deadline. After a quantum: any task of
+    /// the same group (round robin), or of a group with no more CPU time
+    /// for its weight than the running task's.
     pub fn should_preempt(&self, running: &Running, overran: bool, now: Instant) -> bool {
         let mut groups = self.groups.lock().unwrap();
         let running_exhausted = running.group.exhausted(now);
@@ -342,8 +373,9 @@ impl RunQueue {
                 CmpOrdering::Less => true,
                 CmpOrdering::Greater => false,
                 CmpOrdering::Equal => {
-                    let picked_first = q.group.virtual_time() <= running.group.virtual_time();
-                    picked_first && (overran || on_time_over_late)
+                    let (waiting, ahead) = (q.group.virtual_time(), running.group.virtual_time());
+                    let far_behind = waiting.saturating_add(self.granularity) <= ahead;
+                    waiting <= ahead && (overran || on_time_over_late || far_behind)
                 }
             }
         })

@@ -77,6 +77,9 @@ impl WorkerSlot {
 
 pub(crate) struct Shared {
     queue: RunQueue,
+    /// When a task that overran it is preempted for a waiting one; `None`
+    /// preempts only on timeouts.
+    quantum: Option<Duration>,
     /// The group of tasks spawned without one.
     default_group: Arc<Group>,
     stacks: StackPool,
@@ -167,8 +170,9 @@ impl Scheduler {
         let workers = workers.max(1);
         let (io, poll) = IoHandle::new().expect("cannot create the scheduler's IO poller");
         let shared = Arc::new(Shared {
-            queue: RunQueue::new(policy),
+            queue: RunQueue::new(policy, quantum.unwrap_or(DEFAULT_QUANTUM)),
             default_group: Group::new("default", DEFAULT_WEIGHT, None),
+            quantum,
             stacks: StackPool::new(stack_size, 4096),
             pending: Pending::default(),
             shutdown: AtomicBool::new(false),
@@ -264,6 +268,16 @@ impl Scheduler {
         self.shared.pending.add();
         self.shared.queue.push_new(task, now);
         self.shared.sleepers.wake_one();
+        // With every worker busy, a task that should replace a running one
+        // (of a group that was idle, say) need not wait for the next tick.
+        if self
+            .shared
+            .slots
+            .iter()
+            .all(|s| s.running_since.load(Ordering::Acquire) != 0)
+        {
+            preempt_workers(&self.shared, false);
+        }
         handle
     }
 
@@ -321,11 +335,13 @@ fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
     while !stop.load(Ordering::Acquire) {
         std::thread::sleep(tick);
         shared.fire_timeouts(Instant::now());
-        signal_workers(shared, quantum);
+        preempt_workers(shared, true);
     }
 }
 
-fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
+/// Signals the workers whose task timed out or the queue would replace by
+/// a waiting one, after charging running tasks' groups when `charge`.
+fn preempt_workers(shared: &Shared, charge: bool) {
     let at = Instant::now();
     let now = shared.nanos_at(at);
     for slot in &shared.slots {
@@ -338,16 +354,19 @@ fn signal_workers(shared: &Shared, quantum: Option<Duration>) {
         let Some(running) = running.as_ref() else {
             continue;
         };
-        slot.charge(&running.group, now, at);
+        if charge {
+            slot.charge(&running.group, now, at);
+        }
         let timed_out = now >= slot.running_timeout.load(Ordering::Acquire)
             || running.timeout.as_ref().is_some_and(|t| t.fired());
-        let preempt = quantum.is_some_and(|quantum| {
+        let preempt = shared.quantum.is_some_and(|quantum| {
             let overran = now.saturating_sub(since) >= quantum.as_nanos() as u64;
             shared.queue.should_preempt(running, overran, at)
         });
         if timed_out || preempt {
-            // Workers only exit after the ticker has been stopped and
-            // joined, so `thread` is alive.
+            // Workers exit only when the scheduler is dropped, after the
+            // ticker has been joined (and nothing spawns once it is
+            // dropped), so `thread` is alive.
             if let Some(hooks) = hooks::get() {
                 hooks.preempt(thread);
             }
