@@ -30,7 +30,7 @@ pub struct SandboxLimits {
 /// The machine's physical memory in bytes (0 when it cannot be read).
 pub fn physical_memory() -> u64 {
     let info = rustix::system::sysinfo();
-    u64::from(info.totalram).saturating_mul(u64::from(info.mem_unit))
+    info.totalram.saturating_mul(u64::from(info.mem_unit))
 }
 
 /// Seconds a client refused for the memory budget is told to wait.

@@ -18,7 +18,7 @@ pub(super) enum Document {
     /// Sledge's `spec.json`: an array of tenants.
     Sledge(Vec<Tenant>),
     /// Luge's own: an object holding the tenants and the server settings.
-    Luge(Luge),
+    Luge(Box<Luge>),
 }
 
 impl<'de> Kind<'de> for Document {
@@ -30,7 +30,7 @@ impl<'de> Kind<'de> for Document {
     }
 
     fn from_map<A: MapAccess<'de>>(map: A) -> Result<Document, A::Error> {
-        Luge::from_map(map).map(Document::Luge)
+        Luge::from_map(map).map(|luge| Document::Luge(Box::new(luge)))
     }
 }
 

@@ -45,7 +45,7 @@ impl<'a> Validator<'a> {
     pub(super) fn document(&self, document: raw::Document) -> Result<ServeConfig> {
         match document {
             raw::Document::Sledge(tenants) => self.sledge_document(tenants),
-            raw::Document::Luge(luge) => self.luge_document(luge),
+            raw::Document::Luge(luge) => self.luge_document(*luge),
         }
     }
 
