@@ -89,46 +89,48 @@ fn under_fifo_a_task_past_its_deadline_runs_after_the_tasks_on_time() {
     assert_eq!(*log.lock().unwrap(), ["first", "second", "late"]);
 }
 
-/// Spawns, in `group`, a task that runs `steps` steps of 1 ms of CPU,
-/// yielding after each and logging `name` before it.
-fn stepper(
-    scheduler: &Scheduler,
-    log: &Arc<Mutex<Vec<&'static str>>>,
-    name: &'static str,
-    group: &Arc<Group>,
-    steps: usize,
-) {
-    let log = log.clone();
-    let options = TaskOptions {
+/// Options that put a task in `group`.
+fn in_group(group: &Arc<Group>) -> TaskOptions {
+    TaskOptions {
         group: Some(group.clone()),
         ..TaskOptions::default()
-    };
-    scheduler.spawn_with(options, move || {
-        for _ in 0..steps {
-            log.lock().unwrap().push(name);
-            spin(MS);
-            yield_now();
-        }
-    });
+    }
+}
+
+/// Runs, on one worker under `policy`, a task per entry of `steppers`,
+/// each `steps` steps of 1 ms of CPU that yield after each and log the
+/// entry's name before it, all queued before the first runs; returns the
+/// log.
+fn race(policy: Policy, steppers: Vec<(&'static str, TaskOptions, usize)>) -> Vec<&'static str> {
+    let (scheduler, _turn) = one_worker(policy);
+    let release = hold(&scheduler);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for (name, options, steps) in steppers {
+        let log = log.clone();
+        scheduler.spawn_with(options, move || {
+            for _ in 0..steps {
+                log.lock().unwrap().push(name);
+                spin(MS);
+                yield_now();
+            }
+        });
+    }
+    release.send(()).unwrap();
+    scheduler.wait_idle();
+    let log = log.lock().unwrap().clone();
+    log
 }
 
 #[test]
 fn two_groups_of_equal_weight_take_turns() {
-    let (scheduler, _turn) = one_worker(Policy::Fifo);
     let (a, b) = (
         Group::new("a", DEFAULT_WEIGHT, None),
         Group::new("b", DEFAULT_WEIGHT, None),
     );
-    let release = hold(&scheduler);
-    let log = Arc::new(Mutex::new(Vec::new()));
     // Three tasks of `a` against one of `b`: shares go by group, not task.
-    for _ in 0..3 {
-        stepper(&scheduler, &log, "a", &a, 10);
-    }
-    stepper(&scheduler, &log, "b", &b, 10);
-    release.send(()).unwrap();
-    scheduler.wait_idle();
-    let log = log.lock().unwrap();
+    let mut steppers = vec![("a", in_group(&a), 10); 3];
+    steppers.push(("b", in_group(&b), 10));
+    let log = race(Policy::Fifo, steppers);
     let b_in_first_20 = log[..20].iter().filter(|n| **n == "b").count();
     assert!(
         (8..=12).contains(&b_in_first_20),
@@ -138,16 +140,13 @@ fn two_groups_of_equal_weight_take_turns() {
 
 #[test]
 fn a_group_with_three_times_the_weight_gets_about_three_times_the_cpu() {
-    let (scheduler, _turn) = one_worker(Policy::Fifo);
     let heavy = Group::new("heavy", 3 * DEFAULT_WEIGHT, None);
     let light = Group::new("light", DEFAULT_WEIGHT, None);
-    let release = hold(&scheduler);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    stepper(&scheduler, &log, "heavy", &heavy, 40);
-    stepper(&scheduler, &log, "light", &light, 40);
-    release.send(()).unwrap();
-    scheduler.wait_idle();
-    let log = log.lock().unwrap();
+    let steppers = vec![
+        ("heavy", in_group(&heavy), 40),
+        ("light", in_group(&light), 40),
+    ];
+    let log = race(Policy::Fifo, steppers);
     let heavy_in_first_40 = log[..40].iter().filter(|n| **n == "heavy").count();
     assert!(
         (24..=36).contains(&heavy_in_first_40),
@@ -157,20 +156,17 @@ fn a_group_with_three_times_the_weight_gets_about_three_times_the_cpu() {
 
 #[test]
 fn a_group_that_spent_its_budget_waits_for_groups_with_work_and_budget() {
-    let (scheduler, _turn) = one_worker(Policy::Edf);
     let budget = Budget {
         max: 3 * MS,
         period: Duration::from_secs(10),
     };
     let capped = Group::new("capped", DEFAULT_WEIGHT, Some(budget));
     let free = Group::new("free", DEFAULT_WEIGHT, None);
-    let release = hold(&scheduler);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    stepper(&scheduler, &log, "capped", &capped, 10);
-    stepper(&scheduler, &log, "free", &free, 10);
-    release.send(()).unwrap();
-    scheduler.wait_idle();
-    let log = log.lock().unwrap();
+    let steppers = vec![
+        ("capped", in_group(&capped), 10),
+        ("free", in_group(&free), 10),
+    ];
+    let log = race(Policy::Edf, steppers);
     let last_free = log.iter().rposition(|n| *n == "free").unwrap();
     let capped_before = log[..last_free].iter().filter(|n| **n == "capped").count();
     assert!(
@@ -219,48 +215,22 @@ fn a_task_handle_stops_a_running_task_before_its_timeout() {
     scheduler.wait_idle();
 }
 
-/// Spawns, in `group`, a task of `steps` steps of 1 ms that is already
-/// late (its deadline is 1 µs) when it first runs.
-fn late_stepper(
-    scheduler: &Scheduler,
-    log: &Arc<Mutex<Vec<&'static str>>>,
-    name: &'static str,
-    group: &Arc<Group>,
-    steps: usize,
-) {
-    let log = log.clone();
-    let options = TaskOptions {
-        group: Some(group.clone()),
-        relative_deadline: Some(Duration::from_micros(1)),
-        ..TaskOptions::default()
-    };
-    scheduler.spawn_with(options, move || {
-        for _ in 0..steps {
-            log.lock().unwrap().push(name);
-            spin(MS);
-            yield_now();
-        }
-    });
-}
-
 #[test]
 fn a_group_whose_tasks_are_late_still_gets_its_share() {
     // Lateness orders tasks within a group only: otherwise a group that
     // keeps the CPU busy would make another's tasks late and then take
     // the CPU from it for good.
-    let (scheduler, _turn) = one_worker(Policy::Edf);
     let (busy, late) = (
         Group::new("busy", DEFAULT_WEIGHT, None),
         Group::new("late", DEFAULT_WEIGHT, None),
     );
-    let release = hold(&scheduler);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    stepper(&scheduler, &log, "busy", &busy, 10);
-    late_stepper(&scheduler, &log, "late", &late, 10);
-    std::thread::sleep(5 * MS);
-    release.send(()).unwrap();
-    scheduler.wait_idle();
-    let log = log.lock().unwrap();
+    // Late from the start: its deadline passes before it can first run.
+    let already_late = TaskOptions {
+        relative_deadline: Some(Duration::from_micros(1)),
+        ..in_group(&late)
+    };
+    let steppers = vec![("busy", in_group(&busy), 10), ("late", already_late, 10)];
+    let log = race(Policy::Edf, steppers);
     let late_in_first_10 = log[..10].iter().filter(|n| **n == "late").count();
     assert!(
         (4..=6).contains(&late_in_first_10),
