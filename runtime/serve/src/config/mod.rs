@@ -3,10 +3,12 @@
 //!
 //! Two shapes are accepted. The first is Sledge's `spec.json` as it is: a
 //! JSON array of tenants, each with a `name`, a `port` and `routes`. An
-//! existing Sledge configuration works unchanged; the Sledge fields Luge has
-//! no use for (admission control, budgets, buffer sizes, ...) are accepted,
-//! ignored and listed in [`ServeConfig::ignored_fields`] so that the server
-//! can say so.
+//! existing Sledge configuration works unchanged: its CPU budgets
+//! (`max-budget-us`, `replenishment-period-us`) and admission control
+//! (`admissions-percentile`, `expected-execution-us`) take effect, and the
+//! Sledge fields Luge has no use for (route replicas, buffer sizes, ...)
+//! are accepted, ignored and listed in [`ServeConfig::ignored_fields`] so
+//! that the server can say so.
 //!
 //! ```json
 //! [
@@ -35,6 +37,10 @@
 //!   "host": "0.0.0.0",
 //!   "workers": 4,
 //!   "queue-limit": 1024,
+//!   "memory-budget-mib": 2048,
+//!   "memory-limit-mib": 256,
+//!   "send-timeout-ms": 10000,
+//!   "retire-grace-ms": 5000,
 //!   "state-dir": "/var/lib/luge",
 //!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN" },
 //!   "openwhisk": { "port": 8081 },
@@ -42,6 +48,10 @@
 //!     {
 //!       "name": "edge",
 //!       "port": 8080,
+//!       "cpu-weight": 100,
+//!       "queue-limit": 256,
+//!       "max-budget-us": 5000,
+//!       "replenishment-period-us": 20000,
 //!       "routes": [
 //!         {
 //!           "route": "/resize",
@@ -55,7 +65,10 @@
 //!           "max-body-bytes": 8388608,
 //!           "max-output-bytes": 16777216,
 //!           "bounds": "software",
-//!           "stack-limit-kib": 512
+//!           "stack-limit-kib": 512,
+//!           "deadline-miss": "abort",
+//!           "admissions-percentile": 90,
+//!           "max-concurrency": 16
 //!         }
 //!       ]
 //!     }
