@@ -125,9 +125,9 @@ impl TaskHandle {
 
     /// Ends the task's time now, as if its timeout had passed: its timeout
     /// action runs (a guest is interrupted) and its next wait returns
-    /// [`Wake::TimedOut`]. A task that is blocked when this is called is
-    /// woken at its own wake-up time or timeout, whichever comes first.
-    /// Does nothing for a task spawned without a timeout, or after it.
+    /// [`Wake::TimedOut`]. A task blocked when this is called sees it
+    /// within a second (blocked tasks look every [`RECHECK`]). Does nothing
+    /// for a task spawned without a timeout, or after it.
     pub fn stop(&self) {
         if let Some(timeout) = &self.timeout {
             timeout.fire();
@@ -264,6 +264,21 @@ impl Current {
         }
     }
 
+    /// Blocks the task until `wait` is satisfied or `until` passes, waking
+    /// at least every [`RECHECK`] to look whether its timeout has fired
+    /// early ([`TaskHandle::stop`]): a parked task is woken only by what it
+    /// waits for, so a stop would otherwise reach it only then.
+    fn block_until(&self, wait: Wait, until: Option<Instant>) -> Wake {
+        loop {
+            let recheck = Instant::now() + RECHECK;
+            let step = until.map_or(recheck, |until| until.min(recheck));
+            match self.block(wait, Some(step)) {
+                Wake::Deadline if until.is_none_or(|until| Instant::now() < until) => continue,
+                wake => return wake,
+            }
+        }
+    }
+
     /// Blocks the task until `wait` is satisfied or `until` passes.
     fn block(&self, wait: Wait, until: Option<Instant>) -> Wake {
         // SAFETY: as in `suspend`; the reference is not used after the
@@ -282,6 +297,9 @@ impl Current {
     }
 }
 
+/// Longest a task stays blocked before it looks whether it was stopped.
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// Gives up the worker: the current task is queued again behind the tasks
 /// already waiting. Returns at once when called outside a task.
 pub fn yield_now() {
@@ -296,7 +314,7 @@ pub fn yield_now() {
 /// task, sleeps the thread.
 pub fn sleep_until(deadline: Instant) -> Wake {
     match current() {
-        Some(current) => current.block(Wait::Timer, Some(deadline)),
+        Some(current) => current.block_until(Wait::Timer, Some(deadline)),
         None => {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
             Wake::Deadline
@@ -311,7 +329,7 @@ pub fn sleep_until(deadline: Instant) -> Wake {
 /// waits with `poll(2)` on the thread.
 pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Wake {
     match current() {
-        Some(current) => current.block(Wait::Readable(fd.as_raw_fd()), deadline),
+        Some(current) => current.block_until(Wait::Readable(fd.as_raw_fd()), deadline),
         None => poll_readable(fd, deadline),
     }
 }

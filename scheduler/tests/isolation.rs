@@ -237,3 +237,28 @@ fn a_group_whose_tasks_are_late_still_gets_its_share() {
         "the late group ran {late_in_first_10} of the first 10 steps: {log:?}"
     );
 }
+
+#[test]
+fn a_task_handle_stops_a_blocked_task_within_a_second() {
+    let scheduler = Scheduler::new(1);
+    let options = TaskOptions {
+        timeout: Some(Duration::from_secs(600)),
+        ..TaskOptions::default()
+    };
+    let (tx, rx) = channel();
+    let handle = scheduler.spawn_with(options, move || {
+        let wake = sleep_until(Instant::now() + Duration::from_secs(60));
+        tx.send(wake).unwrap();
+    });
+    std::thread::sleep(50 * MS);
+    let stopped = Instant::now();
+    handle.stop();
+    let wake = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(wake, luge_scheduler::task::Wake::TimedOut);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopped.elapsed()
+    );
+    scheduler.wait_idle();
+}
