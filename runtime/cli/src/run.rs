@@ -154,8 +154,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         Err(Ended::TimedOut) => return Ok(timeout_exit(&args)),
         // Reported below.
         Err(Ended::OutputLimit) => 1,
-        Err(Ended::Trap(kind)) => {
-            eprintln!("trap: {kind}");
+        Err(ended @ (Ended::Trap(_) | Ended::HostPanic(_))) => {
+            eprintln!("{ended}");
             EXIT_TRAP
         }
         Err(Ended::Failed(e)) => bail!("{}: {e}", args.module.display()),

@@ -595,6 +595,31 @@ fn host_function_receives_arguments_and_returns_its_result() {
     });
 }
 
+extern "C" fn panics(_vmctx: *mut u8) -> i32 {
+    // SAFETY: called by compiled code, whose sandbox the panic ends; this
+    // frame owns nothing.
+    unsafe { luge_runtime::sys::host_call(|| panic!("host bug {}", 42)) }
+}
+
+#[test]
+fn a_panic_in_a_host_function_ends_only_its_call() {
+    const WAT: &str = r#"(module
+      (import "host" "panics" (func $panics (result i32)))
+      (func (export "run") (result i32) (call $panics))
+      (func (export "fine") (result i32) (i32.const 7)))"#;
+    in_both_modes(|mode| {
+        let c = compile(WAT, mode);
+        let store = Store::default();
+        // SAFETY: `panics` has exactly this signature.
+        let import = unsafe { host_func(panics as *const u8, &[], &[ValType::I32]) };
+        let i = instantiate_with(&c, &store, &[import], &InstanceConfig::default());
+        let panicked = Err(CallError::HostPanic("host bug 42".into()));
+        assert_eq!(i.call("run", &[]), panicked);
+        assert_eq!(i.call("fine", &[]), Ok(i32s(&[7])), "the instance lives on");
+        assert_eq!(i.call("run", &[]), panicked, "and may panic again");
+    });
+}
+
 #[test]
 fn memory_exported_by_one_instance_is_shared_with_its_importer() {
     const FUNCS: &str = r#"

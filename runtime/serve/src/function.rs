@@ -364,6 +364,16 @@ impl Invoked {
                     Some(kind),
                 )
             }
+            Err(ended @ Ended::HostPanic(_)) => {
+                // A bug in Luge, contained to this sandbox: said as a trap.
+                let detail = ended.to_string();
+                (
+                    Response::text(500, &format!("{detail}\n")),
+                    Outcome::Trap,
+                    Some(detail),
+                    None,
+                )
+            }
             Err(Ended::Exit(code)) => {
                 let body = format!("the function exited with status {code}\n");
                 (

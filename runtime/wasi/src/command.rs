@@ -19,6 +19,9 @@ pub enum Ended {
     /// `proc_exit` with a non-zero status.
     Exit(i32),
     Trap(TrapKind),
+    /// A host function it called panicked (a bug in Luge, contained to
+    /// this sandbox), with the panic's message.
+    HostPanic(String),
     /// Its scheduler task's timeout interrupted it.
     TimedOut,
     /// It was stopped for writing past its output limit.
@@ -32,7 +35,7 @@ impl Ended {
     fn state(&self) -> SandboxState {
         match self {
             Ended::Exit(_) => SandboxState::Exited,
-            Ended::Trap(_) => SandboxState::Trapped,
+            Ended::Trap(_) | Ended::HostPanic(_) => SandboxState::Trapped,
             Ended::TimedOut => SandboxState::TimedOut,
             Ended::OutputLimit => SandboxState::Trapped,
             Ended::Failed(_) => SandboxState::Failed,
@@ -45,6 +48,7 @@ impl std::fmt::Display for Ended {
         match self {
             Ended::Exit(code) => write!(f, "exited with status {code}"),
             Ended::Trap(kind) => write!(f, "trap: {kind}"),
+            Ended::HostPanic(message) => write!(f, "trap: host function panicked: {message}"),
             Ended::TimedOut => write!(f, "timed out"),
             Ended::OutputLimit => write!(f, "stopped for writing past its output limit"),
             Ended::Failed(reason) => write!(f, "failed to start: {reason}"),
@@ -57,6 +61,7 @@ impl From<CallError> for Ended {
         match e {
             CallError::Trap(kind) => Ended::Trap(kind),
             CallError::Exit(code) => Ended::Exit(code),
+            CallError::HostPanic(message) => Ended::HostPanic(message),
             other => Ended::Failed(other.to_string()),
         }
     }
@@ -67,6 +72,7 @@ impl From<InstantiationError> for Ended {
         match e {
             InstantiationError::Trap(kind) => Ended::Trap(kind),
             InstantiationError::Exit(code) => Ended::Exit(code),
+            InstantiationError::HostPanic(message) => Ended::HostPanic(message),
             other => Ended::Failed(other.to_string()),
         }
     }

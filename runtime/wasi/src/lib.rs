@@ -14,6 +14,8 @@ mod fd;
 mod funcs;
 mod guest;
 mod poll;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 
 pub use command::{run_command, CommandReport, Ended};
 pub use errno::Errno;
@@ -21,7 +23,7 @@ pub use fd::{Input, Output};
 
 use fd::{Fd, FdTable};
 use luge_abi::ImportKind;
-use luge_runtime::{Extern, HostFunc, Module, Store};
+use luge_runtime::{Extern, FuncType, HostFunc, Module, Store};
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
@@ -162,6 +164,16 @@ pub fn imports(module: &Module) -> Result<Vec<Extern>, WasiError> {
     Ok(Imports::resolve(module)?.externs())
 }
 
+/// The host function a module imports as `module::name`, if Luge has one.
+fn host_function(module: &str, name: &str) -> Option<(*const u8, FuncType)> {
+    match module {
+        WASI_MODULE => funcs::function(name),
+        #[cfg(feature = "test-hooks")]
+        test_hooks::MODULE => test_hooks::function(name),
+        _ => None,
+    }
+}
+
 /// A module's WASI imports resolved once, to be instantiated many times
 /// from any thread: [`Imports::externs`] takes no lock, where resolving
 /// looks every signature up in the process-wide table of type ids.
@@ -180,13 +192,12 @@ impl Imports {
                     name: import.name.clone(),
                 });
             };
-            let (code, wasi_ty) = (import.module == WASI_MODULE)
-                .then(|| funcs::function(&import.name))
-                .flatten()
-                .ok_or_else(|| WasiError::UnknownImport {
+            let (code, wasi_ty) = host_function(&import.module, &import.name).ok_or_else(|| {
+                WasiError::UnknownImport {
                     module: import.module.clone(),
                     name: import.name.clone(),
-                })?;
+                }
+            })?;
             if d.types[ty as usize] != wasi_ty {
                 return Err(WasiError::ImportType(import.name.clone()));
             }

@@ -3,6 +3,7 @@
 //! non-zero status; the compiled caller turns that into the right trap.
 
 use crate::instance::InstanceInner;
+use crate::sys;
 use luge_abi::{Builtins, VmCtx};
 
 pub(crate) static BUILTINS: Builtins = Builtins {
@@ -29,42 +30,57 @@ fn status(ok: Option<()>) -> u32 {
     }
 }
 
-/// The instance whose code is calling.
+/// Runs a builtin's `body` on the instance whose code is calling; a panic
+/// in it ends that sandbox instead of the process ([`sys::host_call`]).
 ///
 /// # Safety
-/// `vmctx` must be the context compiled code passed in.
-unsafe fn instance<'a>(vmctx: *mut VmCtx) -> &'a InstanceInner {
-    // SAFETY: per the contract above.
-    unsafe { InstanceInner::from_vmctx(vmctx) }
+/// `vmctx` must be the context compiled code passed in, and the caller's
+/// frame must own nothing that needs dropping outside `body`.
+unsafe fn on_instance<R>(vmctx: *mut VmCtx, body: impl FnOnce(&InstanceInner) -> R) -> R {
+    // SAFETY: per the contract above: compiled code is running on this
+    // thread and passed its own context.
+    unsafe { sys::host_call(|| body(InstanceInner::from_vmctx(vmctx))) }
 }
 
 unsafe extern "C" fn memory_grow(vmctx: *mut VmCtx, delta: u32) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    inst.memory
-        .as_ref()
-        .and_then(|m| m.grow(delta))
-        .unwrap_or(u32::MAX)
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            inst.memory
+                .as_ref()
+                .and_then(|m| m.grow(delta))
+                .unwrap_or(u32::MAX)
+        })
+    }
 }
 
 unsafe extern "C" fn memory_copy(vmctx: *mut VmCtx, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    status((|| {
-        inst.memory
-            .as_ref()?
-            .copy_within(u64::from(dst), u64::from(src), u64::from(len))
-    })())
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            status((|| {
+                inst.memory
+                    .as_ref()?
+                    .copy_within(u64::from(dst), u64::from(src), u64::from(len))
+            })())
+        })
+    }
 }
 
 unsafe extern "C" fn memory_fill(vmctx: *mut VmCtx, dst: u32, byte: u32, len: u32) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    status((|| {
-        inst.memory
-            .as_ref()?
-            .fill(u64::from(dst), u64::from(len), byte as u8)
-    })())
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            status((|| {
+                inst.memory
+                    .as_ref()?
+                    .fill(u64::from(dst), u64::from(len), byte as u8)
+            })())
+        })
+    }
 }
 
 unsafe extern "C" fn memory_init(
@@ -74,32 +90,44 @@ unsafe extern "C" fn memory_init(
     src: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    status((|| {
-        let seg = &inst.module.descriptor().data[segment as usize];
-        let bytes: &[u8] = if inst.dropped_data[segment as usize].get() {
-            &[]
-        } else {
-            &seg.bytes
-        };
-        let src = bytes.get(src as usize..(src as usize).checked_add(len as usize)?)?;
-        inst.memory.as_ref()?.write(u64::from(dst), src)
-    })())
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            status((|| {
+                let seg = &inst.module.descriptor().data[segment as usize];
+                let bytes: &[u8] = if inst.dropped_data[segment as usize].get() {
+                    &[]
+                } else {
+                    &seg.bytes
+                };
+                let src = bytes.get(src as usize..(src as usize).checked_add(len as usize)?)?;
+                inst.memory.as_ref()?.write(u64::from(dst), src)
+            })())
+        })
+    }
 }
 
 unsafe extern "C" fn data_drop(vmctx: *mut VmCtx, segment: u32) {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    inst.dropped_data[segment as usize].set(true);
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            inst.dropped_data[segment as usize].set(true);
+        })
+    }
 }
 
 unsafe extern "C" fn table_grow(vmctx: *mut VmCtx, table: u32, delta: u32, init: usize) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    inst.tables[table as usize]
-        .grow(delta, init)
-        .unwrap_or(u32::MAX)
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            inst.tables[table as usize]
+                .grow(delta, init)
+                .unwrap_or(u32::MAX)
+        })
+    }
 }
 
 unsafe extern "C" fn table_copy(
@@ -110,12 +138,16 @@ unsafe extern "C" fn table_copy(
     src: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    status((|| {
-        let source = inst.tables[src_table as usize].read(src, len)?;
-        inst.tables[dst_table as usize].write(dst, &source)
-    })())
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            status((|| {
+                let source = inst.tables[src_table as usize].read(src, len)?;
+                inst.tables[dst_table as usize].write(dst, &source)
+            })())
+        })
+    }
 }
 
 unsafe extern "C" fn table_fill(
@@ -125,9 +157,13 @@ unsafe extern "C" fn table_fill(
     value: usize,
     len: u32,
 ) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    status(inst.tables[table as usize].fill(dst, len, value))
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            status(inst.tables[table as usize].fill(dst, len, value))
+        })
+    }
 }
 
 unsafe extern "C" fn table_init(
@@ -138,23 +174,32 @@ unsafe extern "C" fn table_init(
     src: u32,
     len: u32,
 ) -> u32 {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    status((|| {
-        let seg = &inst.module.descriptor().elements[segment as usize];
-        let items = if inst.dropped_elems[segment as usize].get() {
-            &[][..]
-        } else {
-            &seg.items[..]
-        };
-        let items = items.get(src as usize..(src as usize).checked_add(len as usize)?)?;
-        let values: Vec<usize> = items.iter().map(|item| inst.eval(item) as usize).collect();
-        inst.tables[table as usize].write(dst, &values)
-    })())
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            status((|| {
+                let seg = &inst.module.descriptor().elements[segment as usize];
+                let items = if inst.dropped_elems[segment as usize].get() {
+                    &[][..]
+                } else {
+                    &seg.items[..]
+                };
+                let items = items.get(src as usize..(src as usize).checked_add(len as usize)?)?;
+                let values: Vec<usize> =
+                    items.iter().map(|item| inst.eval(item) as usize).collect();
+                inst.tables[table as usize].write(dst, &values)
+            })())
+        })
+    }
 }
 
 unsafe extern "C" fn elem_drop(vmctx: *mut VmCtx, segment: u32) {
-    // SAFETY: called by compiled code with its own context.
-    let inst = unsafe { instance(vmctx) };
-    inst.dropped_elems[segment as usize].set(true);
+    // SAFETY: called by compiled code with its own context; the
+    // builtin's frame owns nothing outside the closure.
+    unsafe {
+        on_instance(vmctx, |inst| {
+            inst.dropped_elems[segment as usize].set(true);
+        })
+    }
 }

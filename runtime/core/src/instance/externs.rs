@@ -20,6 +20,8 @@ pub enum CallError {
     Trap(TrapKind),
     #[error("exited with status {0}")]
     Exit(i32),
+    #[error("host function panicked: {0}")]
+    HostPanic(String),
     #[error("{0}")]
     Signature(String),
     #[error("host functions cannot be called from the host")]
@@ -31,6 +33,7 @@ impl From<Unwind> for CallError {
         match u {
             Unwind::Trap { kind, .. } => CallError::Trap(kind),
             Unwind::Exit(status) => CallError::Exit(status),
+            Unwind::HostPanic(message) => CallError::HostPanic(message.into()),
         }
     }
 }
@@ -60,7 +63,8 @@ impl Func {
     /// calling instance's `*mut VmCtx` followed by the parameters of `ty`,
     /// and returning its (at most one) result. A `v128` travels as a C
     /// vector does (`__m128i` on x86_64, `uint8x16_t` on aarch64), in a
-    /// vector register.
+    /// vector register. A panic must not leave it: its body runs inside
+    /// [`crate::sys::host_call`], which ends the calling sandbox instead.
     ///
     /// # Safety
     /// `code` must have exactly that signature and stay valid for as long

@@ -44,6 +44,8 @@ pub enum InstantiationError {
     Trap(TrapKind),
     #[error("start function exited with status {0}")]
     Exit(i32),
+    #[error("instantiation trapped: host function panicked: {0}")]
+    HostPanic(String),
 }
 
 impl From<Unwind> for InstantiationError {
@@ -51,6 +53,7 @@ impl From<Unwind> for InstantiationError {
         match u {
             Unwind::Trap { kind, .. } => InstantiationError::Trap(kind),
             Unwind::Exit(status) => InstantiationError::Exit(status),
+            Unwind::HostPanic(message) => InstantiationError::HostPanic(message.into()),
         }
     }
 }

@@ -31,13 +31,16 @@ extern "C" {
 }
 
 /// Why guest code stopped without returning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unwind {
     /// A trap, with the program counter of the trapping instruction (0 when
     /// the runtime raised it).
     Trap { kind: TrapKind, pc: usize },
     /// The guest asked to exit the sandbox with this status.
     Exit(i32),
+    /// A host function the guest called panicked, with this message; the
+    /// panic was caught at the host function's boundary ([`host_call`]).
+    HostPanic(Box<str>),
 }
 
 thread_local! {
@@ -72,7 +75,9 @@ fn jmp_buf_slot() -> *mut *mut c_void {
 
 #[inline(never)]
 fn set_unwind(reason: Unwind) {
-    UNWIND.with(|u| u.set(Some(reason)));
+    // Nothing is dropped here, as this may run in a signal handler: the
+    // slot is empty, since every `catch_unwind` takes what it finds.
+    std::mem::forget(UNWIND.with(|u| u.replace(Some(reason))));
 }
 
 #[inline(never)]
@@ -108,6 +113,39 @@ pub unsafe fn raise(reason: Unwind) -> ! {
     let buf = in_guest().expect("raise called outside guest code");
     // SAFETY: `buf` belongs to the enclosing guest call on this thread.
     unsafe { unwind(reason, buf) }
+}
+
+/// Runs the body of a host function that compiled code called, so that a
+/// panic in it ends the calling sandbox with [`Unwind::HostPanic`] instead
+/// of unwinding into compiled code, which cannot be unwound through: Rust
+/// aborts the process when a panic reaches an `extern "C"` boundary.
+///
+/// # Safety
+/// As for [`raise`]: guest code called the host function on this thread,
+/// and the host function's own frame holds nothing that needs dropping
+/// outside `body` (what `body` owns is dropped as the panic unwinds it).
+pub unsafe fn host_call<R>(body: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = panic_message(payload.as_ref()).into();
+            drop(payload);
+            // SAFETY: the caller's contract.
+            unsafe { raise(Unwind::HostPanic(message)) }
+        }
+    }
+}
+
+/// The text a panic was raised with (`panic!("...")` gives a `&str` or a
+/// `String`; anything else is named as such).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "a panic without a message"
+    }
 }
 
 /// Detaches the guest running on this thread (if any) before its task

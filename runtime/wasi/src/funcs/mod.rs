@@ -11,7 +11,7 @@ use crate::errno::{Errno, WasiResult};
 use crate::fd::Fd;
 use crate::guest::Guest;
 use crate::WasiCtx;
-use luge_runtime::sys::{raise, Unwind};
+use luge_runtime::sys::{host_call, raise, Unwind};
 use luge_runtime::{Caller, FuncType, TrapKind, ValType, VmCtx};
 use std::cell::RefCell;
 
@@ -87,7 +87,7 @@ fn stop_if_interrupted(caller: &Caller) {
 
 /// Runs `f` on a [`Call`] for the calling sandbox and turns the result into
 /// the errno the guest sees.
-fn dispatch(caller: &Caller, f: impl FnOnce(&mut Call) -> WasiResult<()>) -> i32 {
+pub(crate) fn dispatch(caller: &Caller, f: impl FnOnce(&mut Call) -> WasiResult<()>) -> i32 {
     let (Some(ctx), Some(memory)) = (caller.data::<RefCell<WasiCtx>>(), caller.memory()) else {
         return Errno::Nosys as i32;
     };
@@ -129,8 +129,13 @@ macro_rules! wasi_functions {
                     // SAFETY: compiled code calls host functions with its own
                     // context, and `caller` does not outlive this call.
                     let caller = unsafe { Caller::from_vmctx(vmctx) };
-                    let errno =
-                        dispatch(&caller, |call| wasi_functions!(@call call, $method, $($arg),*));
+                    // SAFETY: compiled code called this shim, whose frame
+                    // holds only `caller`, which owns nothing.
+                    let errno = unsafe {
+                        host_call(|| {
+                            dispatch(&caller, |call| wasi_functions!(@call call, $method, $($arg),*))
+                        })
+                    };
                     stop_if_interrupted(&caller);
                     errno
                 }
