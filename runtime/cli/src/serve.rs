@@ -8,12 +8,12 @@ use luge_scheduler::queue::Policy;
 use luge_scheduler::worker::{Scheduler, DEFAULT_QUANTUM};
 use luge_serve::admin::route_config;
 use luge_serve::admin::AdminApi;
-use luge_serve::config::ServeConfig;
+use luge_serve::config::{ServeConfig, METRICS_PATH};
 use luge_serve::deploy::FunctionStore;
 use luge_serve::function::{physical_memory, Function, SandboxLimits};
 use luge_serve::invoke::Invoker;
 use luge_serve::metrics::Metrics;
-use luge_serve::platform::{Platform, METRICS_PATH};
+use luge_serve::platform::Platform;
 use luge_serve::routes::Served;
 use luge_serve::server::{Listener, Server};
 use std::path::{Path, PathBuf};
@@ -54,11 +54,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 .with_context(|| format!("state directory {}", dir.display()))?;
             functions.extend(load_deployed(&store, &config)?);
             let tenant_ports = config.tenants.iter().map(|t| t.port).collect();
-            Some(AdminApi::new(
-                admin.token.clone(),
-                Arc::new(store),
-                tenant_ports,
-            ))
+            Some(AdminApi::new(admin.clone(), Arc::new(store), tenant_ports))
         }
         None => None,
     };

@@ -370,9 +370,11 @@ fn the_openwhisk_action_container_protocol_inits_once_then_runs() {
     let container_port = free_port();
     let settings = format!(r#""openwhisk": {{"port": {container_port}}}"#);
     let _served = serve(&[], &settings);
-    let mut client = Client::connect(container_port);
-    let early = client.post("/run", br#"{"value": {}}"#);
+    // A request refused at its head closes its connection: its body, if
+    // any, is never read.
+    let early = Client::connect(container_port).post("/run", br#"{"value": {}}"#);
     assert_eq!(early.status, 403, "{}", early.text());
+    let mut client = Client::connect(container_port);
 
     let echo = std::fs::read(wasm_program("json_echo")).unwrap();
     let code = base64::engine::general_purpose::STANDARD.encode(&echo);
@@ -381,7 +383,8 @@ fn the_openwhisk_action_container_protocol_inits_once_then_runs() {
     );
     let initialized = client.post("/init", init.as_bytes());
     assert_eq!(initialized.status, 200, "{}", initialized.text());
-    assert_eq!(client.post("/init", init.as_bytes()).status, 403);
+    let again = Client::connect(container_port).post("/init", init.as_bytes());
+    assert_eq!(again.status, 403);
 
     let run = br#"{"value": {"n": 7}, "action_name": "/guest/echo", "activation_id": "abc", "deadline": "0"}"#;
     let result = client.post("/run", run);

@@ -16,9 +16,11 @@
 //! before a request gets here.
 //!
 //! The token goes in `Authorization: Bearer TOKEN`; HTTP Basic with the
-//! token as password (what OpenWhisk's CLI sends) works too.
+//! configured user name (`admin.user`, default `luge`) and the token as
+//! password (what OpenWhisk's CLI sends) works too. The credentials are
+//! checked from the request head, before any body is read.
 
-use crate::config::{check_timeout, RouteConfig};
+use crate::config::{check_route, check_timeout, AdminConfig, RouteConfig};
 use crate::deploy::{valid_name, Deployment, FunctionStore};
 use crate::function::Function;
 use crate::http::{Request, RequestHead, Response};
@@ -36,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The admin API: its token, where deployments are kept, and the tenant
 /// ports deployments may go to (the first when a deploy names none).
 pub struct AdminApi {
-    token: String,
+    credentials: AdminConfig,
     store: Arc<FunctionStore>,
     tenant_ports: Vec<u16>,
 }
@@ -49,15 +51,37 @@ pub struct AdminScope<'a> {
 }
 
 impl AdminApi {
-    pub fn new(token: String, store: Arc<FunctionStore>, tenant_ports: Vec<u16>) -> AdminApi {
+    /// The API behind `credentials` (the token and the Basic user name),
+    /// keeping deployments in `store`.
+    pub fn new(
+        credentials: AdminConfig,
+        store: Arc<FunctionStore>,
+        tenant_ports: Vec<u16>,
+    ) -> AdminApi {
         AdminApi {
-            token,
+            credentials,
             store,
             tenant_ports,
         }
     }
 
-    /// Answers a request on the admin listener, once its token is checked.
+    /// The 401 for a request whose head lacks the credentials; `None` lets
+    /// it in. Asked as soon as the head is parsed, before any body is
+    /// read (`Handler::admit`): a client without the token can make the
+    /// server hold no more than a request head.
+    pub fn refusal(&self, head: &RequestHead) -> Option<Response> {
+        if authorized(head, &self.credentials) {
+            return None;
+        }
+        let mut response = error(401, "missing or wrong token");
+        response
+            .headers
+            .push(("WWW-Authenticate".to_owned(), "Bearer".to_owned()));
+        Some(response)
+    }
+
+    /// Answers a request on the admin listener whose credentials
+    /// [`AdminApi::refusal`] has accepted.
     pub fn handle<H: Routed + Invokes>(
         &self,
         scope: AdminScope,
@@ -65,13 +89,6 @@ impl AdminApi {
         request: Request,
     ) -> Handled {
         let head = &request.head;
-        if !authorized(head, &self.token) {
-            let mut response = error(401, "missing or wrong token");
-            response
-                .headers
-                .push(("WWW-Authenticate".to_owned(), "Bearer".to_owned()));
-            return Handled::Now(response);
-        }
         let path = head.path.clone();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let routes = &mut *scope.routes;
@@ -212,8 +229,10 @@ impl AdminApi {
                     .map_err(|_| format!("{key}: expected a number, got {value:?}"))
             };
             match key {
-                "route" if value.starts_with('/') => d.route = value.to_owned(),
-                "route" => return Err(format!("route: must start with '/', got {value:?}")),
+                "route" => {
+                    check_route(value).map_err(|e| format!("route: {e}"))?;
+                    d.route = value.to_owned();
+                }
                 "port" => d.port = number()?.try_into().map_err(|_| "port: too large")?,
                 "timeout-ms" => {
                     let ms = number()?.max(1);
@@ -374,8 +393,8 @@ fn describe(name: &str, served: &Served) -> Value {
 }
 
 /// Whether the request carries the admin token, as a bearer token or as
-/// the password of HTTP Basic credentials.
-fn authorized(head: &RequestHead, token: &str) -> bool {
+/// the password of HTTP Basic credentials with the configured user name.
+fn authorized(head: &RequestHead, credentials: &AdminConfig) -> bool {
     use base64::Engine;
     let Some(value) = head
         .header("authorization")
@@ -390,13 +409,14 @@ fn authorized(head: &RequestHead, token: &str) -> bool {
                 .decode(rest.trim())
                 .unwrap_or_default();
             let text = String::from_utf8_lossy(&decoded).into_owned();
-            text.split_once(':')
-                .map(|(_, p)| p.to_owned())
-                .unwrap_or_default()
+            match text.split_once(':') {
+                Some((user, password)) if user == credentials.user => password.to_owned(),
+                _ => return false,
+            }
         }
         _ => return false,
     };
     // Compared without stopping at the first difference, so that response
     // times do not tell how much of a guessed token was right.
-    given.as_bytes().ct_eq(token.as_bytes()).into()
+    given.as_bytes().ct_eq(credentials.token.as_bytes()).into()
 }

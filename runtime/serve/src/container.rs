@@ -9,7 +9,7 @@
 
 use crate::config::RouteConfig;
 use crate::function::{Function, Invocation};
-use crate::http::{Request, Response};
+use crate::http::{Request, RequestHead, Response};
 use crate::invoke::{Invoker, Invokes, CONTAINER_TENANT};
 use crate::openwhisk::{binary_code, error, Reply};
 use crate::server::{Handled, Requester};
@@ -34,7 +34,45 @@ pub trait HostsContainer: 'static {
     fn container(&mut self) -> &mut ActionContainer;
 }
 
+/// Room for the fields OpenWhisk wraps around a `/run`'s parameters
+/// (namespace, action name, activation id, deadline, ...).
+const RUN_ENVELOPE_BYTES: u64 = 64 << 10;
+
 impl ActionContainer {
+    /// Judges a request by its head, before any body is read: one the
+    /// container cannot take in its current state is refused now, so that
+    /// nobody can make it read an action it would refuse. `init_limit` is
+    /// the largest `/init` body; a `/run` may carry the function's
+    /// `max-body-bytes` of parameters.
+    pub fn admit(&self, head: &RequestHead, init_limit: u64) -> Result<u64, Response> {
+        if let Some(refusal) = self.refusal(&head.method, &head.path) {
+            return Err(refusal);
+        }
+        Ok(match self {
+            ActionContainer::Ready(function) => function
+                .config
+                .max_body_bytes
+                .saturating_add(RUN_ENVELOPE_BYTES),
+            _ => init_limit,
+        })
+    }
+
+    /// Why the container cannot serve `method path` now, if it cannot.
+    /// Asked at the head and again once the body is in, as the state may
+    /// have changed meanwhile (another `/init` came first).
+    fn refusal(&self, method: &str, path: &str) -> Option<Response> {
+        match (method, path, self) {
+            ("POST", "/init", ActionContainer::Uninitialized) => None,
+            ("POST", "/init", _) => Some(error(403, "cannot initialize the action more than once")),
+            ("POST", "/run", ActionContainer::Ready(_)) => None,
+            ("POST", "/run", _) => Some(error(403, "the action has not been initialized")),
+            _ => Some(error(
+                404,
+                "the action container serves POST /init and /run",
+            )),
+        }
+    }
+
     /// Answers a request on the action-container listener.
     pub fn handle<H: HostsContainer + Invokes>(
         &mut self,
@@ -43,20 +81,19 @@ impl ActionContainer {
         request: Request,
         scheduler: &Scheduler,
     ) -> Handled {
-        match (request.head.method.as_str(), request.head.path.as_str()) {
-            ("POST", "/init") => self.init(requester, &request.body),
-            ("POST", "/run") => self.run(invoker, requester, &request.body, scheduler),
-            _ => Handled::Now(error(
-                404,
-                "the action container serves POST /init and /run",
-            )),
+        if let Some(refusal) = self.refusal(&request.head.method, &request.head.path) {
+            return Handled::Now(refusal);
+        }
+        match self {
+            ActionContainer::Ready(function) => {
+                let function = function.clone();
+                run(function, invoker, requester, &request.body, scheduler)
+            }
+            _ => self.init(requester, &request.body),
         }
     }
 
     fn init<H: HostsContainer>(&mut self, requester: Requester<H>, body: &[u8]) -> Handled {
-        if !matches!(self, ActionContainer::Uninitialized) {
-            return Handled::Now(error(403, "cannot initialize the action more than once"));
-        }
         let InitRequest { wasm, env } = match init_request(body) {
             Ok(init) => init,
             Err(e) => return Handled::Now(error(400, &e)),
@@ -84,28 +121,26 @@ impl ActionContainer {
             .expect("cannot start an init thread");
         Handled::Later
     }
+}
 
-    fn run<H: Invokes>(
-        &self,
-        invoker: &mut Invoker,
-        requester: Requester<H>,
-        body: &[u8],
-        scheduler: &Scheduler,
-    ) -> Handled {
-        let ActionContainer::Ready(function) = self else {
-            return Handled::Now(error(403, "the action has not been initialized"));
-        };
-        match run_request(body) {
-            Ok(invocation) => invoker.invoke(
-                function.clone(),
-                CONTAINER_TENANT,
-                requester,
-                invocation,
-                scheduler,
-                Reply::ContainerRun,
-            ),
-            Err(e) => Handled::Now(error(400, &e)),
-        }
+/// Runs the action for a `/run` body.
+fn run<H: Invokes>(
+    function: Arc<Function>,
+    invoker: &mut Invoker,
+    requester: Requester<H>,
+    body: &[u8],
+    scheduler: &Scheduler,
+) -> Handled {
+    match run_request(body) {
+        Ok(invocation) => invoker.invoke(
+            function,
+            CONTAINER_TENANT,
+            requester,
+            invocation,
+            scheduler,
+            Reply::ContainerRun,
+        ),
+        Err(e) => Handled::Now(error(400, &e)),
     }
 }
 

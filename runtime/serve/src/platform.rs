@@ -5,7 +5,7 @@
 //! handed what it acts on.
 
 use crate::admin::{AdminApi, AdminScope};
-use crate::config::{ServeConfig, DEFAULT_MAX_BODY_BYTES};
+use crate::config::{ServeConfig, DEFAULT_MAX_BODY_BYTES, METRICS_PATH};
 use crate::container::{ActionContainer, HostsContainer};
 use crate::function::Invocation;
 use crate::http::{Request, RequestHead, Response};
@@ -19,10 +19,6 @@ use luge_scheduler::worker::Scheduler;
 /// The largest request the admin listener takes: an upload of a module of
 /// the largest size the compiler accepts, base64-encoded in a JSON action.
 const ADMIN_MAX_BODY_BYTES: u64 = 360 << 20;
-
-/// The path every listener answers with the metrics, unless a route of its
-/// own claims it.
-pub const METRICS_PATH: &str = "/metrics";
 
 pub struct Platform {
     routes: RouteTable,
@@ -60,6 +56,11 @@ impl Platform {
         request: Request,
         scheduler: &Scheduler,
     ) -> Handled {
+        if request.head.path == METRICS_PATH {
+            // No route may take it (`config::check_route`), not even one
+            // deployed before that was checked.
+            return Handled::Now(self.metrics_response());
+        }
         match self.routes.function_at(port, &request.head.path).cloned() {
             Some(function) => {
                 let invocation = Invocation::Request(request);
@@ -73,7 +74,6 @@ impl Platform {
                     Reply::Http,
                 )
             }
-            None if request.head.path == METRICS_PATH => Handled::Now(self.metrics_response()),
             None => {
                 let body = format!("no route for {}\n", request.head.path);
                 Handled::Now(Response::text(404, &body))
@@ -124,20 +124,31 @@ impl Handler for Platform {
         }
     }
 
-    fn body_limit(&self, listener: &Listener, head: &RequestHead) -> u64 {
+    fn admit(&self, listener: &Listener, head: &RequestHead) -> Result<u64, Response> {
         match listener {
-            Listener::Admin | Listener::ActionContainer => ADMIN_MAX_BODY_BYTES,
+            Listener::Admin => {
+                let metrics = head.method == "GET" && head.path == METRICS_PATH;
+                match &self.admin {
+                    Some(admin) if !metrics => {
+                        admin.refusal(head).map_or(Ok(ADMIN_MAX_BODY_BYTES), Err)
+                    }
+                    _ => Ok(ADMIN_MAX_BODY_BYTES),
+                }
+            }
+            Listener::ActionContainer => self.container.admit(head, ADMIN_MAX_BODY_BYTES),
             // A request for no route is read like any other, then
             // answered 404.
-            Listener::Tenant { port, .. } => self
+            Listener::Tenant { port, .. } => Ok(self
                 .routes
                 .function_at(*port, &head.path)
-                .map_or(DEFAULT_MAX_BODY_BYTES, |f| f.config.max_body_bytes),
+                .map_or(DEFAULT_MAX_BODY_BYTES, |f| f.config.max_body_bytes)),
         }
     }
 
     fn note_rejected(&self, status: u16) {
         let reason = match status {
+            401 => "unauthorized",
+            403 => "forbidden",
             413 => "body_too_large",
             431 => "head_too_large",
             _ => "bad_request",

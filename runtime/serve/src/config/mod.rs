@@ -42,7 +42,7 @@
 //!   "send-timeout-ms": 10000,
 //!   "retire-grace-ms": 5000,
 //!   "state-dir": "/var/lib/luge",
-//!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN" },
+//!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN", "user": "luge" },
 //!   "openwhisk": { "port": 8081 },
 //!   "tenants": [
 //!     {
@@ -102,7 +102,7 @@ mod tests;
 mod validate;
 
 pub use error::ConfigError;
-pub(crate) use validate::check_timeout;
+pub(crate) use validate::{check_route, check_timeout};
 
 use awsm_compiler::{Arch, BoundsMode};
 use luge_scheduler::group::Budget;
@@ -139,6 +139,10 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 16 << 20;
 /// Default of [`RouteConfig::content_type`], as in Sledge.
 pub const DEFAULT_CONTENT_TYPE: &str = "text/plain";
+/// The path every listener answers with the metrics; no route may take it.
+pub const METRICS_PATH: &str = "/metrics";
+/// Default of [`AdminConfig::user`].
+pub const DEFAULT_ADMIN_USER: &str = "luge";
 /// Environment variable holding the admin token when the config names none.
 pub const ADMIN_TOKEN_ENV: &str = "LUGE_ADMIN_TOKEN";
 /// The functions in `examples/` that [`ServeConfig::bundled_examples`]
@@ -203,6 +207,11 @@ pub struct AdminConfig {
     /// the environment variable named by `admin.token-env`, else
     /// [`ADMIN_TOKEN_ENV`]. An admin section without any token is refused.
     pub token: String,
+    /// The user name HTTP Basic credentials must carry with the token as
+    /// password (`admin.user`, default [`DEFAULT_ADMIN_USER`]). OpenWhisk's
+    /// CLI sends its `--auth UUID:KEY` this way: set `user` to the UUID
+    /// and the token to the KEY.
+    pub user: String,
 }
 
 /// Written by hand so that the token never lands in a log through `{:?}`.
@@ -211,6 +220,7 @@ impl fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("port", &self.port)
             .field("token", &"<redacted>")
+            .field("user", &self.user)
             .finish()
     }
 }

@@ -139,6 +139,8 @@ pub(super) struct Admin {
     pub token: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub token_env: Option<String>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub user: Option<String>,
 }
 
 /// The `openwhisk` listener.

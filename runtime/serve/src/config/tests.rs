@@ -172,7 +172,7 @@ fn luge_explicit_values() {
         "host": "0.0.0.0", "workers": 3, "queue-limit": 64, "state-dir": "state",
         "memory-budget-mib": 2048, "memory-limit-mib": 128, "retire-grace-ms": 250,
         "send-timeout-ms": 1500,
-        "admin": {"port": 9000, "token": "s3cret"}, "openwhisk": {"port": 9002},
+        "admin": {"port": 9000, "token": "s3cret", "user": "ow-uuid"}, "openwhisk": {"port": 9002},
         "tenants": [{"name": "edge", "port": 9001, "cpu-weight": 300, "queue-limit": 8,
             "max-budget-us": 5000, "replenishment-period-us": 20000, "routes": [{
             "route": "/app", "path": "fn/app.so", "relative-deadline-us": 50000,
@@ -190,6 +190,7 @@ fn luge_explicit_values() {
     let admin = AdminConfig {
         port: 9000,
         token: "s3cret".into(),
+        user: "ow-uuid".into(),
     };
     assert_eq!(config.admin, Some(admin));
     assert_eq!(config.openwhisk, Some(OpenWhiskConfig { port: 9002 }));
@@ -316,10 +317,24 @@ fn admin_token_falls_back_to_luge_admin_token() {
 }
 
 #[test]
+fn admin_user_defaults_to_luge_and_cannot_hold_a_colon() {
+    let fx = Fixture::new();
+    let config = fx
+        .parse(r#"{"tenants": [], "admin": {"port": 9000, "token": "t"}}"#)
+        .unwrap();
+    assert_eq!(config.admin.unwrap().user, "luge");
+    assert_eq!(
+        fx.error(r#"{"tenants": [], "admin": {"port": 9000, "token": "t", "user": "a:b"}}"#),
+        "DIR/luge.json: admin.user: a user name cannot contain `:`"
+    );
+}
+
+#[test]
 fn admin_token_is_redacted_in_debug_output() {
     let admin = AdminConfig {
         port: 9000,
         token: "s3cret".into(),
+        user: "luge".into(),
     };
     let debug = format!("{admin:?}");
     assert!(!debug.contains("s3cret"), "{debug}");
@@ -560,6 +575,11 @@ fn routes_must_be_paths() {
         fx.error(&config("/a?b")),
         "DIR/luge.json: [0].routes[0].route: `/a?b` must not contain `?`, `#`, \
          whitespace or control characters"
+    );
+    assert_eq!(
+        fx.error(&config("/metrics")),
+        "DIR/luge.json: [0].routes[0].route: `/metrics` is reserved: every listener \
+         answers it with the server's metrics"
     );
 }
 

@@ -8,7 +8,7 @@ use super::error::ConfigError;
 use super::{child, index, raw};
 use super::{
     AdminConfig, DeadlineMiss, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant, ADMIN_TOKEN_ENV,
-    MAX_TIMEOUT,
+    DEFAULT_ADMIN_USER, MAX_TIMEOUT, METRICS_PATH,
 };
 use luge_scheduler::group::Budget;
 use std::net::IpAddr;
@@ -291,7 +291,14 @@ impl<'a> Validator<'a> {
             return Err(self.port_taken("admin.port", port, &owner));
         }
         let token = self.admin_token(raw)?;
-        Ok(AdminConfig { port, token })
+        let user = match &raw.user {
+            Some(user) if user.contains(':') => {
+                return Err(self.error("admin.user", "a user name cannot contain `:`"));
+            }
+            Some(user) => self.nonempty(user, "admin.user")?.to_owned(),
+            None => DEFAULT_ADMIN_USER.to_owned(),
+        };
+        Ok(AdminConfig { port, token, user })
     }
 
     /// The token from `token`, else from the variable `token-env` names,
@@ -385,17 +392,8 @@ impl<'a> Validator<'a> {
         })
     }
 
-    /// A route is matched against request paths, so it must look like one.
     fn route_path<'s>(&self, route: &'s str, path: &str) -> Result<&'s str> {
-        if !route.starts_with('/') {
-            return Err(self.error(path, format!("`{route}` must start with `/`")));
-        }
-        if route.contains(['?', '#']) || route.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            let reason =
-                format!("`{route}` must not contain `?`, `#`, whitespace or control characters");
-            return Err(self.error(path, reason));
-        }
+        check_route(route).map_err(|reason| self.error(path, reason))?;
         Ok(route)
     }
 
@@ -503,6 +501,27 @@ pub(crate) fn check_timeout(ms: u64) -> std::result::Result<Duration, String> {
         ));
     }
     Ok(timeout)
+}
+
+/// Whether `route` may be a route: it is matched against request paths,
+/// so it must look like one, and it must not take over the path every
+/// listener answers with the metrics. The admin API checks deployed routes
+/// with it too.
+pub(crate) fn check_route(route: &str) -> std::result::Result<(), String> {
+    if !route.starts_with('/') {
+        return Err(format!("`{route}` must start with `/`"));
+    }
+    if route.contains(['?', '#']) || route.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{route}` must not contain `?`, `#`, whitespace or control characters"
+        ));
+    }
+    if route == METRICS_PATH {
+        return Err(format!(
+            "`{METRICS_PATH}` is reserved: every listener answers it with the server's metrics"
+        ));
+    }
+    Ok(())
 }
 
 /// Who listens on `port` already, if anyone.

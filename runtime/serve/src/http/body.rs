@@ -56,26 +56,18 @@ enum ChunkState {
 }
 
 impl PendingBody {
-    /// Works out the body's framing and, if it has a body, its limit.
-    pub(super) fn new(
-        head: RequestHead,
-        body_limit: &dyn Fn(&RequestHead) -> u64,
-    ) -> Result<Self, HttpError> {
+    /// Works out the body's framing; `limit` is the most body bytes the
+    /// request may carry.
+    pub(super) fn new(head: RequestHead, limit: u64) -> Result<Self, HttpError> {
         let framing = body_framing(&head)?;
         let mut body = Vec::new();
-        let limit = match framing {
-            BodyFraming::Length { remaining: 0 } => 0,
-            BodyFraming::Length { remaining } => {
-                let limit = body_limit(&head);
-                if remaining > limit {
-                    return Err(body_too_large());
-                }
-                // Capped at MAX_BODY_PREALLOC, so the cast cannot truncate.
-                body.reserve(remaining.min(MAX_BODY_PREALLOC) as usize);
-                limit
+        if let BodyFraming::Length { remaining } = framing {
+            if remaining > limit {
+                return Err(body_too_large());
             }
-            BodyFraming::Chunked(_) => body_limit(&head),
-        };
+            // Capped at MAX_BODY_PREALLOC, so the cast cannot truncate.
+            body.reserve(remaining.min(MAX_BODY_PREALLOC) as usize);
+        }
         Ok(Self {
             continue_pending: head.expects_continue(),
             head,
@@ -424,11 +416,24 @@ mod tests {
         let limit = |head: &RequestHead| {
             asked.set(asked.get() + 1);
             assert_eq!(head.path, "/small");
-            10
+            Ok(10)
         };
         let error = reader.next_request(&limit).unwrap_err();
         assert_eq!(error.status, 413);
         assert_eq!(asked.get(), 1);
+    }
+
+    #[test]
+    fn a_head_refused_by_admit_buffers_none_of_its_body() {
+        let mut reader = new_reader();
+        feed(
+            &mut reader,
+            b"PUT /functions/f HTTP/1.1\r\nContent-Length: 100000000\r\n\r\nfirst bytes",
+        );
+        let refuse = |_: &RequestHead| Err(HttpError::new(401, "no credentials"));
+        // Refused with 11 of the 100000000 body bytes here: the rest need
+        // never be read.
+        assert_eq!(reader.next_request(&refuse).unwrap_err().status, 401);
     }
 
     #[test]
@@ -438,7 +443,7 @@ mod tests {
             &mut reader,
             b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nfour",
         );
-        let request = match reader.next_request(&|_| 4) {
+        let request = match reader.next_request(&|_| Ok(4)) {
             Ok(Next::Request(request)) => request,
             other => panic!("{other:?}"),
         };
@@ -452,10 +457,10 @@ mod tests {
             &mut reader,
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n",
         );
-        assert_eq!(reader.next_request(&|_| 8), Ok(Next::NeedMore));
+        assert_eq!(reader.next_request(&|_| Ok(8)), Ok(Next::NeedMore));
         // The size line alone is enough: its data never needs to arrive.
         feed(&mut reader, b"5\r\n");
-        assert_eq!(reader.next_request(&|_| 8).unwrap_err().status, 413);
+        assert_eq!(reader.next_request(&|_| Ok(8)).unwrap_err().status, 413);
     }
 
     #[test]

@@ -161,19 +161,23 @@ impl RequestReader {
 
     /// Takes the next request out of the buffered bytes.
     ///
-    /// `body_limit` gives the most body bytes the request's route accepts.
-    /// It is asked once per request that has a body, right after its head is
-    /// parsed: a `Content-Length` over the limit is refused with 413 before
-    /// any of the body is buffered, a chunked body as soon as a chunk would
-    /// take it over the limit.
+    /// `admit` is asked once per request, right after its head is parsed and
+    /// before any of its body is buffered: it answers with the most body
+    /// bytes the request may carry (a `Content-Length` over it is refused
+    /// with 413 at once, a chunked body as soon as a chunk would take it
+    /// over), or with an error that refuses the request as it stands, such
+    /// as a missing credential.
     pub fn next_request(
         &mut self,
-        body_limit: &dyn Fn(&RequestHead) -> u64,
+        admit: &dyn Fn(&RequestHead) -> Result<u64, HttpError>,
     ) -> Result<Next, HttpError> {
         let mut pending = match self.pending.take() {
             Some(pending) => pending,
             None => match self.take_head()? {
-                Some(head) => PendingBody::new(head, body_limit)?,
+                Some(head) => {
+                    let limit = admit(&head)?;
+                    PendingBody::new(head, limit)?
+                }
                 None => return Ok(Next::NeedMore),
             },
         };
@@ -268,8 +272,8 @@ pub(super) mod test_support {
 
     use super::*;
 
-    pub(in crate::http) fn no_limit(_: &RequestHead) -> u64 {
-        u64::MAX
+    pub(in crate::http) fn no_limit(_: &RequestHead) -> Result<u64, HttpError> {
+        Ok(u64::MAX)
     }
 
     pub(in crate::http) fn new_reader() -> RequestReader {

@@ -31,11 +31,11 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,8 +95,11 @@ pub trait Handler: Sized + 'static {
         scheduler: &Scheduler,
     ) -> Handled;
 
-    /// The most body bytes a request with `head` on `listener` may carry.
-    fn body_limit(&self, listener: &Listener, head: &RequestHead) -> u64;
+    /// Judges a request on `listener` by its head alone, before any of
+    /// its body is read: the most body bytes it may carry, or the response
+    /// that refuses it (a missing credential, say), after which the
+    /// connection is closed with the body unread.
+    fn admit(&self, listener: &Listener, head: &RequestHead) -> Result<u64, Response>;
 
     /// Counts a request the HTTP layer refused with `status`.
     fn note_rejected(&self, status: u16);
@@ -104,22 +107,6 @@ pub trait Handler: Sized + 'static {
     /// Called once per round of the loop: a chance to write out what was
     /// buffered (log lines) in one go.
     fn end_round(&mut self);
-}
-
-/// Stops a running server from another thread (SIGTERM and SIGINT do the
-/// same): it stops accepting, finishes the requests in flight for up to
-/// [`SHUTDOWN_GRACE`], then returns.
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    flag: Arc<AtomicBool>,
-    waker: Arc<Waker>,
-}
-
-impl ShutdownHandle {
-    pub fn shutdown(&self) {
-        self.flag.store(true, Ordering::Release);
-        let _ = self.waker.wake();
-    }
 }
 
 struct Connection {
@@ -163,8 +150,8 @@ pub struct Server<H: Handler> {
     handler: H,
     completer: Completer<H>,
     completions: Receiver<(Token, Completion<H>)>,
-    shutdown: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    /// Set by SIGTERM or SIGINT: stop accepting, finish what is in flight.
+    shutdown: bool,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     /// How long a response may wait for its client to read any of it.
     send_timeout: Duration,
@@ -176,10 +163,7 @@ impl<H: Handler> Server<H> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, completions) = mpsc::channel();
-        let completer = Completer {
-            tx,
-            waker: waker.clone(),
-        };
+        let completer = Completer { tx, waker };
         let mut listeners = Vec::new();
         for (port, listener) in Listener::all(config) {
             let addr = SocketAddr::new(config.host, port);
@@ -197,8 +181,7 @@ impl<H: Handler> Server<H> {
             handler,
             completer,
             completions,
-            shutdown: Arc::new(AtomicBool::new(false)),
-            waker,
+            shutdown: false,
             signals: None,
             send_timeout: config.send_timeout,
         })
@@ -210,13 +193,6 @@ impl<H: Handler> Server<H> {
             .iter()
             .filter_map(|(socket, listener)| Some((socket.local_addr().ok()?, listener.clone())))
             .collect()
-    }
-
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            flag: self.shutdown.clone(),
-            waker: self.waker.clone(),
-        }
     }
 
     /// Makes SIGTERM and SIGINT shut the server down gracefully.
@@ -263,7 +239,7 @@ impl<H: Handler> Server<H> {
                 self.close_stalled();
                 last_sweep = Instant::now();
             }
-            if self.shutdown.load(Ordering::Acquire) {
+            if self.shutdown {
                 let since = *draining_since.get_or_insert_with(|| {
                     self.stop_listening();
                     Instant::now()
@@ -280,7 +256,7 @@ impl<H: Handler> Server<H> {
     fn take_signals(&mut self) {
         if let Some(signals) = &mut self.signals {
             if signals.pending().next().is_some() {
-                self.shutdown.store(true, Ordering::Release);
+                self.shutdown = true;
             }
         }
     }
@@ -502,8 +478,17 @@ fn take_request<H: Handler>(
     scheduler: &Scheduler,
 ) -> bool {
     let listener = &conn.listener;
-    let limit = |head: &RequestHead| handler.body_limit(listener, head);
-    let next = conn.reader.next_request(&limit);
+    // The reader speaks `HttpError`; a refusal's full response (headers
+    // such as `WWW-Authenticate`) waits here.
+    let refusal = Cell::new(None);
+    let admit = |head: &RequestHead| {
+        handler.admit(listener, head).map_err(|response| {
+            let error = HttpError::new(response.status, "");
+            refusal.set(Some(response));
+            error
+        })
+    };
+    let next = conn.reader.next_request(&admit);
     match next {
         Ok(Next::NeedMore) => false,
         Ok(Next::Continue) => {
@@ -521,7 +506,10 @@ fn take_request<H: Handler>(
         Err(HttpError { status, reason }) => {
             handler.note_rejected(status);
             conn.keep_alive = false;
-            queue_response(conn, &Response::text(status, &format!("{reason}\n")));
+            let response = refusal
+                .take()
+                .unwrap_or_else(|| Response::text(status, &format!("{reason}\n")));
+            queue_response(conn, &response);
             true
         }
     }
