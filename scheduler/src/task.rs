@@ -264,21 +264,6 @@ impl Current {
         }
     }
 
-    /// Blocks the task until `wait` is satisfied or `until` passes, waking
-    /// at least every [`RECHECK`] to look whether its timeout has fired
-    /// early ([`TaskHandle::stop`]): a parked task is woken only by what it
-    /// waits for, so a stop would otherwise reach it only then.
-    fn block_until(&self, wait: Wait, until: Option<Instant>) -> Wake {
-        loop {
-            let recheck = Instant::now() + RECHECK;
-            let step = until.map_or(recheck, |until| until.min(recheck));
-            match self.block(wait, Some(step)) {
-                Wake::Deadline if until.is_none_or(|until| Instant::now() < until) => continue,
-                wake => return wake,
-            }
-        }
-    }
-
     /// Blocks the task until `wait` is satisfied or `until` passes.
     fn block(&self, wait: Wait, until: Option<Instant>) -> Wake {
         // SAFETY: as in `suspend`; the reference is not used after the
@@ -300,6 +285,25 @@ impl Current {
 /// Longest a task stays blocked before it looks whether it was stopped.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// Blocks the running task until `wait` is satisfied or `until` passes,
+/// waking at least every [`RECHECK`] to look whether its timeout has fired
+/// early ([`TaskHandle::stop`]): a parked task is woken only by what it
+/// waits for, so a stop would otherwise reach it only then.
+///
+/// The task's `Current` is looked up afresh for every wait: it belongs to
+/// the worker the task runs on, and a woken task may resume on another.
+fn block_until(wait: Wait, until: Option<Instant>) -> Wake {
+    loop {
+        let current = current().expect("blocking from a task");
+        let recheck = Instant::now() + RECHECK;
+        let step = until.map_or(recheck, |until| until.min(recheck));
+        match current.block(wait, Some(step)) {
+            Wake::Deadline if until.is_none_or(|until| Instant::now() < until) => continue,
+            wake => return wake,
+        }
+    }
+}
+
 /// Gives up the worker: the current task is queued again behind the tasks
 /// already waiting. Returns at once when called outside a task.
 pub fn yield_now() {
@@ -314,7 +318,7 @@ pub fn yield_now() {
 /// task, sleeps the thread.
 pub fn sleep_until(deadline: Instant) -> Wake {
     match current() {
-        Some(current) => current.block_until(Wait::Timer, Some(deadline)),
+        Some(_) => block_until(Wait::Timer, Some(deadline)),
         None => {
             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
             Wake::Deadline
@@ -329,7 +333,7 @@ pub fn sleep_until(deadline: Instant) -> Wake {
 /// waits with `poll(2)` on the thread.
 pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Wake {
     match current() {
-        Some(current) => current.block_until(Wait::Readable(fd.as_raw_fd()), deadline),
+        Some(_) => block_until(Wait::Readable(fd.as_raw_fd()), deadline),
         None => poll_readable(fd, deadline),
     }
 }

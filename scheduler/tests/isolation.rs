@@ -262,3 +262,41 @@ fn a_task_handle_stops_a_blocked_task_within_a_second() {
     );
     scheduler.wait_idle();
 }
+
+#[test]
+fn tasks_sleeping_past_a_recheck_resume_on_any_worker_unharmed() {
+    // Sleeps longer than the one-second recheck make a task block, wake
+    // and block again; with two workers and busy neighbours it resumes on
+    // either between the two. Each must still sleep its full time.
+    let scheduler = Scheduler::new(2);
+    let (tx, rx) = channel();
+    for i in 0..16u64 {
+        let tx = tx.clone();
+        scheduler.spawn(move || {
+            let started = Instant::now();
+            let wake = sleep_until(started + Duration::from_millis(2200 + 10 * i));
+            tx.send((i, wake, started.elapsed())).unwrap();
+        });
+    }
+    for _ in 0..4 {
+        scheduler.spawn(|| {
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    for _ in 0..16 {
+        let (i, wake, slept) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(wake, luge_scheduler::task::Wake::Deadline, "task {i}");
+        assert!(
+            slept >= Duration::from_millis(2200 + 10 * i),
+            "task {i}: {slept:?}"
+        );
+        seen.push(i);
+    }
+    seen.sort();
+    assert_eq!(seen, (0..16).collect::<Vec<_>>());
+    scheduler.wait_idle();
+}
