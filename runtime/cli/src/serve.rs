@@ -210,6 +210,13 @@ fn scheduler_for(config: &ServeConfig, workers: usize) -> Scheduler {
 
 fn print_banner(config: &ServeConfig, server: &Server<Platform>, workers: usize) {
     println!("luge serve: {workers} workers; Ctrl-C stops gracefully");
+    let connections = &config.connections;
+    println!(
+        "connections: at most {} open, {} per client address; request heads within {} ms",
+        server.max_connections(),
+        connections.max_per_client,
+        connections.head_timeout.as_millis()
+    );
     for (addr, listener) in server.local_addrs() {
         let (name, port) = match &listener {
             Listener::Tenant { name, port } => (name, port),

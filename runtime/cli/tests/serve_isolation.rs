@@ -163,11 +163,12 @@ fn a_thousand_sleepers_of_one_tenant_never_make_another_tenant_see_429() {
     ];
     let _served = start(a, &tenants, "");
     // 1100 requests that each sleep 3 s: past tenant a's queue limit
-    // (1024 by default), all sent before the first can finish.
+    // (1024 by default), all sent before the first can finish; from five
+    // addresses, as one may hold no more than 256 connections.
     let request = b"GET /sleep?3 HTTP/1.1\r\nHost: t\r\n\r\n";
     let sleepers: Vec<TcpStream> = (0..1100)
-        .map(|_| {
-            let mut stream = TcpStream::connect(("127.0.0.1", a)).unwrap();
+        .map(|i| {
+            let mut stream = connect_from(2 + (i % 5) as u8, a).unwrap();
             stream.write_all(request).unwrap();
             stream
         })

@@ -180,6 +180,9 @@ pub struct Metrics {
     traps: Family<KindLabels, Counter>,
     rejected: Family<ReasonLabels, Counter>,
     refused: Family<RouteReasonLabels, Counter>,
+    connections_refused: Family<ReasonLabels, Counter>,
+    connections_closed: Family<ReasonLabels, Counter>,
+    open_connections: Gauge,
     route_states: RouteStates,
 }
 
@@ -274,6 +277,9 @@ impl Metrics {
         let traps = Family::default();
         let rejected = Family::default();
         let refused = Family::default();
+        let connections_refused = Family::default();
+        let connections_closed = Family::default();
+        let open_connections = Gauge::default();
         let route_states = RouteStates::default();
         // Every trap kind is exported from the start, at zero, so that
         // rate() and alerts see the series before the first trap.
@@ -335,6 +341,25 @@ impl Metrics {
              control), server_full",
             refused.clone(),
         );
+        registry.register(
+            "luge_connections_refused",
+            "Connections closed as soon as they were accepted, by reason: client_limit \
+             (max-connections-per-client), server_limit (max-connections, every \
+             connection busy), no_descriptors (accept found no file descriptor)",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "luge_connections_closed",
+            "Connections the server closed on its own account, by reason: head_timeout, \
+             body_timeout (408), idle, send_timeout, evicted (to make room at \
+             max-connections)",
+            connections_closed.clone(),
+        );
+        registry.register(
+            "luge_open_connections",
+            "Client connections open on every listener",
+            open_connections.clone(),
+        );
         registry.register_collector(Box::new(route_states.clone()));
         registry.register_collector(Box::new(ProcessCollector));
 
@@ -349,6 +374,9 @@ impl Metrics {
             traps,
             rejected,
             refused,
+            connections_refused,
+            connections_closed,
+            open_connections,
             route_states,
         }
     }
@@ -418,6 +446,26 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a connection closed at accept, for `reason`.
+    pub fn connection_refused(&self, reason: &str) {
+        let labels = ReasonLabels {
+            reason: reason.to_owned(),
+        };
+        self.connections_refused.get_or_create(&labels).inc();
+    }
+
+    /// Counts an open connection the server closed, for `reason`.
+    pub fn connection_closed(&self, reason: &str) {
+        let labels = ReasonLabels {
+            reason: reason.to_owned(),
+        };
+        self.connections_closed.get_or_create(&labels).inc();
+    }
+
+    pub fn set_open_connections(&self, open: usize) {
+        self.open_connections.set(open as i64);
     }
 
     /// Counts a call of `route` that admission refused, for `reason`.

@@ -13,7 +13,7 @@ use crate::invoke::{Invoker, Invokes};
 use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 use crate::openwhisk::{error, Reply};
 use crate::routes::{RouteTable, Routed, Served};
-use crate::server::{Handled, Handler, Listener, Requester};
+use crate::server::{ConnectionEvent, Handled, Handler, Listener, Requester};
 use luge_scheduler::worker::Scheduler;
 
 /// The largest request the admin listener takes: an upload of a module of
@@ -154,6 +154,15 @@ impl Handler for Platform {
             _ => "bad_request",
         };
         self.invoker.metrics().rejected(reason);
+    }
+
+    fn note_connections(&self, event: ConnectionEvent) {
+        let metrics = self.invoker.metrics();
+        match event {
+            ConnectionEvent::Refused(reason) => metrics.connection_refused(reason),
+            ConnectionEvent::Closed(reason) => metrics.connection_closed(reason),
+            ConnectionEvent::Open(open) => metrics.set_open_connections(open),
+        }
     }
 
     fn end_round(&mut self) {

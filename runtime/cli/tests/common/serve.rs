@@ -3,9 +3,9 @@
 
 use super::*;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `luge serve`, killed when dropped.
@@ -86,16 +86,28 @@ pub fn serve_in(dir: tempfile::TempDir, port: u16, routes: &[String], settings: 
 /// Starts `luge serve` with the configuration `config` (written to a file
 /// in `dir`); returns once it accepts connections on `port`.
 pub fn launch(dir: tempfile::TempDir, config: &str, port: u16) -> Served {
+    launch_with(dir, config, port, |_| {})
+}
+
+/// [`launch`], with `adjust` given the command before it starts (to keep
+/// its stderr, set its limits, ...).
+pub fn launch_with(
+    dir: tempfile::TempDir,
+    config: &str,
+    port: u16,
+    adjust: impl FnOnce(&mut Command),
+) -> Served {
     let path = dir.path().join("spec.json");
     std::fs::write(&path, config).unwrap();
-    let child = luge_command()
+    let mut command = luge_command();
+    command
         .arg("serve")
         .arg(&path)
         .env("LUGE_CACHE_DIR", cache_dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    adjust(&mut command);
+    let child = command.spawn().unwrap();
     let mut served = Served {
         child,
         port,
@@ -194,7 +206,11 @@ pub struct Client {
 
 impl Client {
     pub fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Client::over(TcpStream::connect(("127.0.0.1", port)).unwrap())
+    }
+
+    /// A client on `stream`, already connected.
+    pub fn over(stream: TcpStream) -> Client {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
@@ -233,6 +249,18 @@ impl Client {
         self.send(body);
         read_reply(&mut self.reader)
     }
+}
+
+/// A connection to `port` from the loopback address `127.0.0.<host>`, so
+/// that one test can be many clients.
+pub fn connect_from(host: u8, port: u16) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let local = SocketAddr::from((Ipv4Addr::new(127, 0, 0, host), 0));
+    socket.bind(&SockAddr::from(local))?;
+    let server = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    socket.connect_timeout(&SockAddr::from(server), Duration::from_secs(10))?;
+    Ok(socket.into())
 }
 
 pub fn json(reply: &Reply) -> serde_json::Value {

@@ -12,7 +12,7 @@
  *   recurse_forever  recursion without end
  *   print N          prints N bytes ('x', a newline every 50)
  *   flood            writes to stdout forever, ignoring every error
- *   grab N           mallocs N MiB, touching every page, holds it 300 ms,
+ *   grab N           mallocs N MiB at once, touching every page, holds it 300 ms,
  *                    prints how much it got (exit 1 if short)
  */
 #include <stdio.h>
@@ -94,12 +94,15 @@ int main(int argc, char **argv) {
         for (;;) sink = (unsigned)write(1, chunk, sizeof chunk);
     }
     if (strcmp(mode, "grab") == 0) {
+        /* One allocation, so one memory.grow: sandboxes that grab at
+         * the same moment each get all or nothing of the budget, rather
+         * than share it in 1 MiB steps until none has enough. */
         unsigned long got = 0;
-        for (; got < n; got++) {
-            char *p = malloc(1 << 20);
-            keep = p;
-            if (!p) break;
-            memset(p, 0x5a, 1 << 20);
+        char *p = malloc(n << 20);
+        keep = p;
+        if (p) {
+            memset(p, 0x5a, n << 20);
+            got = n;
         }
         struct timespec hold = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
         nanosleep(&hold, NULL);

@@ -40,6 +40,12 @@
 //!   "memory-budget-mib": 2048,
 //!   "memory-limit-mib": 256,
 //!   "send-timeout-ms": 10000,
+//!   "max-connections": 10000,
+//!   "max-connections-per-client": 256,
+//!   "head-timeout-ms": 10000,
+//!   "body-timeout-ms": 10000,
+//!   "min-body-rate": 500,
+//!   "idle-timeout-ms": 30000,
 //!   "retire-grace-ms": 5000,
 //!   "state-dir": "/var/lib/luge",
 //!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN", "user": "luge" },
@@ -124,8 +130,20 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Default of [`ServeConfig::memory_limit_mib`]: what a route that sets no
 /// `memory-limit-mib` may grow its linear memory to.
 pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
-/// Default of [`ServeConfig::send_timeout`]: 10 s.
+/// Default of [`ConnectionLimits::send_timeout`]: 10 s.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`ConnectionLimits::max_per_client`]: enough for a browser's
+/// or a proxy's pool, few enough that one address cannot take them all.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// Default of [`ConnectionLimits::head_timeout`]: 10 s.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`ConnectionLimits::body_timeout`]: 10 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`ConnectionLimits::min_body_rate`], in bytes per second:
+/// Apache's `mod_reqtimeout` default, slow enough for a poor mobile link.
+pub const DEFAULT_MIN_BODY_RATE: u64 = 500;
+/// Default of [`ConnectionLimits::idle_timeout`]: 30 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of [`ServeConfig::retire_grace`]: 5 s.
 pub const DEFAULT_RETIRE_GRACE: Duration = Duration::from_secs(5);
 /// Default of [`Tenant::cpu_weight`].
@@ -174,12 +192,8 @@ pub struct ServeConfig {
     /// they are stopped (`retire-grace-ms`, default
     /// [`DEFAULT_RETIRE_GRACE`]).
     pub retire_grace: Duration,
-    /// How long a response may wait for its client to read any of it
-    /// before the connection is closed (`send-timeout-ms`, default
-    /// [`DEFAULT_SEND_TIMEOUT`]), so that clients that never read cannot
-    /// hold responses in memory. A connection also takes no new request
-    /// until its last response is sent.
-    pub send_timeout: Duration,
+    /// What one client connection may hold and for how long.
+    pub connections: ConnectionLimits,
     /// Where the admin API keeps deployed functions across restarts
     /// (`state-dir`, absolute); `None` (the default) keeps them in memory
     /// only.
@@ -195,6 +209,59 @@ pub struct ServeConfig {
     /// each name once, in order of first appearance: the server prints them
     /// as a note so that nobody expects them to take effect.
     pub ignored_fields: Vec<String>,
+}
+
+/// Bounds on client connections, so that clients that connect and then
+/// send slowly, or not at all, cannot take the server's descriptors,
+/// memory or time from others (top-level keys of the object form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections open at once on all listeners (`max-connections`);
+    /// `None` (the default) means what the process's descriptor limit
+    /// leaves (it is raised to its hard limit at start) after a reserve
+    /// for modules and files. At the limit, the connection that has waited
+    /// longest without a request running is closed to make room; if every
+    /// connection has one running, the newcomer is refused.
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address
+    /// (`max-connections-per-client`, default
+    /// [`DEFAULT_MAX_CONNECTIONS_PER_CLIENT`]); more are refused with 503.
+    pub max_per_client: usize,
+    /// Time from a request's first byte to the end of its head
+    /// (`head-timeout-ms`, default [`DEFAULT_HEAD_TIMEOUT`]); a slower
+    /// head is answered 408 and the connection closed.
+    pub head_timeout: Duration,
+    /// Time a request body may take (`body-timeout-ms`, default
+    /// [`DEFAULT_BODY_TIMEOUT`]), extended by a second for every
+    /// `min-body-rate` bytes received (default
+    /// [`DEFAULT_MIN_BODY_RATE`] bytes per second): a body that arrives
+    /// slower than that is answered 408 and the connection closed.
+    pub body_timeout: Duration,
+    /// See [`ConnectionLimits::body_timeout`].
+    pub min_body_rate: u64,
+    /// How long a keep-alive connection may sit between requests
+    /// (`idle-timeout-ms`, default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
+    /// How long a response may wait for its client to read any of it
+    /// before the connection is closed (`send-timeout-ms`, default
+    /// [`DEFAULT_SEND_TIMEOUT`]), so that clients that never read cannot
+    /// hold responses in memory. A connection also takes no new request
+    /// until its last response is sent.
+    pub send_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: None,
+            max_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            min_body_rate: DEFAULT_MIN_BODY_RATE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+        }
+    }
 }
 
 /// The admin listener, which deploys and removes functions while the
@@ -404,7 +471,7 @@ impl ServeConfig {
             memory_budget_mib: None,
             memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
             retire_grace: DEFAULT_RETIRE_GRACE,
-            send_timeout: DEFAULT_SEND_TIMEOUT,
+            connections: ConnectionLimits::default(),
             state_dir: None,
             admin: None,
             openwhisk: None,

@@ -64,6 +64,18 @@ pub(super) struct Luge {
     #[serde(default, deserialize_with = "optional_kind")]
     pub send_timeout_ms: Option<u64>,
     #[serde(default, deserialize_with = "optional_kind")]
+    pub max_connections: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub max_connections_per_client: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub head_timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub body_timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub min_body_rate: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub idle_timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
     pub state_dir: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub admin: Option<Admin>,

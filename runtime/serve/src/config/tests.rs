@@ -171,7 +171,9 @@ fn luge_explicit_values() {
     let text = r#"{
         "host": "0.0.0.0", "workers": 3, "queue-limit": 64, "state-dir": "state",
         "memory-budget-mib": 2048, "memory-limit-mib": 128, "retire-grace-ms": 250,
-        "send-timeout-ms": 1500,
+        "send-timeout-ms": 1500, "max-connections": 900, "max-connections-per-client": 9,
+        "head-timeout-ms": 2500, "body-timeout-ms": 3500, "min-body-rate": 100,
+        "idle-timeout-ms": 4500,
         "admin": {"port": 9000, "token": "s3cret", "user": "ow-uuid"}, "openwhisk": {"port": 9002},
         "tenants": [{"name": "edge", "port": 9001, "cpu-weight": 300, "queue-limit": 8,
             "max-budget-us": 5000, "replenishment-period-us": 20000, "routes": [{
@@ -197,7 +199,16 @@ fn luge_explicit_values() {
     assert_eq!(config.memory_budget_mib, Some(2048));
     assert_eq!(config.memory_limit_mib, 128);
     assert_eq!(config.retire_grace, Duration::from_millis(250));
-    assert_eq!(config.send_timeout, Duration::from_millis(1500));
+    let connections = ConnectionLimits {
+        max_connections: Some(900),
+        max_per_client: 9,
+        head_timeout: Duration::from_millis(2500),
+        body_timeout: Duration::from_millis(3500),
+        min_body_rate: 100,
+        idle_timeout: Duration::from_millis(4500),
+        send_timeout: Duration::from_millis(1500),
+    };
+    assert_eq!(config.connections, connections);
     let tenant = &config.tenants[0];
     assert_eq!(tenant.cpu_weight, 300);
     assert_eq!(tenant.queue_limit, Some(8));
@@ -488,7 +499,8 @@ fn unknown_fields_suggest_the_closest_name() {
         fx.error(r#"{"tenants": [], "colour": "blue"}"#),
         "DIR/luge.json: colour: unknown field (expected one of: tenants, host, workers, \
          queue-limit, memory-budget-mib, memory-limit-mib, retire-grace-ms, send-timeout-ms, \
-         state-dir, admin, openwhisk)"
+         max-connections, max-connections-per-client, head-timeout-ms, body-timeout-ms, \
+         min-body-rate, idle-timeout-ms, state-dir, admin, openwhisk)"
     );
 }
 

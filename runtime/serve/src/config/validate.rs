@@ -7,8 +7,8 @@
 use super::error::ConfigError;
 use super::{child, index, raw};
 use super::{
-    AdminConfig, DeadlineMiss, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant, ADMIN_TOKEN_ENV,
-    DEFAULT_ADMIN_USER, MAX_TIMEOUT, METRICS_PATH,
+    AdminConfig, ConnectionLimits, DeadlineMiss, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant,
+    ADMIN_TOKEN_ENV, DEFAULT_ADMIN_USER, MAX_TIMEOUT, METRICS_PATH,
 };
 use luge_scheduler::group::Budget;
 use std::net::IpAddr;
@@ -58,8 +58,9 @@ impl<'a> Validator<'a> {
         Ok(ServeConfig::with_tenants(tenants))
     }
 
-    fn luge_document(&self, luge: raw::Luge) -> Result<ServeConfig> {
-        let mut config = ServeConfig::with_tenants(self.tenants(luge.tenants, "tenants")?);
+    fn luge_document(&self, mut luge: raw::Luge) -> Result<ServeConfig> {
+        let tenants = self.tenants(std::mem::take(&mut luge.tenants), "tenants")?;
+        let mut config = ServeConfig::with_tenants(tenants);
         if let Some(host) = &luge.host {
             config.host = self.ip_addr(host, "host")?;
         }
@@ -78,9 +79,7 @@ impl<'a> Validator<'a> {
         if let Some(ms) = luge.retire_grace_ms {
             config.retire_grace = Duration::from_millis(ms);
         }
-        if let Some(ms) = luge.send_timeout_ms {
-            config.send_timeout = Duration::from_millis(self.positive(ms, "send-timeout-ms")?);
-        }
+        config.connections = self.connection_limits(&luge)?;
         if let Some(dir) = &luge.state_dir {
             config.state_dir = Some(self.resolve(self.nonempty(dir, "state-dir")?));
         }
@@ -99,6 +98,47 @@ impl<'a> Validator<'a> {
             ));
         }
         Ok(config)
+    }
+
+    /// The top-level connection settings; every one is positive.
+    fn connection_limits(&self, luge: &raw::Luge) -> Result<ConnectionLimits> {
+        let mut limits = ConnectionLimits::default();
+        let ms = |value: Option<u64>, key: &str, field: &mut Duration| -> Result<()> {
+            if let Some(ms) = value {
+                *field = Duration::from_millis(self.positive(ms, key)?);
+            }
+            Ok(())
+        };
+        ms(
+            luge.send_timeout_ms,
+            "send-timeout-ms",
+            &mut limits.send_timeout,
+        )?;
+        ms(
+            luge.head_timeout_ms,
+            "head-timeout-ms",
+            &mut limits.head_timeout,
+        )?;
+        ms(
+            luge.body_timeout_ms,
+            "body-timeout-ms",
+            &mut limits.body_timeout,
+        )?;
+        ms(
+            luge.idle_timeout_ms,
+            "idle-timeout-ms",
+            &mut limits.idle_timeout,
+        )?;
+        if let Some(n) = luge.max_connections {
+            limits.max_connections = Some(self.positive_usize(n, "max-connections")?);
+        }
+        if let Some(n) = luge.max_connections_per_client {
+            limits.max_per_client = self.positive_usize(n, "max-connections-per-client")?;
+        }
+        if let Some(rate) = luge.min_body_rate {
+            limits.min_body_rate = self.positive(rate, "min-body-rate")?;
+        }
+        Ok(limits)
     }
 
     /// The tenants of the array at `list`.

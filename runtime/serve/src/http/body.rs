@@ -111,6 +111,11 @@ impl PendingBody {
         }
     }
 
+    /// Body bytes received so far.
+    pub(super) fn received(&self) -> u64 {
+        self.body.len() as u64
+    }
+
     pub(super) fn finish(self) -> Request {
         Request {
             head: self.head,

@@ -32,7 +32,7 @@ mod request;
 mod response;
 
 pub use head::RequestHead;
-pub use request::{Drained, Limits, Next, ReadOutcome, Request, RequestReader};
+pub use request::{Drained, Limits, Next, Phase, ReadOutcome, Request, RequestReader};
 pub use response::{continue_bytes, reason_phrase, Response};
 
 /// A request the connection cannot carry, with the status to answer it

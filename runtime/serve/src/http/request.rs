@@ -92,6 +92,18 @@ pub enum ReadOutcome {
     Full,
 }
 
+/// Where a connection's next request stands ([`RequestReader::phase`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing of it has arrived.
+    Idle,
+    /// Part of its head has arrived.
+    Head,
+    /// Its head is parsed and `received` bytes of its body (de-chunked)
+    /// have arrived.
+    Body { received: u64 },
+}
+
 /// Reads the requests of one connection from its bytes.
 ///
 /// Feed it with [`read_from`](Self::read_from) and take requests with
@@ -195,7 +207,19 @@ impl RequestReader {
     /// Whether no part of a request is buffered: the connection sits between
     /// requests, so it may be closed when idle too long or on shutdown.
     pub fn is_idle(&self) -> bool {
-        self.pending.is_none() && self.start == self.end
+        self.phase() == Phase::Idle
+    }
+
+    /// Where the connection's next request stands, for the deadlines of
+    /// its head and body.
+    pub fn phase(&self) -> Phase {
+        match &self.pending {
+            Some(pending) => Phase::Body {
+                received: pending.received(),
+            },
+            None if self.start == self.end => Phase::Idle,
+            None => Phase::Head,
+        }
     }
 
     /// Room for the next read, at least [`READ_SPARE`] bytes. Consumed bytes

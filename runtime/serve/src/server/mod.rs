@@ -15,15 +15,17 @@
 //! TCP pushes back) and are taken in order once the response is queued, so
 //! responses always leave in request order.
 
+mod limits;
 mod reply;
 
 pub use reply::{After, Finish, Handled, Requester};
 
-use crate::config::ServeConfig;
+use crate::config::{ConnectionLimits, ServeConfig};
 use crate::http::{
-    continue_bytes, Drained, HttpError, Limits, Next, ReadOutcome, Request, RequestHead,
+    continue_bytes, Drained, HttpError, Limits, Next, Phase, ReadOutcome, Request, RequestHead,
     RequestReader, Response,
 };
+use limits::{PerClient, Throttled};
 use luge_scheduler::worker::Scheduler;
 use reply::{Completer, Completion, Direct};
 
@@ -33,8 +35,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -45,10 +47,19 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 /// Connections are numbered from here; listeners below.
 const FIRST_CONNECTION: usize = 1 << 16;
 
-/// A keep-alive connection with no request in progress is closed after
-/// this long, and so is one whose request has not fully arrived: a client
-/// that dribbles its request may take this long, not longer.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the loop looks for connections past a deadline (head, body,
+/// idle, send): deadlines are kept to within this much.
+const SWEEP: Duration = Duration::from_millis(250);
+/// How long accepting pauses when the process has no descriptor left and
+/// no connection could be closed to free one.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// A connection closed after a response whose client may still be sending
+/// (a body refused at its head, a request cut off at a deadline) is read
+/// and discarded for up to this long, or [`LINGER_BYTES`], before it is
+/// closed: closing with unread bytes makes the kernel send a reset, which
+/// can destroy the response before the client reads it.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: u64 = 1 << 20;
 /// How long a shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -104,9 +115,27 @@ pub trait Handler: Sized + 'static {
     /// Counts a request the HTTP layer refused with `status`.
     fn note_rejected(&self, status: u16);
 
+    /// Counts what the loop did to connections on its own account.
+    fn note_connections(&self, event: ConnectionEvent);
+
     /// Called once per round of the loop: a chance to write out what was
     /// buffered (log lines) in one go.
     fn end_round(&mut self);
+}
+
+/// What the loop did to connections on its own account, with a reason
+/// such as `"head_timeout"`, for the handler to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// A new connection was closed at once: `client_limit` (its address
+    /// has as many open as it may), `server_limit` (the server has, and
+    /// every one has a request running) or `no_descriptors`.
+    Refused(&'static str),
+    /// An open connection was closed: `head_timeout`, `body_timeout`,
+    /// `idle`, `send_timeout` or `evicted` (to make room for a newcomer).
+    Closed(&'static str),
+    /// How many connections are open now.
+    Open(usize),
 }
 
 struct Connection {
@@ -114,6 +143,8 @@ struct Connection {
     /// write the response (see [`Direct`]).
     socket: Arc<TcpStream>,
     listener: Listener,
+    /// The client's address, for the per-client cap.
+    peer: IpAddr,
     reader: RequestReader,
     /// Bytes to send; `out[sent..]` is still pending.
     out: Vec<u8>,
@@ -134,7 +165,17 @@ struct Connection {
     read_closed: bool,
     /// The peer closed its side and every byte before it has been read.
     eof: bool,
-    last_active: Instant,
+    /// Where the next request stood when last looked at, and since when:
+    /// the start of the head, body or idle deadline. A request that runs
+    /// or a response being sent stops the clock, which restarts when the
+    /// connection waits for its client again.
+    phase: Phase,
+    phase_since: Instant,
+    /// Closing: the last response is sent and our side shut down; what the
+    /// client still sends is discarded until then (see [`LINGER`]).
+    lingering_until: Option<Instant>,
+    /// Bytes discarded while lingering.
+    lingered: u64,
     /// When the peer last took bytes of `out`, or `out` last became
     /// non-empty: a peer that takes none for the send timeout is not
     /// reading, and its connection is closed (see [`Server::close_stalled`]).
@@ -153,8 +194,21 @@ pub struct Server<H: Handler> {
     /// Set by SIGTERM or SIGINT: stop accepting, finish what is in flight.
     shutdown: bool,
     signals: Option<signal_hook_mio::v1_0::Signals>,
-    /// How long a response may wait for its client to read any of it.
-    send_timeout: Duration,
+    limits: ConnectionLimits,
+    /// The server-wide cap on open connections.
+    max_connections: usize,
+    clients: PerClient,
+    /// Accepting waits until then: the process ran out of descriptors.
+    accept_paused_until: Option<Instant>,
+    notes: LimitNotes,
+}
+
+/// Notes to the operator when a connection limit is reached.
+#[derive(Default)]
+struct LimitNotes {
+    server_full: Throttled,
+    client_full: Throttled,
+    no_descriptors: Throttled,
 }
 
 impl<H: Handler> Server<H> {
@@ -183,8 +237,17 @@ impl<H: Handler> Server<H> {
             completions,
             shutdown: false,
             signals: None,
-            send_timeout: config.send_timeout,
+            limits: config.connections,
+            max_connections: limits::connection_cap(&config.connections),
+            clients: PerClient::new(config.connections.max_per_client),
+            accept_paused_until: None,
+            notes: LimitNotes::default(),
         })
+    }
+
+    /// The most connections the server keeps open at once.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     /// The addresses listened on, with what each serves.
@@ -217,7 +280,7 @@ impl<H: Handler> Server<H> {
             let timeout = if draining_since.is_some() {
                 Duration::from_millis(10)
             } else {
-                Duration::from_secs(1)
+                SWEEP
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -233,10 +296,13 @@ impl<H: Handler> Server<H> {
                 }
             }
             self.take_completions(scheduler);
+            self.resume_accepting();
             self.handler.end_round();
-            if last_sweep.elapsed() >= Duration::from_secs(1) {
-                self.close_idle(IDLE_TIMEOUT);
+            if last_sweep.elapsed() >= SWEEP {
+                self.enforce_deadlines();
                 self.close_stalled();
+                let open = self.connections.len();
+                self.handler.note_connections(ConnectionEvent::Open(open));
                 last_sweep = Instant::now();
             }
             if self.shutdown {
@@ -244,7 +310,7 @@ impl<H: Handler> Server<H> {
                     self.stop_listening();
                     Instant::now()
                 });
-                self.close_idle(Duration::ZERO);
+                self.close_between_requests();
                 let busy = self.connections.values().any(|c| c.busy);
                 if !busy || since.elapsed() >= SHUTDOWN_GRACE {
                     return Ok(());
@@ -267,50 +333,146 @@ impl<H: Handler> Server<H> {
         }
     }
 
+    /// Takes the connections waiting on listener `index`, within the
+    /// connection caps.
     fn accept(&mut self, index: usize) {
-        let Some((socket, listener)) = self.listeners.get(index) else {
-            return;
-        };
-        loop {
-            let mut stream = match socket.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // A connection that failed before we took it, or no file
-                // descriptor left: try again at the next event.
-                Err(_) => return,
+        while self.accept_paused_until.is_none() {
+            let Some((socket, listener)) = self.listeners.get(index) else {
+                return;
             };
-            let token = Token(self.next_token);
-            self.next_token += 1;
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if self
-                .poll
-                .registry()
-                .register(&mut stream, token, interest)
-                .is_err()
-            {
+            let (stream, peer) = match socket.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if is_out_of_descriptors(&e) => {
+                    self.out_of_descriptors();
+                    continue;
+                }
+                // A connection that failed before we took it: take the next.
+                Err(_) => continue,
+            };
+            let listener = listener.clone();
+            if let Some(reason) = self.make_room(peer.ip()) {
+                self.handler
+                    .note_connections(ConnectionEvent::Refused(reason));
+                refuse(stream, reason);
                 continue;
             }
-            let _ = stream.set_nodelay(true);
-            self.connections.insert(
-                token,
-                Connection {
-                    socket: Arc::new(stream),
-                    listener: listener.clone(),
-                    reader: RequestReader::new(Limits::default()),
-                    out: Vec::new(),
-                    sent: 0,
-                    busy: false,
-                    keep_alive: true,
-                    minor_version: 1,
-                    closing: false,
-                    readable: false,
-                    read_closed: false,
-                    eof: false,
-                    last_active: Instant::now(),
-                    last_sent: Instant::now(),
-                },
-            );
+            self.open(stream, peer.ip(), listener);
         }
+    }
+
+    /// Makes room for a connection from `client`, closing the connection
+    /// that has waited longest for its client if the server is full;
+    /// returns why there is none.
+    fn make_room(&mut self, client: IpAddr) -> Option<&'static str> {
+        if !self.clients.has_room(client) {
+            let max = self.limits.max_per_client;
+            self.notes.client_full.note(|| {
+                format!("{client} has {max} connections open (max-connections-per-client); refusing more")
+            });
+            return Some("client_limit");
+        }
+        if self.connections.len() >= self.max_connections {
+            let max = self.max_connections;
+            if !self.evict() {
+                self.notes.server_full.note(|| {
+                    format!("{max} connections open (max-connections), each with a request running; refusing more")
+                });
+                return Some("server_limit");
+            }
+            self.notes.server_full.note(|| {
+                format!("{max} connections open (max-connections): closing those that waited longest for their clients to make room")
+            });
+        }
+        None
+    }
+
+    /// Closes the connection that has waited longest for its client (idle,
+    /// or sending a request); false if every connection has a request
+    /// running or a response leaving.
+    fn evict(&mut self) -> bool {
+        let oldest = self
+            .connections
+            .iter()
+            .filter(|(_, c)| waits_for_client(c))
+            .min_by_key(|(_, c)| (c.lingering_until.is_none(), c.phase_since))
+            .map(|(token, _)| *token);
+        let Some(token) = oldest else {
+            return false;
+        };
+        self.close(token);
+        self.handler
+            .note_connections(ConnectionEvent::Closed("evicted"));
+        true
+    }
+
+    /// `accept` failed for want of a descriptor: free one by closing the
+    /// connection that has waited longest, or else pause accepting for a
+    /// moment (the waiting connections stay in the listen backlog).
+    fn out_of_descriptors(&mut self) {
+        let open = self.connections.len();
+        self.notes.no_descriptors.note(|| {
+            format!("out of file descriptors with {open} connections open; raise the limit (ulimit -n) or lower max-connections")
+        });
+        self.handler
+            .note_connections(ConnectionEvent::Refused("no_descriptors"));
+        if !self.evict() {
+            self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+        }
+    }
+
+    /// Accepts again once a pause for descriptors is over: readiness will
+    /// not say again that connections wait.
+    fn resume_accepting(&mut self) {
+        if self
+            .accept_paused_until
+            .is_some_and(|until| Instant::now() >= until)
+        {
+            self.accept_paused_until = None;
+            for index in 0..self.listeners.len() {
+                self.accept(index);
+            }
+        }
+    }
+
+    fn open(&mut self, mut stream: TcpStream, peer: IpAddr, listener: Listener) {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, interest)
+            .is_err()
+        {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        self.clients.opened(peer);
+        let now = Instant::now();
+        self.connections.insert(
+            token,
+            Connection {
+                socket: Arc::new(stream),
+                listener,
+                peer,
+                reader: RequestReader::new(Limits::default()),
+                out: Vec::new(),
+                sent: 0,
+                busy: false,
+                keep_alive: true,
+                minor_version: 1,
+                closing: false,
+                readable: false,
+                read_closed: false,
+                eof: false,
+                phase: Phase::Idle,
+                phase_since: now,
+                lingering_until: None,
+                lingered: 0,
+                last_sent: now,
+            },
+        );
     }
 
     /// Reads, runs and writes whatever the connection allows now.
@@ -318,12 +480,39 @@ impl<H: Handler> Server<H> {
         let Some(conn) = self.connections.get_mut(&token) else {
             return;
         };
-        conn.last_active = Instant::now();
+        if conn.lingering_until.is_some() {
+            if !discard_input(conn) {
+                self.close(token);
+            }
+            return;
+        }
         conn.read_closed |= event.is_read_closed();
         // An error is read to be seen.
         conn.readable |= event.is_readable() || conn.read_closed || event.is_error();
-        let alive = pump(conn, token, &mut self.handler, &self.completer, scheduler);
-        if !alive {
+        let pumped = pump(conn, token, &mut self.handler, &self.completer, scheduler);
+        self.after_pump(token, pumped);
+    }
+
+    fn after_pump(&mut self, token: Token, pumped: Pumped) {
+        match pumped {
+            Pumped::Open => {}
+            Pumped::Close => self.close(token),
+            Pumped::Linger => self.linger(token),
+        }
+    }
+
+    /// Closes the connection once the client has stopped sending: shuts
+    /// down our side now, and discards what arrives for up to [`LINGER`].
+    fn linger(&mut self, token: Token) {
+        let Some(conn) = self.connections.get_mut(&token) else {
+            return;
+        };
+        if conn.eof || conn.socket.shutdown(std::net::Shutdown::Write).is_err() {
+            self.close(token);
+            return;
+        }
+        conn.lingering_until = Some(Instant::now() + LINGER);
+        if !discard_input(conn) {
             self.close(token);
         }
     }
@@ -341,33 +530,81 @@ impl<H: Handler> Server<H> {
                 continue;
             };
             conn.busy = false;
+            // The wait for the client starts again now.
+            conn.phase_since = Instant::now();
             match response {
                 Ok(response) => queue_response(conn, &response),
                 Err(unsent) => queue_bytes(conn, |out| out.extend_from_slice(&unsent)),
             }
-            let alive = pump(conn, token, &mut self.handler, &self.completer, scheduler);
-            if !alive {
-                self.close(token);
+            let pumped = pump(conn, token, &mut self.handler, &self.completer, scheduler);
+            self.after_pump(token, pumped);
+        }
+    }
+
+    /// Closes the connections whose client is past a deadline: a head or
+    /// body arriving too slowly (answered 408), or an idle keep-alive
+    /// connection.
+    fn enforce_deadlines(&mut self) {
+        let now = Instant::now();
+        let limits = &self.limits;
+        let expired: Vec<(Token, &'static str)> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| waits_for_client(c))
+            .filter_map(|(token, c)| {
+                if let Some(until) = c.lingering_until {
+                    return (now >= until).then_some((*token, "lingered"));
+                }
+                let (allowed, reason) = match c.phase {
+                    Phase::Idle => (limits.idle_timeout, "idle"),
+                    Phase::Head => (limits.head_timeout, "head_timeout"),
+                    Phase::Body { received } => {
+                        let earned = Duration::from_secs(received / limits.min_body_rate);
+                        (limits.body_timeout + earned, "body_timeout")
+                    }
+                };
+                (now.duration_since(c.phase_since) >= allowed).then_some((*token, reason))
+            })
+            .collect();
+        for (token, reason) in expired {
+            match reason {
+                // Counted when it began to linger.
+                "lingered" => self.close(token),
+                "idle" => {
+                    self.close(token);
+                    self.handler
+                        .note_connections(ConnectionEvent::Closed(reason));
+                }
+                _ => {
+                    self.answer_and_linger(token, &Response::text(408, "request too slow\n"));
+                    self.handler
+                        .note_connections(ConnectionEvent::Closed(reason));
+                }
             }
         }
     }
 
-    /// Closes connections that have waited `idle` or longer with nothing
-    /// in progress, or with a request that is still arriving.
-    fn close_idle(&mut self, idle: Duration) {
-        let now = Instant::now();
-        let stale: Vec<Token> = self
+    /// Writes `response` to the connection if its socket takes it at once,
+    /// then closes the connection (lingering).
+    fn answer_and_linger(&mut self, token: Token, response: &Response) {
+        let Some(conn) = self.connections.get_mut(&token) else {
+            return;
+        };
+        conn.keep_alive = false;
+        queue_response(conn, response);
+        flush(conn);
+        self.linger(token);
+    }
+
+    /// On shutdown: closes the connections between requests.
+    fn close_between_requests(&mut self) {
+        let idle: Vec<Token> = self
             .connections
             .iter()
-            .filter(|(_, c)| !c.busy && c.sent == c.out.len())
-            .filter(|(_, c)| match idle.is_zero() {
-                // Shutting down: only connections between requests.
-                true => c.reader.is_idle(),
-                false => now.duration_since(c.last_active) >= idle,
-            })
+            .filter(|(_, c)| waits_for_client(c) && c.reader.is_idle())
             .map(|(t, _)| *t)
             .collect();
-        for token in stale {
+        for token in idle {
             self.close(token);
         }
     }
@@ -376,7 +613,7 @@ impl<H: Handler> Server<H> {
     /// response for the send timeout: their buffer is freed rather than
     /// kept for a client that may never read it.
     fn close_stalled(&mut self) {
-        let timeout = self.send_timeout;
+        let timeout = self.limits.send_timeout;
         let stalled: Vec<Token> = self
             .connections
             .iter()
@@ -385,17 +622,46 @@ impl<H: Handler> Server<H> {
             .collect();
         for token in stalled {
             self.close(token);
+            let closed = ConnectionEvent::Closed("send_timeout");
+            self.handler.note_connections(closed);
         }
     }
 
     fn close(&mut self, token: Token) {
         if let Some(conn) = self.connections.remove(&token) {
+            self.clients.closed(conn.peer);
             // A job may still hold the socket for a moment; the descriptor
             // is closed when it lets go.
             let fd = conn.socket.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
         }
     }
+}
+
+/// Whether the connection waits for its client (to send a request or the
+/// rest of one), rather than for a function or for the client to read.
+fn waits_for_client(conn: &Connection) -> bool {
+    !conn.busy && conn.sent == conn.out.len()
+}
+
+/// Whether `accept` failed because the process or the system is out of
+/// file descriptors.
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let code = error.raw_os_error();
+    code == Some(Errno::MFILE.raw_os_error()) || code == Some(Errno::NFILE.raw_os_error())
+}
+
+/// Answers a connection refused at accept with 503 if its socket takes the
+/// few bytes at once, then closes it.
+fn refuse(stream: TcpStream, reason: &str) {
+    let text = match reason {
+        "client_limit" => "too many connections from your address\n",
+        _ => "the server has too many connections\n",
+    };
+    let mut out = Vec::new();
+    Response::text(503, text).write_to(&mut out, false, 1);
+    let _ = (&stream).write(&out);
 }
 
 /// Connections the kernel may hold for the loop to accept (it caps this
@@ -428,19 +694,73 @@ fn pump<H: Handler>(
     handler: &mut H,
     completer: &Completer<H>,
     scheduler: &Scheduler,
-) -> bool {
+) -> Pumped {
+    let pumped = pump_io(conn, token, handler, completer, scheduler);
+    note_phase(conn);
+    pumped
+}
+
+/// What [`pump`] leaves the connection to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pumped {
+    /// It stays open.
+    Open,
+    /// It is to be closed now: the peer is gone, or IO failed.
+    Close,
+    /// Its last response is sent and it is to be closed once the client
+    /// stops sending (see [`LINGER`]).
+    Linger,
+}
+
+/// Reads and discards what a lingering connection's client sends; false
+/// once it is to be closed (end of file, an error, or [`LINGER_BYTES`]).
+fn discard_input(conn: &mut Connection) -> bool {
+    let mut scratch = [0u8; 16 << 10];
+    loop {
+        match (&*conn.socket).read(&mut scratch) {
+            Ok(0) => return false,
+            Ok(n) => {
+                conn.lingered += n as u64;
+                if conn.lingered > LINGER_BYTES {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Starts the clock of the next request's phase when it has moved on (from
+/// idle to head, from head to body, ...).
+fn note_phase(conn: &mut Connection) {
+    let phase = conn.reader.phase();
+    if std::mem::discriminant(&phase) != std::mem::discriminant(&conn.phase) {
+        conn.phase_since = Instant::now();
+    }
+    conn.phase = phase;
+}
+
+fn pump_io<H: Handler>(
+    conn: &mut Connection,
+    token: Token,
+    handler: &mut H,
+    completer: &Completer<H>,
+    scheduler: &Scheduler,
+) -> Pumped {
     loop {
         if !flush(conn) {
-            return false;
+            return Pumped::Close;
         }
         // One response at a time: while the client has not taken the last
         // one, its next requests wait unread, so a client that pipelines
         // requests and never reads holds at most one response here.
         if conn.busy || conn.sent < conn.out.len() {
-            return true;
+            return Pumped::Open;
         }
         if conn.closing {
-            return conn.sent < conn.out.len();
+            return Pumped::Linger;
         }
         let outcome = if conn.eof {
             ReadOutcome::Eof
@@ -453,7 +773,7 @@ fn pump<H: Handler>(
             };
             match conn.reader.read_from(&mut &*conn.socket, drained) {
                 Ok(outcome) => outcome,
-                Err(_) => return false,
+                Err(_) => return Pumped::Close,
             }
         };
         conn.readable &= outcome == ReadOutcome::Full;
@@ -463,7 +783,10 @@ fn pump<H: Handler>(
         // readiness will not say so again: read on.
         if !progressed && outcome != ReadOutcome::Full {
             // Nothing complete: wait for more bytes, unless none can come.
-            return !(conn.eof && conn.sent == conn.out.len());
+            return match conn.eof && conn.sent == conn.out.len() {
+                true => Pumped::Close,
+                false => Pumped::Open,
+            };
         }
     }
 }
