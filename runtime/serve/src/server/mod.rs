@@ -686,8 +686,9 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Moves a connection forward: writes what is pending, reads what has
-/// arrived, and starts the next buffered request if none is running.
-/// Returns false when the connection is to be closed.
+/// arrived, and starts the next buffered request if none is running; then
+/// notes where its next request stands, for the deadlines. Returns what
+/// becomes of the connection.
 fn pump<H: Handler>(
     conn: &mut Connection,
     token: Token,
@@ -742,6 +743,7 @@ fn note_phase(conn: &mut Connection) {
     conn.phase = phase;
 }
 
+/// The reading and writing of [`pump`].
 fn pump_io<H: Handler>(
     conn: &mut Connection,
     token: Token,
