@@ -348,3 +348,29 @@ fn newcomers_are_served_while_3000_slow_clients_hold_connections() {
     assert!(open >= 3000.0, "{text}");
     drop(slow);
 }
+
+#[test]
+fn the_idle_timeout_counts_from_the_last_answer_not_from_the_connect() {
+    let served = hello_server(r#""idle-timeout-ms": 1000"#);
+    let mut client = Client::connect(served.port);
+    // Requests answered at once (no function runs) on one connection for
+    // 2.4 s, 400 ms apart: never idle for a second.
+    for _ in 0..6 {
+        assert_eq!(client.get("/metrics").status, 200);
+        thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(client.post("/hello", b"edge").status, 200);
+    // Then idle: closed within a second and a sweep.
+    client
+        .reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let quiet = Instant::now();
+    assert!(closed(&mut client), "still open after the idle timeout");
+    assert!(
+        quiet.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        quiet.elapsed()
+    );
+}

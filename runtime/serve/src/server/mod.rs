@@ -348,7 +348,10 @@ impl<H: Handler> Server<H> {
                     continue;
                 }
                 // A connection that failed before we took it: take the next.
-                Err(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                // Anything else may persist (no buffers, no memory): try
+                // again at the next readiness event, not in a busy loop.
+                Err(_) => return,
             };
             let listener = listener.clone();
             if let Some(reason) = self.make_room(peer.ip()) {
@@ -592,8 +595,12 @@ impl<H: Handler> Server<H> {
         };
         conn.keep_alive = false;
         queue_response(conn, response);
-        flush(conn);
-        self.linger(token);
+        if flush(conn) && conn.sent == conn.out.len() {
+            self.linger(token);
+        } else {
+            // A client that does not read cannot be answered either.
+            self.close(token);
+        }
     }
 
     /// On shutdown: closes the connections between requests.
@@ -821,6 +828,9 @@ fn take_request<H: Handler>(
             true
         }
         Ok(Next::Request(request)) => {
+            // The connection waits for its client again once this request
+            // is answered: its clock starts afresh.
+            conn.phase_since = Instant::now();
             let requester = requester(conn, token, &request.head, completer);
             match handler.handle(&conn.listener, requester, request, scheduler) {
                 Handled::Now(response) => queue_response(conn, &response),
@@ -891,6 +901,8 @@ fn flush(conn: &mut Connection) -> bool {
             Ok(n) => {
                 conn.sent += n;
                 conn.last_sent = Instant::now();
+                // The response is out: the wait for the client starts.
+                conn.phase_since = conn.last_sent;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
