@@ -220,8 +220,9 @@ pub struct ConnectionLimits {
     /// `None` (the default) means what the process's descriptor limit
     /// leaves (it is raised to its hard limit at start) after a reserve
     /// for modules and files. At the limit, the connection that has waited
-    /// longest without a request running is closed to make room; if every
-    /// connection has one running, the newcomer is refused.
+    /// longest for its client is closed to make room; if every connection
+    /// has a request running or a response leaving, the newcomer is
+    /// refused.
     pub max_connections: Option<usize>,
     /// Connections open at once from one client address
     /// (`max-connections-per-client`, default
