@@ -54,11 +54,7 @@ fn a_panicking_host_call_is_a_500_and_the_server_serves_on() {
 /// reply without sending any body, within 10 s.
 fn reply_to_head(port: u16, head: &str) -> (Reply, Client) {
     let mut client = Client::connect(port);
-    client
-        .reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    client.read_timeout(Duration::from_secs(10));
     client.send(format!("{head}\r\n\r\n").as_bytes());
     let reply = read_reply(&mut client.reader);
     (reply, client)
@@ -169,11 +165,7 @@ fn metrics_of(port: u16) -> String {
 /// after the first byte it came.
 fn dribble(port: u16, head: &[u8], dribble: &'static [u8]) -> (Reply, Duration, Client) {
     let mut client = Client::connect(port);
-    client
-        .reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    client.read_timeout(Duration::from_secs(20));
     let started = Instant::now();
     client.send(head);
     let mut writer = client.writer.try_clone().unwrap();
@@ -361,11 +353,7 @@ fn the_idle_timeout_counts_from_the_last_answer_not_from_the_connect() {
     }
     assert_eq!(client.post("/hello", b"edge").status, 200);
     // Then idle: closed within a second and a sweep.
-    client
-        .reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    client.read_timeout(Duration::from_secs(5));
     let quiet = Instant::now();
     assert!(closed(&mut client), "still open after the idle timeout");
     assert!(

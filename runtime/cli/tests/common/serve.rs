@@ -220,6 +220,11 @@ impl Client {
         }
     }
 
+    /// Waits at most `limit` for each read of a reply.
+    pub fn read_timeout(&self, limit: Duration) {
+        self.reader.get_ref().set_read_timeout(Some(limit)).unwrap();
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
     }
