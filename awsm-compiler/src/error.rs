@@ -15,6 +15,8 @@ pub enum CompileError {
         size: u64,
         limit: usize,
     },
+    #[error("compile budget exceeded: {0}")]
+    OverBudget(String),
     #[error("code generation failed in function {func}: {message}")]
     Codegen { func: u32, message: String },
     #[error("cannot build shared object: {0}")]

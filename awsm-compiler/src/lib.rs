@@ -5,11 +5,13 @@
 //! with Cranelift and emit a relocatable object ([`translate`]), link it into
 //! an ELF shared object ([`link`]).
 
+mod budget;
 mod error;
 mod link;
 mod module;
 mod translate;
 
+pub use budget::CompileBudget;
 pub use error::CompileError;
 pub use luge_abi::{Arch, BoundsMode, CpuLevel};
 pub use module::{features, MAX_WASM_SIZE};
@@ -70,8 +72,20 @@ impl CompileOptions {
 
 /// Compiles `wasm` into a relocatable object file.
 pub fn compile_object(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
+    compile_object_within(wasm, opts, CompileBudget::default())
+}
+
+/// [`compile_object`], refused with [`CompileError::OverBudget`] once it
+/// spends more than `budget`.
+pub fn compile_object_within(
+    wasm: &[u8],
+    opts: &CompileOptions,
+    budget: CompileBudget,
+) -> Result<Vec<u8>, CompileError> {
+    let spending = budget::Spending::start(budget);
     let info = module::ModuleInfo::parse(wasm)?;
-    translate::emit_object(info, opts, wasm.len() as u64)
+    spending.check_time()?;
+    translate::emit_object(info, opts, wasm.len() as u64, &spending)
 }
 
 /// Reads a module from `path`: a `.wasm` binary, or WebAssembly text. The
@@ -112,6 +126,16 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, CompileError> {
 
 /// Compiles `wasm` into a shared object at `out`.
 pub fn compile_to_file(wasm: &[u8], opts: &CompileOptions, out: &Path) -> Result<(), CompileError> {
-    let object = compile_object(wasm, opts)?;
+    compile_to_file_within(wasm, opts, CompileBudget::default(), out)
+}
+
+/// [`compile_to_file`] within `budget` (see [`compile_object_within`]).
+pub fn compile_to_file_within(
+    wasm: &[u8],
+    opts: &CompileOptions,
+    budget: CompileBudget,
+    out: &Path,
+) -> Result<(), CompileError> {
+    let object = compile_object_within(wasm, opts, budget)?;
     link::link_shared_object(&object, opts.arch, out)
 }

@@ -7,6 +7,7 @@ mod bounds;
 mod env;
 mod signature;
 
+use crate::budget::Spending;
 use crate::error::CompileError;
 use crate::module::{ModuleInfo, PendingBody};
 use crate::{BoundsMode, CompileOptions, OptLevel};
@@ -212,7 +213,11 @@ impl Translation<'_, '_> {
     /// keeps a few huge functions from leaving the other threads idle. The
     /// error reported is that of the first failing function, whatever
     /// order they ran in.
-    fn compile_all(&self, bodies: Vec<PendingBody<'_>>) -> Result<Vec<CompiledFunc>, CompileError> {
+    fn compile_all(
+        &self,
+        bodies: Vec<PendingBody<'_>>,
+        budget: &Spending,
+    ) -> Result<Vec<CompiledFunc>, CompileError> {
         let results: Vec<Result<CompiledFunc, CompileError>> = bodies
             .into_par_iter()
             .enumerate()
@@ -222,7 +227,12 @@ impl Translation<'_, '_> {
                     translator: FuncTranslator::new(),
                     allocations: Default::default(),
                 },
-                |worker, (i, body)| self.compile_function(worker, i as u32, body),
+                |worker, (i, body)| {
+                    budget.check_time()?;
+                    let compiled = self.compile_function(worker, i as u32, body)?;
+                    budget.add_code(compiled.code.len())?;
+                    Ok(compiled)
+                },
             )
             .collect();
         results.into_iter().collect()
@@ -303,6 +313,7 @@ pub fn emit_object(
     mut module: ModuleInfo<'_>,
     opts: &CompileOptions,
     wasm_size: u64,
+    budget: &Spending,
 ) -> Result<Vec<u8>, CompileError> {
     let isa = target_isa(opts)?;
     let pointer = isa.pointer_type();
@@ -332,7 +343,7 @@ pub fn emit_object(
         layout: VmLayout::new(descriptor.counts()),
         opts,
     };
-    let compiled = translation.compile_all(bodies)?;
+    let compiled = translation.compile_all(bodies, budget)?;
 
     let builder = ObjectBuilder::new(
         isa.clone(),
@@ -369,7 +380,15 @@ pub fn emit_object(
     let mut ctx = Context::new();
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut trampolines = Vec::with_capacity(module.types.len());
+    // One trampoline per distinct signature: a module may repeat one type
+    // tens of thousands of times to make compiling slow.
+    let mut by_signature = std::collections::HashMap::new();
     for (t, ty) in module.types.iter().enumerate() {
+        if let Some(&id) = by_signature.get(ty) {
+            trampolines.push(id);
+            continue;
+        }
+        budget.check_time()?;
         let id = object
             .declare_function(
                 &format!("luge_trampoline_{t}"),
@@ -380,6 +399,7 @@ pub fn emit_object(
         ctx.clear();
         ctx.func = translation.trampoline(ty, &mut builder_ctx);
         object.define_function(id, &mut ctx).map_err(module_error)?;
+        by_signature.insert(ty, id);
         trampolines.push(id);
     }
 

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use awsm_compiler::{Arch, BoundsMode, CpuLevel, OptLevel};
 use clap::{Parser, Subcommand};
+use luge_runtime::cache::ModuleCache;
 use luge_runtime::read_descriptor;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile a .wasm module into a native shared object (.so).
+    /// Compile a .wasm module into a native shared object (.so), and its
+    /// digest (OUTPUT.hmac, keyed with this user's secret in the module
+    /// cache directory) beside it.
     Compile {
         /// The WebAssembly module to compile.
         input: PathBuf,
@@ -99,7 +102,12 @@ fn compile(
         name.push(".so");
         name.into()
     });
-    awsm_compiler::compile_to_file(&wasm, &opts, &output)
+    // Signed with this user's key, so that `luge run --require-digest`
+    // accepts the object and nothing changed after it.
+    let cache = ModuleCache::new(ModuleCache::default_dir());
+    let budget = awsm_compiler::CompileBudget::default();
+    let (key, label) = (cache.key()?, luge_runtime::digest::COMPILED_LABEL);
+    luge_runtime::cache::compile_signed(&wasm, &opts, budget, &output, key, label)
         .with_context(|| format!("{}", input.display()))?;
     Ok(())
 }

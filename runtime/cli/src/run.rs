@@ -54,6 +54,12 @@ pub struct RunArgs {
     /// architecture's default].
     #[arg(long)]
     bounds: Option<BoundsMode>,
+    /// Run a compiled .so only if it carries the digest `luge compile`
+    /// signed it with for this user (MODULE.hmac): refuses objects changed
+    /// since, or compiled elsewhere. (A .wasm is always compiled through
+    /// the cache, whose objects are always checked.)
+    #[arg(long)]
+    require_digest: bool,
     /// Arguments passed to the program.
     #[arg(last = true)]
     args: Vec<String>,
@@ -65,6 +71,10 @@ fn load(args: &RunArgs) -> Result<Module> {
         opts.bounds = bounds;
     }
     let cache = ModuleCache::new(ModuleCache::default_dir());
+    if args.require_digest && Module::is_shared_object(&args.module) {
+        let label = luge_runtime::digest::COMPILED_LABEL;
+        return Ok(Module::load_signed(&args.module, cache.key()?, label)?);
+    }
     Ok(cache.load_file(&args.module, &opts)?)
 }
 

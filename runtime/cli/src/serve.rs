@@ -6,7 +6,6 @@ use luge_runtime::sys::address_space;
 use luge_runtime::{task_stack_size, MemoryBudget};
 use luge_scheduler::queue::Policy;
 use luge_scheduler::worker::{Scheduler, DEFAULT_QUANTUM};
-use luge_serve::admin::route_config;
 use luge_serve::admin::AdminApi;
 use luge_serve::config::{ServeConfig, METRICS_PATH};
 use luge_serve::deploy::FunctionStore;
@@ -54,7 +53,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 .with_context(|| format!("state directory {}", dir.display()))?;
             functions.extend(load_deployed(&store, &config)?);
             let tenant_ports = config.tenants.iter().map(|t| t.port).collect();
-            Some(AdminApi::new(admin.clone(), Arc::new(store), tenant_ports))
+            let api = AdminApi::new(admin.clone(), Arc::new(store), tenant_ports)
+                .context("cannot start the admin API's compile threads")?;
+            Some(api)
         }
         None => None,
     };
@@ -116,13 +117,13 @@ fn default_state_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("luge-state"))
 }
 
-/// Loads the functions deployed through the admin API before a restart.
-/// One whose tenant port is gone from the config moves to the first
-/// tenant's.
+/// Loads the functions deployed through the admin API before a restart
+/// (quarantining those that do not load). One whose tenant port is gone
+/// from the config moves to the first tenant's.
 fn load_deployed(store: &FunctionStore, config: &ServeConfig) -> Result<Vec<(String, Served)>> {
+    let ports: Vec<u16> = config.tenants.iter().map(|t| t.port).collect();
     let mut served = Vec::new();
-    for (mut deployment, path) in store.load_all()? {
-        let ports: Vec<u16> = config.tenants.iter().map(|t| t.port).collect();
+    for (mut deployment, function) in store.restore()? {
         if !ports.contains(&deployment.port) {
             if let Some(&first) = ports.first() {
                 eprintln!(
@@ -132,9 +133,6 @@ fn load_deployed(store: &FunctionStore, config: &ServeConfig) -> Result<Vec<(Str
                 deployment.port = first;
             }
         }
-        let config = route_config(&deployment, path);
-        let function = Function::load(&deployment.name, config, store.cache())
-            .with_context(|| format!("deployed function {}", deployment.name))?;
         eprintln!("luge: restored deployed function {}", deployment.name);
         served.push((
             deployment.name.clone(),

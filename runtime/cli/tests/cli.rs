@@ -363,6 +363,91 @@ fn inspect_error(path: &Path) -> String {
 }
 
 #[test]
+fn compiled_objects_are_signed_and_run_with_require_digest_only_unchanged() {
+    let (dir, so) = compiled_hello(&[]);
+    let digest = dir.path().join("out.so.hmac");
+    assert_eq!(std::fs::read_to_string(&digest).unwrap().trim().len(), 64);
+    let run = |path: &Path| {
+        luge([
+            OsStr::new("run"),
+            "--require-digest".as_ref(),
+            path.as_ref(),
+        ])
+    };
+    assert_eq!(succeeded(&run(&so)), "Hello, world!\n");
+
+    // Patched after compilation (one byte of its code).
+    let mut bytes = std::fs::read(&so).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    let patched = dir.path().join("patched.so");
+    std::fs::write(&patched, &bytes).unwrap();
+    std::fs::copy(&digest, dir.path().join("patched.so.hmac")).unwrap();
+    let line = failed_with_one_line(&run(&patched));
+    assert_names(&line, &["patched.so", "digest does not match"], &[]);
+
+    // Never signed here, or reached through a link.
+    let unsigned = dir.path().join("unsigned.so");
+    std::fs::copy(&so, &unsigned).unwrap();
+    let line = failed_with_one_line(&run(&unsigned));
+    assert_names(&line, &["unsigned.so", "no digest"], &[]);
+    let link = dir.path().join("link.so");
+    std::os::unix::fs::symlink(&so, &link).unwrap();
+    std::fs::copy(&digest, dir.path().join("link.so.hmac")).unwrap();
+    let line = failed_with_one_line(&run(&link));
+    assert_names(&line, &["link.so"], &["symbolic link", "too many levels"]);
+
+    // Without the flag a user's own object runs after the structural checks.
+    assert_eq!(
+        succeeded(&luge([OsStr::new("run"), unsigned.as_ref()])),
+        "Hello, world!\n"
+    );
+}
+
+#[test]
+fn a_module_put_in_the_cache_in_place_of_another_never_runs() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |module: &Path| {
+        common::luge_command()
+            .env("LUGE_CACHE_DIR", cache.path())
+            .args([
+                OsStr::new("run"),
+                module.as_ref(),
+                "--".as_ref(),
+                "100".as_ref(),
+            ])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(succeeded(&run(&hello_wasm())), "Hello, world!\n");
+    let prime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prime/prime.wasm");
+    assert_eq!(succeeded(&run(&prime)), "541\n");
+    let objects = |suffix: &str| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .collect();
+        found.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+        found
+    };
+    let (sos, digests) = (objects(".so"), objects(".so.hmac"));
+    assert_eq!((sos.len(), digests.len()), (2, 2));
+    // prime's object, signed digest and all, under hello's name.
+    std::fs::copy(&sos[1], &sos[0]).unwrap();
+    std::fs::copy(&digests[1], &digests[0]).unwrap();
+    assert_eq!(succeeded(&run(&hello_wasm())), "Hello, world!\n");
+    // The cache and its key are private.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(cache.path()).unwrap().mode() & 0o777,
+        0o700
+    );
+    let key = std::fs::metadata(cache.path().join("digest.key")).unwrap();
+    assert_eq!(key.mode() & 0o777, 0o600);
+}
+
+#[test]
 fn inspect_refuses_a_foreign_shared_object() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("foreign.c");

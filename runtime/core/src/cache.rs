@@ -1,10 +1,16 @@
 //! The on-disk cache of compiled modules: a `.wasm` is compiled once per
-//! content and options, and later runs load the cached `.so`.
+//! content and options, and later runs load the cached `.so`. The cache
+//! directory is private to its user, and a cached object is loaded only
+//! when it matches the digest Luge signed it with (see [`crate::digest`]);
+//! one that does not is compiled again.
 
+use crate::digest::{DigestError, DigestKey};
+use crate::files;
 use crate::module::{LoadError, Module};
-use awsm_compiler::{CompileError, CompileOptions};
+use awsm_compiler::{CompileBudget, CompileError, CompileOptions};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -12,9 +18,16 @@ pub enum CacheError {
     Compile(#[from] CompileError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
     /// `path` failed validation or compilation.
     #[error("{path}: {error}")]
     InFile { path: PathBuf, error: CompileError },
+    #[error("{path}: {error}")]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot create cache directory {path}: {error}")]
     Dir {
         path: PathBuf,
@@ -25,11 +38,29 @@ pub enum CacheError {
 /// A directory of compiled modules named by the hash of what produced them.
 pub struct ModuleCache {
     dir: PathBuf,
+    /// Read (or made) on first use, which also creates the directory.
+    key: OnceLock<DigestKey>,
 }
 
 impl ModuleCache {
     pub fn new(dir: impl Into<PathBuf>) -> ModuleCache {
-        ModuleCache { dir: dir.into() }
+        ModuleCache {
+            dir: dir.into(),
+            key: OnceLock::new(),
+        }
+    }
+
+    /// The key cached objects are signed with, in the (private) directory.
+    pub fn key(&self) -> Result<&DigestKey, CacheError> {
+        if let Some(key) = self.key.get() {
+            return Ok(key);
+        }
+        files::create_private_dir(&self.dir).map_err(|error| CacheError::Dir {
+            path: self.dir.clone(),
+            error,
+        })?;
+        let key = DigestKey::open_or_create(&self.dir)?;
+        Ok(self.key.get_or_init(|| key))
     }
 
     /// `$LUGE_CACHE_DIR`, else `$XDG_CACHE_HOME/luge`, else
@@ -93,19 +124,52 @@ impl ModuleCache {
         wasm: &[u8],
         opts: &CompileOptions,
     ) -> Result<(Module, bool), CacheError> {
+        let key = self.key()?;
         let path = self.path_for(wasm, opts);
-        if path.is_file() {
-            // A cached object that no longer loads (for example a truncated
-            // file) is recompiled below rather than reported.
-            if let Ok(module) = Module::load(&path) {
-                return Ok((module, false));
-            }
+        // A cached object that is missing, unsigned, changed since, or no
+        // longer loads (a truncated file) is compiled again.
+        let label = cache_label(&path);
+        if let Ok(module) = Module::load_signed(&path, key, &label) {
+            return Ok((module, false));
         }
-        std::fs::create_dir_all(&self.dir).map_err(|error| CacheError::Dir {
-            path: self.dir.clone(),
-            error,
-        })?;
-        awsm_compiler::compile_to_file(wasm, opts, &path)?;
-        Ok((Module::load(&path)?, true))
+        let bytes = compile_signed(wasm, opts, CompileBudget::default(), &path, key, &label)?;
+        Ok((Module::from_bytes(&path, &bytes)?, true))
     }
+}
+
+/// What a cached object is signed for: its name, which is the hash of
+/// what it was compiled from, so that no other signed object passes for it.
+fn cache_label(path: &Path) -> String {
+    let name = path.file_name().unwrap_or_default();
+    format!("cache/{}", name.to_string_lossy())
+}
+
+/// Compiles `wasm` with `opts` within `budget` into `out`, with its
+/// digest beside it signed by `key` for the purpose `label`; returns the
+/// object's bytes. `out` appears whole or not at all: the object is
+/// written under a temporary name in its directory and renamed into place.
+pub fn compile_signed(
+    wasm: &[u8],
+    opts: &CompileOptions,
+    budget: CompileBudget,
+    out: &Path,
+    key: &DigestKey,
+    label: &str,
+) -> Result<Vec<u8>, CacheError> {
+    let dir = out.parent().unwrap_or(Path::new("."));
+    let write_error = |error| CacheError::Write {
+        path: out.to_path_buf(),
+        error,
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".luge-")
+        .suffix(".so")
+        .tempfile_in(dir)
+        .map_err(write_error)?;
+    awsm_compiler::compile_to_file_within(wasm, opts, budget, temp.path())?;
+    let bytes = files::read_no_follow(temp.path()).map_err(write_error)?;
+    key.sign(out, label, &bytes)?;
+    temp.persist(out).map_err(|e| write_error(e.error))?;
+    files::sync_dir(dir).map_err(write_error)?;
+    Ok(bytes)
 }

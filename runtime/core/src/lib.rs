@@ -12,7 +12,9 @@
 #[cfg(feature = "compile")]
 pub mod cache;
 mod caller;
+pub mod digest;
 mod elf;
+pub mod files;
 mod instance;
 pub mod lifecycle;
 mod memory;

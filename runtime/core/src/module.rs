@@ -1,6 +1,8 @@
 //! Loading compiled modules (`.so` files produced by `awsm-compiler`).
 
+use crate::digest::{DigestError, DigestKey};
 use crate::elf::{self, LoadTimeCode};
+use crate::files;
 use crate::memory::MemoryImage;
 use crate::sys::library::Library;
 use crate::traps::{self, CodeMap};
@@ -25,6 +27,8 @@ pub enum LoadError {
     },
     #[error("{path}: cannot read: {message}")]
     Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Digest(#[from] DigestError),
     #[error("{path}: refused before loading: {error}")]
     Refused { path: PathBuf, error: LoadTimeCode },
     #[error("{path}: compiled for {found}, but this machine is {host}")]
@@ -136,17 +140,39 @@ impl Module {
     /// none of its code) before the dynamic loader sees it.
     pub fn load(path: impl AsRef<Path>) -> Result<Module, LoadError> {
         let path = path.as_ref();
-        let path_buf = || path.to_path_buf();
         let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
-            path: path_buf(),
+            path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let checked = elf::check_no_load_time_code(&bytes).map_err(|error| LoadError::Refused {
+        Module::from_bytes(path, &bytes)
+    }
+
+    /// Like [`Module::load`], for an object Luge wrote itself: `path` must
+    /// not be a symbolic link, and the object must match the digest that
+    /// `key` signed beside it for the purpose `label` (see
+    /// [`crate::digest`]).
+    pub fn load_signed(
+        path: impl AsRef<Path>,
+        key: &DigestKey,
+        label: &str,
+    ) -> Result<Module, LoadError> {
+        let path = path.as_ref();
+        let bytes = files::read_no_follow(path).map_err(|e| LoadError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        key.verify(path, label, &bytes)?;
+        Module::from_bytes(path, &bytes)
+    }
+
+    /// Loads `bytes`, the contents of the object at `path`.
+    pub(crate) fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Module, LoadError> {
+        let path_buf = || path.to_path_buf();
+        let checked = elf::check_no_load_time_code(bytes).map_err(|error| LoadError::Refused {
             path: path_buf(),
             error,
         })?;
-        let descriptor = decode_descriptor(path, &bytes)?;
-        drop(bytes);
+        let descriptor = decode_descriptor(path, bytes)?;
         if descriptor.arch != Arch::host() {
             return Err(LoadError::WrongArch {
                 path: path_buf(),
@@ -155,7 +181,8 @@ impl Module {
             });
         }
         check_cpu_features(path, &descriptor.cpu_features, CpuFeature::on_host)?;
-        let library = Library::open(path, checked).map_err(|message| LoadError::Open {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let library = Library::open(&name, bytes, checked).map_err(|message| LoadError::Open {
             path: path_buf(),
             message,
         })?;

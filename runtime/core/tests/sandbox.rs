@@ -766,3 +766,21 @@ fn host_fault_crashes_the_process() {
         );
     });
 }
+
+#[test]
+fn modules_loaded_at_once_or_one_after_another_each_run_their_own_code() {
+    let answer = |n: i32| format!(r#"(module (func (export "f") (result i32) i32.const {n}))"#);
+    let mode = BoundsMode::Software;
+    let call = |c: &Compiled| {
+        let store = Store::new(1 << 20);
+        instantiate(c, &store).get_func("f").unwrap().call(&[])
+    };
+    // The loader knows each object by a path that a later one could reuse.
+    let (one, two) = (compile(&answer(1), mode), compile(&answer(2), mode));
+    assert_eq!(call(&one), Ok(i32s(&[1])));
+    assert_eq!(call(&two), Ok(i32s(&[2])));
+    drop(one);
+    let three = compile(&answer(3), mode);
+    assert_eq!(call(&three), Ok(i32s(&[3])));
+    assert_eq!(call(&two), Ok(i32s(&[2])));
+}

@@ -20,20 +20,21 @@
 //! password (what OpenWhisk's CLI sends) works too. The credentials are
 //! checked from the request head, before any body is read.
 
+use crate::compiles::CompilePool;
 use crate::config::{check_route, check_timeout, AdminConfig, RouteConfig};
-use crate::deploy::{valid_name, Deployment, FunctionStore};
-use crate::function::Function;
+use crate::deploy::{valid_name, DeployError, Deployment, FunctionStore};
 use crate::http::{Request, RequestHead, Response};
 use crate::invoke::{Invoker, Invokes};
 use crate::openwhisk::{self, error, Activation, Reply};
 use crate::routes::{RouteTable, Routed, Served};
 use crate::server::{Handled, Requester};
+use awsm_compiler::CompileBudget;
 use luge_scheduler::worker::Scheduler;
 use subtle::ConstantTimeEq;
 
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The admin API: its token, where deployments are kept, and the tenant
 /// ports deployments may go to (the first when a deploy names none).
@@ -41,7 +42,15 @@ pub struct AdminApi {
     credentials: AdminConfig,
     store: Arc<FunctionStore>,
     tenant_ports: Vec<u16>,
+    compiles: CompilePool,
 }
+
+/// Deploys compiled at once: one, so that the other cores keep serving.
+const COMPILE_THREADS: usize = 1;
+/// Deploys that may wait for a compile thread; more are refused with 503.
+const COMPILE_QUEUE: usize = 4;
+/// Seconds a deploy refused for a full queue is told to wait.
+const COMPILE_RETRY_AFTER_S: u32 = 5;
 
 /// What an admin request acts on besides the API itself.
 pub struct AdminScope<'a> {
@@ -52,17 +61,18 @@ pub struct AdminScope<'a> {
 
 impl AdminApi {
     /// The API behind `credentials` (the token and the Basic user name),
-    /// keeping deployments in `store`.
+    /// keeping deployments in `store`; starts its compile threads.
     pub fn new(
         credentials: AdminConfig,
         store: Arc<FunctionStore>,
         tenant_ports: Vec<u16>,
-    ) -> AdminApi {
-        AdminApi {
+    ) -> std::io::Result<AdminApi> {
+        Ok(AdminApi {
             credentials,
             store,
             tenant_ports,
-        }
+            compiles: CompilePool::start(COMPILE_THREADS, COMPILE_QUEUE)?,
+        })
     }
 
     /// The 401 for a request whose head lacks the credentials; `None` lets
@@ -189,11 +199,15 @@ impl AdminApi {
                 return Handled::Now(error(409, &reason));
             }
         }
+        let Some(place) = self.compiles.reserve() else {
+            let mut response = error(503, "too many deploys in progress; try again shortly");
+            let retry = COMPILE_RETRY_AFTER_S.to_string();
+            response.headers.push(("Retry-After".to_owned(), retry));
+            return Handled::Now(response);
+        };
         let store = self.store.clone();
-        std::thread::Builder::new()
-            .name("luge-deploy".into())
-            .spawn(move || build_deployment(store, deployment, wasm, requester))
-            .expect("cannot start a deploy thread");
+        let budget = self.credentials.compile_budget;
+        place.run(move || build_deployment(&store, deployment, &wasm, budget, requester));
         Handled::Later
     }
 
@@ -307,37 +321,17 @@ fn inspect(routes: &RouteTable, name: &str) -> Response {
     }
 }
 
-/// Compiles and stores a deployment (on a deploy thread), then hands the
-/// loop the step that routes it.
+/// Builds and publishes a deployment (on a compile thread), then hands
+/// the loop the step that routes it and acknowledges the deploy.
 fn build_deployment<H: Routed>(
-    store: Arc<FunctionStore>,
+    store: &FunctionStore,
     deployment: Deployment,
-    wasm: Vec<u8>,
+    wasm: &[u8],
+    budget: CompileBudget,
     requester: Requester<H>,
 ) {
     let started = Instant::now();
-    // Writing the module durably (fsyncs) and compiling it do not depend on
-    // each other: overlapped, a deploy takes the longer of the two.
-    let built = std::thread::scope(|scope| {
-        let saved = scope.spawn(|| store.save(&deployment, &wasm));
-        let config = route_config(&deployment, "module.wasm".into());
-        let compiled = Function::from_wasm(&deployment.name, config, &wasm, store.cache());
-        let saved = saved.join().expect("saving a deployment does not panic");
-        let path = saved.map_err(|e| format!("cannot store the module: {e}"))?;
-        match compiled {
-            Ok(mut function) => {
-                // A failure here only leaves older versions that the newest
-                // shadows at the next start.
-                let _ = store.keep_only(&deployment.name, &path);
-                function.config.path = path;
-                Ok(function)
-            }
-            Err(e) => {
-                let _ = store.discard(&path);
-                Err(e.to_string())
-            }
-        }
-    });
+    let built = store.deploy(&deployment, wasm, budget);
     let took = started.elapsed();
     requester.complete(Box::new(move |handler: &mut H| match built {
         Ok(function) => {
@@ -355,21 +349,9 @@ fn build_deployment<H: Routed>(
             handler.routes().install(deployment.name.clone(), served);
             Response::json(201, &body)
         }
-        // Nothing of a failed deploy stays behind to load at restart.
-        Err(reason) => error(400, &reason),
+        Err(e @ DeployError::Module(_)) => error(400, &e.to_string()),
+        Err(e @ DeployError::Store(_)) => error(500, &e.to_string()),
     }));
-}
-
-/// The route settings of a deployment whose module is at `path`.
-pub fn route_config(d: &Deployment, path: std::path::PathBuf) -> RouteConfig {
-    let mut config = RouteConfig::new(&d.route, path);
-    config.timeout = Duration::from_millis(d.timeout_ms);
-    config.memory_limit_mib = d.memory_limit_mib;
-    config.max_body_bytes = d.max_body_bytes;
-    config.relative_deadline =
-        (d.relative_deadline_us > 0).then(|| Duration::from_micros(d.relative_deadline_us));
-    config.content_type = d.content_type.clone();
-    config
 }
 
 fn describe(name: &str, served: &Served) -> Value {

@@ -98,28 +98,40 @@ impl ActionContainer {
             Ok(init) => init,
             Err(e) => return Handled::Now(error(400, &e)),
         };
-        *self = ActionContainer::Initializing;
-        std::thread::Builder::new()
+        // The thread gets its work once it runs: a thread that cannot be
+        // started must still leave the request to answer here.
+        let (start, started) = std::sync::mpsc::channel::<Requester<H>>();
+        let compile = move || {
+            let Ok(requester) = started.recv() else {
+                return;
+            };
+            let mut config = RouteConfig::new("/run", "action.wasm".into());
+            config.env = env;
+            config.content_type = "application/json".to_owned();
+            let cache = ModuleCache::new(ModuleCache::default_dir());
+            let built = Function::from_wasm("action", config, &wasm, &cache);
+            requester.complete(Box::new(move |handler: &mut H| match built {
+                Ok(function) => {
+                    *handler.container() = ActionContainer::Ready(Arc::new(function));
+                    Response::json(200, &json!({ "ok": true }))
+                }
+                Err(e) => {
+                    *handler.container() = ActionContainer::Uninitialized;
+                    error(502, &e.to_string())
+                }
+            }));
+        };
+        match std::thread::Builder::new()
             .name("luge-init".into())
-            .spawn(move || {
-                let mut config = RouteConfig::new("/run", "action.wasm".into());
-                config.env = env;
-                config.content_type = "application/json".to_owned();
-                let cache = ModuleCache::new(ModuleCache::default_dir());
-                let built = Function::from_wasm("action", config, &wasm, &cache);
-                requester.complete(Box::new(move |handler: &mut H| match built {
-                    Ok(function) => {
-                        *handler.container() = ActionContainer::Ready(Arc::new(function));
-                        Response::json(200, &json!({ "ok": true }))
-                    }
-                    Err(e) => {
-                        *handler.container() = ActionContainer::Uninitialized;
-                        error(502, &e.to_string())
-                    }
-                }));
-            })
-            .expect("cannot start an init thread");
-        Handled::Later
+            .spawn(compile)
+        {
+            Ok(_) => {
+                *self = ActionContainer::Initializing;
+                let _ = start.send(requester);
+                Handled::Later
+            }
+            Err(e) => Handled::Now(error(503, &format!("cannot start a compile thread: {e}"))),
+        }
     }
 }
 

@@ -1,20 +1,39 @@
-//! Deployed functions on disk, so that they survive a restart.
+//! Deployed functions on disk, so that they survive a restart, and so that
+//! a crash at any moment leaves a server that starts.
 //!
 //! Each deployment of function NAME is a directory
-//! `<state-dir>/functions/NAME.<stamp>/` holding `module.wasm` and
-//! `function.json` (its settings). It is written under a `.tmp` name and
-//! renamed into place only when complete, so a crash mid-deploy leaves at
-//! worst a `.tmp` directory, which loading removes; the newest complete
-//! directory of a name is the deployed one and older ones are removed
-//! once the new one is in place. Removal renames the directory away before
-//! deleting it. Compiled objects live in `<state-dir>/cache`, named by
-//! content hash like every module cache.
+//! `<state-dir>/functions/NAME.<stamp>/` holding `module.wasm` as it was
+//! uploaded, `function.json` (its settings), and the compiled
+//! `module.so` with its digest `module.so.hmac`, signed with the state
+//! directory's key (see `luge_runtime::digest`). The state directory and
+//! everything in it is private to the user the server runs as.
+//!
+//! A deploy builds its directory under a `.tmp` name: writes the module
+//! and settings, compiles, signs, and loads the result as it will be
+//! served. Only then is it published, with one rename and a sync of the
+//! directory, and only after that is the deploy acknowledged. So a crash
+//! leaves at worst a `.tmp` directory, which the next start removes, and
+//! every published directory is complete. Older deployments of the name
+//! are removed after publication; until then the newest published one is
+//! the deployed one. Removal renames a directory away before deleting it.
+//!
+//! At start every deployment is loaded from its signed object, without
+//! compiling. One that does not load (its object changed or was removed,
+//! its settings unreadable, its imports unresolvable) is moved to
+//! `<state-dir>/quarantine/` with a line on stderr, and the next older
+//! deployment of the name, if any, is tried: the server starts with the
+//! rest.
 
-use luge_runtime::cache::ModuleCache;
+use crate::config::RouteConfig;
+use crate::function::{Function, FunctionError};
+use awsm_compiler::CompileBudget;
+use luge_runtime::cache::{compile_signed, CacheError};
+use luge_runtime::digest::{DigestError, DigestKey};
+use luge_runtime::{files, Module};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The settings a deployment was made with (what `function.json` holds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,121 +51,281 @@ pub struct Deployment {
     pub deployed_at: u64,
 }
 
+impl Deployment {
+    /// The route settings of this deployment, whose module is at `path`.
+    pub fn route_config(&self, path: PathBuf) -> RouteConfig {
+        let mut config = RouteConfig::new(&self.route, path);
+        config.timeout = Duration::from_millis(self.timeout_ms);
+        config.memory_limit_mib = self.memory_limit_mib;
+        config.max_body_bytes = self.max_body_bytes;
+        config.relative_deadline = (self.relative_deadline_us > 0)
+            .then(|| Duration::from_micros(self.relative_deadline_us));
+        config.content_type = self.content_type.clone();
+        config
+    }
+}
+
+/// Why the store could not be opened or a deployment not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+}
+
+/// Why a deploy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The module is at fault: it does not compile, load or link (400).
+    #[error(transparent)]
+    Module(#[from] FunctionError),
+    /// The server could not keep it (500).
+    #[error("cannot store the deployment: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |error| StoreError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
 /// The directory of deployed functions.
 pub struct FunctionStore {
     dir: PathBuf,
-    cache: ModuleCache,
+    quarantine: PathBuf,
+    key: DigestKey,
 }
 
 const MODULE_FILE: &str = "module.wasm";
+const OBJECT_FILE: &str = "module.so";
 const SETTINGS_FILE: &str = "function.json";
+const STAGING_SUFFIX: &str = ".tmp";
 
 impl FunctionStore {
-    /// The store under `state_dir`, created if missing.
-    pub fn open(state_dir: &Path) -> std::io::Result<FunctionStore> {
-        let dir = state_dir.join("functions");
-        std::fs::create_dir_all(&dir)?;
-        Ok(FunctionStore {
-            dir,
-            cache: ModuleCache::new(state_dir.join("cache")),
-        })
+    /// The store under `state_dir`, created (private) if missing.
+    pub fn open(state_dir: &Path) -> Result<FunctionStore, StoreError> {
+        let store = FunctionStore {
+            dir: state_dir.join("functions"),
+            quarantine: state_dir.join("quarantine"),
+            key: DigestKey::open_or_create(state_dir)?,
+        };
+        for dir in [&store.dir, &store.quarantine] {
+            files::create_private_dir(dir).map_err(io_error(dir))?;
+        }
+        Ok(store)
     }
 
-    /// Where deployed functions' compiled objects are kept.
-    pub fn cache(&self) -> &ModuleCache {
-        &self.cache
-    }
-
-    /// Writes a deployment durably; returns the path of its module. Older
-    /// deployments of the name stay until [`FunctionStore::keep_only`]: a
-    /// module that then fails to compile must not cost the one before it.
-    pub fn save(&self, deployment: &Deployment, wasm: &[u8]) -> std::io::Result<PathBuf> {
+    /// Builds a deployment of `wasm` until it is ready to serve, then
+    /// publishes it (see the module documentation); returns the function
+    /// to route. Nothing of a deploy that fails stays behind.
+    pub fn deploy(
+        &self,
+        deployment: &Deployment,
+        wasm: &[u8],
+        budget: CompileBudget,
+    ) -> Result<Function, DeployError> {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        let final_dir = self.dir.join(format!("{}.{stamp}", deployment.name));
-        let temp_dir = self.dir.join(format!("{}.{stamp}.tmp", deployment.name));
-        std::fs::create_dir(&temp_dir)?;
-        write_synced(&temp_dir.join(MODULE_FILE), wasm)?;
-        let settings = serde_json::to_vec_pretty(deployment).expect("settings serialize");
-        write_synced(&temp_dir.join(SETTINGS_FILE), &settings)?;
-        std::fs::rename(&temp_dir, &final_dir)?;
-        sync_dir(&self.dir)?;
-        Ok(final_dir.join(MODULE_FILE))
+        let name = format!("{}.{stamp}", deployment.name);
+        let staging = self.dir.join(format!("{name}{STAGING_SUFFIX}"));
+        let published = self.dir.join(name);
+        let built = self
+            .build(&staging, &published, deployment, wasm, budget)
+            .and_then(|function| Ok((function, self.publish(&staging, &published)?)));
+        let mut function = match built {
+            Ok((function, ())) => function,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        // A failure here only leaves older deployments, which the new one
+        // shadows at the next start.
+        let _ = self.keep_only(&deployment.name, &published);
+        crash_point("cleaned");
+        function.config.path = published.join(MODULE_FILE);
+        Ok(function)
     }
 
-    /// Removes every deployment of `name` but the one whose module is
-    /// `module` (a path [`FunctionStore::save`] returned). Loading picks the
-    /// newest anyway, so a crash before this loses nothing.
-    pub fn keep_only(&self, name: &str, module: &Path) -> std::io::Result<()> {
-        let kept = module.parent().unwrap_or(module);
+    /// Writes, compiles (within `budget`) and loads in `dir` the
+    /// deployment to be published as `published`.
+    fn build(
+        &self,
+        dir: &Path,
+        published: &Path,
+        deployment: &Deployment,
+        wasm: &[u8],
+        budget: CompileBudget,
+    ) -> Result<Function, DeployError> {
+        std::fs::create_dir(dir).map_err(io_error(dir))?;
+        let settings = serde_json::to_vec_pretty(deployment).expect("settings serialize");
+        for (file, bytes) in [(MODULE_FILE, wasm), (SETTINGS_FILE, &settings[..])] {
+            let path = dir.join(file);
+            files::write_atomically(&path, bytes, 0o600).map_err(io_error(&path))?;
+        }
+        crash_point("staged");
+        let config = deployment.route_config(dir.join(MODULE_FILE));
+        let object = dir.join(OBJECT_FILE);
+        let opts = Function::compile_options(&config);
+        let label = label(published);
+        compile_signed(wasm, &opts, budget, &object, &self.key, &label).map_err(|error| {
+            FunctionError::Compile {
+                name: deployment.name.clone(),
+                error,
+            }
+        })?;
+        crash_point("compiled");
+        let function = self.load(deployment, dir, &label)?;
+        crash_point("loaded");
+        Ok(function)
+    }
+
+    /// The function of the deployment in `dir`, from its object signed
+    /// for `label`.
+    fn load(
+        &self,
+        deployment: &Deployment,
+        dir: &Path,
+        label: &str,
+    ) -> Result<Function, FunctionError> {
+        let module = Module::load_signed(dir.join(OBJECT_FILE), &self.key, label)
+            .map_err(|e| FunctionError::File(CacheError::Load(e)))?;
+        let config = deployment.route_config(dir.join(MODULE_FILE));
+        Function::new(&deployment.name, config, module)
+    }
+
+    /// Moves the complete deployment `staging` to its published name.
+    fn publish(&self, staging: &Path, published: &Path) -> Result<(), StoreError> {
+        std::fs::rename(staging, published).map_err(io_error(published))?;
+        crash_point("renamed");
+        files::sync_dir(&self.dir).map_err(io_error(&self.dir))?;
+        crash_point("published");
+        Ok(())
+    }
+
+    /// Removes every deployment of `name` but the one in `kept`.
+    fn keep_only(&self, name: &str, kept: &Path) -> Result<(), StoreError> {
         for (dir, _) in self.versions(name)? {
             if dir != kept {
-                std::fs::remove_dir_all(dir)?;
+                std::fs::remove_dir_all(&dir).map_err(io_error(&dir))?;
             }
         }
         Ok(())
     }
 
-    /// Removes the deployment whose module is `module` (one that failed).
-    pub fn discard(&self, module: &Path) -> std::io::Result<()> {
-        match module.parent() {
-            Some(dir) if dir.starts_with(&self.dir) => std::fs::remove_dir_all(dir),
-            _ => Ok(()),
-        }
-    }
-
     /// Removes every deployment of `name`; returns whether there was one.
-    pub fn remove(&self, name: &str) -> std::io::Result<bool> {
+    pub fn remove(&self, name: &str) -> Result<bool, StoreError> {
         let versions = self.versions(name)?;
         for (dir, _) in &versions {
             // Renamed first, so that a crash midway cannot leave a partial
             // directory that loads.
             let doomed = dir.with_extension("removed.tmp");
-            std::fs::rename(dir, &doomed)?;
-            std::fs::remove_dir_all(&doomed)?;
+            std::fs::rename(dir, &doomed).map_err(io_error(dir))?;
+            std::fs::remove_dir_all(&doomed).map_err(io_error(&doomed))?;
         }
-        sync_dir(&self.dir)?;
+        files::sync_dir(&self.dir).map_err(io_error(&self.dir))?;
         Ok(!versions.is_empty())
     }
 
-    /// Every deployed function (the newest complete deployment of each
-    /// name) with its module's path, after clearing leftovers of
-    /// interrupted deploys. Deployments that cannot be read are skipped
-    /// with a warning on stderr.
-    pub fn load_all(&self) -> std::io::Result<Vec<(Deployment, PathBuf)>> {
-        let mut newest: std::collections::BTreeMap<String, (u128, PathBuf)> = Default::default();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let path = entry?.path();
+    /// Every deployed function, loaded (see the module documentation),
+    /// after clearing what interrupted deploys left. Deployments that do
+    /// not load are quarantined, each with a line on stderr.
+    pub fn restore(&self) -> Result<Vec<(Deployment, Function)>, StoreError> {
+        let mut by_name: BTreeMap<String, Vec<(PathBuf, u128)>> = BTreeMap::new();
+        for (dir, name, stamp) in self.entries()? {
+            by_name.entry(name).or_default().push((dir, stamp));
+        }
+        let mut restored = Vec::new();
+        for (name, mut versions) in by_name {
+            versions.sort_by_key(|&(_, stamp)| std::cmp::Reverse(stamp));
+            for (dir, _) in versions {
+                match self.restore_one(&dir) {
+                    Ok(found) => {
+                        restored.push(found);
+                        break;
+                    }
+                    Err(reason) => self.set_aside(&name, &dir, &reason),
+                }
+            }
+        }
+        Ok(restored)
+    }
+
+    fn restore_one(&self, dir: &Path) -> Result<(Deployment, Function), String> {
+        let deployment = read_deployment(dir)?;
+        self.compile_if_unbuilt(&deployment, dir)?;
+        let mut function = self
+            .load(&deployment, dir, &label(dir))
+            .map_err(|e| e.to_string())?;
+        function.config.path = dir.join(MODULE_FILE);
+        Ok((deployment, function))
+    }
+
+    /// Compiles the module of a deployment made before deployments kept
+    /// their compiled object.
+    fn compile_if_unbuilt(&self, deployment: &Deployment, dir: &Path) -> Result<(), String> {
+        let object = dir.join(OBJECT_FILE);
+        let digest = luge_runtime::digest::digest_path(&object);
+        if object.exists() || digest.exists() {
+            return Ok(());
+        }
+        let wasm = files::read_no_follow(&dir.join(MODULE_FILE))
+            .map_err(|e| format!("{}: {e}", dir.join(MODULE_FILE).display()))?;
+        let opts = Function::compile_options(&deployment.route_config(PathBuf::new()));
+        // Acknowledged before, by a server that compiled it: no budget.
+        let budget = CompileBudget::default();
+        compile_signed(&wasm, &opts, budget, &object, &self.key, &label(dir))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Moves the deployment in `dir`, which did not load, to the
+    /// quarantine directory, saying so.
+    fn set_aside(&self, name: &str, dir: &Path, reason: &str) {
+        let target = self.quarantine.join(dir.file_name().unwrap_or_default());
+        match std::fs::rename(dir, &target) {
+            Ok(()) => eprintln!(
+                "luge: deployed function {name} does not load ({reason}); moved to {}",
+                target.display()
+            ),
+            Err(e) => eprintln!(
+                "luge: deployed function {name} does not load ({reason}), and cannot be moved to {}: {e}; skipping it",
+                target.display()
+            ),
+        }
+    }
+
+    /// Published deployment directories with their names and stamps;
+    /// removes what interrupted deploys and removals left.
+    fn entries(&self) -> Result<Vec<(PathBuf, String, u128)>, StoreError> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io_error(&self.dir))? {
+            let path = entry.map_err(io_error(&self.dir))?.path();
             let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-            if file_name.ends_with(".tmp") {
+            if file_name.ends_with(STAGING_SUFFIX) {
                 let _ = std::fs::remove_dir_all(&path);
                 continue;
             }
-            let Some((name, stamp)) = parse_dir_name(&file_name) else {
-                continue;
-            };
-            let keep = newest.get(&name).is_none_or(|(s, _)| stamp > *s);
-            if keep {
-                newest.insert(name, (stamp, path));
+            if let Some((name, stamp)) = parse_dir_name(&file_name) {
+                found.push((path, name, stamp));
             }
         }
-        let mut loaded = Vec::new();
-        for (name, (_, dir)) in newest {
-            match read_deployment(&dir) {
-                Ok(deployment) => loaded.push((deployment, dir.join(MODULE_FILE))),
-                Err(e) => eprintln!("luge: skipping deployed function {name}: {e}"),
-            }
-        }
-        Ok(loaded)
+        Ok(found)
     }
 
     /// The deployment directories of `name` with their stamps.
-    fn versions(&self, name: &str) -> std::io::Result<Vec<(PathBuf, u128)>> {
+    fn versions(&self, name: &str) -> Result<Vec<(PathBuf, u128)>, StoreError> {
         let mut found = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let path = entry?.path();
+        for entry in std::fs::read_dir(&self.dir).map_err(io_error(&self.dir))? {
+            let path = entry.map_err(io_error(&self.dir))?.path();
             let file_name = path.file_name().unwrap_or_default().to_string_lossy();
             if let Some((n, stamp)) = parse_dir_name(&file_name) {
                 if n == name {
@@ -158,6 +337,14 @@ impl FunctionStore {
     }
 }
 
+/// What the object of the deployment published as `dir` is signed for:
+/// that deployment (`NAME.STAMP`), so that no other deployment's object
+/// passes for it.
+fn label(dir: &Path) -> String {
+    let name = dir.file_name().unwrap_or_default();
+    format!("deployment/{}", name.to_string_lossy())
+}
+
 /// `NAME.<stamp>` → (NAME, stamp).
 fn parse_dir_name(file_name: &str) -> Option<(String, u128)> {
     let (name, stamp) = file_name.rsplit_once('.')?;
@@ -166,19 +353,8 @@ fn parse_dir_name(file_name: &str) -> Option<(String, u128)> {
 
 fn read_deployment(dir: &Path) -> Result<Deployment, String> {
     let path = dir.join(SETTINGS_FILE);
-    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = files::read_no_follow(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// Makes a rename in `dir` durable.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Whether `name` can name a deployed function: it becomes a directory
@@ -191,9 +367,29 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Where the crash-safety test kills the server in the middle of a deploy
+/// (`LUGE_TEST_CRASH_AT=STEP`, in builds with the `test-hooks` feature).
+#[cfg(feature = "test-hooks")]
+fn crash_point(step: &str) {
+    if std::env::var("LUGE_TEST_CRASH_AT").is_ok_and(|s| s == step) {
+        let _ =
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn crash_point(_step: &str) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GOOD: &str = r#"(module (func (export "_start")))"#;
+    const UNLINKABLE: &str = r#"(module (import "env" "nope" (func)) (func (export "_start")))"#;
+    const NO_LIMIT: CompileBudget = CompileBudget {
+        time: None,
+        code_bytes: None,
+    };
 
     fn deployment(name: &str) -> Deployment {
         Deployment {
@@ -209,30 +405,159 @@ mod tests {
         }
     }
 
+    fn wasm(text: &str) -> Vec<u8> {
+        wat::parse_str(text).unwrap()
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn restored_names(store: &FunctionStore) -> Vec<String> {
+        let restored = store.restore().unwrap();
+        restored.into_iter().map(|(d, _)| d.name).collect()
+    }
+
     #[test]
-    fn the_newest_deployment_wins_and_leftovers_are_cleared() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FunctionStore::open(dir.path()).unwrap();
-        let first = store.save(&deployment("a"), b"first").unwrap();
-        let second = store.save(&deployment("a"), b"second").unwrap();
-        // A third that fails goes, the two before it stay.
-        let failed = store.save(&deployment("a"), b"third").unwrap();
-        store.discard(&failed).unwrap();
-        assert!(first.exists() && second.exists() && !failed.exists());
-        store.keep_only("a", &second).unwrap();
-        assert!(!first.exists());
-        store.save(&deployment("b"), b"bee").unwrap();
-        // A deploy that crashed before its rename.
-        std::fs::create_dir(dir.path().join("functions/c.99.tmp")).unwrap();
-        let loaded = store.load_all().unwrap();
-        let names: Vec<_> = loaded.iter().map(|(d, _)| d.name.as_str()).collect();
-        assert_eq!(names, ["a", "b"]);
-        assert_eq!(loaded[0].1, second);
-        assert_eq!(std::fs::read(&loaded[0].1).unwrap(), b"second");
-        assert!(!dir.path().join("functions/c.99.tmp").exists());
-        assert!(store.remove("a").unwrap());
-        assert!(!store.remove("a").unwrap());
-        assert_eq!(store.load_all().unwrap().len(), 1);
+    fn a_deploy_publishes_a_complete_signed_directory_and_replaces_the_last() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let first = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let second = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        assert!(!first.config.path.exists(), "the older deployment is gone");
+        let dir = second.config.path.parent().unwrap();
+        assert_eq!(
+            listing(dir),
+            [
+                "function.json",
+                "module.so",
+                "module.so.hmac",
+                "module.wasm"
+            ]
+        );
+        assert_eq!(listing(&state.path().join("functions")).len(), 1);
+        let restored = store.restore().unwrap();
+        assert_eq!(restored.len(), 1);
+        assert_eq!(restored[0].1.config.path, second.config.path);
+    }
+
+    #[test]
+    fn a_failed_deploy_leaves_nothing_and_the_last_one_stays() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let good = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let err = store
+            .deploy(&deployment("a"), &wasm(UNLINKABLE), NO_LIMIT)
+            .map(drop)
+            .unwrap_err();
+        assert!(matches!(err, DeployError::Module(_)), "{err}");
+        let err = store
+            .deploy(&deployment("a"), b"\0asm junk", NO_LIMIT)
+            .map(drop)
+            .unwrap_err();
+        assert!(matches!(err, DeployError::Module(_)), "{err}");
+        let functions = state.path().join("functions");
+        assert_eq!(listing(&functions).len(), 1);
+        assert!(good.config.path.exists());
+        assert_eq!(restored_names(&store), ["a"]);
+    }
+
+    #[test]
+    fn a_deploy_past_its_compile_budget_is_refused_saying_so() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let budget = CompileBudget {
+            time: None,
+            code_bytes: Some(1),
+        };
+        let err = store
+            .deploy(&deployment("a"), &wasm(GOOD), budget)
+            .map(drop)
+            .unwrap_err();
+        assert!(matches!(err, DeployError::Module(_)), "{err}");
+        assert!(err.to_string().contains("compile budget exceeded"), "{err}");
+        assert!(listing(&state.path().join("functions")).is_empty());
+    }
+
+    #[test]
+    fn a_deployment_that_does_not_load_is_quarantined_and_the_rest_start() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let a = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let b = store
+            .deploy(&deployment("b"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        // Another deployment's object, signed digest and all, put in its
+        // place (here the same code: only the label tells them apart).
+        for file in [OBJECT_FILE, "module.so.hmac"] {
+            let from = b.config.path.with_file_name(file);
+            std::fs::copy(from, a.config.path.with_file_name(file)).unwrap();
+        }
+        // A deploy that crashed before publishing.
+        std::fs::create_dir(state.path().join("functions/c.99.tmp")).unwrap();
+        assert_eq!(restored_names(&store), ["b"]);
+        let quarantined = listing(&state.path().join("quarantine"));
+        assert_eq!(quarantined.len(), 1);
+        assert!(quarantined[0].starts_with("a."), "{quarantined:?}");
+        assert!(!state.path().join("functions/c.99.tmp").exists());
+    }
+
+    #[test]
+    fn an_older_deployment_serves_when_the_newest_does_not_load() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let old = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let old_dir = old.config.path.parent().unwrap();
+        // A copy of it as a newer deployment, whose settings are garbage (as a
+        // crash between publishing and cleaning up leaves two versions).
+        let newer = old_dir.with_extension(u128::MAX.to_string());
+        std::fs::create_dir(&newer).unwrap();
+        std::fs::write(newer.join(SETTINGS_FILE), b"{").unwrap();
+        let restored = store.restore().unwrap();
+        assert_eq!(restored.len(), 1);
+        assert_eq!(restored[0].1.config.path, old.config.path);
+        assert_eq!(listing(&state.path().join("quarantine")).len(), 1);
+    }
+
+    #[test]
+    fn a_deployment_from_before_compiled_objects_were_kept_is_compiled_once() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let legacy = state.path().join("functions/a.1");
+        std::fs::create_dir(&legacy).unwrap();
+        std::fs::write(legacy.join(MODULE_FILE), wasm(GOOD)).unwrap();
+        let settings = serde_json::to_vec(&deployment("a")).unwrap();
+        std::fs::write(legacy.join(SETTINGS_FILE), settings).unwrap();
+        assert_eq!(restored_names(&store), ["a"]);
+        assert!(legacy.join(OBJECT_FILE).exists());
+        assert_eq!(restored_names(&store), ["a"]);
+    }
+
+    #[test]
+    fn the_state_directory_is_private() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        FunctionStore::open(&state).unwrap();
+        for dir in ["", "functions", "quarantine"] {
+            let mode = std::fs::metadata(state.join(dir)).unwrap().mode();
+            assert_eq!(mode & 0o777, 0o700, "{dir}");
+        }
     }
 
     #[test]

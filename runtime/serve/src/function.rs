@@ -102,7 +102,9 @@ impl Function {
         Function::new(name, config, module)
     }
 
-    fn new(name: &str, config: RouteConfig, module: Module) -> Result<Function, FunctionError> {
+    /// The function `name` serving `module` with `config`, its imports
+    /// resolved.
+    pub fn new(name: &str, config: RouteConfig, module: Module) -> Result<Function, FunctionError> {
         let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
             name: name.to_owned(),
             error,
@@ -116,7 +118,8 @@ impl Function {
         })
     }
 
-    fn compile_options(config: &RouteConfig) -> CompileOptions {
+    /// What a module of a route with `config` is compiled with.
+    pub fn compile_options(config: &RouteConfig) -> CompileOptions {
         let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
         opts.bounds = config.bounds;
         opts

@@ -16,7 +16,8 @@
 //! - [`metrics`]: counters and histograms in the Prometheus text format,
 //!   and the per-invocation log line.
 //! - [`admin`]: live deploy, listing and removal, OpenWhisk's REST API;
-//!   [`deploy`] keeps deployed functions on disk; [`openwhisk`] speaks
+//!   [`deploy`] keeps deployed functions on disk, crash-safe;
+//!   [`compiles`] runs their compiles on a few threads; [`openwhisk`] speaks
 //!   OpenWhisk's formats; [`container`] is its action-container protocol.
 //!
 //! Modules depend downwards only: `server` knows requests and responses,
@@ -25,6 +26,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod compiles;
 pub mod config;
 pub mod container;
 pub mod deploy;

@@ -284,9 +284,8 @@ fn a_thousand_sleeping_wasi_programs_share_two_workers() {
             // reservation small in software bounds (aarch64's default).
             // Without one each of the thousand reserves 4 GiB, which costs
             // a real kernel nothing but makes qemu-user, where CI runs the
-            // aarch64 tests, allocate and walk a descriptor for every page of
-            // it: 0.8 s
-            // became 76 s there.
+            // aarch64 tests, allocate and walk a descriptor for every page
+            // of it: 0.8 s became 76 s there.
             let config = InstanceConfig {
                 memory_limit_pages: 64,
                 ..InstanceConfig::default()

@@ -62,8 +62,11 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// A command that runs the `luge` binary built with these tests.
+/// `luge`, with this test process's module cache (and so its digest key).
 pub fn luge_command() -> Command {
-    target_command(env!("CARGO_BIN_EXE_luge"))
+    let mut command = target_command(env!("CARGO_BIN_EXE_luge"));
+    command.env("LUGE_CACHE_DIR", cache_dir());
+    command
 }
 
 fn stderr_of(out: &Output) -> String {
@@ -202,7 +205,11 @@ pub fn wat_file(name: &str, wat: &str) -> PathBuf {
     let dir = scratch_dir().join("wat");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.wasm"));
-    std::fs::write(&path, bytes).unwrap();
+    // Written aside and renamed: tests running at once may write the same
+    // module while another's `luge` reads it.
+    let mut temp = tempfile::NamedTempFile::new_in(&dir).unwrap();
+    temp.write_all(&bytes).unwrap();
+    temp.persist(&path).unwrap();
     path
 }
 

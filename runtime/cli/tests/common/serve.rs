@@ -50,13 +50,24 @@ pub fn serve_with_admin(dir: tempfile::TempDir, routes: &[String]) -> Served {
 
 /// [`serve_with_admin`] on the given tenant and admin ports.
 pub fn serve_with_admin_on(dir: tempfile::TempDir, ports: (u16, u16), routes: &[String]) -> Served {
+    serve_with_admin_adjusted(dir, ports, routes, |_| {})
+}
+
+/// [`serve_with_admin_on`], with `adjust` given the command before it
+/// starts (see [`launch_with`]).
+pub fn serve_with_admin_adjusted(
+    dir: tempfile::TempDir,
+    ports: (u16, u16),
+    routes: &[String],
+    adjust: impl FnOnce(&mut Command),
+) -> Served {
     let (port, admin_port) = ports;
     let state = dir.path().join("state");
     let settings = format!(
         r#""admin": {{"port": {admin_port}, "token": "{TOKEN}"}}, "state-dir": "{}""#,
         state.display()
     );
-    let mut served = serve_in(dir, port, routes, &settings);
+    let mut served = launch_with(dir, &config_file(port, routes, &settings), port, adjust);
     served.admin_port = admin_port;
     served
 }
@@ -71,16 +82,20 @@ pub fn restart(mut served: Served, routes: &[String]) -> Served {
 }
 
 pub fn serve_in(dir: tempfile::TempDir, port: u16, routes: &[String], settings: &str) -> Served {
+    launch(dir, &config_file(port, routes, settings), port)
+}
+
+/// The config of one tenant on `port` with `routes`, and `settings`.
+fn config_file(port: u16, routes: &[String], settings: &str) -> String {
     let tenants = format!(
         r#"[{{"name": "test", "port": {port}, "routes": [{}]}}]"#,
         routes.join(", ")
     );
-    let config = if settings.is_empty() {
+    if settings.is_empty() {
         tenants
     } else {
         format!(r#"{{"tenants": {tenants}, {settings}}}"#)
-    };
-    launch(dir, &config, port)
+    }
 }
 
 /// Starts `luge serve` with the configuration `config` (written to a file

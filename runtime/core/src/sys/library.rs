@@ -1,24 +1,44 @@
 //! Loading shared objects with the dynamic loader, once they are known to
 //! run none of their code as they load (see `crate::elf`).
+//!
+//! The loader is handed the very bytes that were checked, never a path
+//! that could name another file by the time it is opened: they are copied
+//! into a sealed, anonymous memory file, which is what `dlopen` maps.
 
 use crate::elf::NoLoadTimeCode;
 use libloading::os::unix::{Library as Dl, RTLD_LOCAL, RTLD_NOW};
-use std::path::Path;
+use rustix::fs::{MemfdFlags, SealFlags};
+use std::os::fd::AsRawFd;
 
 /// A loaded shared object, unloaded on drop.
-pub struct Library(Dl);
+pub struct Library {
+    library: Dl,
+    /// The sealed file it was loaded from, open for as long as it is
+    /// loaded (declared after `library`, so closed after it is unloaded).
+    /// The dynamic loader knows the object by its path, `/proc/self/fd/N`,
+    /// and answers a later `dlopen` of the same path with the object
+    /// already loaded: while this descriptor stays open, no other object
+    /// can be given its number.
+    _file: std::fs::File,
+}
 
 impl Library {
-    /// Loads the object at `path`, whose bytes passed the load-time-code
-    /// check (`_checked` is the proof). Every symbol is resolved now.
-    pub fn open(path: &Path, _checked: NoLoadTimeCode) -> Result<Library, String> {
-        // dlopen only searches the library path for names without a slash.
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    /// Loads the object whose contents are `bytes` (`name` labels it in
+    /// the process's memory map), which passed the load-time-code check
+    /// (`_checked` is the proof). Every symbol is resolved now.
+    pub fn open(name: &str, bytes: &[u8], _checked: NoLoadTimeCode) -> Result<Library, String> {
+        let file = sealed_copy(name, bytes).map_err(|e| format!("cannot stage it: {e}"))?;
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
         // SAFETY: the object has nothing the dynamic loader would run
         // (initializers, needed libraries, IFUNC resolvers), so loading it
-        // runs none of its code.
-        let library = unsafe { Dl::open(Some(&absolute), RTLD_NOW | RTLD_LOCAL) };
-        library.map(Library).map_err(|e| e.to_string())
+        // runs none of its code; the sealed file cannot change under the
+        // loader.
+        let library = unsafe { Dl::open(Some(&path), RTLD_NOW | RTLD_LOCAL) };
+        let library = library.map_err(|e| e.to_string())?;
+        Ok(Library {
+            library,
+            _file: file,
+        })
     }
 
     /// The `count` pointers of the table the object exports as `symbol`,
@@ -28,9 +48,21 @@ impl Library {
     /// `symbol` must be a table of at least `count` pointer-sized entries.
     pub unsafe fn pointer_table(&self, symbol: &str, count: usize) -> Option<Vec<*const u8>> {
         // SAFETY: only the symbol's address is taken, never called.
-        let table = unsafe { self.0.get::<*const *const u8>(symbol.as_bytes()) }.ok()?;
+        let table = unsafe { self.library.get::<*const *const u8>(symbol.as_bytes()) }.ok()?;
         let table = table.as_raw_ptr() as *const *const u8;
         // SAFETY: per the caller's contract, `count` entries are readable.
         Some(unsafe { std::slice::from_raw_parts(table, count) }.to_vec())
     }
+}
+
+/// An anonymous file holding `bytes`, sealed against every change.
+fn sealed_copy(name: &str, bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let mut file = std::fs::File::from(fd);
+    std::io::Write::write_all(&mut file, bytes)?;
+    rustix::fs::fcntl_add_seals(
+        &file,
+        SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+    )?;
+    Ok(file)
 }

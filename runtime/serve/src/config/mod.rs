@@ -48,7 +48,8 @@
 //!   "idle-timeout-ms": 30000,
 //!   "retire-grace-ms": 5000,
 //!   "state-dir": "/var/lib/luge",
-//!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN", "user": "luge" },
+//!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN", "user": "luge",
+//!              "compile-timeout-ms": 60000, "compile-max-code-mib": 256 },
 //!   "openwhisk": { "port": 8081 },
 //!   "tenants": [
 //!     {
@@ -110,7 +111,7 @@ mod validate;
 pub use error::ConfigError;
 pub(crate) use validate::{check_route, check_timeout};
 
-use awsm_compiler::{Arch, BoundsMode};
+use awsm_compiler::{Arch, BoundsMode, CompileBudget};
 use luge_scheduler::group::Budget;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -280,7 +281,18 @@ pub struct AdminConfig {
     /// CLI sends its `--auth UUID:KEY` this way: set `user` to the UUID
     /// and the token to the KEY.
     pub user: String,
+    /// What compiling one deploy may spend (`admin.compile-timeout-ms`,
+    /// default [`DEFAULT_COMPILE_TIMEOUT_MS`]; `admin.compile-max-code-mib`,
+    /// default [`DEFAULT_COMPILE_MAX_CODE_MIB`]); a deploy past it is
+    /// refused with 400.
+    pub compile_budget: CompileBudget,
 }
+
+/// Default of `admin.compile-timeout-ms`: far more than real modules need
+/// (hello compiles in tens of milliseconds, a 10 MB module in seconds).
+pub const DEFAULT_COMPILE_TIMEOUT_MS: u64 = 60_000;
+/// Default of `admin.compile-max-code-mib`.
+pub const DEFAULT_COMPILE_MAX_CODE_MIB: u64 = 256;
 
 /// Written by hand so that the token never lands in a log through `{:?}`.
 impl fmt::Debug for AdminConfig {
@@ -289,6 +301,7 @@ impl fmt::Debug for AdminConfig {
             .field("port", &self.port)
             .field("token", &"<redacted>")
             .field("user", &self.user)
+            .field("compile_budget", &self.compile_budget)
             .finish()
     }
 }

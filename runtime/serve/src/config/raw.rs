@@ -153,6 +153,10 @@ pub(super) struct Admin {
     pub token_env: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub user: Option<String>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub compile_timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub compile_max_code_mib: Option<u64>,
 }
 
 /// The `openwhisk` listener.

@@ -174,7 +174,8 @@ fn luge_explicit_values() {
         "send-timeout-ms": 1500, "max-connections": 900, "max-connections-per-client": 9,
         "head-timeout-ms": 2500, "body-timeout-ms": 3500, "min-body-rate": 100,
         "idle-timeout-ms": 4500,
-        "admin": {"port": 9000, "token": "s3cret", "user": "ow-uuid"}, "openwhisk": {"port": 9002},
+        "admin": {"port": 9000, "token": "s3cret", "user": "ow-uuid", "compile-timeout-ms": 5000,
+          "compile-max-code-mib": 64}, "openwhisk": {"port": 9002},
         "tenants": [{"name": "edge", "port": 9001, "cpu-weight": 300, "queue-limit": 8,
             "max-budget-us": 5000, "replenishment-period-us": 20000, "routes": [{
             "route": "/app", "path": "fn/app.so", "relative-deadline-us": 50000,
@@ -193,6 +194,10 @@ fn luge_explicit_values() {
         port: 9000,
         token: "s3cret".into(),
         user: "ow-uuid".into(),
+        compile_budget: CompileBudget {
+            time: Some(Duration::from_millis(5000)),
+            code_bytes: Some(64 << 20),
+        },
     };
     assert_eq!(config.admin, Some(admin));
     assert_eq!(config.openwhisk, Some(OpenWhiskConfig { port: 9002 }));
@@ -328,15 +333,28 @@ fn admin_token_falls_back_to_luge_admin_token() {
 }
 
 #[test]
-fn admin_user_defaults_to_luge_and_cannot_hold_a_colon() {
+fn admin_user_and_compile_budget_have_defaults_and_are_checked() {
     let fx = Fixture::new();
     let config = fx
         .parse(r#"{"tenants": [], "admin": {"port": 9000, "token": "t"}}"#)
         .unwrap();
-    assert_eq!(config.admin.unwrap().user, "luge");
+    let admin = config.admin.unwrap();
+    assert_eq!(admin.user, "luge");
+    let budget = admin.compile_budget;
+    assert_eq!(
+        budget.time,
+        Some(Duration::from_millis(DEFAULT_COMPILE_TIMEOUT_MS))
+    );
+    assert_eq!(budget.code_bytes, Some(DEFAULT_COMPILE_MAX_CODE_MIB << 20));
     assert_eq!(
         fx.error(r#"{"tenants": [], "admin": {"port": 9000, "token": "t", "user": "a:b"}}"#),
         "DIR/luge.json: admin.user: a user name cannot contain `:`"
+    );
+    assert_eq!(
+        fx.error(
+            r#"{"tenants": [], "admin": {"port": 9000, "token": "t", "compile-timeout-ms": 0}}"#
+        ),
+        "DIR/luge.json: admin.compile-timeout-ms: must be greater than 0"
     );
 }
 
@@ -346,6 +364,7 @@ fn admin_token_is_redacted_in_debug_output() {
         port: 9000,
         token: "s3cret".into(),
         user: "luge".into(),
+        compile_budget: CompileBudget::default(),
     };
     let debug = format!("{admin:?}");
     assert!(!debug.contains("s3cret"), "{debug}");

@@ -8,8 +8,10 @@ use super::error::ConfigError;
 use super::{child, index, raw};
 use super::{
     AdminConfig, ConnectionLimits, DeadlineMiss, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant,
-    ADMIN_TOKEN_ENV, DEFAULT_ADMIN_USER, MAX_TIMEOUT, METRICS_PATH,
+    ADMIN_TOKEN_ENV, DEFAULT_ADMIN_USER, DEFAULT_COMPILE_MAX_CODE_MIB, DEFAULT_COMPILE_TIMEOUT_MS,
+    MAX_TIMEOUT, METRICS_PATH,
 };
+use awsm_compiler::CompileBudget;
 use luge_scheduler::group::Budget;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -338,7 +340,25 @@ impl<'a> Validator<'a> {
             Some(user) => self.nonempty(user, "admin.user")?.to_owned(),
             None => DEFAULT_ADMIN_USER.to_owned(),
         };
-        Ok(AdminConfig { port, token, user })
+        let timeout = raw.compile_timeout_ms.unwrap_or(DEFAULT_COMPILE_TIMEOUT_MS);
+        let code_mib = raw
+            .compile_max_code_mib
+            .unwrap_or(DEFAULT_COMPILE_MAX_CODE_MIB);
+        let compile_budget = CompileBudget {
+            time: Some(Duration::from_millis(
+                self.positive(timeout, "admin.compile-timeout-ms")?,
+            )),
+            code_bytes: Some(
+                self.positive(code_mib, "admin.compile-max-code-mib")?
+                    .saturating_mul(1 << 20),
+            ),
+        };
+        Ok(AdminConfig {
+            port,
+            token,
+            user,
+            compile_budget,
+        })
     }
 
     /// The token from `token`, else from the variable `token-env` names,
