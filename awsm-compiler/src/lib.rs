@@ -49,6 +49,13 @@ pub struct CompileOptions {
     /// Which CPUs of `arch` the code must run on (x86_64 only); the module
     /// records the features this allows and the runtime checks them.
     pub cpu: CpuLevel,
+    /// Guard every bounds check made in code (memory accesses in
+    /// `software` bounds, table accesses in both modes) against Spectre v1:
+    /// the checked address is computed branch-free, so a mispredicted check
+    /// cannot read past the end even speculatively. On by default, as in
+    /// Wasmtime; off only for code that is trusted not to attack the rest
+    /// of the process.
+    pub spectre: bool,
 }
 
 impl Default for CompileOptions {
@@ -66,6 +73,7 @@ impl CompileOptions {
             opt: OptLevel::Speed,
             interrupt_checks: true,
             cpu: CpuLevel::default(),
+            spectre: true,
         }
     }
 }
@@ -104,6 +112,12 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>, CompileError> {
         });
     }
     let bytes = std::fs::read(path).map_err(read_error)?;
+    module_from_bytes(path, bytes)
+}
+
+/// The module in `bytes`, the contents of the file `path`: a `.wasm`
+/// binary as it is, WebAssembly text compiled to one.
+pub fn module_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, CompileError> {
     let looks_like_text = std::str::from_utf8(&bytes).is_ok_and(|text| {
         let text = text.trim_start();
         text.starts_with('(') || text.starts_with(";;")

@@ -19,6 +19,9 @@ fn color(runtime: Runtime) -> Rgb {
         Runtime::LugeGuard => Rgb(0x1f, 0x77, 0xb4),
         Runtime::LugeSoftware => Rgb(0xff, 0x7f, 0x0e),
         Runtime::LugeChecks => Rgb(0x2c, 0xa0, 0x2c),
+        // Lighter shades of the modes they leave the Spectre guards out of.
+        Runtime::LugeGuardNoSpectre => Rgb(0xae, 0xc7, 0xe8),
+        Runtime::LugeSoftwareNoSpectre => Rgb(0xff, 0xbb, 0x78),
         Runtime::Wasmtime => Rgb(0xd6, 0x27, 0x28),
         Runtime::Node => Rgb(0x94, 0x67, 0xbd),
         Runtime::LugeGuardSimd => Rgb(0x17, 0xbe, 0xcf),

@@ -20,6 +20,12 @@ pub enum Runtime {
     /// Luge with guard pages and an interruption check at every loop header
     /// and function entry: what the checks cost (the default on aarch64).
     LugeChecks,
+    /// [`Runtime::LugeGuard`] without Spectre guards (`--spectre off`):
+    /// what the guards on table accesses cost. Only when asked for.
+    LugeGuardNoSpectre,
+    /// [`Runtime::LugeSoftware`] without Spectre guards: what the guards on
+    /// memory and table accesses cost. Only when asked for.
+    LugeSoftwareNoSpectre,
     Wasmtime,
     Node,
     /// The `-msimd128` build (see [`WasmBuild::Simd`]) under Luge with
@@ -54,7 +60,7 @@ pub enum Engine {
 }
 
 impl Runtime {
-    /// Every runtime, in the order results are shown.
+    /// The runtimes run by default, in the order results are shown.
     pub const ALL: [Runtime; 10] = [
         Runtime::Native,
         Runtime::LugeGuard,
@@ -68,12 +74,17 @@ impl Runtime {
         Runtime::NodeSimd,
     ];
 
+    /// The runtimes run only when named.
+    pub const OPT_IN: [Runtime; 2] = [Runtime::LugeGuardNoSpectre, Runtime::LugeSoftwareNoSpectre];
+
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Native => "native",
             Runtime::LugeGuard => "luge-guard",
             Runtime::LugeSoftware => "luge-software",
             Runtime::LugeChecks => "luge-checks",
+            Runtime::LugeGuardNoSpectre => "luge-guard-nospectre",
+            Runtime::LugeSoftwareNoSpectre => "luge-software-nospectre",
             Runtime::Wasmtime => "wasmtime",
             Runtime::Node => "node",
             Runtime::LugeGuardSimd => "luge-guard-simd",
@@ -89,6 +100,8 @@ impl Runtime {
             Runtime::LugeGuard
             | Runtime::LugeSoftware
             | Runtime::LugeChecks
+            | Runtime::LugeGuardNoSpectre
+            | Runtime::LugeSoftwareNoSpectre
             | Runtime::LugeGuardSimd
             | Runtime::LugeSoftwareSimd => Engine::Luge,
             Runtime::Wasmtime | Runtime::WasmtimeSimd => Engine::Wasmtime,
@@ -116,6 +129,8 @@ impl Runtime {
             Runtime::LugeGuard | Runtime::LugeGuardSimd => Some(&["--bounds", "guard"]),
             Runtime::LugeSoftware | Runtime::LugeSoftwareSimd => Some(&["--bounds", "software"]),
             Runtime::LugeChecks => Some(&["--bounds", "guard", "--interrupt-checks"]),
+            Runtime::LugeGuardNoSpectre => Some(&["--bounds", "guard", "--spectre", "off"]),
+            Runtime::LugeSoftwareNoSpectre => Some(&["--bounds", "software", "--spectre", "off"]),
             _ => None,
         }
     }
@@ -159,13 +174,11 @@ impl fmt::Display for Runtime {
 impl FromStr for Runtime {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Runtime::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Runtime::ALL.iter().map(|r| r.name()).collect();
-                format!("unknown runtime `{s}` (expected {})", names.join(", "))
-            })
+        let every = || Runtime::ALL.into_iter().chain(Runtime::OPT_IN);
+        every().find(|r| r.name() == s).ok_or_else(|| {
+            let names: Vec<_> = every().map(|r| r.name()).collect();
+            format!("unknown runtime `{s}` (expected {})", names.join(", "))
+        })
     }
 }
 
@@ -336,7 +349,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for runtime in Runtime::ALL {
+        for runtime in Runtime::ALL.into_iter().chain(Runtime::OPT_IN) {
             assert_eq!(runtime.name().parse(), Ok(runtime));
         }
         assert!("v8".parse::<Runtime>().unwrap_err().contains("luge-checks"));

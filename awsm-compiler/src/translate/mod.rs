@@ -55,6 +55,13 @@ fn target_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CompileError> {
             "false"
         },
     )?;
+    let spectre = if opts.spectre { "true" } else { "false" };
+    set(&mut flags, "enable_heap_access_spectre_mitigation", spectre)?;
+    set(
+        &mut flags,
+        "enable_table_access_spectre_mitigation",
+        spectre,
+    )?;
     set(&mut flags, "unwind_info", "false")?;
     set(&mut flags, "preserve_frame_pointers", "true")?;
     let triple = format!("{}-unknown-linux-gnu", opts.arch.name());
@@ -307,18 +314,15 @@ fn define_pointer_table(
     Ok(id)
 }
 
-/// Translates `module` and returns a relocatable object file exporting the
-/// descriptor, function and trampoline symbols of the ABI.
-pub fn emit_object(
-    mut module: ModuleInfo<'_>,
+/// The descriptor of `module` compiled with `opts`, without its code
+/// (`functions` entries to come); takes the module's data segments.
+fn descriptor_of(
+    module: &mut ModuleInfo<'_>,
     opts: &CompileOptions,
     wasm_size: u64,
-    budget: &Spending,
-) -> Result<Vec<u8>, CompileError> {
-    let isa = target_isa(opts)?;
-    let pointer = isa.pointer_type();
-    let bodies = std::mem::take(&mut module.bodies);
-    let mut descriptor = ModuleDescriptor {
+    functions: usize,
+) -> ModuleDescriptor {
+    ModuleDescriptor {
         arch: opts.arch,
         bounds: opts.bounds,
         interrupt_checks: opts.interrupt_checks,
@@ -335,8 +339,22 @@ pub fn emit_object(
         start: module.start,
         elements: module.elements.clone(),
         data: std::mem::take(&mut module.data),
-        code: Vec::with_capacity(bodies.len()),
-    };
+        code: Vec::with_capacity(functions),
+    }
+}
+
+/// Translates `module` and returns a relocatable object file exporting the
+/// descriptor, function and trampoline symbols of the ABI.
+pub fn emit_object(
+    mut module: ModuleInfo<'_>,
+    opts: &CompileOptions,
+    wasm_size: u64,
+    budget: &Spending,
+) -> Result<Vec<u8>, CompileError> {
+    let isa = target_isa(opts)?;
+    let pointer = isa.pointer_type();
+    let bodies = std::mem::take(&mut module.bodies);
+    let mut descriptor = descriptor_of(&mut module, opts, wasm_size, bodies.len());
     let translation = Translation {
         isa: &*isa,
         module: &module,
@@ -422,7 +440,56 @@ pub fn emit_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use luge_abi::{FuncType, ValType};
+    use crate::CompileBudget;
+    use luge_abi::{BoundsMode, FuncType, ValType};
+
+    /// The Cranelift IR of `wat`'s functions as compiled with `opts`.
+    fn compiled_ir(wat: &str, opts: &CompileOptions) -> Vec<String> {
+        let wasm = wat::parse_str(wat).unwrap();
+        let mut module = ModuleInfo::parse(&wasm).unwrap();
+        let isa = target_isa(opts).unwrap();
+        let bodies = std::mem::take(&mut module.bodies);
+        let descriptor = descriptor_of(&mut module, opts, 0, bodies.len());
+        let translation = Translation {
+            isa: &*isa,
+            module: &module,
+            layout: VmLayout::new(descriptor.counts()),
+            opts,
+        };
+        let budget = Spending::start(CompileBudget::default());
+        let compiled = translation.compile_all(bodies, &budget).unwrap();
+        compiled.iter().map(|f| f.func.to_string()).collect()
+    }
+
+    #[test]
+    fn checked_accesses_are_spectre_guarded_unless_turned_off() {
+        let wat = r#"(module
+            (memory 1)
+            (table 2 funcref)
+            (type $t (func (result i32)))
+            (func (param i32) (result i32) (i32.load (local.get 0)))
+            (func (param i32) (result i32) (call_indirect (type $t) (local.get 0))))"#;
+        let guards = |bounds, spectre| -> Vec<usize> {
+            let opts = CompileOptions {
+                bounds,
+                spectre,
+                ..CompileOptions::default()
+            };
+            let ir = compiled_ir(wat, &opts);
+            ir.iter()
+                .map(|f| f.matches("select_spectre_guard").count())
+                .collect()
+        };
+        // The load, then the table access.
+        assert_eq!(guards(BoundsMode::Software, true), [1, 1]);
+        assert_eq!(
+            guards(BoundsMode::Guard, true),
+            [0, 1],
+            "guard pages need none"
+        );
+        assert_eq!(guards(BoundsMode::Software, false), [0, 0]);
+        assert_eq!(guards(BoundsMode::Guard, false), [0, 0]);
+    }
 
     #[test]
     fn wasm_signatures_lead_with_vmctx() {

@@ -63,6 +63,12 @@ enum Command {
         /// preempted or timed out).
         #[arg(long)]
         no_interrupt_checks: bool,
+        /// Spectre v1 guards on the bounds checks in code (memory accesses
+        /// with `software` bounds, table accesses always). `off` only for
+        /// trusted code: it saves a few percent where memory is checked in
+        /// software (docs/polybench.md).
+        #[arg(long, value_name = "on|off", default_value = "on", value_parser = on_off)]
+        spectre: bool,
     },
     /// Run a WASI program (a .wasm or a compiled .so) in a sandbox. The exit
     /// status is the program's; a trap prints `trap: <kind>` and exits with
@@ -78,15 +84,34 @@ enum Command {
     },
 }
 
-fn compile(
-    input: PathBuf,
-    output: Option<PathBuf>,
+/// What `luge compile` was asked for, beyond its input and output.
+struct CompileFlags {
     bounds: Option<BoundsMode>,
     target: Option<Arch>,
     opt: OptLevel,
     cpu: CpuLevel,
     interrupt_checks: Option<bool>,
-) -> Result<()> {
+    spectre: bool,
+}
+
+/// `on` or `off`, for switches given a value.
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected `on` or `off`, found `{other}`")),
+    }
+}
+
+fn compile(input: PathBuf, output: Option<PathBuf>, flags: CompileFlags) -> Result<()> {
+    let CompileFlags {
+        bounds,
+        target,
+        opt,
+        cpu,
+        interrupt_checks,
+        spectre,
+    } = flags;
     let wasm = awsm_compiler::read_module(&input)?;
     let mut opts = luge_runtime::scheduled_compile_options(target.unwrap_or_else(Arch::host));
     if let Some(bounds) = bounds {
@@ -94,6 +119,7 @@ fn compile(
     }
     opts.opt = opt;
     opts.cpu = cpu;
+    opts.spectre = spectre;
     if let Some(checks) = interrupt_checks {
         opts.interrupt_checks = checks;
     }
@@ -105,10 +131,22 @@ fn compile(
     // Signed with this user's key, so that `luge run --require-digest`
     // accepts the object and nothing changed after it.
     let cache = ModuleCache::new(ModuleCache::default_dir());
-    let budget = awsm_compiler::CompileBudget::default();
-    let (key, label) = (cache.key()?, luge_runtime::digest::COMPILED_LABEL);
-    luge_runtime::cache::compile_signed(&wasm, &opts, budget, &output, key, label)
-        .with_context(|| format!("{}", input.display()))?;
+    let in_input = || format!("{}", input.display());
+    match cache.key() {
+        Ok(key) => {
+            let budget = awsm_compiler::CompileBudget::default();
+            let label = luge_runtime::digest::COMPILED_LABEL;
+            luge_runtime::cache::compile_signed(&wasm, &opts, budget, &output, key, label)
+                .with_context(in_input)?;
+        }
+        Err(e) => {
+            awsm_compiler::compile_to_file(&wasm, &opts, &output).with_context(in_input)?;
+            eprintln!(
+                "luge: warning: {} is not signed ({e}); `luge run --require-digest` will refuse it",
+                output.display()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -201,9 +239,18 @@ fn main() -> ExitCode {
             cpu,
             interrupt_checks,
             no_interrupt_checks,
+            spectre,
         } => {
             let checks = (interrupt_checks || no_interrupt_checks).then_some(interrupt_checks);
-            compile(input, output, bounds, target, opt, cpu, checks)
+            let flags = CompileFlags {
+                bounds,
+                target,
+                opt,
+                cpu,
+                interrupt_checks: checks,
+                spectre,
+            };
+            compile(input, output, flags)
         }
         .map(|()| ExitCode::SUCCESS),
         Command::Inspect { module } => inspect(module).map(|()| ExitCode::SUCCESS),

@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// architecture's default].
     #[arg(long)]
     bounds: Option<BoundsMode>,
+    /// Spectre v1 guards when compiling a .wasm (see `luge compile
+    /// --help`); `off` only for trusted code.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = crate::on_off)]
+    spectre: bool,
     /// Run a compiled .so only if it carries the digest `luge compile`
     /// signed it with for this user (MODULE.hmac): refuses objects changed
     /// since, or compiled elsewhere. (A .wasm is always compiled through
@@ -70,12 +74,9 @@ fn load(args: &RunArgs) -> Result<Module> {
     if let Some(bounds) = args.bounds {
         opts.bounds = bounds;
     }
+    opts.spectre = args.spectre;
     let cache = ModuleCache::new(ModuleCache::default_dir());
-    if args.require_digest && Module::is_shared_object(&args.module) {
-        let label = luge_runtime::digest::COMPILED_LABEL;
-        return Ok(Module::load_signed(&args.module, cache.key()?, label)?);
-    }
-    Ok(cache.load_file(&args.module, &opts)?)
+    Ok(cache.load_file(&args.module, &opts, args.require_digest)?)
 }
 
 fn wasi_ctx(args: &RunArgs) -> Result<WasiCtxBuilder> {

@@ -114,7 +114,10 @@ fn default_state_dir() -> PathBuf {
     env("XDG_DATA_HOME")
         .map(|d| d.join("luge"))
         .or_else(|| env("HOME").map(|d| d.join(".local/share/luge")))
-        .unwrap_or_else(|| std::env::temp_dir().join("luge-state"))
+        .unwrap_or_else(|| {
+            let uid = rustix::process::geteuid().as_raw();
+            std::env::temp_dir().join(format!("luge-state-{uid}"))
+        })
 }
 
 /// Loads the functions deployed through the admin API before a restart

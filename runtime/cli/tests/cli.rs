@@ -386,16 +386,22 @@ fn compiled_objects_are_signed_and_run_with_require_digest_only_unchanged() {
     let line = failed_with_one_line(&run(&patched));
     assert_names(&line, &["patched.so", "digest does not match"], &[]);
 
-    // Never signed here, or reached through a link.
+    // Never signed here.
     let unsigned = dir.path().join("unsigned.so");
     std::fs::copy(&so, &unsigned).unwrap();
     let line = failed_with_one_line(&run(&unsigned));
     assert_names(&line, &["unsigned.so", "no digest"], &[]);
-    let link = dir.path().join("link.so");
-    std::os::unix::fs::symlink(&so, &link).unwrap();
-    std::fs::copy(&digest, dir.path().join("link.so.hmac")).unwrap();
-    let line = failed_with_one_line(&run(&link));
-    assert_names(&line, &["link.so"], &["symbolic link", "too many levels"]);
+    // Signed by another user (another key).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let foreign = common::luge_command()
+        .env("LUGE_CACHE_DIR", elsewhere.path())
+        .args([OsStr::new("compile"), hello_wasm().as_ref(), "-o".as_ref()])
+        .arg(dir.path().join("foreign.so"))
+        .output()
+        .unwrap();
+    succeeded(&foreign);
+    let line = failed_with_one_line(&run(&dir.path().join("foreign.so")));
+    assert_names(&line, &["foreign.so", "digest does not match"], &[]);
 
     // Without the flag a user's own object runs after the structural checks.
     assert_eq!(
@@ -419,23 +425,23 @@ fn a_module_put_in_the_cache_in_place_of_another_never_runs() {
             .output()
             .unwrap()
     };
-    assert_eq!(succeeded(&run(&hello_wasm())), "Hello, world!\n");
-    let prime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prime/prime.wasm");
-    assert_eq!(succeeded(&run(&prime)), "541\n");
-    let objects = |suffix: &str| -> Vec<PathBuf> {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(cache.path())
+    let objects = || -> std::collections::BTreeSet<PathBuf> {
+        std::fs::read_dir(cache.path())
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(suffix))
-            .collect();
-        found.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
-        found
+            .filter(|p| p.extension().is_some_and(|x| x == "so"))
+            .collect()
     };
-    let (sos, digests) = (objects(".so"), objects(".so.hmac"));
-    assert_eq!((sos.len(), digests.len()), (2, 2));
+    assert_eq!(succeeded(&run(&hello_wasm())), "Hello, world!\n");
+    let hello = objects();
+    let prime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prime/prime.wasm");
+    assert_eq!(succeeded(&run(&prime)), "541\n");
+    let prime: Vec<_> = objects().difference(&hello).cloned().collect();
+    let (hello, prime) = (hello.first().unwrap(), &prime[0]);
     // prime's object, signed digest and all, under hello's name.
-    std::fs::copy(&sos[1], &sos[0]).unwrap();
-    std::fs::copy(&digests[1], &digests[0]).unwrap();
+    std::fs::copy(prime, hello).unwrap();
+    let digest = |so: &Path| so.with_extension("so.hmac");
+    std::fs::copy(digest(prime), digest(hello)).unwrap();
     assert_eq!(succeeded(&run(&hello_wasm())), "Hello, world!\n");
     // The cache and its key are private.
     use std::os::unix::fs::MetadataExt;

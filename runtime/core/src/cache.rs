@@ -4,11 +4,13 @@
 //! when it matches the digest Luge signed it with (see [`crate::digest`]);
 //! one that does not is compiled again.
 
+use crate::digest::COMPILED_LABEL;
 use crate::digest::{DigestError, DigestKey};
 use crate::files;
 use crate::module::{LoadError, Module};
-use awsm_compiler::{CompileBudget, CompileError, CompileOptions};
+use awsm_compiler::{CompileBudget, CompileError, CompileOptions, MAX_WASM_SIZE};
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -64,7 +66,7 @@ impl ModuleCache {
     }
 
     /// `$LUGE_CACHE_DIR`, else `$XDG_CACHE_HOME/luge`, else
-    /// `$HOME/.cache/luge`, else a directory under the system temp dir.
+    /// `$HOME/.cache/luge`, else `luge-cache-UID` in the system temp dir.
     pub fn default_dir() -> PathBuf {
         let env = |k| {
             std::env::var_os(k)
@@ -74,7 +76,12 @@ impl ModuleCache {
         env("LUGE_CACHE_DIR")
             .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("luge")))
             .or_else(|| env("HOME").map(|d| d.join(".cache/luge")))
-            .unwrap_or_else(|| std::env::temp_dir().join("luge-cache"))
+            .unwrap_or_else(|| {
+                // Named for the user: another user's directory of that name
+                // is refused, never shared (see `files::create_private_dir`).
+                let uid = rustix::process::geteuid().as_raw();
+                std::env::temp_dir().join(format!("luge-cache-{uid}"))
+            })
     }
 
     pub fn dir(&self) -> &Path {
@@ -100,13 +107,24 @@ impl ModuleCache {
     }
 
     /// The module in the file `path`: a compiled shared object loaded as it
-    /// is, else a `.wasm` (or `.wat`) compiled with `opts` through the
-    /// cache. Every error names the file.
-    pub fn load_file(&self, path: &Path, opts: &CompileOptions) -> Result<Module, CacheError> {
-        if Module::is_shared_object(path) {
-            return Ok(Module::load(path)?);
+    /// is (with `require_digest`, only if `luge compile` signed it for this
+    /// user), else a `.wasm` (or `.wat`) compiled with `opts` through the
+    /// cache. The file is read once, so what is checked is what runs.
+    /// Every error names the file.
+    pub fn load_file(
+        &self,
+        path: &Path,
+        opts: &CompileOptions,
+        require_digest: bool,
+    ) -> Result<Module, CacheError> {
+        let bytes = read_input(path)?;
+        if bytes.starts_with(ELF_MAGIC) {
+            if require_digest {
+                self.key()?.verify(path, COMPILED_LABEL, &bytes)?;
+            }
+            return Ok(Module::from_bytes(path, &bytes)?);
         }
-        let wasm = awsm_compiler::read_module(path)?;
+        let wasm = awsm_compiler::module_from_bytes(path, bytes)?;
         match self.load_or_compile(&wasm, opts) {
             Ok((module, _)) => Ok(module),
             Err(CacheError::Compile(error)) => Err(CacheError::InFile {
@@ -135,6 +153,33 @@ impl ModuleCache {
         let bytes = compile_signed(wasm, opts, CompileBudget::default(), &path, key, &label)?;
         Ok((Module::from_bytes(&path, &bytes)?, true))
     }
+}
+
+const ELF_MAGIC: &[u8] = b"\x7fELF";
+
+/// The contents of the file `path`, refused before they are read when it
+/// is neither a shared object nor within the size limit of a module.
+fn read_input(path: &Path) -> Result<Vec<u8>, CompileError> {
+    let read_error = |error| CompileError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(ELF_MAGIC.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if !bytes.starts_with(ELF_MAGIC) && size > MAX_WASM_SIZE as u64 {
+        return Err(CompileError::FileTooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit: MAX_WASM_SIZE,
+        });
+    }
+    file.read_to_end(&mut bytes).map_err(read_error)?;
+    Ok(bytes)
 }
 
 /// What a cached object is signed for: its name, which is the hash of
@@ -167,7 +212,12 @@ pub fn compile_signed(
         .tempfile_in(dir)
         .map_err(write_error)?;
     awsm_compiler::compile_to_file_within(wasm, opts, budget, temp.path())?;
-    let bytes = files::read_no_follow(temp.path()).map_err(write_error)?;
+    // The linker wrote a file of its own at the temporary name: that file
+    // is read, and made durable before it is renamed into place.
+    let mut object = files::open_no_follow(temp.path()).map_err(write_error)?;
+    let mut bytes = Vec::new();
+    object.read_to_end(&mut bytes).map_err(write_error)?;
+    object.sync_all().map_err(write_error)?;
     key.sign(out, label, &bytes)?;
     temp.persist(out).map_err(|e| write_error(e.error))?;
     files::sync_dir(dir).map_err(write_error)?;

@@ -80,7 +80,9 @@ impl DigestKey {
             error,
         })?;
         let mut key = [0; KEY_LEN];
-        let private = meta.mode() & 0o077 == 0;
+        // Ours alone: not readable by others, not another user's file, not
+        // a hard link to a file elsewhere.
+        let private = meta.mode() & 0o077 == 0 && files::owned_by_me(&meta) && meta.nlink() == 1;
         if !private || meta.len() != KEY_LEN as u64 {
             return Err(DigestError::BadKey {
                 path: path.to_path_buf(),

@@ -5,7 +5,11 @@
 //! `DT_PREINIT_ARRAY`), loads the libraries it needs (running theirs), and
 //! calls the resolvers of its IFUNC symbols and `IRELATIVE` relocations,
 //! all before it returns, so a foreign object would run code before the
-//! module descriptor could be checked. Objects that `awsm-compiler` links
+//! module descriptor could be checked. An object marked `DF_1_NODELETE` or
+//! defining an `STB_GNU_UNIQUE` symbol is never unloaded, and the loader
+//! would answer a later `dlopen` of the same name with it instead of the
+//! new object (Luge loads every object as `/proc/self/fd/N`); those are
+//! refused too. Objects that `awsm-compiler` links
 //! have none of these (they are linked with `-nostdlib`), so the loader
 //! refuses any object that has one. The check reads the dynamic segment
 //! through the program headers, as the dynamic loader does; section
@@ -24,6 +28,10 @@ pub enum LoadTimeCode {
     /// library, on `dlopen`.
     #[error("it would run code as it is loaded ({0}); Luge modules have none")]
     Runs(&'static str),
+    /// The dynamic loader would keep it loaded after it is closed, and
+    /// hand it out again for a later object loaded under the same name.
+    #[error("it would stay loaded after it is unloaded ({0}); Luge modules never do")]
+    Stays(&'static str),
 }
 
 /// The dynamic tags whose presence makes `dlopen` run or load code.
@@ -80,6 +88,9 @@ fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
         };
         if let Some(&(_, what)) = REFUSED_TAGS.iter().find(|&&(t, _)| t == tag) {
             return Err(LoadTimeCode::Runs(what));
+        }
+        if tag == elf::DT_FLAGS_1 && entry.d_val(endian) & u64::from(elf::DF_1_NODELETE) != 0 {
+            return Err(LoadTimeCode::Stays("DF_1_NODELETE"));
         }
         tables.note(tag, entry.d_val(endian));
     }
@@ -192,6 +203,9 @@ impl<'data> Object<'data> {
         let defined = symbol.st_shndx.get(self.endian) != elf::SHN_UNDEF;
         if defined && symbol.st_type() == elf::STT_GNU_IFUNC {
             return Err(LoadTimeCode::Runs("an IFUNC symbol's resolver"));
+        }
+        if symbol.st_bind() == elf::STB_GNU_UNIQUE {
+            return Err(LoadTimeCode::Stays("a unique symbol, STB_GNU_UNIQUE"));
         }
         Ok(())
     }

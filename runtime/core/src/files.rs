@@ -9,26 +9,40 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::Path;
 
 /// Creates `dir` and its missing parents with mode 0700, or checks an
-/// existing one: it must belong to this user (a directory another user
-/// made, say under a shared /tmp, could be filled by them), and is made
-/// private if it was not.
+/// existing one: it must be a directory, not a symbolic link to one, and
+/// belong to this user (a directory another user made, say under a shared
+/// /tmp, could be filled by them, and a link could point anywhere); it is
+/// made private if it was not.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let meta = std::fs::metadata(dir)?;
-    if meta.uid() != rustix::process::geteuid().as_raw() {
-        return Err(std::io::Error::new(
+    let meta = std::fs::symlink_metadata(dir)?;
+    let refuse = |why: String| {
+        let message = format!(
+            "{} {why}; Luge keeps code it will run only in directories of its own",
+            dir.display()
+        );
+        Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} belongs to user {}, not to this one; Luge keeps code it will run only in its own directories",
-                dir.display(),
-                meta.uid()
-            ),
-        ));
+            message,
+        ))
+    };
+    if !meta.is_dir() {
+        return refuse("is a symbolic link, not a directory".into());
+    }
+    if !owned_by_me(&meta) {
+        return refuse(format!("belongs to user {}, not to this one", meta.uid()));
     }
     if meta.mode() & 0o077 != 0 {
+        // `dir` is no link (checked above), so this changes it alone.
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// Whether the file `meta` describes belongs to the user this process
+/// runs as.
+pub fn owned_by_me(meta: &std::fs::Metadata) -> bool {
+    meta.uid() == rustix::process::geteuid().as_raw()
 }
 
 /// Opens `path` for reading, refusing a symbolic link in its last
@@ -96,5 +110,16 @@ mod tests {
         std::os::unix::fs::symlink(dir.join("f"), dir.join("link")).unwrap();
         let err = read_no_follow(&dir.join("link")).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+
+        // A link planted where the directory should be is not followed,
+        // nor its target made private.
+        let elsewhere = root.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let planted = root.path().join("planted");
+        std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
+        let err = create_private_dir(&planted).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(mode(&elsewhere), 0o755);
     }
 }

@@ -124,16 +124,6 @@ fn decode_descriptor(path: &Path, bytes: &[u8]) -> Result<ModuleDescriptor, Load
 }
 
 impl Module {
-    /// Whether `path` holds an ELF file (a compiled module, as opposed to
-    /// a `.wasm` or `.wat` to compile first), whatever its name.
-    pub fn is_shared_object(path: &std::path::Path) -> bool {
-        let mut magic = [0u8; 4];
-        std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-            .is_ok()
-            && &magic == b"\x7fELF"
-    }
-
     /// Loads the shared object at `path`, resolving every symbol now and
     /// refusing objects that are not ours or of another ABI version. An
     /// object is checked (its descriptor, and that loading it would run

@@ -108,4 +108,13 @@ fn each_kind_of_load_time_code_is_named() {
         refusal(&needed),
         LoadTimeCode::Runs("it needs another library")
     );
+    // Never unloaded: the loader would hand it out for a later object of
+    // the same name.
+    let nodelete = shared_object(
+        dir.path(),
+        "nodelete",
+        "int f(void) { return 0; }",
+        &["-nostdlib", "-Wl,-z,nodelete"],
+    );
+    assert_eq!(refusal(&nodelete), LoadTimeCode::Stays("DF_1_NODELETE"));
 }

@@ -33,7 +33,9 @@ use luge_scheduler::worker::Scheduler;
 use subtle::ConstantTimeEq;
 
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The admin API: its token, where deployments are kept, and the tenant
@@ -43,6 +45,10 @@ pub struct AdminApi {
     store: Arc<FunctionStore>,
     tenant_ports: Vec<u16>,
     compiles: CompilePool,
+    /// Names whose deploy is being built: another deploy or a removal of
+    /// the name waits until it is answered (409), so that what is routed
+    /// and what is on disk cannot part.
+    deploying: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Deploys compiled at once: one, so that the other cores keep serving.
@@ -72,6 +78,7 @@ impl AdminApi {
             store,
             tenant_ports,
             compiles: CompilePool::start(COMPILE_THREADS, COMPILE_QUEUE)?,
+            deploying: Arc::default(),
         })
     }
 
@@ -122,6 +129,9 @@ impl AdminApi {
     }
 
     fn remove(&self, routes: &mut RouteTable, name: &str) -> Response {
+        if self.deploying.lock().unwrap().contains(name) {
+            return in_progress(name);
+        }
         let deployed = routes.get(name).is_some_and(|s| s.deployment.is_some());
         if !deployed {
             return error(404, &format!("no deployed function {name}"));
@@ -205,9 +215,25 @@ impl AdminApi {
             response.headers.push(("Retry-After".to_owned(), retry));
             return Handled::Now(response);
         };
+        if !self
+            .deploying
+            .lock()
+            .unwrap()
+            .insert(deployment.name.clone())
+        {
+            return Handled::Now(in_progress(&deployment.name));
+        }
         let store = self.store.clone();
         let budget = self.credentials.compile_budget;
-        place.run(move || build_deployment(&store, deployment, &wasm, budget, requester));
+        let deploying = self.deploying.clone();
+        place.run(move || {
+            let name = deployment.name.clone();
+            let answer = build_deployment(&store, deployment, &wasm, budget);
+            requester.complete(Box::new(move |handler: &mut H| {
+                deploying.lock().unwrap().remove(&name);
+                answer(handler)
+            }));
+        });
         Handled::Later
     }
 
@@ -321,20 +347,28 @@ fn inspect(routes: &RouteTable, name: &str) -> Response {
     }
 }
 
-/// Builds and publishes a deployment (on a compile thread), then hands
-/// the loop the step that routes it and acknowledges the deploy.
+/// The 409 for a request on a function whose deploy is being built.
+fn in_progress(name: &str) -> Response {
+    let reason = format!("a deploy of {name} is in progress; try again once it is answered");
+    error(409, &reason)
+}
+
+/// Builds and publishes a deployment (on a compile thread); returns the
+/// step, for the loop's thread, that routes it and answers the deploy.
 fn build_deployment<H: Routed>(
     store: &FunctionStore,
     deployment: Deployment,
     wasm: &[u8],
     budget: CompileBudget,
-    requester: Requester<H>,
-) {
+) -> Box<dyn FnOnce(&mut H) -> Response + Send> {
     let started = Instant::now();
-    let built = store.deploy(&deployment, wasm, budget);
+    // A panic in Luge's own code costs this deploy, which is answered,
+    // not the compile thread; what it left on disk the next start clears.
+    let built =
+        std::panic::catch_unwind(AssertUnwindSafe(|| store.deploy(&deployment, wasm, budget)));
     let took = started.elapsed();
-    requester.complete(Box::new(move |handler: &mut H| match built {
-        Ok(function) => {
+    Box::new(move |handler: &mut H| match built {
+        Ok(Ok(function)) => {
             let body = json!({
                 "name": deployment.name,
                 "route": deployment.route,
@@ -349,9 +383,13 @@ fn build_deployment<H: Routed>(
             handler.routes().install(deployment.name.clone(), served);
             Response::json(201, &body)
         }
-        Err(e @ DeployError::Module(_)) => error(400, &e.to_string()),
-        Err(e @ DeployError::Store(_)) => error(500, &e.to_string()),
-    }));
+        Ok(Err(e @ DeployError::Module(_))) => error(400, &e.to_string()),
+        Ok(Err(e @ DeployError::Store(_))) => error(500, &e.to_string()),
+        Err(_) => error(
+            500,
+            "the deploy failed on an internal error (a bug in Luge)",
+        ),
+    })
 }
 
 fn describe(name: &str, served: &Served) -> Value {

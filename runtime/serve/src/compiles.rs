@@ -1,6 +1,6 @@
-//! The threads that compile uploaded modules (admin deploys, OpenWhisk
-//! action inits): a fixed few started with the server, behind a bounded
-//! queue. Compiling is CPU-heavy and slow for large modules, so deploys may
+//! The threads that compile modules deployed through the admin API (and
+//! its OpenWhisk action creates): a fixed few started with the server,
+//! behind a bounded queue. Compiling is CPU-heavy and slow for large modules, so deploys may
 //! neither take every core from the functions being served nor make the
 //! server start threads without bound; a deploy that finds the queue full
 //! is refused (503) instead.

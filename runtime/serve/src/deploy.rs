@@ -28,8 +28,8 @@ use crate::config::RouteConfig;
 use crate::function::{Function, FunctionError};
 use awsm_compiler::CompileBudget;
 use luge_runtime::cache::{compile_signed, CacheError};
-use luge_runtime::digest::{DigestError, DigestKey};
-use luge_runtime::{files, Module};
+use luge_runtime::digest::{digest_path, DigestError, DigestKey};
+use luge_runtime::{files, LoadError, Module};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +75,16 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Digest(#[from] DigestError),
+    #[error("deployment {dir}: {reason}")]
+    Unloadable { dir: PathBuf, reason: String },
+}
+
+/// Why a published deployment does not load.
+enum Unloadable {
+    /// It is incomplete, changed, or cannot run here: set it aside.
+    Quarantine(String),
+    /// The machine failed, not the deployment: stop.
+    Fatal(String),
 }
 
 /// Why a deploy failed.
@@ -86,6 +96,12 @@ pub enum DeployError {
     /// The server could not keep it (500).
     #[error("cannot store the deployment: {0}")]
     Store(#[from] StoreError),
+}
+
+impl From<DigestError> for DeployError {
+    fn from(error: DigestError) -> Self {
+        DeployError::Store(StoreError::Digest(error))
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -170,43 +186,64 @@ impl FunctionStore {
         for (file, bytes) in [(MODULE_FILE, wasm), (SETTINGS_FILE, &settings[..])] {
             let path = dir.join(file);
             files::write_atomically(&path, bytes, 0o600).map_err(io_error(&path))?;
+            self.key.sign(&path, &label(published, file), bytes)?;
         }
         crash_point("staged");
-        let config = deployment.route_config(dir.join(MODULE_FILE));
-        let object = dir.join(OBJECT_FILE);
-        let opts = Function::compile_options(&config);
-        let label = label(published);
-        compile_signed(wasm, &opts, budget, &object, &self.key, &label).map_err(|error| {
-            FunctionError::Compile {
-                name: deployment.name.clone(),
-                error,
-            }
-        })?;
+        self.compile(deployment, dir, published, wasm, budget)?;
         crash_point("compiled");
-        let function = self.load(deployment, dir, &label)?;
+        let function = self
+            .load(deployment, dir, published)
+            .map_err(|e| FunctionError::File(CacheError::Load(e)))??;
         crash_point("loaded");
         Ok(function)
     }
 
-    /// The function of the deployment in `dir`, from its object signed
-    /// for `label`.
+    /// Compiles `wasm` into the signed object of the deployment in `dir`
+    /// (to be published as `published`).
+    fn compile(
+        &self,
+        deployment: &Deployment,
+        dir: &Path,
+        published: &Path,
+        wasm: &[u8],
+        budget: CompileBudget,
+    ) -> Result<(), FunctionError> {
+        let opts = Function::compile_options(&deployment.route_config(PathBuf::new()));
+        let object = dir.join(OBJECT_FILE);
+        let label = label(published, OBJECT_FILE);
+        compile_signed(wasm, &opts, budget, &object, &self.key, &label)
+            .map(drop)
+            .map_err(|error| FunctionError::Compile {
+                name: deployment.name.clone(),
+                error,
+            })
+    }
+
+    /// The function of the deployment in `dir` (published as `published`),
+    /// from its signed object. Only the loader's own failures are errors:
+    /// a module whose imports do not resolve is `Ok(Err(..))`.
     fn load(
         &self,
         deployment: &Deployment,
         dir: &Path,
-        label: &str,
-    ) -> Result<Function, FunctionError> {
-        let module = Module::load_signed(dir.join(OBJECT_FILE), &self.key, label)
-            .map_err(|e| FunctionError::File(CacheError::Load(e)))?;
+        published: &Path,
+    ) -> Result<Result<Function, FunctionError>, LoadError> {
+        let label = label(published, OBJECT_FILE);
+        let module = Module::load_signed(dir.join(OBJECT_FILE), &self.key, &label)?;
         let config = deployment.route_config(dir.join(MODULE_FILE));
-        Function::new(&deployment.name, config, module)
+        Ok(Function::new(&deployment.name, config, module))
     }
 
-    /// Moves the complete deployment `staging` to its published name.
+    /// Moves the complete deployment `staging` to its published name. A
+    /// rename that cannot be made durable is taken back, so that a deploy
+    /// answered with an error does not come back at the next start.
     fn publish(&self, staging: &Path, published: &Path) -> Result<(), StoreError> {
         std::fs::rename(staging, published).map_err(io_error(published))?;
         crash_point("renamed");
-        files::sync_dir(&self.dir).map_err(io_error(&self.dir))?;
+        if let Err(e) = files::sync_dir(&self.dir) {
+            let _ = discard(published);
+            return Err(io_error(&self.dir)(e));
+        }
         crash_point("published");
         Ok(())
     }
@@ -215,7 +252,7 @@ impl FunctionStore {
     fn keep_only(&self, name: &str, kept: &Path) -> Result<(), StoreError> {
         for (dir, _) in self.versions(name)? {
             if dir != kept {
-                std::fs::remove_dir_all(&dir).map_err(io_error(&dir))?;
+                discard(&dir)?;
             }
         }
         Ok(())
@@ -225,11 +262,7 @@ impl FunctionStore {
     pub fn remove(&self, name: &str) -> Result<bool, StoreError> {
         let versions = self.versions(name)?;
         for (dir, _) in &versions {
-            // Renamed first, so that a crash midway cannot leave a partial
-            // directory that loads.
-            let doomed = dir.with_extension("removed.tmp");
-            std::fs::rename(dir, &doomed).map_err(io_error(dir))?;
-            std::fs::remove_dir_all(&doomed).map_err(io_error(&doomed))?;
+            discard(dir)?;
         }
         files::sync_dir(&self.dir).map_err(io_error(&self.dir))?;
         Ok(!versions.is_empty())
@@ -237,7 +270,10 @@ impl FunctionStore {
 
     /// Every deployed function, loaded (see the module documentation),
     /// after clearing what interrupted deploys left. Deployments that do
-    /// not load are quarantined, each with a line on stderr.
+    /// not load are quarantined, each with a line on stderr; a failure of
+    /// the machine rather than of a deployment (the dynamic loader cannot
+    /// load anything, a file cannot be read) is an error, so that a
+    /// passing problem cannot empty the state directory.
     pub fn restore(&self) -> Result<Vec<(Deployment, Function)>, StoreError> {
         let mut by_name: BTreeMap<String, Vec<(PathBuf, u128)>> = BTreeMap::new();
         for (dir, name, stamp) in self.entries()? {
@@ -252,38 +288,101 @@ impl FunctionStore {
                         restored.push(found);
                         break;
                     }
-                    Err(reason) => self.set_aside(&name, &dir, &reason),
+                    Err(Unloadable::Quarantine(reason)) => self.set_aside(&name, &dir, &reason),
+                    Err(Unloadable::Fatal(reason)) => {
+                        return Err(StoreError::Unloadable { dir, reason });
+                    }
                 }
             }
         }
         Ok(restored)
     }
 
-    fn restore_one(&self, dir: &Path) -> Result<(Deployment, Function), String> {
-        let deployment = read_deployment(dir)?;
-        self.compile_if_unbuilt(&deployment, dir)?;
-        let mut function = self
-            .load(&deployment, dir, &label(dir))
-            .map_err(|e| e.to_string())?;
+    /// The deployment published in `dir`, loaded. Everything in it must
+    /// carry its digest; an object of another Luge version or another
+    /// machine is compiled again from the (signed) module.
+    fn restore_one(&self, dir: &Path) -> Result<(Deployment, Function), Unloadable> {
+        let quarantine = Unloadable::Quarantine;
+        let legacy = !self.signed_anything(dir);
+        let settings = self.read_signed(dir, SETTINGS_FILE, legacy)?;
+        let deployment: Deployment = serde_json::from_slice(&settings)
+            .map_err(|e| quarantine(format!("{SETTINGS_FILE}: {e}")))?;
+        if legacy {
+            self.adopt(&deployment, dir, &settings)?;
+        }
+        if !dir.join(OBJECT_FILE).exists() {
+            return Err(quarantine(format!("{OBJECT_FILE} is missing")));
+        }
+        let function = match self.load(&deployment, dir, dir) {
+            Err(LoadError::Open { path, message }) => {
+                return Err(Unloadable::Fatal(format!("{}: {message}", path.display())))
+            }
+            Err(LoadError::Read { path, message }) => {
+                return Err(Unloadable::Fatal(format!("{}: {message}", path.display())))
+            }
+            Err(LoadError::Digest(e)) => return Err(quarantine(e.to_string())),
+            // Built by another version of Luge, or for another CPU.
+            Err(stale) => {
+                let wasm = self.read_signed(dir, MODULE_FILE, false)?;
+                self.compile(&deployment, dir, dir, &wasm, CompileBudget::default())
+                    .map_err(|e| quarantine(format!("{stale}; compiling it again: {e}")))?;
+                self.load(&deployment, dir, dir)
+                    .map_err(|e| quarantine(e.to_string()))?
+            }
+            Ok(function) => function,
+        };
+        let mut function = function.map_err(|e| quarantine(e.to_string()))?;
         function.config.path = dir.join(MODULE_FILE);
         Ok((deployment, function))
     }
 
-    /// Compiles the module of a deployment made before deployments kept
-    /// their compiled object.
-    fn compile_if_unbuilt(&self, deployment: &Deployment, dir: &Path) -> Result<(), String> {
-        let object = dir.join(OBJECT_FILE);
-        let digest = luge_runtime::digest::digest_path(&object);
-        if object.exists() || digest.exists() {
-            return Ok(());
+    /// Whether any file of the deployment in `dir` has a digest: those
+    /// made before Luge signed deployments have none.
+    fn signed_anything(&self, dir: &Path) -> bool {
+        [MODULE_FILE, SETTINGS_FILE, OBJECT_FILE]
+            .iter()
+            .any(|file| digest_path(&dir.join(file)).exists())
+    }
+
+    /// The contents of `file` in the deployment `dir`, checked against its
+    /// digest unless the deployment is `legacy`.
+    fn read_signed(&self, dir: &Path, file: &str, legacy: bool) -> Result<Vec<u8>, Unloadable> {
+        let path = dir.join(file);
+        let bytes = files::read_no_follow(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Unloadable::Quarantine(format!("{file} is missing")),
+            // A symbolic link put in its place.
+            _ if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                Unloadable::Quarantine(format!("{file}: {e}"))
+            }
+            _ => Unloadable::Fatal(format!("{}: {e}", path.display())),
+        })?;
+        if !legacy {
+            self.key
+                .verify(&path, &label(dir, file), &bytes)
+                .map_err(|e| Unloadable::Quarantine(e.to_string()))?;
         }
-        let wasm = files::read_no_follow(&dir.join(MODULE_FILE))
-            .map_err(|e| format!("{}: {e}", dir.join(MODULE_FILE).display()))?;
-        let opts = Function::compile_options(&deployment.route_config(PathBuf::new()));
+        Ok(bytes)
+    }
+
+    /// Takes in a deployment made before Luge signed deployments (and kept
+    /// their compiled object): compiles its module, and signs it and its
+    /// settings. Only code Luge compiles itself is ever signed this way.
+    fn adopt(
+        &self,
+        deployment: &Deployment,
+        dir: &Path,
+        settings: &[u8],
+    ) -> Result<(), Unloadable> {
+        let quarantine = Unloadable::Quarantine;
+        let wasm = self.read_signed(dir, MODULE_FILE, true)?;
         // Acknowledged before, by a server that compiled it: no budget.
-        let budget = CompileBudget::default();
-        compile_signed(&wasm, &opts, budget, &object, &self.key, &label(dir))
-            .map_err(|e| e.to_string())?;
+        self.compile(deployment, dir, dir, &wasm, CompileBudget::default())
+            .map_err(|e| quarantine(e.to_string()))?;
+        for (file, bytes) in [(MODULE_FILE, &wasm[..]), (SETTINGS_FILE, settings)] {
+            self.key
+                .sign(&dir.join(file), &label(dir, file), bytes)
+                .map_err(|e| quarantine(e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -337,24 +436,28 @@ impl FunctionStore {
     }
 }
 
-/// What the object of the deployment published as `dir` is signed for:
-/// that deployment (`NAME.STAMP`), so that no other deployment's object
-/// passes for it.
-fn label(dir: &Path) -> String {
+/// What `file` of the deployment published as `dir` is signed for: that
+/// file of that deployment (`NAME.STAMP`), so that no other file passes
+/// for it.
+fn label(dir: &Path, file: &str) -> String {
     let name = dir.file_name().unwrap_or_default();
-    format!("deployment/{}", name.to_string_lossy())
+    format!("deployment/{}/{file}", name.to_string_lossy())
+}
+
+/// Deletes the deployment directory `dir`, renaming it first so that a
+/// crash midway leaves a name the next start clears, never a partial
+/// deployment that would load.
+fn discard(dir: &Path) -> Result<(), StoreError> {
+    let mut doomed = dir.as_os_str().to_owned();
+    doomed.push(format!(".removed{STAGING_SUFFIX}"));
+    std::fs::rename(dir, &doomed).map_err(io_error(dir))?;
+    std::fs::remove_dir_all(&doomed).map_err(io_error(Path::new(&doomed)))
 }
 
 /// `NAME.<stamp>` → (NAME, stamp).
 fn parse_dir_name(file_name: &str) -> Option<(String, u128)> {
     let (name, stamp) = file_name.rsplit_once('.')?;
     Some((name.to_owned(), stamp.parse().ok()?))
-}
-
-fn read_deployment(dir: &Path) -> Result<Deployment, String> {
-    let path = dir.join(SETTINGS_FILE);
-    let text = files::read_no_follow(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Whether `name` can name a deployed function: it becomes a directory
@@ -439,9 +542,11 @@ mod tests {
             listing(dir),
             [
                 "function.json",
+                "function.json.hmac",
                 "module.so",
                 "module.so.hmac",
-                "module.wasm"
+                "module.wasm",
+                "module.wasm.hmac"
             ]
         );
         assert_eq!(listing(&state.path().join("functions")).len(), 1);
@@ -506,13 +611,45 @@ mod tests {
             let from = b.config.path.with_file_name(file);
             std::fs::copy(from, a.config.path.with_file_name(file)).unwrap();
         }
+        // Settings changed after the deploy (a bigger memory limit, say).
+        let c = store
+            .deploy(&deployment("c"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let settings = c.config.path.with_file_name(SETTINGS_FILE);
+        let mut changed = deployment("c");
+        changed.memory_limit_mib = Some(4096);
+        std::fs::write(&settings, serde_json::to_vec(&changed).unwrap()).unwrap();
         // A deploy that crashed before publishing.
-        std::fs::create_dir(state.path().join("functions/c.99.tmp")).unwrap();
+        std::fs::create_dir(state.path().join("functions/d.99.tmp")).unwrap();
         assert_eq!(restored_names(&store), ["b"]);
         let quarantined = listing(&state.path().join("quarantine"));
-        assert_eq!(quarantined.len(), 1);
+        assert_eq!(quarantined.len(), 2);
         assert!(quarantined[0].starts_with("a."), "{quarantined:?}");
-        assert!(!state.path().join("functions/c.99.tmp").exists());
+        assert!(quarantined[1].starts_with("c."), "{quarantined:?}");
+        assert!(!state.path().join("functions/d.99.tmp").exists());
+    }
+
+    #[test]
+    fn an_object_built_for_another_machine_is_compiled_again() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let a = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let dir = a.config.path.parent().unwrap();
+        // What Luge on the other architecture would have built, signed.
+        let other = match awsm_compiler::Arch::host() {
+            awsm_compiler::Arch::X86_64 => awsm_compiler::Arch::Aarch64,
+            awsm_compiler::Arch::Aarch64 => awsm_compiler::Arch::X86_64,
+        };
+        let opts = awsm_compiler::CompileOptions::for_arch(other);
+        let object = dir.join(OBJECT_FILE);
+        let label = label(dir, OBJECT_FILE);
+        compile_signed(&wasm(GOOD), &opts, NO_LIMIT, &object, &store.key, &label).unwrap();
+        assert_eq!(restored_names(&store), ["a"]);
+        assert!(listing(&state.path().join("quarantine")).is_empty());
+        let arch = luge_runtime::read_descriptor(&object).unwrap().arch;
+        assert_eq!(arch, awsm_compiler::Arch::host());
     }
 
     #[test]

@@ -79,7 +79,8 @@ impl Function {
         config: RouteConfig,
         cache: &ModuleCache,
     ) -> Result<Function, FunctionError> {
-        let module = cache.load_file(&config.path, &Function::compile_options(&config))?;
+        let opts = Function::compile_options(&config);
+        let module = cache.load_file(&config.path, &opts, false)?;
         Function::new(name, config, module)
     }
 
@@ -122,6 +123,7 @@ impl Function {
     pub fn compile_options(config: &RouteConfig) -> CompileOptions {
         let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
         opts.bounds = config.bounds;
+        opts.spectre = config.spectre;
         opts
     }
 

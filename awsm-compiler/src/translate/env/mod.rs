@@ -114,8 +114,11 @@ impl TargetEnvironment for FuncEnv<'_, '_> {
         self.config
     }
 
+    /// cranelift-wasm then guards the checks it emits (software bounds;
+    /// guard bounds need none) with `select_spectre_guard`: an address past
+    /// the end becomes null, whose page faults, and the fault is the trap.
     fn heap_access_spectre_mitigation(&self) -> bool {
-        false
+        self.opts.spectre
     }
 
     fn proof_carrying_code(&self) -> bool {

@@ -16,7 +16,9 @@ impl FuncEnv<'_, '_> {
     }
 
     /// Address of element `index` of `table`, trapping with `kind` when it
-    /// is past the end.
+    /// is past the end. With Spectre guards on, the address is also clamped
+    /// to the first element without a branch, so that even a mispredicted
+    /// trap cannot make the CPU read past the table.
     pub(super) fn table_elem_addr(
         &self,
         pos: &mut FuncCursor,
@@ -44,6 +46,11 @@ impl FuncEnv<'_, '_> {
             offsets::TABLE_ELEMENTS as i32,
         );
         let scaled = pos.ins().imul_imm(index, i64::from(ptr.bytes()));
-        pos.ins().iadd(elements, scaled)
+        let addr = pos.ins().iadd(elements, scaled);
+        if self.opts.spectre {
+            pos.ins().select_spectre_guard(oob, elements, addr)
+        } else {
+            addr
+        }
     }
 }

@@ -29,6 +29,13 @@ impl Library {
     pub fn open(name: &str, bytes: &[u8], _checked: NoLoadTimeCode) -> Result<Library, String> {
         let file = sealed_copy(name, bytes).map_err(|e| format!("cannot stage it: {e}"))?;
         let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        // Objects that would stay loaded under this name are refused by
+        // the load-time check; this makes sure, since the loader would
+        // answer with the old object.
+        // SAFETY: RTLD_NOLOAD loads nothing, it only looks the name up.
+        if unsafe { Dl::open(Some(&path), RTLD_NOW | libc::RTLD_NOLOAD) }.is_ok() {
+            return Err(format!("another object is still loaded as {path}"));
+        }
         // SAFETY: the object has nothing the dynamic loader would run
         // (initializers, needed libraries, IFUNC resolvers), so loading it
         // runs none of its code; the sealed file cannot change under the
@@ -57,7 +64,22 @@ impl Library {
 
 /// An anonymous file holding `bytes`, sealed against every change.
 fn sealed_copy(name: &str, bytes: &[u8]) -> std::io::Result<std::fs::File> {
-    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    // The kernel takes names of at most 249 bytes.
+    let mut end = name.len().min(200);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &name[..end];
+    let flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+    // Where `vm.memfd_noexec` is 2 (Linux 6.3 and later), only files that
+    // can never be `execve`d may be made; the loader only maps them, which
+    // that seal does not forbid.
+    let fd = match rustix::fs::memfd_create(name, flags) {
+        Err(rustix::io::Errno::ACCESS) => {
+            rustix::fs::memfd_create(name, flags | MemfdFlags::NOEXEC_SEAL)?
+        }
+        other => other?,
+    };
     let mut file = std::fs::File::from(fd);
     std::io::Write::write_all(&mut file, bytes)?;
     rustix::fs::fcntl_add_seals(

@@ -71,7 +71,7 @@
 //!           "env": { "QUALITY": "85" },
 //!           "max-body-bytes": 8388608,
 //!           "max-output-bytes": 16777216,
-//!           "bounds": "software",
+//!           "bounds": "software", "spectre": "on",
 //!           "stack-limit-kib": 512,
 //!           "deadline-miss": "abort",
 //!           "admissions-percentile": 90,
@@ -398,6 +398,10 @@ pub struct RouteConfig {
     /// Bounds-check mode a `.wasm` is compiled with (`bounds`, `"guard"` or
     /// `"software"`, default the architecture's).
     pub bounds: BoundsMode,
+    /// Spectre v1 guards in the compiled code (`spectre`, `"on"`, the
+    /// default, or `"off"`, only for trusted code: see `luge compile
+    /// --help`).
+    pub spectre: bool,
     /// Native stack the function may use, in bytes (`stack-limit-kib`, in
     /// KiB, default [`luge_runtime::DEFAULT_MAX_STACK`]).
     pub stack_limit: usize,
@@ -434,6 +438,7 @@ impl RouteConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             bounds: Arch::host().default_bounds(),
+            spectre: true,
             stack_limit: luge_runtime::DEFAULT_MAX_STACK,
             deadline_miss: DeadlineMiss::Continue,
             admissions_percentile: DEFAULT_ADMISSIONS_PERCENTILE,

@@ -130,6 +130,8 @@ pub(super) struct Route {
     #[serde(default, deserialize_with = "optional_kind")]
     pub bounds: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
+    pub spectre: Option<String>,
+    #[serde(default, deserialize_with = "optional_kind")]
     pub stack_limit_kib: Option<u64>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub deadline_miss: Option<String>,

@@ -161,6 +161,7 @@ fn luge_defaults() {
     assert_eq!(route.max_body_bytes, 1 << 20);
     assert_eq!(route.max_output_bytes, 16 << 20);
     assert_eq!(route.bounds, Arch::host().default_bounds());
+    assert!(route.spectre);
     assert_eq!(route.stack_limit, luge_runtime::DEFAULT_MAX_STACK);
 }
 
@@ -182,7 +183,7 @@ fn luge_explicit_values() {
             "http-resp-content-type": "image/png", "memory-limit-mib": 64,
             "timeout-ms": 2000, "dirs": ["assets::/assets", "tmp"],
             "env": {"QUALITY": "85", "MODE": "fast"}, "max-body-bytes": 10,
-            "max-output-bytes": 20, "bounds": "software", "stack-limit-kib": 512,
+            "max-output-bytes": 20, "bounds": "software", "spectre": "off", "stack-limit-kib": 512,
             "deadline-miss": "abort", "admissions-percentile": 70,
             "expected-execution-us": 900, "max-concurrency": 4}]}]}"#;
     let config = fx.parse(text).unwrap();
@@ -241,6 +242,7 @@ fn luge_explicit_values() {
         max_body_bytes: 10,
         max_output_bytes: 20,
         bounds: BoundsMode::Software,
+        spectre: false,
         stack_limit: 512 << 10,
         deadline_miss: DeadlineMiss::Abort,
         admissions_percentile: 70,
@@ -695,6 +697,10 @@ fn bad_route_values() {
         (
             r#""bounds": "none""#,
             "bounds: unknown bounds mode `none` (expected `guard` or `software`)",
+        ),
+        (
+            r#""spectre": "maybe""#,
+            "spectre: expected `on` or `off`, found `maybe`",
         ),
         (r#""timeout-ms": 0"#, "timeout-ms: must be greater than 0"),
         (

@@ -318,6 +318,16 @@ impl<'a> Validator<'a> {
         if let Some(env) = raw.env {
             config.env = self.env_vars(env.0, &child(path, "env"))?;
         }
+        if let Some(spectre) = &raw.spectre {
+            config.spectre = match spectre.as_str() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    let reason = format!("expected `on` or `off`, found `{other}`");
+                    return Err(self.error(&child(path, "spectre"), reason));
+                }
+            };
+        }
         if let Some(name) = &raw.bounds {
             let bounds_path = child(path, "bounds");
             config.bounds = name
