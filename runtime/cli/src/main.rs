@@ -67,7 +67,7 @@ enum Command {
         /// with `software` bounds, table accesses always). `off` only for
         /// trusted code: it saves a few percent where memory is checked in
         /// software (docs/polybench.md).
-        #[arg(long, value_name = "on|off", default_value = "on", value_parser = on_off)]
+        #[arg(long, value_name = "on|off", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
         spectre: bool,
     },
     /// Run a WASI program (a .wasm or a compiled .so) in a sandbox. The exit

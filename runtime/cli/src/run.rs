@@ -56,7 +56,7 @@ pub struct RunArgs {
     bounds: Option<BoundsMode>,
     /// Spectre v1 guards when compiling a .wasm (see `luge compile
     /// --help`); `off` only for trusted code.
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = crate::on_off)]
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = crate::on_off, action = clap::ArgAction::Set)]
     spectre: bool,
     /// Run a compiled .so only if it carries the digest `luge compile`
     /// signed it with for this user (MODULE.hmac): refuses objects changed

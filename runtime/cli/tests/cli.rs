@@ -175,6 +175,30 @@ fn cross_compiles_for_aarch64_and_inspects_without_loading() {
 }
 
 #[test]
+fn spectre_guards_are_on_unless_turned_off() {
+    let (_on_dir, on) = compiled_hello(&[]);
+    let (_off_dir, off) = compiled_hello(&["--spectre", "off"]);
+    let (_again_dir, again) = compiled_hello(&["--spectre", "on"]);
+    let bytes = |p: &Path| std::fs::read(p).unwrap();
+    assert_eq!(bytes(&on), bytes(&again), "on is the default");
+    assert_ne!(bytes(&on), bytes(&off));
+    let (_dir, _so, out) = compile(&hello_wasm(), &["--spectre", "maybe"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("expected `on` or `off`"),
+        "{}",
+        stderr(&out)
+    );
+    let ran = luge([
+        OsStr::new("run"),
+        "--spectre".as_ref(),
+        "off".as_ref(),
+        hello_wasm().as_ref(),
+    ]);
+    assert_eq!(succeeded(&ran), "Hello, world!\n");
+}
+
+#[test]
 fn compile_writes_next_to_the_input_without_o() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("hello.wasm");

@@ -149,6 +149,13 @@ struct Slot {
     image: Option<(u64, usize)>,
 }
 
+/// Whether the machine has swap space. Without it, a page of private
+/// anonymous memory that was ever touched stays resident until it is given
+/// back (`swapoff` brings every page back in before it returns).
+fn swap_configured() -> bool {
+    rustix::system::sysinfo().totalswap != 0
+}
+
 /// Bytes of a used memory (past its image) that teardown zeroes in place
 /// instead of returning to the kernel; see [`Slot::reset`].
 const KEEP_RESIDENT: usize = 256 << 10;
@@ -234,15 +241,44 @@ impl Slot {
             }
             _ => 0,
         };
-        // The first bytes are cleared in place and stay resident: returning
-        // them to the kernel would cost a TLB shootdown on every core the
-        // process runs on (an inter-processor interrupt each) and a page
-        // fault per page on the next use, which for small sandboxes is far
-        // more than writing zeros. Beyond that, pages go back to the kernel.
-        let resident = (self.committed - kept).min(KEEP_RESIDENT);
-        // SAFETY: `[kept, kept + resident)` lies inside the committed prefix.
-        unsafe { std::ptr::write_bytes(self.reservation.base().add(kept), 0, resident) };
-        let rest = kept + resident;
+        // Pages the guest touched are cleared in place and stay resident:
+        // returning them to the kernel would cost a TLB shootdown on every
+        // core the process runs on (an inter-processor interrupt each) and
+        // a page fault per page on the next use, which for small sandboxes
+        // is far more than writing zeros. Pages not resident were not
+        // touched since they were last given back (most of a small
+        // sandbox's memory, between its data, the top of its stack and its
+        // heap) and read as zero, unless they were swapped out: without
+        // swap they are left alone; with it they are given back too, which
+        // drops what was swapped. Past `KEEP_RESIDENT`, every page goes
+        // back.
+        let scanned = (self.committed - kept).min(KEEP_RESIDENT);
+        let end = kept + scanned;
+        let swap = swap_configured();
+        let base = self.reservation.base();
+        let reservation = &self.reservation;
+        // Where the pages to give back in one call start.
+        let mut rest = end;
+        reservation.resident_runs(kept, scanned, |at, len, resident| {
+            if resident {
+                // SAFETY: `[at, at + len)` lies inside the committed prefix.
+                unsafe { std::ptr::write_bytes(base.add(at), 0, len) };
+                Ok(())
+            } else if !swap {
+                Ok(())
+            } else if at + len == end {
+                // Given back below, with what lies past `KEEP_RESIDENT`.
+                rest = at;
+                Ok(())
+            } else {
+                reservation.decommit(at, len)
+            }
+        })?;
+        if !swap && swap_configured() {
+            // Swap was switched on during the scan: a page it took may
+            // have looked untouched.
+            rest = kept;
+        }
         self.reservation.decommit(rest, self.committed - rest)
     }
 }
@@ -587,6 +623,24 @@ mod tests {
         let m = Memory::with_image(ty, BoundsMode::Guard, u32::MAX, Some(a)).unwrap();
         m.grow(1).unwrap();
         assert_eq!(bytes(&m, 2 * 65536, 16), vec![0; 16]);
+    }
+
+    /// Reset zeroes only pages up to the last one touched and gives the
+    /// rest back: whichever pages a sandbox wrote, with untouched ones
+    /// between them, the next one sees zeros.
+    #[test]
+    fn sparse_writes_never_survive_a_reset() {
+        let ty = MemoryType { min: 4, max: None };
+        let page = page_size() as u64;
+        for (round, at) in [0, page, 5 * page, 3 * 65536 + 7, 4 * 65536 - 1]
+            .into_iter()
+            .enumerate()
+        {
+            let m = Memory::new(ty, BoundsMode::Guard, u32::MAX).unwrap();
+            assert_eq!(bytes(&m, 0, 4 * 65536), vec![0; 4 * 65536], "round {round}");
+            m.fill(at, 1, 0x5a).unwrap();
+            m.fill(2 * page, 1, 0x5b).unwrap();
+        }
     }
 
     #[test]

@@ -119,6 +119,54 @@ impl Region {
         unsafe { mm::madvise(addr, len, Advice::LinuxDontNeed) }?;
         Ok(())
     }
+
+    /// Splits `[start, start + len)` into runs of pages that are resident
+    /// (present in this process's page tables, the shared zero page
+    /// included) and runs that are not (untouched since they were last
+    /// given back, or swapped out), and hands each to `run` in order as
+    /// (start, length, resident). `start` must be page-aligned; the last
+    /// run ends at `start + len`.
+    pub fn resident_runs(
+        &self,
+        start: usize,
+        len: usize,
+        mut run: impl FnMut(usize, usize, bool) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let addr = self.range(start, len);
+        let page = page_size();
+        const CHUNK: usize = 256;
+        let mut flags = [0u8; CHUNK];
+        let mut current: Option<(usize, bool)> = None;
+        let mut done = 0;
+        while done < len {
+            let bytes = (len - done).min(CHUNK * page);
+            let pages = bytes.div_ceil(page);
+            // SAFETY: the range lies inside this region's own mapping, and
+            // `flags` holds a byte for each of its `pages` pages.
+            let result =
+                unsafe { libc::mincore(addr.wrapping_byte_add(done), bytes, flags.as_mut_ptr()) };
+            if result != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            for (i, flag) in flags[..pages].iter().enumerate() {
+                let resident = flag & 1 != 0;
+                let at = start + done + i * page;
+                match current {
+                    Some((_, r)) if r == resident => {}
+                    Some((from, r)) => {
+                        run(from, at - from, r)?;
+                        current = Some((at, resident));
+                    }
+                    None => current = Some((at, resident)),
+                }
+            }
+            done += bytes;
+        }
+        match current {
+            Some((from, resident)) => run(from, start + len - from, resident),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Drop for Region {
@@ -142,6 +190,42 @@ mod tests {
         // address itself and reports EFAULT instead of faulting.
         let bytes = unsafe { std::slice::from_raw_parts(addr, 1) };
         rustix::io::write(&writer, bytes).is_ok()
+    }
+
+    #[test]
+    fn runs_of_resident_pages_are_told_apart_from_untouched_ones() {
+        let page = page_size();
+        let r = Region::reserve(600 * page).unwrap();
+        r.commit(0, 600 * page).unwrap();
+        let runs = |start, len| {
+            let mut found = Vec::new();
+            r.resident_runs(start, len, |at, n, resident| {
+                found.push((at / page, n.div_ceil(page), resident));
+                Ok(())
+            })
+            .unwrap();
+            found
+        };
+        assert_eq!(runs(0, 600 * page), [(0, 600, false)]);
+        // SAFETY: committed bytes of this test's own region.
+        let touch = |at: usize| unsafe { r.base().add(at).write(1) };
+        touch(3 * page + 5);
+        touch(4 * page);
+        // Past the first chunk of pages mincore is asked about.
+        touch(300 * page);
+        assert_eq!(
+            runs(0, 600 * page),
+            [
+                (0, 3, false),
+                (3, 2, true),
+                (5, 295, false),
+                (300, 1, true),
+                (301, 299, false)
+            ]
+        );
+        assert_eq!(runs(4 * page, page + 100), [(4, 1, true), (5, 1, false)]);
+        r.decommit(0, 600 * page).unwrap();
+        assert_eq!(runs(0, 600 * page), [(0, 600, false)]);
     }
 
     #[test]

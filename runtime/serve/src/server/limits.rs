@@ -53,10 +53,23 @@ pub fn connection_cap(limits: &ConnectionLimits) -> usize {
     }
 }
 
-/// Open connections per client address.
+/// Open connections per client: per IPv4 address, and per IPv6 /64
+/// network (one host is usually given a whole /64, so counting addresses
+/// would let it open 2^64 times the cap).
 pub struct PerClient {
     open: HashMap<IpAddr, usize>,
     max: usize,
+}
+
+/// What a connection from `address` counts against.
+fn client_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
 }
 
 impl PerClient {
@@ -67,16 +80,18 @@ impl PerClient {
         }
     }
 
-    /// Whether `client` may open one more connection.
-    pub fn has_room(&self, client: IpAddr) -> bool {
+    /// Whether a client at `address` may open one more connection.
+    pub fn has_room(&self, address: IpAddr) -> bool {
+        let client = client_of(address);
         self.open.get(&client).is_none_or(|&n| n < self.max)
     }
 
-    pub fn opened(&mut self, client: IpAddr) {
-        *self.open.entry(client).or_default() += 1;
+    pub fn opened(&mut self, address: IpAddr) {
+        *self.open.entry(client_of(address)).or_default() += 1;
     }
 
-    pub fn closed(&mut self, client: IpAddr) {
+    pub fn closed(&mut self, address: IpAddr) {
+        let client = client_of(address);
         if let Some(n) = self.open.get_mut(&client) {
             *n -= 1;
             if *n == 0 {
@@ -139,5 +154,21 @@ mod tests {
         assert!(clients.has_room(a));
         clients.closed(a);
         assert!(clients.open.is_empty(), "closed addresses are forgotten");
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_client() {
+        let mut clients = PerClient::new(2);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        clients.opened(ip("2001:db8:1:2::1"));
+        clients.opened(ip("2001:db8:1:2:ffff::9"));
+        assert!(!clients.has_room(ip("2001:db8:1:2::77")));
+        assert!(clients.has_room(ip("2001:db8:1:3::1")), "another /64");
+        // An IPv4 client reaching an IPv6 socket is still itself.
+        clients.opened(ip("::ffff:10.0.0.1"));
+        clients.opened(ip("10.0.0.1"));
+        assert!(!clients.has_room(ip("10.0.0.1")));
+        clients.closed(ip("2001:db8:1:2::5"));
+        assert!(clients.has_room(ip("2001:db8:1:2::77")));
     }
 }

@@ -669,6 +669,17 @@ fn refuse(stream: TcpStream, reason: &str) {
     let mut out = Vec::new();
     Response::text(503, text).write_to(&mut out, false, 1);
     let _ = (&stream).write(&out);
+    // No room to linger as a closing connection does, but what the client
+    // has sent already is read before the close: closing a socket with
+    // unread bytes resets the connection, and a reset may reach the client
+    // before it has read the 503.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut scratch = [0; 16 << 10];
+    for _ in 0..4 {
+        if !matches!((&stream).read(&mut scratch), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
 /// Connections the kernel may hold for the loop to accept (it caps this
