@@ -149,13 +149,6 @@ struct Slot {
     image: Option<(u64, usize)>,
 }
 
-/// Whether the machine has swap space. Without it, a page of private
-/// anonymous memory that was ever touched stays resident until it is given
-/// back (`swapoff` brings every page back in before it returns).
-fn swap_configured() -> bool {
-    rustix::system::sysinfo().totalswap != 0
-}
-
 /// Bytes of a used memory (past its image) that teardown zeroes in place
 /// instead of returning to the kernel; see [`Slot::reset`].
 const KEEP_RESIDENT: usize = 256 << 10;
@@ -225,8 +218,14 @@ impl Slot {
     }
 
     /// Brings a used slot back to its pooled state: the image restored,
-    /// everything after it returned to the kernel.
-    fn reset(&mut self, image: Option<&MemoryImage>) -> std::io::Result<()> {
+    /// everything after it zeroed or returned to the kernel.
+    /// `swap_configured` says whether pages may be in swap
+    /// ([`luge_region::swap_configured`] outside tests).
+    fn reset(
+        &mut self,
+        image: Option<&MemoryImage>,
+        swap_configured: fn() -> bool,
+    ) -> std::io::Result<()> {
         let kept = match (self.image, image) {
             (Some(_), Some(image)) => {
                 // SAFETY: the image lies inside the committed prefix.
@@ -510,7 +509,8 @@ impl Drop for MemoryInner {
         }
         if let Some(mut slot) = self.slot.get_mut().take() {
             // A slot whose contents cannot be cleared is not reused.
-            if slot.reset(self.image.as_deref()).is_ok() {
+            let image = self.image.as_deref();
+            if slot.reset(image, luge_region::swap_configured).is_ok() {
                 return_slot(slot);
             }
         }
@@ -640,6 +640,46 @@ mod tests {
             assert_eq!(bytes(&m, 0, 4 * 65536), vec![0; 4 * 65536], "round {round}");
             m.fill(at, 1, 0x5a).unwrap();
             m.fill(2 * page, 1, 0x5b).unwrap();
+        }
+    }
+
+    /// Both ways a reset can treat pages it finds absent (left alone
+    /// without swap, given back with it) leave the next sandbox zeros;
+    /// touched pages within `KEEP_RESIDENT` are zeroed in place and stay
+    /// resident, touched pages past it are given back.
+    #[test]
+    fn a_reset_clears_touched_pages_with_swap_and_without() {
+        let page = page_size();
+        let length = 8 * 65536;
+        let far = KEEP_RESIDENT + 3 * page;
+        assert!(far < length);
+        for swap in [(|| false) as fn() -> bool, || true] {
+            let mut slot = Slot {
+                reservation: Region::reserve(GUARD_RESERVATION as usize).unwrap(),
+                committed: 0,
+                image: None,
+            };
+            slot.prepare(length, None).unwrap();
+            let base = slot.reservation.base();
+            for at in [0, 5 * page + 3, 9 * page, far] {
+                // SAFETY: every offset lies in the committed prefix.
+                unsafe { base.add(at).write(0x5a) };
+            }
+            slot.reset(None, swap).unwrap();
+            let mut resident = Vec::new();
+            slot.reservation
+                .resident_runs(0, length, |at, len, r| {
+                    if r {
+                        resident.push((at / page, len / page));
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(resident, [(0, 1), (5, 1), (9, 1)], "swap: {}", swap());
+            slot.prepare(length, None).unwrap();
+            // SAFETY: the committed prefix of the slot's own reservation.
+            let contents = unsafe { std::slice::from_raw_parts(base, length) };
+            assert!(contents.iter().all(|&b| b == 0), "swap: {}", swap());
         }
     }
 

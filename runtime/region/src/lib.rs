@@ -16,6 +16,25 @@ pub fn page_size() -> usize {
     rustix::param::page_size()
 }
 
+/// Whether the machine may hold pages of this process in swap. Without
+/// swap, a page of private anonymous memory that was ever touched stays
+/// resident until it is given back (`swapoff` brings every page back in
+/// before it returns), so a page `mincore` reports absent was never
+/// written. If the kernel cannot be asked (`sysinfo` refused, as a seccomp
+/// filter may), the answer is yes: assuming swap only costs system calls,
+/// assuming none could leak a swapped-out page.
+pub fn swap_configured() -> bool {
+    let mut info = std::mem::MaybeUninit::<libc::sysinfo>::uninit();
+    // SAFETY: `sysinfo` writes one `struct sysinfo` to the pointer, which
+    // points at room for exactly that; the value is read only on success.
+    unsafe {
+        if libc::sysinfo(info.as_mut_ptr()) != 0 {
+            return true;
+        }
+        info.assume_init().totalswap != 0
+    }
+}
+
 /// A reservation of address space, unmapped on drop. It starts out
 /// inaccessible; ranges inside it change with [`Region::commit`],
 /// [`Region::protect`] and [`Region::decommit`], which take offsets from
@@ -226,6 +245,17 @@ mod tests {
         assert_eq!(runs(4 * page, page + 100), [(4, 1, true), (5, 1, false)]);
         r.decommit(0, 600 * page).unwrap();
         assert_eq!(runs(0, 600 * page), [(0, 600, false)]);
+    }
+
+    #[test]
+    fn swap_is_reported_as_the_kernel_lists_it() {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let total = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("SwapTotal:"))
+            .unwrap();
+        let kib: u64 = total.trim().trim_end_matches("kB").trim().parse().unwrap();
+        assert_eq!(swap_configured(), kib != 0, "SwapTotal: {total}");
     }
 
     #[test]
