@@ -39,6 +39,7 @@ APT_PACKAGES=(
     gcc-aarch64-linux-gnu
     libc6-dev-arm64-cross
     qemu-user
+    python3-venv
 )
 RUST_TARGETS=(wasm32-wasip1 aarch64-unknown-linux-gnu)
 
@@ -110,5 +111,22 @@ done
     || { log "error: wasi-libc sysroot not found under /usr/{lib,include}/wasm32-wasi"; exit 1; }
 rt="$(clang-16 --target=wasm32-wasi -print-libgcc-file-name)"
 [[ -f "$rt" ]] || { log "error: $rt missing (libclang-rt-16-dev-wasm32)"; exit 1; }
+
+# Wasmtime's Python package: the WASI conformance tests also run their
+# programs under Wasmtime where it is installed, and require the same
+# results. Optional: without access to PyPI they run under Luge only.
+WASMTIME_PY_VERSION=51.0.0
+WASMTIME_VENV="$HOME/.cache/luge-test-tools/wasmtime-py-$WASMTIME_PY_VERSION"
+if "$WASMTIME_VENV/bin/python" -c "import wasmtime" 2>/dev/null; then
+    log "Wasmtime $WASMTIME_PY_VERSION (Python) already in $WASMTIME_VENV"
+elif python3 -m venv "$WASMTIME_VENV" \
+    && "$WASMTIME_VENV/bin/pip" install -q --disable-pip-version-check \
+        "wasmtime==$WASMTIME_PY_VERSION" </dev/null; then
+    log "installed Wasmtime $WASMTIME_PY_VERSION (Python) in $WASMTIME_VENV"
+else
+    rm -rf "$WASMTIME_VENV"
+    log "warning: could not install Wasmtime's Python package;" \
+        "the WASI conformance programs will run under Luge only"
+fi
 
 log "done"

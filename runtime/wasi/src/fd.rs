@@ -136,7 +136,16 @@ pub enum Fd {
     Stderr(Output),
     File {
         file: std::fs::File,
-        append: bool,
+        /// What the file was opened for, decided by `path_open` from the
+        /// rights and flags it was given; `fd_fdstat_get` reports rights
+        /// from these.
+        readable: bool,
+        writable: bool,
+        /// The fdflags `APPEND` and `NONBLOCK`, as last set. `APPEND` is
+        /// also the host descriptor's `O_APPEND` when the file is
+        /// writable; `NONBLOCK` changes nothing for a regular file and is
+        /// only reported back.
+        fdflags: u16,
     },
     Dir {
         dir: cap_std::fs::Dir,

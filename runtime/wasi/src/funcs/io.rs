@@ -36,8 +36,7 @@ impl<'a> Call<'a> {
                 stream.write_stream(fd, &data)?;
             }
             Fd::File { file, .. } => file.write_all(&data)?,
-            Fd::Dir { .. } => return Err(Errno::Isdir),
-            Fd::Stdin(_) => return Err(Errno::Badf),
+            Fd::Dir { .. } | Fd::Stdin(_) => return Err(Errno::Badf),
         }
         self.mem.write_u32(written, data.len() as u32)
     }
@@ -80,7 +79,7 @@ impl<'a> Call<'a> {
         read: u32,
     ) -> WasiResult<()> {
         self.read_into(iovs, count, read, |call, buf| {
-            Ok(call.file(fd)?.read_at(buf, offset)?)
+            Ok(call.positioned(fd, false)?.read_at(buf, offset)?)
         })
     }
 
@@ -93,7 +92,7 @@ impl<'a> Call<'a> {
         written: u32,
     ) -> WasiResult<()> {
         let data = self.mem.gather(iovs, count, MAX_IO)?;
-        self.file(fd)?.write_all_at(&data, offset)?;
+        self.positioned(fd, true)?.write_all_at(&data, offset)?;
         self.mem.write_u32(written, data.len() as u32)
     }
 
@@ -110,47 +109,43 @@ impl<'a> Call<'a> {
             2 => SeekFrom::End(offset as i64),
             _ => return Err(Errno::Inval),
         };
-        let at = self.file(fd)?.seek(pos)?;
+        let at = self.seekable(fd)?.seek(pos)?;
         self.mem.write_u64(new_offset, at)
     }
 
     pub(super) fn fd_tell(&mut self, fd: u32, offset: u32) -> WasiResult<()> {
-        let at = self.file(fd)?.stream_position()?;
+        let at = self.seekable(fd)?.stream_position()?;
         self.mem.write_u64(offset, at)
     }
 
     pub(super) fn fd_sync(&mut self, fd: u32) -> WasiResult<()> {
-        match self.ctx.fds.get(fd)? {
-            Fd::File { file, .. } => Ok(file.sync_all()?),
-            Fd::Dir { .. } => Ok(()),
-            _ => Err(Errno::Inval),
-        }
+        Ok(self.file(fd)?.sync_all()?)
     }
 
     pub(super) fn fd_datasync(&mut self, fd: u32) -> WasiResult<()> {
-        match self.ctx.fds.get(fd)? {
-            Fd::File { file, .. } => Ok(file.sync_data()?),
-            Fd::Dir { .. } => Ok(()),
-            _ => Err(Errno::Inval),
-        }
+        Ok(self.file(fd)?.sync_data()?)
     }
 
+    /// Advice is accepted and has no effect (the host's page cache decides
+    /// on its own); an advice value preview1 does not define is `EINVAL`.
     pub(super) fn fd_advise(
         &mut self,
         fd: u32,
         _offset: u64,
         _len: u64,
-        _advice: u32,
+        advice: u32,
     ) -> WasiResult<()> {
+        const ADVICE_NOREUSE: u32 = 5;
+        if advice > ADVICE_NOREUSE {
+            return Err(Errno::Inval);
+        }
         self.file(fd).map(|_| ())
     }
 
-    pub(super) fn fd_allocate(&mut self, fd: u32, offset: u64, len: u64) -> WasiResult<()> {
-        let file = self.file(fd)?;
-        let end = offset.checked_add(len).ok_or(Errno::Inval)?;
-        if end > file.metadata()?.len() {
-            file.set_len(end)?;
-        }
-        Ok(())
+    /// Space is never reserved ahead: `ENOTSUP` for a file, as in Wasmtime
+    /// (and as `posix_fallocate` says of a file system that cannot).
+    pub(super) fn fd_allocate(&mut self, fd: u32, _offset: u64, _len: u64) -> WasiResult<()> {
+        self.file(fd)?;
+        Err(Errno::Notsup)
     }
 }
