@@ -156,3 +156,45 @@ conformance_tests!(
     std_paths,
     symlinks,
 );
+
+/// Following a name to set times does not open what it names: a FIFO the
+/// host placed in the preopen (a guest cannot make one) would block that
+/// open, and with it a worker, until some writer came.
+#[test]
+fn times_of_a_fifo_are_set_without_opening_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let module = wat_file(
+        "set_fifo_times",
+        r#"(module
+          (import "wasi_snapshot_preview1" "path_filestat_set_times"
+            (func $set_times (param i32 i32 i32 i32 i64 i64 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "fifo")
+          ;; fd 3, following, "fifo", mtime 5 s (fstflags MTIM).
+          (func (export "_start")
+            (call $exit (call $set_times (i32.const 3) (i32.const 1) (i32.const 0) (i32.const 4)
+              (i64.const 0) (i64.const 5000000000) (i32.const 4)))))"#,
+    );
+    let out = luge_run(&module)
+        .opts([
+            "--timeout".to_string(),
+            "10000".to_string(),
+            "--dir".to_string(),
+            format!("{}::{GUEST_DIR}", dir.path().display()),
+        ])
+        .output();
+    assert_eq!(exit_code(&out), 0, "{}", describe(&out));
+    let modified = std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        modified,
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(5)
+    );
+}

@@ -37,27 +37,18 @@ impl Access {
 
     /// Open options for these flags. `O_APPEND` is set after opening: std
     /// refuses to combine it with creating or truncating.
-    fn options(&self, oflags: u16) -> cap_std::fs::OpenOptions {
+    fn options(&self, oflags: u16, follow: bool) -> cap_std::fs::OpenOptions {
+        use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
         let mut options = cap_std::fs::OpenOptions::new();
         options
             .read(self.readable)
             .write(self.writable)
             .create(oflags & OFLAG_CREAT != 0)
             .create_new(oflags & OFLAG_CREAT != 0 && oflags & OFLAG_EXCL != 0)
-            .truncate(oflags & OFLAG_TRUNC != 0);
+            .truncate(oflags & OFLAG_TRUNC != 0)
+            .follow(FollowSymlinks::follow(follow));
         options
     }
-}
-
-/// Whether the last component of `path` is a symlink, for opens that must
-/// not follow one (`O_NOFOLLOW`). A trailing slash asks to follow, as in
-/// POSIX. (cap-std follows symlinks that stay inside the directory on its
-/// own; this is how those are refused.)
-fn is_symlink(dir: &cap_std::fs::Dir, path: &str) -> bool {
-    !path.ends_with('/')
-        && dir
-            .symlink_metadata(path)
-            .is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// `path` without its trailing slashes ("/" stays as it is).
@@ -112,7 +103,13 @@ fn is_dir(dir: &cap_std::fs::Dir, path: &str, follow: bool) -> bool {
 /// directory is opened only when nothing asks to create or truncate it
 /// (`EEXIST` for an exclusive create, `EISDIR` otherwise); either way,
 /// never for writing (`EISDIR`, once the path is known to be one).
-fn open_dir(dir: &cap_std::fs::Dir, path: &str, oflags: u16, rights: u64) -> WasiResult<Fd> {
+fn open_dir(
+    dir: &cap_std::fs::Dir,
+    path: &str,
+    oflags: u16,
+    rights: u64,
+    follow: bool,
+) -> WasiResult<Fd> {
     if oflags & OFLAG_DIRECTORY == 0 {
         if oflags & OFLAG_CREAT != 0 && oflags & OFLAG_EXCL != 0 {
             return Err(Errno::Exist);
@@ -121,7 +118,23 @@ fn open_dir(dir: &cap_std::fs::Dir, path: &str, oflags: u16, rights: u64) -> Was
             return Err(Errno::Isdir);
         }
     }
-    let opened = dir.open_dir(path)?;
+    let opened = if follow {
+        dir.open_dir(path)?
+    } else {
+        // cap-std says ENOTDIR for a final symlink; O_NOFOLLOW (and
+        // Wasmtime) say ELOOP. Asked after the open failed, so no swapped
+        // link is ever followed.
+        cap_fs_ext::DirExt::open_dir_nofollow(dir, path).map_err(|error| {
+            let is_symlink = || {
+                dir.symlink_metadata(path)
+                    .is_ok_and(|m| m.file_type().is_symlink())
+            };
+            match Errno::from(error) {
+                Errno::Notdir if is_symlink() => Errno::Loop,
+                errno => errno,
+            }
+        })?
+    };
     if rights & rights::FD_WRITE != 0 {
         return Err(Errno::Isdir);
     }
@@ -159,20 +172,28 @@ impl<'a> Call<'a> {
         if fdflags & FDFLAGS_SYNCS != 0 {
             return Err(Errno::Notsup);
         }
-        let exclusive = oflags & OFLAG_CREAT != 0 && oflags & OFLAG_EXCL != 0;
         if oflags & OFLAG_DIRECTORY != 0 && oflags & (OFLAG_CREAT | OFLAG_TRUNC | OFLAG_EXCL) != 0 {
             return Err(Errno::Inval);
         }
         let path = self.path(path, path_len)?;
         let dir = self.dir_to_open_in(fd)?;
-        if !follow && is_symlink(dir, &path) {
-            return Err(if exclusive { Errno::Exist } else { Errno::Loop });
-        }
+        // A trailing slash follows a final symlink, as in POSIX. Not
+        // following is done by the open itself (`O_NOFOLLOW`: `ELOOP`, or
+        // `EEXIST` for an exclusive create), so that a symlink swapped in
+        // after a check is never followed.
+        let follow = follow || path.ends_with('/');
         let new = if oflags & OFLAG_DIRECTORY != 0 || is_dir(dir, &path, follow) {
-            open_dir(dir, &path, oflags, rights)?
+            open_dir(dir, &path, oflags, rights, follow)?
+        } else if oflags & OFLAG_CREAT != 0 && path.ends_with('/') {
+            // Only a directory can be named so, and creating makes files
+            // (POSIX; said here because cap-std's fallback resolution,
+            // where the kernel lacks openat2, says EINVAL).
+            return Err(Errno::Isdir);
         } else {
             let access = Access::of(oflags, rights);
-            let file = dir.open_with(&path, &access.options(oflags))?.into_std();
+            let file = dir
+                .open_with(&path, &access.options(oflags, follow))?
+                .into_std();
             if access.writable && fdflags & FDFLAG_APPEND != 0 {
                 set_append(&file, true)?;
             }
@@ -271,16 +292,20 @@ impl<'a> Call<'a> {
         let (atime, mtime) = for_cap_std(times_to_set(atim, mtim, fstflags)?);
         let path = self.path(path, len)?;
         let dir = self.dir(fd)?;
-        if path.ends_with('/') {
-            if !dir.metadata(&path)?.is_dir() {
-                return Err(Errno::Notdir);
-            }
-            Ok(dir.set_times(path, atime, mtime)?)
-        } else if follow {
-            Ok(dir.set_times(path, atime, mtime)?)
-        } else {
-            Ok(dir.set_symlink_times(path, atime, mtime)?)
+        if path.ends_with('/') && !dir.metadata(&path)?.is_dir() {
+            return Err(Errno::Notdir);
         }
+        // Following, the link is resolved first (inside the sandbox) and
+        // the times set on what it names without opening it: cap-std's
+        // own way opens the target, which for a FIFO would block.
+        let target = match follow || path.ends_with('/') {
+            true => match dir.canonicalize(&path)? {
+                root if root.as_os_str().is_empty() => ".".into(),
+                resolved => resolved,
+            },
+            false => std::path::PathBuf::from(path),
+        };
+        Ok(dir.set_symlink_times(target, atime, mtime)?)
     }
 
     /// Creates `new` holding `old` as its target. A relative target may

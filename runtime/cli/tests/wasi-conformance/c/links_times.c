@@ -81,6 +81,12 @@ static void times(void) {
     CHECK_EQ(path_stat(0, "to-t").mtim, 6 * SECOND);
     CHECK_EQ(path_stat(0, "t").mtim, 4 * SECOND);
     OK(__wasi_path_filestat_set_times(DIR_FD, 0, "d", 0, 8 * SECOND, __WASI_FSTFLAGS_MTIM));
+    OK(__wasi_path_filestat_set_times(DIR_FD, FOLLOW, ".", 0, 12 * SECOND, __WASI_FSTFLAGS_MTIM));
+    OK(__wasi_fd_filestat_get(DIR_FD, &st));
+    CHECK_EQ(st.mtim, 12 * SECOND);
+    OK(__wasi_path_filestat_set_times(DIR_FD, FOLLOW, "d/..", 0, 13 * SECOND, __WASI_FSTFLAGS_MTIM));
+    OK(__wasi_fd_filestat_get(DIR_FD, &st));
+    CHECK_EQ(st.mtim, 13 * SECOND);
     CHECK_EQ(path_stat(0, "d").mtim, 8 * SECOND);
     EXPECT(__wasi_path_filestat_set_times(DIR_FD, 0, "none", 0, 0, __WASI_FSTFLAGS_MTIM_NOW),
            __WASI_ERRNO_NOENT);

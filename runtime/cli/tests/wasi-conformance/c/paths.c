@@ -30,6 +30,9 @@ static void trailing_slashes(void) {
     EXPECT(__wasi_path_open(DIR_FD, 0, "new/", __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_WRITE, 0, 0,
                             &fd),
            __WASI_ERRNO_ISDIR);
+    EXPECT(__wasi_path_open(DIR_FD, 0, "f/", __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_WRITE, 0, 0,
+                            &fd),
+           __WASI_ERRNO_ISDIR);
     EXPECT(__wasi_path_link(DIR_FD, 0, "f", DIR_FD, "new/"), __WASI_ERRNO_NOENT);
     EXPECT(__wasi_path_symlink("f", DIR_FD, "new/"), __WASI_ERRNO_NOENT);
     EXPECT(__wasi_path_symlink("f", DIR_FD, "f/"), __WASI_ERRNO_NOTDIR);

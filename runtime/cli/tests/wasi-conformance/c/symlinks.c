@@ -75,6 +75,11 @@ static void following(void) {
            __WASI_ERRNO_NOTDIR);
     fd = OPEN("to-d/", 0, 0, 0);
     CHECK_EQ(fdstat(fd).fs_filetype, __WASI_FILETYPE_DIRECTORY);
+    /* ...and gives a directory descriptor, one that lists. */
+    uint8_t list[256];
+    __wasi_size_t used;
+    OK(__wasi_fd_readdir(fd, list, sizeof list, 0, &used));
+    CHECK(used > 0);
     OK(__wasi_fd_close(fd));
     /* Symlinks in the middle of a path are always followed. */
     MAKE_FILE("to-d/inner", "x");
