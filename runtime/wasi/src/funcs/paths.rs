@@ -89,6 +89,28 @@ fn taken_name(dir: &cap_std::fs::Dir, path: &str) -> WasiResult<Errno> {
     wrong_kind(dir, path, Errno::Exist)
 }
 
+/// Most symlinks followed in one lookup, as Linux's `MAXSYMLINKS`.
+const MAX_SYMLINKS: usize = 40;
+
+/// `path` with its final symlinks resolved (inside the sandbox; one that
+/// leads out is `EPERM`), found without opening what it names: cap-std's
+/// own ways of following open the target, and opening a FIFO the host
+/// placed in the preopen blocks until a writer comes.
+fn resolve_symlinks(dir: &cap_std::fs::Dir, path: &str) -> WasiResult<std::path::PathBuf> {
+    let mut path = std::path::PathBuf::from(path);
+    for _ in 0..MAX_SYMLINKS {
+        if !dir.symlink_metadata(&path)?.file_type().is_symlink() {
+            return Ok(path);
+        }
+        let target = dir.read_link(&path)?;
+        path = match path.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    Err(Errno::Loop)
+}
+
 /// Whether `path` names a directory (through a final symlink if `follow`).
 fn is_dir(dir: &cap_std::fs::Dir, path: &str, follow: bool) -> bool {
     let meta = if follow {
@@ -295,14 +317,8 @@ impl<'a> Call<'a> {
         if path.ends_with('/') && !dir.metadata(&path)?.is_dir() {
             return Err(Errno::Notdir);
         }
-        // Following, the link is resolved first (inside the sandbox) and
-        // the times set on what it names without opening it: cap-std's
-        // own way opens the target, which for a FIFO would block.
         let target = match follow || path.ends_with('/') {
-            true => match dir.canonicalize(&path)? {
-                root if root.as_os_str().is_empty() => ".".into(),
-                resolved => resolved,
-            },
+            true => resolve_symlinks(dir, without_slash(&path))?,
             false => std::path::PathBuf::from(path),
         };
         Ok(dir.set_symlink_times(target, atime, mtime)?)
