@@ -5,6 +5,7 @@
 
 mod bounds;
 mod env;
+mod libcalls;
 mod signature;
 
 use crate::budget::Spending;
@@ -384,6 +385,17 @@ pub fn emit_object(
         debug_assert_eq!(id.as_u32() as usize, i);
         func_ids.push(id);
     }
+    // The routines the code calls where the CPU level lacks an instruction,
+    // declared before any code refers to them by name.
+    let mut routines = Vec::new();
+    for call in libcalls::called(compiled.iter().flat_map(|f| &f.relocs)) {
+        let signature = call.signature(isa.default_call_conv(), pointer);
+        let name = cranelift_module::default_libcall_names()(call);
+        let id = object
+            .declare_function(&name, Linkage::Hidden, &signature)
+            .map_err(module_error)?;
+        routines.push((call, id));
+    }
     for (f, &id) in compiled.iter().zip(&func_ids) {
         object
             .define_function_bytes(id, &f.func, f.alignment, &f.code, &f.relocs)
@@ -397,6 +409,11 @@ pub fn emit_object(
 
     let mut ctx = Context::new();
     let mut builder_ctx = FunctionBuilderContext::new();
+    for (call, id) in routines {
+        ctx.clear();
+        ctx.func = libcalls::routine(call, &*isa, &mut builder_ctx)?;
+        object.define_function(id, &mut ctx).map_err(module_error)?;
+    }
     let mut trampolines = Vec::with_capacity(module.types.len());
     // One trampoline per distinct signature: a module may repeat one type
     // tens of thousands of times to make compiling slow.
