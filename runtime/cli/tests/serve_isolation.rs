@@ -418,3 +418,42 @@ fn admission_refusals_are_429_and_counted_per_route() {
         assert!(metrics.contains(line), "no {line} in:\n{metrics}");
     }
 }
+
+/// A sandbox whose memory cannot even be reserved (the process is out of
+/// address space: too many sandboxes at once, or as here an `RLIMIT_AS`
+/// below one reservation) is answered 503 with Retry-After, a failure of
+/// the moment rather than of the function, and the server goes on.
+#[test]
+fn no_address_space_for_a_sandbox_is_503_and_the_server_goes_on() {
+    use std::os::unix::process::CommandExt;
+    const LIMIT: libc::rlim_t = 3 << 30;
+    let port = free_port();
+    // A 4 GiB limit makes every bounds mode reserve more than LIMIT.
+    let hello = route("/hello", &example("hello"), r#""memory-limit-mib": 4096"#);
+    let config = format!(r#"[{{"name": "t", "port": {port}, "routes": [{hello}]}}]"#);
+    let _served = launch_with(tempfile::tempdir().unwrap(), &config, port, |command| {
+        let limit = libc::rlimit {
+            rlim_cur: LIMIT,
+            rlim_max: LIMIT,
+        };
+        // SAFETY: the closure runs in the child between fork and exec and
+        // only calls setrlimit, which is async-signal-safe, on a value it
+        // owns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let mut client = Client::connect(port);
+    for _ in 0..3 {
+        let reply = client.post("/hello", b"edge");
+        assert_eq!(reply.status, 503, "{}", reply.text());
+        assert_eq!(reply.header("Retry-After"), Some("1"));
+        assert!(reply.text().contains("address space"), "{}", reply.text());
+    }
+    assert_eq!(client.get("/metrics").status, 200);
+}

@@ -307,11 +307,18 @@ impl Invoked {
     }
 
     /// Maps how the sandbox ended to the response: 200 with its stdout, 504
-    /// when its timeout stopped it, 500 with the reason otherwise.
+    /// when its timeout stopped it, 503 with Retry-After when the server had
+    /// no memory for it, 500 with the reason otherwise.
     fn from_report(report: CommandReport, stdout: Vec<u8>, config: &RouteConfig) -> Invoked {
         let (response, outcome, detail, trap) = match report.outcome {
-            Err(_) if report.memory_budget_hit => {
-                let reason = "the server's memory budget is spent".to_owned();
+            // Out of memory for sandboxes, for now: the client may retry.
+            Err(_) if report.memory_budget_hit || report.address_space_exhausted => {
+                let reason = if report.memory_budget_hit {
+                    "the server's memory budget is spent"
+                } else {
+                    "the server has no address space left for another sandbox"
+                }
+                .to_owned();
                 let mut response = Response::text(503, &format!("{reason}; try again shortly\n"));
                 let retry = MEMORY_RETRY_AFTER_S.to_string();
                 response.headers.push(("Retry-After".into(), retry));

@@ -87,6 +87,10 @@ pub struct CommandReport {
     /// The memory budget (`InstanceConfig::memory_budget`) refused the
     /// sandbox's memory, when it was created or when it grew.
     pub memory_budget_hit: bool,
+    /// The process had no address space left to reserve the sandbox's
+    /// memory (too many sandboxes at once, or a limit such as
+    /// `RLIMIT_AS`): the sandbox never started.
+    pub address_space_exhausted: bool,
     /// The command wrote more than its output limit.
     pub output_limit_hit: bool,
     /// Creating the sandbox: memory, tables, data and element segments.
@@ -119,6 +123,10 @@ pub fn run_command(
         instance,
         Err(InstantiationError::Memory(MemoryError::OverBudget { .. }))
     );
+    let address_space_exhausted = matches!(
+        instance,
+        Err(InstantiationError::Memory(MemoryError::Reserve { .. }))
+    );
     let outcome = instance.map_err(Ended::from).and_then(|instance| {
         advance(&mut lifecycle, SandboxState::Running);
         call_start(&instance)
@@ -149,6 +157,7 @@ pub fn run_command(
         outcome,
         memory_refused,
         memory_budget_hit,
+        address_space_exhausted,
         output_limit_hit: output_limit_hit(&store),
         instantiate_time,
         run_time: started.elapsed() - instantiate_time,
