@@ -105,6 +105,27 @@ pub enum CpuLevel {
 
 impl CpuLevel {
     pub const NAMES: &'static str = "baseline, v2, v3 or native";
+    pub const ALL: [CpuLevel; 4] = [
+        CpuLevel::Baseline,
+        CpuLevel::V2,
+        CpuLevel::V3,
+        CpuLevel::Native,
+    ];
+
+    /// The name `--cpu` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuLevel::Baseline => "baseline",
+            CpuLevel::V2 => "v2",
+            CpuLevel::V3 => "v3",
+            CpuLevel::Native => "native",
+        }
+    }
+
+    /// Whether this machine can run code compiled at this level for it.
+    pub fn runs_on_host(self) -> bool {
+        self.features(Arch::host()).iter().all(|f| f.on_host())
+    }
 
     /// The features code compiled at this level for `arch` may use.
     pub fn features(self, arch: Arch) -> Vec<CpuFeature> {
@@ -146,6 +167,13 @@ impl std::str::FromStr for CpuLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        for level in CpuLevel::ALL {
+            assert_eq!(level.name().parse::<CpuLevel>(), Ok(level));
+        }
+    }
 
     #[test]
     fn levels_nest_and_aarch64_needs_nothing() {

@@ -32,20 +32,10 @@ const MODULE: &str = r#"(module
 
 /// The levels whose code this machine can run.
 fn runnable_levels() -> Vec<CpuLevel> {
-    [
-        CpuLevel::Baseline,
-        CpuLevel::V2,
-        CpuLevel::V3,
-        CpuLevel::Native,
-    ]
-    .into_iter()
-    .filter(|level| {
-        level
-            .features(luge_abi::Arch::host())
-            .iter()
-            .all(|f| f.on_host())
-    })
-    .collect()
+    CpuLevel::ALL
+        .into_iter()
+        .filter(|level| level.runs_on_host())
+        .collect()
 }
 
 struct Compiled {
