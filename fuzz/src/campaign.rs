@@ -21,6 +21,9 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 const MAX_MINIMIZED: usize = 5;
 /// How long one minimization may take.
 const MINIMIZE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How long a worker that closed its output has to exit before it is
+/// killed.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Counts, and the divergences to minimize.
 #[derive(Default)]
@@ -176,8 +179,11 @@ impl Worker {
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, answers) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
+            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+                if sender
+                    .send(String::from_utf8_lossy(&line).into_owned())
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -196,16 +202,22 @@ impl Worker {
             Err(_) => Err(RecvTimeoutError::Disconnected),
         };
         match answer {
-            Ok(line) => serde_json::from_str(&line)
-                .map_err(|e| format!("the worker's answer {line:?} does not parse: {e}")),
+            Ok(line) => match serde_json::from_str::<Report>(&line) {
+                Ok(report) if report.seed == seed => Ok(report),
+                Ok(report) => Err(format!(
+                    "harness: the worker answered for case {} instead",
+                    report.seed
+                )),
+                Err(e) => Err(format!(
+                    "harness: the worker's answer {line:?} does not parse: {e}"
+                )),
+            },
             Err(RecvTimeoutError::Timeout) => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
                 Err(format!("hang: no answer in {} s", timeout.as_secs()))
             }
             Err(RecvTimeoutError::Disconnected) => Err(format!(
                 "crash: the worker {}",
-                describe_exit(self.child.wait().ok())
+                describe_exit(wait_at_most(&mut self.child, EXIT_GRACE))
             )),
         }
     }
@@ -249,8 +261,16 @@ fn record(shared: &Shared, report: Report) -> Result<()> {
             failure,
         )?;
     }
+    // A reference engine that fails (panics) is a bug of its own, and
+    // leaves Luge judged by one engine: a person should look.
     let mut problems: Vec<String> = report.findings.iter().map(|f| f.to_string()).collect();
     problems.extend(report.skipped.iter().map(|s| format!("harness: {s}")));
+    problems.extend(
+        report
+            .reference_failures
+            .iter()
+            .map(|f| format!("reference engine: {f}")),
+    );
     if !problems.is_empty() {
         write_finding(shared, report.seed, &problems)?;
     }
@@ -270,7 +290,7 @@ fn record(shared: &Shared, report: Report) -> Result<()> {
 }
 
 fn print_report(report: &Report) {
-    let verdict = if report.findings.is_empty() && report.skipped.is_none() {
+    let verdict = if report.is_clean() {
         "agree"
     } else {
         "FINDING"
@@ -312,9 +332,15 @@ fn incident(shared: &Shared, seed: u64, failure: &str) -> Result<()> {
 fn write_finding(shared: &Shared, seed: u64, problems: &[String]) -> Result<()> {
     let dir = &shared.args.findings;
     let cpu = shared.args.cpu_for(seed).name();
+    let configs: String = shared
+        .args
+        .variants()
+        .iter()
+        .map(|v| format!(" --config {}", v.name()))
+        .collect();
     let mut text = problems.join("\n");
     text.push_str(&format!(
-        "\n\nreproduce: cargo run -p luge-fuzz -- --seed {seed} --cpu {cpu}\n"
+        "\n\nreproduce: cargo run --release -p luge-fuzz -- --seed {seed} --cpu {cpu}{configs}\n"
     ));
     let path = dir.join(format!("{seed}.txt"));
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -335,8 +361,12 @@ fn append(path: &Path, seed: u64, line: &str) -> Result<()> {
 }
 
 /// Minimizes the first divergences, each in a process of its own.
+/// One configuration per seed: a seed that diverges in several usually
+/// shows one bug.
 fn minimize_all(args: &Args, divergences: &[(u64, String)]) {
-    for (seed, config) in divergences.iter().take(MAX_MINIMIZED) {
+    let mut seeds = std::collections::HashSet::new();
+    let firsts = divergences.iter().filter(|(seed, _)| seeds.insert(*seed));
+    for (seed, config) in firsts.take(MAX_MINIMIZED) {
         let (variant, cpu) = config.split_once('@').unwrap_or((config, "native"));
         let exe = match std::env::current_exe() {
             Ok(exe) => exe,
@@ -355,7 +385,7 @@ fn minimize_all(args: &Args, divergences: &[(u64, String)]) {
             .arg("--regressions")
             .arg(&args.regressions)
             .spawn();
-        match child.map(|c| wait_at_most(c, MINIMIZE_TIMEOUT)) {
+        match child.map(|mut c| wait_at_most(&mut c, MINIMIZE_TIMEOUT)) {
             Ok(Some(status)) if status.success() => {}
             Ok(Some(status)) => eprintln!("luge-fuzz: minimizing case {seed} failed: {status}"),
             Ok(None) => eprintln!("luge-fuzz: minimizing case {seed} took too long; stopped"),
@@ -364,7 +394,8 @@ fn minimize_all(args: &Args, divergences: &[(u64, String)]) {
     }
 }
 
-fn wait_at_most(mut child: Child, limit: Duration) -> Option<ExitStatus> {
+/// The child's exit status, if it exits within `limit`; killed otherwise.
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let until = Instant::now() + limit;
     while Instant::now() < until {
         if let Ok(Some(status)) = child.try_wait() {

@@ -24,6 +24,14 @@ impl Finding {
             Finding::Divergence { config, .. } | Finding::NoMajority { config, .. } => config,
         }
     }
+
+    /// Where the difference shows (`call "f"`, `global "g"`,
+    /// `instantiation`...), without the values: what a smaller module
+    /// must still show to be the same finding.
+    pub fn site(&self) -> &str {
+        let (Finding::Divergence { detail, .. } | Finding::NoMajority { detail, .. }) = self;
+        detail.split(':').next().unwrap_or(detail)
+    }
 }
 
 impl std::fmt::Display for Finding {
@@ -54,6 +62,14 @@ pub struct Report {
     /// Why the case could not be run at all (a harness fault: the
     /// generator or the plan failed on a module).
     pub skipped: Option<String>,
+}
+
+impl Report {
+    /// Nothing for a person to look at: no finding, the case ran, and both
+    /// reference engines could judge it.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty() && self.skipped.is_none() && self.reference_failures.is_empty()
+    }
 }
 
 /// Runs `wasm` with the plan of `seed` under `configs` and the reference
@@ -98,11 +114,21 @@ pub fn run(seed: u64, wasm: &[u8], configs: &[Configuration], dir: &Path) -> Rep
 /// Luge is right when it agrees with at least one reference engine (with
 /// two that disagree, it makes the majority); wrong when it disagrees with
 /// every reference engine and those agree among themselves.
+///
+/// A reference engine that ran out of stack abstains when another did not:
+/// stack depths differ between engines, and nothing after an overflow can
+/// be compared.
 fn judge(
     config: &str,
     luge: &Observation,
     references: &[(Reference, Observation)],
 ) -> Option<Finding> {
+    let whole: Vec<(Reference, Observation)> = references
+        .iter()
+        .filter(|(_, o)| !o.overflowed())
+        .cloned()
+        .collect();
+    let references = if whole.is_empty() { references } else { &whole };
     if references.is_empty() {
         return None;
     }
@@ -140,6 +166,7 @@ mod tests {
             calls: vec![("f".into(), Outcome::Returned(vec![Value::I32(v)]))],
             globals: Vec::new(),
             memories: Vec::new(),
+            tables: Vec::new(),
         }
     }
 
@@ -202,9 +229,46 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_out_of_stack_abstains() {
+        let refs = references(returning(2), trapping(Trap::StackOverflow));
+        let found = judge("x", &returning(1), &refs);
+        assert!(
+            matches!(found, Some(Finding::NoMajority { .. })),
+            "{found:?}"
+        );
+        assert_eq!(judge("x", &returning(2), &refs), None);
+    }
+
+    #[test]
+    fn scalar_nans_agree_whatever_their_payload() {
+        let nan = |bits: u32| Observation {
+            calls: vec![("f".into(), Outcome::Returned(vec![Value::F32(bits)]))],
+            ..returning(0)
+        };
+        let refs = references(nan(0x7fc0_0000), nan(0x7fc0_0000));
+        assert_eq!(judge("x", &nan(0xffc0_0001), &refs), None);
+        assert!(judge("x", &nan(0x3f80_0000), &refs).is_some());
+    }
+
+    #[test]
+    fn tables_compare_by_size_and_null_elements() {
+        let with_table = |t: Vec<bool>| Observation {
+            tables: vec![("t".into(), Some(t))],
+            ..returning(0)
+        };
+        let refs = references(with_table(vec![true, false]), with_table(vec![true, false]));
+        let found = judge("x", &with_table(vec![true, true]), &refs).unwrap();
+        assert_eq!(found.site(), "table \"t\"");
+        assert!(
+            found.to_string().contains("element 1: null / non-null"),
+            "{found}"
+        );
+    }
+
+    #[test]
     fn memories_compare_byte_for_byte() {
         let with_memory = |bytes: Vec<u8>| Observation {
-            memories: vec![("m".into(), bytes)],
+            memories: vec![("m".into(), Some(bytes))],
             ..returning(0)
         };
         let refs = references(with_memory(vec![0, 1]), with_memory(vec![0, 1]));

@@ -6,9 +6,9 @@ mod campaign;
 mod worker;
 
 use anyhow::{anyhow, Context, Result};
-use awsm_compiler::{BoundsMode, CpuLevel};
+use awsm_compiler::CpuLevel;
 use clap::Parser;
-use luge_fuzz::engines::luge::{runnable_cpu_levels, Configuration};
+use luge_fuzz::engines::luge::{runnable_cpu_levels, Configuration, Variant};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Args {
     /// A Luge configuration to run: guard, guard-nointr, software or
     /// software-nointr ("nointr": without interrupt checks, as `luge serve`
     /// ships on x86_64). Repeatable; all four by default.
-    #[arg(long = "config", value_name = "CONFIG", value_parser = parse_variant)]
+    #[arg(long = "config", value_name = "CONFIG")]
     configs: Vec<Variant>,
     /// The CPU level Luge compiles for: baseline, v2, v3, native, or
     /// `rotate`, where each case's seed picks one of the levels this
@@ -75,43 +75,6 @@ pub struct Args {
     /// Testing the harness: a worker aborts the process on this seed.
     #[arg(long, hide = true)]
     abort_on_seed: Option<u64>,
-}
-
-/// Bounds mode and interrupt checks: a configuration without its CPU level.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Variant {
-    bounds: BoundsMode,
-    interrupt_checks: bool,
-}
-
-impl Variant {
-    const ALL: [Variant; 4] = [
-        Variant::new(BoundsMode::Guard, true),
-        Variant::new(BoundsMode::Guard, false),
-        Variant::new(BoundsMode::Software, true),
-        Variant::new(BoundsMode::Software, false),
-    ];
-
-    const fn new(bounds: BoundsMode, interrupt_checks: bool) -> Variant {
-        Variant {
-            bounds,
-            interrupt_checks,
-        }
-    }
-
-    fn name(self) -> String {
-        let checks = if self.interrupt_checks { "" } else { "-nointr" };
-        format!("{}{checks}", self.bounds.name())
-    }
-}
-
-fn parse_variant(s: &str) -> Result<Variant, String> {
-    Variant::ALL
-        .into_iter()
-        .find(|v| v.name() == s)
-        .ok_or_else(|| {
-            format!("unknown configuration `{s}` (expected guard, guard-nointr, software or software-nointr)")
-        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,10 +119,7 @@ impl Args {
     /// The Luge configurations case `seed` runs under.
     fn configurations(&self, seed: u64) -> Vec<Configuration> {
         let cpu = self.cpu_for(seed);
-        self.variants()
-            .into_iter()
-            .map(|v| Configuration::new(v.bounds, v.interrupt_checks, cpu))
-            .collect()
+        self.variants().into_iter().map(|v| v.at(cpu)).collect()
     }
 }
 

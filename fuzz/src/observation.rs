@@ -17,6 +17,21 @@ pub enum Value {
 }
 
 impl Value {
+    /// Equal as results: bit for bit, except that any two scalar NaNs are
+    /// equal (the specification leaves a NaN's payload open, and the
+    /// generator's canonicalization may have been shrunk away).
+    fn agrees(&self, other: &Value) -> bool {
+        match (*self, *other) {
+            (Value::F32(a), Value::F32(b)) => {
+                a == b || (f32::from_bits(a).is_nan() && f32::from_bits(b).is_nan())
+            }
+            (Value::F64(a), Value::F64(b)) => {
+                a == b || (f64::from_bits(a).is_nan() && f64::from_bits(b).is_nan())
+            }
+            _ => self == other,
+        }
+    }
+
     pub fn reference(null: bool) -> Value {
         if null {
             Value::NullRef
@@ -78,6 +93,9 @@ impl Outcome {
     fn agrees(&self, other: &Outcome) -> bool {
         match (self, other) {
             (Outcome::Refused(_), Outcome::Refused(_)) => true,
+            (Outcome::Returned(a), Outcome::Returned(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.agrees(y))
+            }
             _ => self == other,
         }
     }
@@ -109,10 +127,13 @@ pub struct Observation {
     /// worked).
     pub instantiation: Outcome,
     pub calls: Vec<(String, Outcome)>,
-    /// Exported globals after the last call.
-    pub globals: Vec<(String, Value)>,
+    /// Exported globals after the last call (`None`: the engine has no
+    /// such export).
+    pub globals: Vec<(String, Option<Value>)>,
     /// Exported memories' bytes after the last call.
-    pub memories: Vec<(String, Vec<u8>)>,
+    pub memories: Vec<(String, Option<Vec<u8>>)>,
+    /// Exported tables after the last call: whether each element is null.
+    pub tables: Vec<(String, Option<Vec<bool>>)>,
 }
 
 impl Observation {
@@ -126,7 +147,13 @@ impl Observation {
             calls: Vec::new(),
             globals: Vec::new(),
             memories: Vec::new(),
+            tables: Vec::new(),
         }
+    }
+
+    /// Whether some code ran out of stack (at instantiation or in a call).
+    pub fn overflowed(&self) -> bool {
+        self.instantiation.stack_overflow() || self.calls.iter().any(|(_, o)| o.stack_overflow())
     }
 
     /// The first difference between two observations of the same plan, in
@@ -157,18 +184,58 @@ impl Observation {
                 other.calls.len()
             ));
         }
-        for ((name, a), (_, b)) in self.globals.iter().zip(&other.globals) {
-            if a != b {
-                return Some(format!("global {name:?}: {a} / {b}"));
-            }
-        }
-        for ((name, a), (_, b)) in self.memories.iter().zip(&other.memories) {
-            if let Some(d) = memory_difference(a, b) {
-                return Some(format!("memory {name:?}: {d}"));
-            }
-        }
-        None
+        let globals = compare(&self.globals, &other.globals, |a, b| {
+            let same = match (a, b) {
+                (Some(x), Some(y)) => x.agrees(y),
+                _ => a == b,
+            };
+            (!same).then(|| format!("{} / {}", show(a), show(b)))
+        });
+        let memories = compare(&self.memories, &other.memories, |a, b| match (a, b) {
+            (Some(a), Some(b)) => memory_difference(a, b),
+            _ => (a.is_some() != b.is_some()).then(|| "missing on one side".to_string()),
+        });
+        let tables = compare(&self.tables, &other.tables, |a, b| {
+            (a != b).then(|| table_difference(a.as_deref(), b.as_deref()))
+        });
+        [("global", globals), ("memory", memories), ("table", tables)]
+            .into_iter()
+            .find_map(|(kind, d)| d.map(|(name, d)| format!("{kind} {name:?}: {d}")))
     }
+}
+
+/// The first named item whose states differ, by `differ`.
+fn compare<T>(
+    a: &[(String, T)],
+    b: &[(String, T)],
+    differ: impl Fn(&T, &T) -> Option<String>,
+) -> Option<(String, String)> {
+    if a.len() != b.len() {
+        return Some((String::new(), format!("{} exports / {}", a.len(), b.len())));
+    }
+    a.iter()
+        .zip(b)
+        .find_map(|((name, x), (_, y))| differ(x, y).map(|d| (name.clone(), d)))
+}
+
+fn show(value: &Option<Value>) -> String {
+    value.map_or("missing".to_string(), |v| v.to_string())
+}
+
+fn table_difference(a: Option<&[bool]>, b: Option<&[bool]>) -> String {
+    let (Some(a), Some(b)) = (a, b) else {
+        return "missing on one side".to_string();
+    };
+    if a.len() != b.len() {
+        return format!("{} elements / {}", a.len(), b.len());
+    }
+    let at = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or_default();
+    let null = |n: bool| if n { "null" } else { "non-null" };
+    format!("element {at}: {} / {}", null(a[at]), null(b[at]))
 }
 
 fn memory_difference(a: &[u8], b: &[u8]) -> Option<String> {

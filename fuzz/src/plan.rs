@@ -1,7 +1,9 @@
 //! What every engine does with a case's module: call each exported
 //! function, in export order, with arguments drawn from the seed, for
-//! [`ROUNDS`] rounds, then read back every exported global and memory.
+//! [`ROUNDS`] rounds, then read back every exported global, memory and
+//! table.
 
+use crate::generate;
 use crate::observation::Value;
 use wasmparser::{ExternalKind, Payload, ValType, Validator};
 
@@ -21,6 +23,10 @@ pub struct Plan {
     pub calls: Vec<Call>,
     pub globals: Vec<String>,
     pub memories: Vec<String>,
+    pub tables: Vec<String>,
+    /// The global the generator's fuel is kept in, refilled before each
+    /// call (see [`generate::FUEL_EXPORT`]); absent in hand-written cases.
+    pub fuel: Option<String>,
 }
 
 impl Plan {
@@ -44,9 +50,15 @@ impl Plan {
                         let id = types.core_function_at(export.index);
                         functions.push((name, types[id].unwrap_func().params().to_vec()));
                     }
-                    ExternalKind::Global => plan.globals.push(name),
+                    ExternalKind::Global => {
+                        if name == generate::FUEL_EXPORT {
+                            plan.fuel = Some(name.clone());
+                        }
+                        plan.globals.push(name);
+                    }
                     ExternalKind::Memory => plan.memories.push(name),
-                    _ => {}
+                    ExternalKind::Table => plan.tables.push(name),
+                    ExternalKind::Tag => {}
                 }
             }
         }

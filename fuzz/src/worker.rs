@@ -2,16 +2,37 @@
 
 use crate::{single_configuration, Args};
 use anyhow::{Context, Result};
-use luge_fuzz::case::{self, Report};
+use luge_fuzz::case::{self, Finding, Report};
+use luge_fuzz::engines::{panic_message, CASE_THREAD_STACK};
 use luge_fuzz::{generate, minimize, regression};
 use std::io::{BufRead, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Reads seeds from stdin, one per line, and answers each with its
-/// [`Report`] as a JSON line on stdout.
+/// [`Report`] as a JSON line on stdout. Replies go to a copy of stdout
+/// taken first; stdout itself then points at stderr, so that nothing an
+/// engine prints can be taken for a reply. Cases run on a thread with a
+/// stack deep enough for every engine's guest stack.
 pub fn serve(args: &Args) -> Result<()> {
+    let replies = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdout")?;
+    rustix::stdio::dup2_stdout(std::io::stderr()).context("pointing stdout at stderr")?;
+    let args = args.clone();
+    std::thread::Builder::new()
+        .name("cases".into())
+        .stack_size(CASE_THREAD_STACK)
+        .spawn(move || answer(&args, std::fs::File::from(replies)))
+        .context("starting the case thread")?
+        .join()
+        .map_err(|panic| anyhow::anyhow!("the case thread panicked: {}", panic_message(&*panic)))?
+}
+
+fn answer(args: &Args, replies: std::fs::File) -> Result<()> {
     let dir = tempfile::tempdir().context("a directory for compiled modules")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(replies);
     for line in std::io::stdin().lock().lines() {
         let line = line.context("reading a seed")?;
         let seed: u64 = line
@@ -41,25 +62,32 @@ fn run(args: &Args, seed: u64, dir: &Path) -> Report {
     }
 }
 
-/// Shrinks case `--seed`'s divergence in its one configuration and saves
-/// the result as a regression test; prints the file's path.
+/// Shrinks case `--seed`'s divergence in its one configuration, saving
+/// each smaller module found as a regression test (so that a minimization
+/// stopped for taking too long still leaves its best); prints the file's
+/// path.
 pub fn minimize(args: &Args) -> Result<()> {
     let (seed, config) = single_configuration(args)?;
     let dir = tempfile::tempdir().context("a directory for compiled modules")?;
     let wasm = generate::module(seed)?;
+    let report = case::run(seed, &wasm, std::slice::from_ref(&config), dir.path());
+    let divergence = |f: &Finding| matches!(f, Finding::Divergence { .. });
+    let Some(finding) = report.findings.into_iter().find(divergence) else {
+        anyhow::bail!("case {seed} does not diverge in {}", config.name());
+    };
     eprintln!(
-        "minimizing case {seed} in {} ({} bytes)",
+        "minimizing case {seed} in {} ({} bytes): {finding}",
         config.name(),
         wasm.len()
     );
-    let small = minimize::divergence(seed, wasm, &config, dir.path(), |len| {
-        eprintln!("  {len} bytes")
-    })?;
-    let report = case::run(seed, &small, std::slice::from_ref(&config), dir.path());
-    let mut header = vec![format!("found in: {}", config.name())];
-    header.extend(report.findings.iter().map(|f| f.to_string()));
+    let header = vec![format!("found in: {}", config.name()), finding.to_string()];
     let name = format!("{seed}-{}", config.name().replace('@', "-"));
-    let path = regression::save(&args.regressions, &name, seed, &header, &small)?;
+    let regressions = args.regressions.clone();
+    let path = regression::save(&regressions, &name, seed, &header, &wasm)?;
+    minimize::divergence(seed, wasm, &config, &finding, dir.path(), move |small| {
+        eprintln!("  {} bytes", small.len());
+        regression::save(&regressions, &name, seed, &header, small).map(drop)
+    })?;
     println!("{}", path.display());
     Ok(())
 }

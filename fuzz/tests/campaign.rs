@@ -3,26 +3,26 @@
 
 use std::process::Command;
 
-fn luge_fuzz() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_luge-fuzz"))
+/// `luge-fuzz` writing nothing outside `scratch`, and not minimizing (that
+/// takes minutes).
+fn luge_fuzz(scratch: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_luge-fuzz"));
+    command
+        .arg("--no-minimize")
+        .arg("--findings")
+        .arg(scratch.join("findings"))
+        .arg("--regressions")
+        .arg(scratch.join("regressions"));
+    command
 }
 
 #[test]
 fn a_crashing_worker_is_a_finding_and_the_run_goes_on() {
-    let findings = tempfile::tempdir().unwrap();
-    let out = luge_fuzz()
-        .args([
-            "--seed",
-            "10",
-            "--cases",
-            "4",
-            "--abort-on-seed",
-            "11",
-            "--config",
-            "guard",
-        ])
-        .arg("--findings")
-        .arg(findings.path())
+    let scratch = tempfile::tempdir().unwrap();
+    let findings = scratch.path().join("findings");
+    let out = luge_fuzz(scratch.path())
+        .args(["--seed", "10", "--cases", "4", "--abort-on-seed", "11"])
+        .args(["--config", "guard"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -32,22 +32,18 @@ fn a_crashing_worker_is_a_finding_and_the_run_goes_on() {
         stdout.contains("case 11: FINDING: crash: the worker was killed by signal 6"),
         "{stdout}"
     );
-    let report = std::fs::read_to_string(findings.path().join("11.txt")).unwrap();
-    assert!(
-        report.contains("cargo run -p luge-fuzz -- --seed 11"),
-        "{report}"
-    );
-    assert!(findings.path().join("11.wasm").exists());
+    let report = std::fs::read_to_string(findings.join("11.txt")).unwrap();
+    assert!(report.contains("luge-fuzz -- --seed 11 --cpu"), "{report}");
+    assert!(report.contains("--config guard\n"), "{report}");
+    assert!(findings.join("11.wasm").exists());
 }
 
 #[test]
 fn a_seed_reproduces_its_case() {
-    let findings = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
     let run = || {
-        luge_fuzz()
+        luge_fuzz(scratch.path())
             .args(["--seed", "42"])
-            .arg("--findings")
-            .arg(findings.path())
             .output()
             .unwrap()
     };
@@ -70,7 +66,11 @@ fn a_seed_reproduces_its_case() {
 
 #[test]
 fn usage_errors_name_the_choices() {
-    let out = luge_fuzz().args(["--config", "fast"]).output().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let out = luge_fuzz(scratch.path())
+        .args(["--config", "fast"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

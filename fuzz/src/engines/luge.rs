@@ -1,6 +1,7 @@
 //! Luge itself, in one configuration: compiled to a shared object, loaded,
 //! instantiated and called the way `luge run` does, in-process.
 
+use super::{no_such_function, run_plan, Sandbox, GUEST_STACK};
 use crate::observation::{Observation, Outcome, Trap, Value};
 use crate::plan::Plan;
 use awsm_compiler::{Arch, BoundsMode, CompileOptions, CpuLevel};
@@ -10,55 +11,98 @@ use luge_runtime::{
 };
 use std::path::Path;
 
-/// One way Luge compiles: bounds mode, interrupt checks, CPU level.
-#[derive(Debug, Clone, PartialEq)]
+/// Bounds mode and interrupt checks: a configuration but for its CPU level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Variant {
+    pub bounds: BoundsMode,
+    pub interrupt_checks: bool,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 4] = [
+        Variant::new(BoundsMode::Guard, true),
+        Variant::new(BoundsMode::Guard, false),
+        Variant::new(BoundsMode::Software, true),
+        Variant::new(BoundsMode::Software, false),
+    ];
+    pub const NAMES: &str = "guard, guard-nointr, software or software-nointr";
+
+    pub const fn new(bounds: BoundsMode, interrupt_checks: bool) -> Variant {
+        Variant {
+            bounds,
+            interrupt_checks,
+        }
+    }
+
+    /// `guard`, `software-nointr`...: the bounds mode, and whether
+    /// interrupt checks are left out (as `luge serve` ships on x86_64).
+    pub fn name(self) -> String {
+        let checks = if self.interrupt_checks { "" } else { "-nointr" };
+        format!("{}{checks}", self.bounds.name())
+    }
+
+    pub fn at(self, cpu: CpuLevel) -> Configuration {
+        Configuration { variant: self, cpu }
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Variant, String> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| format!("unknown configuration `{s}` (expected {})", Variant::NAMES))
+    }
+}
+
+/// One way Luge compiles: a [`Variant`] at a CPU level.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Configuration {
-    pub opts: CompileOptions,
+    pub variant: Variant,
+    pub cpu: CpuLevel,
 }
 
 impl Configuration {
-    pub fn new(bounds: BoundsMode, interrupt_checks: bool, cpu: CpuLevel) -> Configuration {
-        Configuration {
-            opts: CompileOptions {
-                bounds,
-                interrupt_checks,
-                cpu,
-                ..CompileOptions::for_arch(Arch::host())
-            },
-        }
-    }
-
-    /// `guard@v2`, `software-nointr@baseline`...: the bounds mode, whether
-    /// interrupt checks are compiled in, and the CPU level.
+    /// `guard@v2`, `software-nointr@baseline`...
     pub fn name(&self) -> String {
-        let mut name = self.opts.bounds.name().to_string();
-        if !self.opts.interrupt_checks {
-            name.push_str("-nointr");
-        }
-        name.push('@');
-        name.push_str(self.opts.cpu.name());
-        name
+        format!("{}@{}", self.variant.name(), self.cpu.name())
     }
 
-    /// The four configurations of bounds mode and interrupt checks, at `cpu`.
+    /// The four variants at `cpu`.
     pub fn all_at(cpu: CpuLevel) -> Vec<Configuration> {
-        [BoundsMode::Guard, BoundsMode::Software]
-            .into_iter()
-            .flat_map(|bounds| [true, false].map(|checks| Configuration::new(bounds, checks, cpu)))
-            .collect()
+        Variant::ALL.iter().map(|v| v.at(cpu)).collect()
+    }
+
+    fn options(&self) -> CompileOptions {
+        CompileOptions {
+            bounds: self.variant.bounds,
+            interrupt_checks: self.variant.interrupt_checks,
+            cpu: self.cpu,
+            ..CompileOptions::for_arch(Arch::host())
+        }
     }
 
     /// Compiles `wasm` in `dir` and runs `plan`.
     pub fn observe(&self, wasm: &[u8], plan: &Plan, dir: &Path) -> Observation {
+        run_plan(self.instantiate(wasm, dir), plan)
+    }
+
+    fn instantiate(&self, wasm: &[u8], dir: &Path) -> Result<LugeSandbox, Outcome> {
         let path = dir.join(format!("{}.so", self.name()));
-        if let Err(e) = awsm_compiler::compile_to_file(wasm, &self.opts, &path) {
-            return Observation::refused(format!("compile: {e}"));
-        }
+        awsm_compiler::compile_to_file(wasm, &self.options(), &path)
+            .map_err(|e| Outcome::Refused(format!("compile: {e}")))?;
         let module = Module::load(&path);
         let _ = std::fs::remove_file(&path);
-        match module {
-            Ok(module) => run(&module, plan),
-            Err(e) => Observation::refused(format!("load: {e}")),
+        let module = module.map_err(|e| Outcome::Refused(format!("load: {e}")))?;
+        let store = Store::new(GUEST_STACK);
+        match Instance::new(&module, &store, &[], &InstanceConfig::default()) {
+            Ok(instance) => Ok(LugeSandbox {
+                instance,
+                _store: store,
+            }),
+            Err(InstantiationError::Trap(kind)) => Err(Outcome::Trapped(trap(kind))),
+            Err(e) => Err(Outcome::Refused(e.to_string())),
         }
     }
 }
@@ -75,59 +119,54 @@ pub fn runnable_cpu_levels() -> Vec<CpuLevel> {
         .collect()
 }
 
-fn run(module: &Module, plan: &Plan) -> Observation {
-    let store = Store::default();
-    let instance = match Instance::new(module, &store, &[], &InstanceConfig::default()) {
-        Ok(instance) => instance,
-        Err(InstantiationError::Trap(kind)) => {
-            return Observation::failed(Outcome::Trapped(trap(kind)))
+struct LugeSandbox {
+    instance: Instance,
+    _store: Store,
+}
+
+impl Sandbox for LugeSandbox {
+    fn call(&mut self, export: &str, args: &[Value]) -> Outcome {
+        let Some(func) = self.instance.get_func(export) else {
+            return no_such_function();
+        };
+        let args: Vec<Val> = args.iter().zip(&func.ty().params).map(to_val).collect();
+        match func.call(&args) {
+            Ok(results) => Outcome::Returned(results.iter().map(from_val).collect()),
+            Err(CallError::Trap(kind)) => Outcome::Trapped(trap(kind)),
+            Err(e) => Outcome::Refused(e.to_string()),
         }
-        Err(e) => return Observation::refused(e.to_string()),
-    };
-    let calls = plan
-        .calls
-        .iter()
-        .map(|call| {
-            let outcome = match instance.get_func(&call.export) {
-                Some(func) => {
-                    let params = &func.ty().params;
-                    let args: Vec<Val> = call.args.iter().zip(params).map(to_val).collect();
-                    match func.call(&args) {
-                        Ok(results) => Outcome::Returned(results.iter().map(from_val).collect()),
-                        Err(CallError::Trap(kind)) => Outcome::Trapped(trap(kind)),
-                        Err(e) => Outcome::Refused(e.to_string()),
-                    }
-                }
-                None => Outcome::Refused("no such function export".into()),
-            };
-            (call.export.clone(), outcome)
-        })
-        .collect();
-    let globals = plan
-        .globals
-        .iter()
-        .map(|name| match instance.get_export(name) {
-            Some(Extern::Global(global)) => (name.clone(), from_val(&global.get())),
-            _ => panic!("global export {name:?} missing"),
-        })
-        .collect();
-    let memories = plan
-        .memories
-        .iter()
-        .map(|name| match instance.get_export(name) {
-            Some(Extern::Memory(memory)) => {
-                let mut bytes = vec![0; memory.len() as usize];
-                memory.read(0, &mut bytes).expect("a memory's own length");
-                (name.clone(), bytes)
-            }
-            _ => panic!("memory export {name:?} missing"),
-        })
-        .collect();
-    Observation {
-        instantiation: Outcome::Returned(Vec::new()),
-        calls,
-        globals,
-        memories,
+    }
+
+    fn set_global(&mut self, name: &str, value: Value) -> Option<()> {
+        let Some(Extern::Global(global)) = self.instance.get_export(name) else {
+            return None;
+        };
+        global.set(to_val((&value, &global.ty().ty))).ok()
+    }
+
+    fn global(&mut self, name: &str) -> Option<Value> {
+        match self.instance.get_export(name)? {
+            Extern::Global(global) => Some(from_val(&global.get())),
+            _ => None,
+        }
+    }
+
+    fn memory(&mut self, name: &str) -> Option<Vec<u8>> {
+        let Extern::Memory(memory) = self.instance.get_export(name)? else {
+            return None;
+        };
+        let mut bytes = vec![0; memory.len() as usize];
+        memory.read(0, &mut bytes)?;
+        Some(bytes)
+    }
+
+    fn table(&mut self, name: &str) -> Option<Vec<bool>> {
+        let Extern::Table(table) = self.instance.get_export(name)? else {
+            return None;
+        };
+        (0..table.len())
+            .map(|i| table.get(i).map(|word| word == 0))
+            .collect()
     }
 }
 

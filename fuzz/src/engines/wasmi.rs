@@ -1,8 +1,9 @@
 //! wasmi: an interpreter, so no code generation shared with Luge at all.
 
-use crate::observation::{Observation, Outcome, Trap, Value};
-use crate::plan::Plan;
-use wasmi::{Config, Engine, Linker, Module, Store, TrapCode, Val, F32, F64};
+use super::{no_such_function, Sandbox};
+use crate::generate::FUEL;
+use crate::observation::{Outcome, Trap, Value};
+use wasmi::{Config, Engine, Instance, Linker, Module, Store, TrapCode, Val, F32, F64};
 
 fn engine() -> Engine {
     let mut config = Config::default();
@@ -12,62 +13,66 @@ fn engine() -> Engine {
         .wasm_multi_value(true)
         .wasm_bulk_memory(true)
         .wasm_saturating_float_to_int(true)
-        .wasm_sign_extension(true);
+        .wasm_sign_extension(true)
+        // Deeper than the fuel lets code recurse (one unit per call); the
+        // default, 1000, would end many cases' comparison early.
+        .set_max_recursion_depth(2 * FUEL as usize);
     Engine::new(&config)
 }
 
-pub fn observe(wasm: &[u8], plan: &Plan) -> Observation {
+pub struct WasmiSandbox {
+    store: Store<()>,
+    instance: Instance,
+}
+
+pub fn instantiate(wasm: &[u8]) -> Result<WasmiSandbox, Outcome> {
     let engine = engine();
-    let module = match Module::new(&engine, wasm) {
-        Ok(module) => module,
-        Err(e) => return Observation::refused(e.to_string()),
-    };
+    let module = Module::new(&engine, wasm).map_err(|e| Outcome::Refused(e.to_string()))?;
     let mut store = Store::new(&engine, ());
-    let instance = match Linker::<()>::new(&engine).instantiate_and_start(&mut store, &module) {
-        Ok(instance) => instance,
-        Err(e) => return Observation::failed(failure(&e)),
-    };
-    let calls = plan
-        .calls
-        .iter()
-        .map(|call| {
-            let outcome = match instance.get_func(&store, &call.export) {
-                Some(func) => {
-                    let ty = func.ty(&store);
-                    let args: Vec<Val> = call.args.iter().zip(ty.params()).map(to_val).collect();
-                    let mut results: Vec<Val> =
-                        ty.results().iter().map(|t| Val::default(*t)).collect();
-                    match func.call(&mut store, &args, &mut results) {
-                        Ok(()) => Outcome::Returned(results.iter().map(from_val).collect()),
-                        Err(e) => failure(&e),
-                    }
-                }
-                None => Outcome::Refused("no such function export".into()),
-            };
-            (call.export.clone(), outcome)
-        })
-        .collect();
-    let globals = plan
-        .globals
-        .iter()
-        .map(|name| {
-            let global = instance.get_global(&store, name).expect("exported global");
-            (name.clone(), from_val(&global.get(&store)))
-        })
-        .collect();
-    let memories = plan
-        .memories
-        .iter()
-        .map(|name| {
-            let memory = instance.get_memory(&store, name).expect("exported memory");
-            (name.clone(), memory.data(&store).to_vec())
-        })
-        .collect();
-    Observation {
-        instantiation: Outcome::Returned(Vec::new()),
-        calls,
-        globals,
-        memories,
+    let instance = Linker::<()>::new(&engine)
+        .instantiate_and_start(&mut store, &module)
+        .map_err(|e| failure(&e))?;
+    Ok(WasmiSandbox { store, instance })
+}
+
+impl Sandbox for WasmiSandbox {
+    fn call(&mut self, export: &str, args: &[Value]) -> Outcome {
+        let Some(func) = self.instance.get_func(&self.store, export) else {
+            return no_such_function();
+        };
+        let ty = func.ty(&self.store);
+        let args: Vec<Val> = args.iter().zip(ty.params()).map(to_val).collect();
+        let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default(*t)).collect();
+        match func.call(&mut self.store, &args, &mut results) {
+            Ok(()) => Outcome::Returned(results.iter().map(from_val).collect()),
+            Err(e) => failure(&e),
+        }
+    }
+
+    fn set_global(&mut self, name: &str, value: Value) -> Option<()> {
+        let global = self.instance.get_global(&self.store, name)?;
+        let ty = global.ty(&self.store).content();
+        global.set(&mut self.store, to_val((&value, &ty))).ok()
+    }
+
+    fn global(&mut self, name: &str) -> Option<Value> {
+        let global = self.instance.get_global(&self.store, name)?;
+        Some(from_val(&global.get(&self.store)))
+    }
+
+    fn memory(&mut self, name: &str) -> Option<Vec<u8>> {
+        let memory = self.instance.get_memory(&self.store, name)?;
+        Some(memory.data(&self.store).to_vec())
+    }
+
+    fn table(&mut self, name: &str) -> Option<Vec<bool>> {
+        let table = self.instance.get_table(&self.store, name)?;
+        (0..table.size(&self.store))
+            .map(|i| {
+                let element = table.get(&self.store, i)?;
+                Some(from_val(&element) == Value::NullRef)
+            })
+            .collect()
     }
 }
 

@@ -1,76 +1,74 @@
 //! Wasmtime (Cranelift, like Luge, but its own translation and runtime).
 
-use crate::observation::{Observation, Outcome, Trap, Value};
-use crate::plan::Plan;
+use super::{no_such_function, Sandbox, GUEST_STACK};
+use crate::observation::{Outcome, Trap, Value};
 use wasmtime::{Config, Engine, Instance, Module, Store, Val};
 
 fn engine() -> Engine {
     let mut config = Config::new();
-    config.wasm_simd(true);
-    config.wasm_reference_types(true);
-    config.wasm_multi_value(true);
-    config.wasm_bulk_memory(true);
+    config
+        .wasm_simd(true)
+        .wasm_reference_types(true)
+        .wasm_multi_value(true)
+        .wasm_bulk_memory(true)
+        // Checked against the async stack even where nothing runs async.
+        .async_stack_size(GUEST_STACK)
+        .max_wasm_stack(GUEST_STACK);
     Engine::new(&config).expect("a Wasmtime engine for the features Luge supports")
 }
 
-pub fn observe(wasm: &[u8], plan: &Plan) -> Observation {
+pub struct WasmtimeSandbox {
+    store: Store<()>,
+    instance: Instance,
+}
+
+pub fn instantiate(wasm: &[u8]) -> Result<WasmtimeSandbox, Outcome> {
     thread_local! {
         static ENGINE: Engine = engine();
     }
     let engine = ENGINE.with(Engine::clone);
-    let module = match Module::new(&engine, wasm) {
-        Ok(module) => module,
-        Err(e) => return Observation::refused(format!("{e:#}")),
-    };
+    let module = Module::new(&engine, wasm).map_err(|e| Outcome::Refused(format!("{e:#}")))?;
     let mut store = Store::new(&engine, ());
-    let instance = match Instance::new(&mut store, &module, &[]) {
-        Ok(instance) => instance,
-        Err(e) => return Observation::failed(failure(e)),
-    };
-    let calls = plan
-        .calls
-        .iter()
-        .map(|call| {
-            let outcome = match instance.get_func(&mut store, &call.export) {
-                Some(func) => {
-                    let ty = func.ty(&store);
-                    let args: Vec<Val> = call.args.iter().zip(ty.params()).map(to_val).collect();
-                    let mut results = vec![Val::I32(0); ty.results().len()];
-                    match func.call(&mut store, &args, &mut results) {
-                        Ok(()) => Outcome::Returned(results.iter().map(from_val).collect()),
-                        Err(e) => failure(e),
-                    }
-                }
-                None => Outcome::Refused("no such function export".into()),
-            };
-            (call.export.clone(), outcome)
-        })
-        .collect();
-    let globals = plan
-        .globals
-        .iter()
-        .map(|name| {
-            let global = instance
-                .get_global(&mut store, name)
-                .expect("exported global");
-            (name.clone(), from_val(&global.get(&mut store)))
-        })
-        .collect();
-    let memories = plan
-        .memories
-        .iter()
-        .map(|name| {
-            let memory = instance
-                .get_memory(&mut store, name)
-                .expect("exported memory");
-            (name.clone(), memory.data(&store).to_vec())
-        })
-        .collect();
-    Observation {
-        instantiation: Outcome::Returned(Vec::new()),
-        calls,
-        globals,
-        memories,
+    let instance = Instance::new(&mut store, &module, &[]).map_err(failure)?;
+    Ok(WasmtimeSandbox { store, instance })
+}
+
+impl Sandbox for WasmtimeSandbox {
+    fn call(&mut self, export: &str, args: &[Value]) -> Outcome {
+        let Some(func) = self.instance.get_func(&mut self.store, export) else {
+            return no_such_function();
+        };
+        let ty = func.ty(&self.store);
+        let args: Vec<Val> = args.iter().zip(ty.params()).map(to_val).collect();
+        let mut results = vec![Val::I32(0); ty.results().len()];
+        match func.call(&mut self.store, &args, &mut results) {
+            Ok(()) => Outcome::Returned(results.iter().map(from_val).collect()),
+            Err(e) => failure(e),
+        }
+    }
+
+    fn set_global(&mut self, name: &str, value: Value) -> Option<()> {
+        let global = self.instance.get_global(&mut self.store, name)?;
+        let ty = global.ty(&self.store).content().clone();
+        global.set(&mut self.store, to_val((&value, ty))).ok()
+    }
+
+    fn global(&mut self, name: &str) -> Option<Value> {
+        let global = self.instance.get_global(&mut self.store, name)?;
+        Some(from_val(&global.get(&mut self.store)))
+    }
+
+    fn memory(&mut self, name: &str) -> Option<Vec<u8>> {
+        let memory = self.instance.get_memory(&mut self.store, name)?;
+        Some(memory.data(&self.store).to_vec())
+    }
+
+    fn table(&mut self, name: &str) -> Option<Vec<bool>> {
+        let table = self.instance.get_table(&mut self.store, name)?;
+        let size = table.size(&self.store);
+        (0..size)
+            .map(|i| table.get(&mut self.store, i).map(|r| r.is_null()))
+            .collect()
     }
 }
 

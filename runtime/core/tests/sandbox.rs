@@ -784,3 +784,35 @@ fn modules_loaded_at_once_or_one_after_another_each_run_their_own_code() {
     assert_eq!(call(&three), Ok(i32s(&[3])));
     assert_eq!(call(&two), Ok(i32s(&[2])));
 }
+
+#[test]
+fn the_host_sets_a_mutable_global_and_code_sees_it() {
+    in_both_modes(|bounds| {
+        let c = compile(
+            r#"(module
+                (global (export "g") (mut i64) (i64.const 1))
+                (global (export "k") i32 (i32.const 7))
+                (func (export "get") (result i64) global.get 0))"#,
+            bounds,
+        );
+        let store = Store::default();
+        let instance = instantiate(&c, &store);
+        let Some(Extern::Global(g)) = instance.get_export("g") else {
+            panic!("no global g");
+        };
+        g.set(Val::I64(-5)).unwrap();
+        assert_eq!(instance.call("get", &[]), Ok(vec![Val::I64(-5)]));
+        assert_eq!(
+            g.set(Val::I32(1)),
+            Err(SetGlobalError::Type {
+                global: ValType::I64,
+                value: ValType::I32
+            })
+        );
+        let Some(Extern::Global(k)) = instance.get_export("k") else {
+            panic!("no global k");
+        };
+        assert_eq!(k.set(Val::I32(8)), Err(SetGlobalError::Immutable));
+        assert_eq!(k.get(), Val::I32(7));
+    });
+}

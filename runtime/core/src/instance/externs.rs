@@ -7,7 +7,7 @@ use crate::sys::Unwind;
 use crate::table::Table;
 use crate::types::canonical_type_id;
 use crate::values::Val;
-use luge_abi::{FuncType, GlobalType, Trampoline, TrapKind, VmCtx, VmGlobal};
+use luge_abi::{FuncType, GlobalType, Trampoline, TrapKind, ValType, VmCtx, VmGlobal};
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::rc::Rc;
@@ -204,6 +204,33 @@ impl Global {
         // SAFETY: `ptr` points into storage kept alive by `_owner`.
         Val::from_bits(unsafe { (*self.ptr).bits }, self.ty.ty)
     }
+
+    /// Sets a mutable global, as `global.set` would.
+    pub fn set(&self, value: Val) -> Result<(), SetGlobalError> {
+        if !self.ty.mutable {
+            return Err(SetGlobalError::Immutable);
+        }
+        if value.ty() != self.ty.ty {
+            return Err(SetGlobalError::Type {
+                global: self.ty.ty,
+                value: value.ty(),
+            });
+        }
+        // SAFETY: `ptr` points into storage kept alive by `_owner`; a
+        // store's instances and globals stay on one thread (`Rc`), and no
+        // guest code of it runs while the host holds `&self` here.
+        unsafe { (*self.ptr).bits = value.to_bits() };
+        Ok(())
+    }
+}
+
+/// Why [`Global::set`] refused a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetGlobalError {
+    #[error("the global is immutable")]
+    Immutable,
+    #[error("a global of type {global:?} cannot hold a value of type {value:?}")]
+    Type { global: ValType, value: ValType },
 }
 
 /// Anything an instance can import or export.
