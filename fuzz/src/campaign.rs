@@ -160,10 +160,7 @@ impl Worker {
     fn start(args: &Args) -> Result<Worker> {
         let exe = std::env::current_exe().context("finding luge-fuzz's own executable")?;
         let mut command = Command::new(exe);
-        command.arg("--worker").arg("--cpu").arg(match args.cpu {
-            CpuChoice::Rotate => "rotate",
-            CpuChoice::Level(level) => level.name(),
-        });
+        command.arg("--worker").arg("--cpu").arg(args.cpu.name());
         for variant in args.variants() {
             command.arg("--config").arg(variant.name());
         }

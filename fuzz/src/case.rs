@@ -19,12 +19,6 @@ pub enum Finding {
 }
 
 impl Finding {
-    pub fn config(&self) -> &str {
-        match self {
-            Finding::Divergence { config, .. } | Finding::NoMajority { config, .. } => config,
-        }
-    }
-
     /// Where the difference shows (`call "f"`, `global "g"`,
     /// `instantiation`...), without the values: what a smaller module
     /// must still show to be the same finding.

@@ -83,6 +83,16 @@ pub enum CpuChoice {
     Level(CpuLevel),
 }
 
+impl CpuChoice {
+    /// The name `--cpu` takes.
+    fn name(self) -> &'static str {
+        match self {
+            CpuChoice::Rotate => "rotate",
+            CpuChoice::Level(level) => level.name(),
+        }
+    }
+}
+
 fn parse_cpu(s: &str) -> Result<CpuChoice, String> {
     if s == "rotate" {
         return Ok(CpuChoice::Rotate);

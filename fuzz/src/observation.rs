@@ -137,10 +137,6 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn refused(reason: String) -> Observation {
-        Observation::failed(Outcome::Refused(reason))
-    }
-
     pub fn failed(instantiation: Outcome) -> Observation {
         Observation {
             instantiation,
