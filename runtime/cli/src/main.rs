@@ -8,6 +8,7 @@ use luge_runtime::read_descriptor;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod container;
 mod run;
 mod serve;
 
@@ -76,6 +77,12 @@ enum Command {
     Run(run::RunArgs),
     /// Serve functions over HTTP: each request on a route runs in a fresh sandbox (its body is stdin, its stdout the response). Without a config, serves the bundled examples on 127.0.0.1:8080
     Serve(serve::ServeArgs),
+    /// Run the OpenWhisk action container: POST /init takes the action (a
+    /// .wasm, or a zip holding one, base64), POST /run runs it with the
+    /// parameters on stdin and answers the last line of its stdout. The
+    /// action's other output goes to this process's stdout and stderr,
+    /// which carry nothing else. See docs/openwhisk.md
+    Container(container::ContainerArgs),
     /// Print the descriptor of a compiled module: ABI version, memory
     /// limits, imports, exports and sizes.
     Inspect {
@@ -230,6 +237,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Container(args) => container::container(args),
         Command::Compile {
             input,
             output,

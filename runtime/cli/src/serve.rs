@@ -59,20 +59,51 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let workers = args
-        .workers
-        .or(config.workers)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let scheduler = scheduler_for(&config, workers);
+    let workers = args.workers.or(config.workers);
+    run_server(&config, functions, admin, workers, Voice::Talkative)
+}
+
+/// Whether the server says what it does on stdout and stderr. An action
+/// container may not: its output is its action's logs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    Talkative,
+    Silent,
+}
+
+/// Runs the server for `config` with `functions` loaded and the `admin`
+/// API, on `workers` scheduler threads (one per core if `None`), until it
+/// is stopped.
+pub fn run_server(
+    config: &ServeConfig,
+    functions: Vec<(String, Served)>,
+    admin: Option<AdminApi>,
+    workers: Option<usize>,
+    voice: Voice,
+) -> Result<ExitCode> {
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let scheduler = scheduler_for(config, workers);
     let metrics = Arc::new(Metrics::new());
-    let limits = sandbox_limits(&config);
-    let invoker = Invoker::new(&config, workers, limits, metrics);
-    let platform = Platform::new(&config, functions, admin, invoker);
-    let mut server = Server::bind(&config, platform)?;
+    let limits = sandbox_limits(config);
+    if voice == Voice::Talkative {
+        eprintln!(
+            "luge: guest memory budget {} MiB; routes without memory-limit-mib get {} MiB",
+            limits.memory_budget.limit() >> 20,
+            config.memory_limit_mib
+        );
+    }
+    let invoker = Invoker::new(config, workers, limits, metrics);
+    let platform = Platform::new(config, functions, admin, invoker);
+    let mut server = Server::bind(config, platform)?;
     server.handle_signals()?;
-    print_banner(&config, &server, workers);
+    if voice == Voice::Talkative {
+        print_banner(config, &server, workers);
+    }
     server.run(&scheduler)?;
-    eprintln!("luge: stopped");
+    if voice == Voice::Talkative {
+        eprintln!("luge: stopped");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -82,11 +113,6 @@ fn sandbox_limits(config: &ServeConfig) -> SandboxLimits {
     let budget = config
         .memory_budget_mib
         .map_or_else(|| physical_memory() / 2, |mib| mib << 20);
-    eprintln!(
-        "luge: guest memory budget {} MiB; routes without memory-limit-mib get {} MiB",
-        budget >> 20,
-        config.memory_limit_mib
-    );
     SandboxLimits {
         memory_budget: MemoryBudget::new(budget),
         default_memory_limit_mib: config.memory_limit_mib,

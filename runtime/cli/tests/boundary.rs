@@ -108,7 +108,7 @@ fn the_action_container_refuses_a_run_before_init_at_its_head() {
     let _served = serve(&[], &settings);
     let head = format!("POST /run HTTP/1.1\r\nContent-Length: {}", 300 << 20);
     let (reply, mut client) = reply_to_head(container_port, &head);
-    assert_eq!(reply.status, 403, "{}", reply.text());
+    assert_eq!(reply.status, 502, "{}", reply.text());
     assert!(closed(&mut client));
 }
 

@@ -373,7 +373,7 @@ fn the_openwhisk_action_container_protocol_inits_once_then_runs() {
     // A request refused at its head closes its connection: its body, if
     // any, is never read.
     let early = Client::connect(container_port).post("/run", br#"{"value": {}}"#);
-    assert_eq!(early.status, 403, "{}", early.text());
+    assert_eq!(early.status, 502, "{}", early.text());
     let mut client = Client::connect(container_port);
 
     let echo = std::fs::read(wasm_program("json_echo")).unwrap();

@@ -1,31 +1,73 @@
 //! OpenWhisk's action-container protocol, on a listener of its own, so that
-//! an OpenWhisk cluster can run Luge functions as the runtime of an action
-//! kind: `POST /init` once with the action (`{"value": {"code": BASE64,
-//! "binary": true, "main": ..., "env": {...}}}`), then `POST /run` for every
-//! activation (`{"value": {...params}, "namespace": ..., "action_name":
-//! ..., "activation_id": ..., "deadline": ..., ...}`): the parameters are
-//! the function's stdin, the other fields `__OW_<FIELD>` variables, and its
-//! stdout, a JSON object, the result.
+//! an OpenWhisk cluster (or Knative) can run a Luge function as an action:
+//! `POST /init` once with the action (`{"value": {"code": BASE64, "binary":
+//! true, "main": ..., "env": {...}}}`), then `POST /run` for every
+//! activation (`{"value": PARAMS, "namespace": ..., "action_name": ...,
+//! "activation_id": ..., "deadline": ..., ...}`).
+//!
+//! The action is a WASI command, run as OpenWhisk runs native actions: the
+//! parameters (a JSON object or array) on stdin, the other `/run` fields as
+//! `__OW_<FIELD>` variables; the last line of its stdout is the result, the
+//! lines before it and its stderr are the activation's logs, which go to
+//! this process's stdout and stderr, each ended by the sentinel line the
+//! invoker waits for. Answers and messages are those of OpenWhisk's own
+//! action proxies where its tests compare them (docs/openwhisk.md has the
+//! table).
 
-use crate::config::RouteConfig;
+use crate::config::{OpenWhiskConfig, RouteConfig};
 use crate::function::{Function, Invocation};
 use crate::http::{Request, RequestHead, Response};
 use crate::invoke::{Invoker, Invokes, CONTAINER_TENANT};
-use crate::openwhisk::{binary_code, error, Reply};
+use crate::openwhisk::{end_activation_logs, error, Reply};
 use crate::server::{Handled, Requester};
+use awsm_compiler::MAX_WASM_SIZE;
 use luge_runtime::cache::ModuleCache;
 use luge_scheduler::worker::Scheduler;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use std::io::Read;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where the action container's one action stands.
 #[derive(Default)]
-pub enum ActionContainer {
+enum State {
     #[default]
     Uninitialized,
     /// `/init` came and its module is being compiled.
     Initializing,
     Ready(Arc<Function>),
+}
+
+/// The action container: its action and how it runs it.
+pub struct ActionContainer {
+    state: State,
+    settings: ContainerSettings,
+}
+
+/// What the container is told at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSettings {
+    /// The longest an activation may run, and its memory limit.
+    pub limits: OpenWhiskConfig,
+    /// Whether a second `/init` replaces the action
+    /// (`PROXY_ALLOW_REINIT=1`, as OpenWhisk's Python proxy has it).
+    pub allow_reinit: bool,
+    /// The `__OW_*` variables of this process (the invoker passes
+    /// `__OW_API_HOST` this way), which every activation sees.
+    pub inherited_env: Vec<(String, String)>,
+}
+
+impl ContainerSettings {
+    /// The settings for `limits` and this process's environment.
+    pub fn from_env(limits: OpenWhiskConfig) -> ContainerSettings {
+        ContainerSettings {
+            limits,
+            allow_reinit: std::env::var("PROXY_ALLOW_REINIT").is_ok_and(|v| v == "1"),
+            inherited_env: std::env::vars()
+                .filter(|(k, _)| k.starts_with("__OW_"))
+                .collect(),
+        }
+    }
 }
 
 /// Whatever answers requests and owns the [`ActionContainer`], so that a
@@ -38,7 +80,52 @@ pub trait HostsContainer: 'static {
 /// (namespace, action name, activation id, deadline, ...).
 const RUN_ENVELOPE_BYTES: u64 = 64 << 10;
 
+/// OpenWhisk's answer to an `/init` without code.
+const NO_CODE: &str = "Missing main/no code to execute.";
+/// OpenWhisk's answer to a second `/init`.
+const INIT_TWICE: &str = "Cannot initialize the action more than once.";
+/// OpenWhisk's answer to a `/run` before the action is initialized.
+const NOT_INITIALIZED: &str = "Cannot invoke an uninitialized action.";
+/// OpenWhisk's answer to parameters that are neither object nor array.
+const BAD_ARGUMENT: &str = "The action did not receive a dictionary or array as an argument.";
+
+/// Why the container does not serve a request.
+enum Refusal {
+    InitTwice,
+    NotInitialized,
+    NoSuchPath,
+}
+
+impl Refusal {
+    /// The answer, with what OpenWhisk's proxies log for it: the message
+    /// of a second `/init` on stderr, and a `/run`'s end of logs.
+    fn answer(self) -> Response {
+        match self {
+            Refusal::InitTwice => {
+                eprintln!("{INIT_TWICE}");
+                error(403, INIT_TWICE)
+            }
+            Refusal::NotInitialized => run_error(502, NOT_INITIALIZED),
+            Refusal::NoSuchPath => error(404, "the action container serves POST /init and /run"),
+        }
+    }
+}
+
+/// A `/run` answered with an error before the action ran: its activation
+/// logged nothing, and its logs end.
+fn run_error(status: u16, reason: &str) -> Response {
+    end_activation_logs();
+    error(status, reason)
+}
+
 impl ActionContainer {
+    pub fn new(settings: ContainerSettings) -> ActionContainer {
+        ActionContainer {
+            state: State::Uninitialized,
+            settings,
+        }
+    }
+
     /// Judges a request by its head, before any body is read: one the
     /// container cannot take in its current state is refused now, so that
     /// nobody can make it read an action it would refuse. `init_limit` is
@@ -46,10 +133,10 @@ impl ActionContainer {
     /// `max-body-bytes` of parameters.
     pub fn admit(&self, head: &RequestHead, init_limit: u64) -> Result<u64, Response> {
         if let Some(refusal) = self.refusal(&head.method, &head.path) {
-            return Err(refusal);
+            return Err(refusal.answer());
         }
-        Ok(match self {
-            ActionContainer::Ready(function) => function
+        Ok(match (&self.state, head.path.as_str()) {
+            (State::Ready(function), "/run") => function
                 .config
                 .max_body_bytes
                 .saturating_add(RUN_ENVELOPE_BYTES),
@@ -60,16 +147,14 @@ impl ActionContainer {
     /// Why the container cannot serve `method path` now, if it cannot.
     /// Asked at the head and again once the body is in, as the state may
     /// have changed meanwhile (another `/init` came first).
-    fn refusal(&self, method: &str, path: &str) -> Option<Response> {
-        match (method, path, self) {
-            ("POST", "/init", ActionContainer::Uninitialized) => None,
-            ("POST", "/init", _) => Some(error(403, "cannot initialize the action more than once")),
-            ("POST", "/run", ActionContainer::Ready(_)) => None,
-            ("POST", "/run", _) => Some(error(403, "the action has not been initialized")),
-            _ => Some(error(
-                404,
-                "the action container serves POST /init and /run",
-            )),
+    fn refusal(&self, method: &str, path: &str) -> Option<Refusal> {
+        match (method, path, &self.state) {
+            ("POST", "/init", State::Uninitialized) => None,
+            ("POST", "/init", State::Ready(_)) if self.settings.allow_reinit => None,
+            ("POST", "/init", _) => Some(Refusal::InitTwice),
+            ("POST", "/run", State::Ready(_)) => None,
+            ("POST", "/run", _) => Some(Refusal::NotInitialized),
+            _ => Some(Refusal::NoSuchPath),
         }
     }
 
@@ -82,22 +167,28 @@ impl ActionContainer {
         scheduler: &Scheduler,
     ) -> Handled {
         if let Some(refusal) = self.refusal(&request.head.method, &request.head.path) {
-            return Handled::Now(refusal);
+            return Handled::Now(refusal.answer());
         }
-        match self {
-            ActionContainer::Ready(function) => {
+        match (&self.state, request.head.path.as_str()) {
+            (State::Ready(function), "/run") => {
                 let function = function.clone();
-                run(function, invoker, requester, &request.body, scheduler)
+                let cap = self.settings.limits.timeout;
+                run(function, cap, invoker, requester, &request.body, scheduler)
             }
             _ => self.init(requester, &request.body),
         }
     }
 
     fn init<H: HostsContainer>(&mut self, requester: Requester<H>, body: &[u8]) -> Handled {
-        let InitRequest { wasm, env } = match init_request(body) {
-            Ok(init) => init,
-            Err(e) => return Handled::Now(error(400, &e)),
+        let mut action = match init_request(body) {
+            Ok(action) => action,
+            Err((status, reason)) => return Handled::Now(error(status, &reason)),
         };
+        let mut config = RouteConfig::new("/run", "action.wasm".into());
+        config.env = self.action_env(std::mem::take(&mut action.env));
+        config.content_type = "application/json".to_owned();
+        config.timeout = self.settings.limits.timeout;
+        config.memory_limit_mib = self.settings.limits.memory_limit_mib;
         // The thread gets its work once it runs: a thread that cannot be
         // started must still leave the request to answer here.
         let (start, started) = std::sync::mpsc::channel::<Requester<H>>();
@@ -105,19 +196,21 @@ impl ActionContainer {
             let Ok(requester) = started.recv() else {
                 return;
             };
-            let mut config = RouteConfig::new("/run", "action.wasm".into());
-            config.env = env;
-            config.content_type = "application/json".to_owned();
             let cache = ModuleCache::new(ModuleCache::default_dir());
-            let built = Function::from_wasm("action", config, &wasm, &cache);
-            requester.complete(Box::new(move |handler: &mut H| match built {
-                Ok(function) => {
-                    *handler.container() = ActionContainer::Ready(Arc::new(function));
-                    Response::json(200, &json!({ "ok": true }))
-                }
-                Err(e) => {
-                    *handler.container() = ActionContainer::Uninitialized;
-                    error(502, &e.to_string())
+            let built = action.module().and_then(|wasm| {
+                Function::from_wasm("action", config, &wasm, &cache).map_err(|e| e.to_string())
+            });
+            requester.complete(Box::new(move |handler: &mut H| {
+                let container = handler.container();
+                match built {
+                    Ok(function) => {
+                        container.state = State::Ready(Arc::new(function));
+                        Response::json(200, &json!({ "ok": true }))
+                    }
+                    Err(reason) => {
+                        container.state = State::Uninitialized;
+                        init_failed(&reason)
+                    }
                 }
             }));
         };
@@ -126,109 +219,364 @@ impl ActionContainer {
             .spawn(compile)
         {
             Ok(_) => {
-                *self = ActionContainer::Initializing;
+                self.state = State::Initializing;
                 let _ = start.send(requester);
                 Handled::Later
             }
             Err(e) => Handled::Now(error(503, &format!("cannot start a compile thread: {e}"))),
         }
     }
+
+    /// The action's environment: its own `env` from `/init`, then this
+    /// process's `__OW_*` variables it does not set itself.
+    fn action_env(&self, own: Vec<(String, String)>) -> Vec<(String, String)> {
+        let inherited = self
+            .settings
+            .inherited_env
+            .iter()
+            .filter(|(k, _)| !own.iter().any(|(o, _)| o == k))
+            .cloned()
+            .collect::<Vec<_>>();
+        own.into_iter().chain(inherited).collect()
+    }
 }
 
-/// Runs the action for a `/run` body.
+/// An `/init` whose action did not compile: 502 with the reason, which is
+/// also the activation's log, as OpenWhisk's proxies log init failures.
+fn init_failed(reason: &str) -> Response {
+    eprintln!("{reason}");
+    end_activation_logs();
+    error(502, reason)
+}
+
+/// Runs the action for a `/run` body, for no longer than `cap` or the
+/// body's deadline.
 fn run<H: Invokes>(
     function: Arc<Function>,
+    cap: Duration,
     invoker: &mut Invoker,
     requester: Requester<H>,
     body: &[u8],
     scheduler: &Scheduler,
 ) -> Handled {
-    match run_request(body) {
-        Ok(invocation) => invoker.invoke(
+    match run_request(body, SystemTime::now(), cap) {
+        Ok((invocation, time_limit)) => invoker.invoke(
             function,
             CONTAINER_TENANT,
             requester,
             invocation,
             scheduler,
-            Reply::ContainerRun,
+            Reply::ContainerRun { time_limit },
         ),
-        Err(e) => Handled::Now(error(400, &e)),
+        Err((status, reason)) => Handled::Now(run_error(status, &reason)),
     }
 }
 
+/// A refused request: its status and reason.
+type Refused = (u16, String);
+
+/// What an `/init` body carries.
 #[derive(Debug, PartialEq, Eq)]
 struct InitRequest {
-    wasm: Vec<u8>,
+    /// The decoded `code`: a module, or a zip holding one.
+    code: Vec<u8>,
+    /// `main`, which names the module in a zip.
+    main: String,
     env: Vec<(String, String)>,
 }
 
-/// The module and environment of an `/init` body.
-fn init_request(body: &[u8]) -> Result<InitRequest, String> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let wasm = binary_code(&doc, "value")?;
-    let env = doc
-        .pointer("/value/env")
-        .and_then(Value::as_object)
-        .map(|env| {
-            env.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(InitRequest { wasm, env })
+/// The action of an `/init` body. Refusals are OpenWhisk's: 403 without
+/// code, 400 for a body that cannot be read.
+fn init_request(body: &[u8]) -> Result<InitRequest, Refused> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|e| (400, format!("Error unmarshaling request: {e}")))?;
+    let value = doc.get("value").unwrap_or(&Value::Null);
+    let code = match value.get("code") {
+        Some(Value::String(code)) if !code.trim().is_empty() => code,
+        _ => return Err((403, NO_CODE.to_owned())),
+    };
+    if value.get("binary").and_then(Value::as_bool) != Some(true) {
+        return Err((
+            400,
+            "value.binary: must be true: Luge runs WebAssembly, so create the action from a \
+             .wasm file or a zip holding one (OpenWhisk sends either as base64)"
+                .to_owned(),
+        ));
+    }
+    use base64::Engine;
+    let code = base64::engine::general_purpose::STANDARD
+        .decode(code.trim())
+        .map_err(|e| (400, format!("cannot decode the request: value.code: {e}")))?;
+    let main = value
+        .get("main")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .unwrap_or("main")
+        .to_owned();
+    let env = match value.get("env") {
+        Some(Value::Object(env)) => env.iter().map(|(k, v)| (k.clone(), env_text(v))).collect(),
+        _ => Vec::new(),
+    };
+    Ok(InitRequest { code, main, env })
 }
 
-/// The invocation of a `/run` body: `value` on stdin, every other field as
-/// `__OW_<FIELD>`.
-fn run_request(body: &[u8]) -> Result<Invocation, String> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(fields) = doc else {
-        return Err("the body must be a JSON object".to_owned());
-    };
-    let params = fields.get("value").cloned().unwrap_or_else(|| json!({}));
-    if !params.is_object() {
-        return Err("value: must be a JSON object".to_owned());
+impl InitRequest {
+    /// The action's module: the code itself, or the module in the zip it
+    /// is. A reason naming what came instead when it is neither.
+    fn module(self) -> Result<Vec<u8>, String> {
+        match self.code.get(..4) {
+            Some(b"\0asm") => Ok(self.code),
+            Some(b"PK\x03\x04") => module_in_zip(&self.code, &self.main),
+            Some(b"\x7fELF") => Err(
+                "the code is a native ELF file, not WebAssembly: create the action from the \
+                 .wasm (`luge compile` output is for `luge serve` only)"
+                    .to_owned(),
+            ),
+            _ => Err(
+                "the code is neither a WebAssembly module nor a zip holding one: build the \
+                 action for wasm32-wasip1"
+                    .to_owned(),
+            ),
+        }
     }
+}
+
+/// The module in the zip `bytes`: the entry `exec` (what OpenWhisk's
+/// native actions call their binary), else `MAIN.wasm`, else the zip's one
+/// `.wasm`. At most [`MAX_WASM_SIZE`] bytes are unpacked.
+fn module_in_zip(bytes: &[u8], main: &str) -> Result<Vec<u8>, String> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("the code is not a readable zip: {e}"))?;
+    // Names that are not text cannot be the module's.
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|name| name.ok().map(|n| n.into_owned()))
+        .collect();
+    let wasm_names: Vec<&String> = names.iter().filter(|n| n.ends_with(".wasm")).collect();
+    let wanted = format!("{main}.wasm");
+    let name = if names.iter().any(|n| n == "exec") {
+        "exec"
+    } else if names.contains(&wanted) {
+        &wanted
+    } else if let [only] = wasm_names.as_slice() {
+        only.as_str()
+    } else {
+        return Err(format!(
+            "the zip holds no module to run: name it `exec` or `{wanted}`, or put one .wasm \
+             file in it ({} found)",
+            wasm_names.len()
+        ));
+    };
+    let entry = zip
+        .by_name(name)
+        .map_err(|e| format!("{name} in the zip: {e}"))?;
+    let mut wasm = Vec::new();
+    entry
+        .take(MAX_WASM_SIZE as u64 + 1)
+        .read_to_end(&mut wasm)
+        .map_err(|e| format!("{name} in the zip: {e}"))?;
+    if wasm.len() > MAX_WASM_SIZE {
+        return Err(format!(
+            "{name} in the zip: larger than the {} MiB a module may have",
+            MAX_WASM_SIZE >> 20
+        ));
+    }
+    Ok(wasm)
+}
+
+/// An environment value as OpenWhisk passes it: strings as they are, null
+/// as nothing, anything else as its JSON text.
+fn env_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The invocation of a `/run` body received at `now`, and how long it may
+/// run: until its `deadline` (milliseconds since the epoch), but not
+/// longer than `cap`. `value` goes to stdin, every other field to
+/// `__OW_<FIELD>`. An empty body or `null` is `{}`, as are a missing or
+/// null `value`.
+fn run_request(
+    body: &[u8],
+    now: SystemTime,
+    cap: Duration,
+) -> Result<(Invocation, Duration), Refused> {
+    let doc: Value = if body.trim_ascii().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| (400, format!("Error unmarshaling request: {e}")))?
+    };
+    let fields = match doc {
+        Value::Null => Map::new(),
+        Value::Object(fields) => fields,
+        _ => return Err((404, BAD_ARGUMENT.to_owned())),
+    };
+    let params = match fields.get("value") {
+        None | Some(Value::Null) => json!({}),
+        Some(params @ (Value::Object(_) | Value::Array(_))) => params.clone(),
+        Some(_) => return Err((404, BAD_ARGUMENT.to_owned())),
+    };
     let env = fields
         .iter()
         .filter(|(k, _)| *k != "value")
-        .map(|(k, v)| {
-            let value = v.as_str().map_or(v.to_string(), str::to_owned);
-            (format!("__OW_{}", k.to_ascii_uppercase()), value)
-        })
+        .map(|(k, v)| (format!("__OW_{}", k.to_ascii_uppercase()), env_text(v)))
         .collect();
-    Ok(Invocation::Direct {
+    let time_limit = fields
+        .get("deadline")
+        .and_then(deadline_ms)
+        .map_or(cap, |deadline| {
+            let left = (UNIX_EPOCH + Duration::from_millis(deadline))
+                .duration_since(now)
+                .unwrap_or_default();
+            // A deadline already past still runs the action for a moment,
+            // so that it is answered as timed out rather than not at all.
+            left.clamp(Duration::from_millis(1), cap)
+        });
+    let invocation = Invocation::Direct {
         args: Vec::new(),
         env,
         stdin: params.to_string().into_bytes(),
-    })
+    };
+    Ok((invocation, time_limit))
+}
+
+/// A `deadline` field: milliseconds since the epoch, as a string (how the
+/// invoker sends it) or a number (how its documentation has it).
+fn deadline_ms(value: &Value) -> Option<u64> {
+    match value {
+        Value::String(s) => s.trim().parse().ok(),
+        other => other.as_u64(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn run_bodies_map_to_stdin_and_ow_variables() {
-        let body =
-            br#"{"value": {"n": 1}, "action_name": "/guest/a", "deadline": "1700000000000"}"#;
-        let (_, env, stdin) = run_request(body).unwrap().into_parts();
-        assert_eq!(stdin, br#"{"n":1}"#);
-        assert!(env.contains(&("__OW_ACTION_NAME".into(), "/guest/a".into())));
-        assert!(env.contains(&("__OW_DEADLINE".into(), "1700000000000".into())));
-        assert!(run_request(br#"{"value": 3}"#).is_err());
+    const CAP: Duration = Duration::from_secs(300);
+
+    /// A run's environment, stdin and time limit.
+    type RunParts = (Vec<(String, String)>, Vec<u8>, Duration);
+
+    fn run_parts(body: &[u8]) -> Result<RunParts, Refused> {
+        let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        let (invocation, limit) = run_request(body, now, CAP)?;
+        let (_, env, stdin) = invocation.into_parts();
+        Ok((env, stdin, limit))
     }
 
     #[test]
-    fn init_bodies_need_binary_code() {
-        let ok = br#"{"value": {"code": "AGFzbQ==", "binary": true, "env": {"K": "v"}}}"#;
+    fn run_bodies_map_to_stdin_ow_variables_and_a_time_limit() {
+        let body = br#"{"value": {"n": 1}, "action_name": "/guest/a", "deadline": "1700000002500", "api_key": null, "n": 3}"#;
+        let (env, stdin, limit) = run_parts(body).unwrap();
+        assert_eq!(stdin, br#"{"n":1}"#);
+        assert!(env.contains(&("__OW_ACTION_NAME".into(), "/guest/a".into())));
+        assert!(env.contains(&("__OW_DEADLINE".into(), "1700000002500".into())));
+        assert!(env.contains(&("__OW_API_KEY".into(), String::new())));
+        assert!(env.contains(&("__OW_N".into(), "3".into())));
+        assert_eq!(limit, Duration::from_millis(2500));
+        // A deadline past the cap, or past already, or none at all.
+        let far = run_parts(br#"{"deadline": 1800000000000}"#).unwrap().2;
+        assert_eq!(far, CAP);
+        let past = run_parts(br#"{"deadline": "1"}"#).unwrap().2;
+        assert_eq!(past, Duration::from_millis(1));
+        assert_eq!(run_parts(b"{}").unwrap().2, CAP);
+    }
+
+    #[test]
+    fn run_parameters_may_be_empty_null_or_an_array() {
+        for empty in [&b""[..], b"  \n", b"null", b"{}", br#"{"value": null}"#] {
+            assert_eq!(run_parts(empty).unwrap().1, b"{}", "{empty:?}");
+        }
+        assert_eq!(
+            run_parts(br#"{"value": [1, "a"]}"#).unwrap().1,
+            br#"[1,"a"]"#
+        );
+        for bad in [
+            &br#"{"value": "A"}"#[..],
+            br#"{"value": 3}"#,
+            b"[1]",
+            b"\"x\"",
+        ] {
+            assert_eq!(run_parts(bad).unwrap_err(), (404, BAD_ARGUMENT.into()));
+        }
+        let (status, reason) = run_parts(b"{nope").unwrap_err();
+        assert_eq!(status, 400);
+        assert!(
+            reason.starts_with("Error unmarshaling request: "),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn init_bodies_need_base64_code() {
+        let ok = br#"{"value": {"code": "AGFzbQ==", "binary": true, "env": {"K": "v", "N": null, "B": true, "O": {"a": 1}}}}"#;
         let expected = InitRequest {
-            wasm: b"\0asm".to_vec(),
-            env: vec![("K".into(), "v".into())],
+            code: b"\0asm".to_vec(),
+            main: "main".into(),
+            env: vec![
+                ("B".into(), "true".into()),
+                ("K".into(), "v".into()),
+                ("N".into(), String::new()),
+                ("O".into(), r#"{"a":1}"#.into()),
+            ],
         };
-        assert_eq!(init_request(ok).unwrap(), expected);
-        assert!(init_request(br#"{"value": {"code": "AGFzbQ=="}}"#)
-            .unwrap_err()
-            .contains("binary"));
+        let mut got = init_request(ok).unwrap();
+        got.env.sort();
+        assert_eq!(got, expected);
+        for no_code in [
+            &b"{}"[..],
+            br#"{"value": {}}"#,
+            br#"{"value": {"code": "", "main": "", "binary": false, "env": null}}"#,
+            br#"{"value": {"code": null, "binary": true}}"#,
+        ] {
+            assert_eq!(init_request(no_code).unwrap_err(), (403, NO_CODE.into()));
+        }
+        let text = init_request(br#"{"value": {"code": "(module)", "binary": false}}"#);
+        assert!(text.unwrap_err().1.contains("value.binary"));
+        let bad = init_request(br#"{"value": {"code": "!!", "binary": true}}"#);
+        assert_eq!(bad.unwrap_err().0, 400);
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, bytes) in entries {
+            let options = zip::write::SimpleFileOptions::default();
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn module_of(code: Vec<u8>, main: &str) -> Result<Vec<u8>, String> {
+        let init = InitRequest {
+            code,
+            main: main.into(),
+            env: Vec::new(),
+        };
+        init.module()
+    }
+
+    #[test]
+    fn the_module_may_come_raw_or_in_a_zip() {
+        let wasm = b"\0asm\x01\0\0\0".to_vec();
+        assert_eq!(module_of(wasm.clone(), "main").unwrap(), wasm);
+        let exec = zip_of(&[("README", b"x"), ("exec", &wasm)]);
+        assert_eq!(module_of(exec, "main").unwrap(), wasm);
+        let named = zip_of(&[("a.wasm", b"other"), ("hello.wasm", &wasm)]);
+        assert_eq!(module_of(named.clone(), "hello").unwrap(), wasm);
+        let only = zip_of(&[("lib/x.wasm", &wasm)]);
+        assert_eq!(module_of(only, "main").unwrap(), wasm);
+        let ambiguous = module_of(named, "main").unwrap_err();
+        assert!(ambiguous.contains("2 found"), "{ambiguous}");
+        let elf = module_of(b"\x7fELF\x02\x01".to_vec(), "main").unwrap_err();
+        assert!(elf.contains("native ELF"), "{elf}");
+        let text = module_of(b"print('hi')".to_vec(), "main").unwrap_err();
+        assert!(text.contains("wasm32-wasip1"), "{text}");
     }
 }

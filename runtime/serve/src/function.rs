@@ -8,6 +8,7 @@ use crate::config::{DeadlineMiss, RouteConfig};
 use crate::http::{Request, Response};
 use crate::metrics::Outcome;
 use awsm_compiler::{Arch, CompileOptions};
+use luge_abi::ExternKind;
 use luge_runtime::cache::{CacheError, ModuleCache};
 use luge_runtime::lifecycle::SandboxState;
 use luge_runtime::{InstanceConfig, MemoryBudget, Module, TrapKind};
@@ -51,6 +52,13 @@ pub enum FunctionError {
         name: String,
         error: luge_wasi::WasiError,
     },
+    /// Functions are WASI commands; a module without the entry point would
+    /// fail every request.
+    #[error(
+        "function {name}: the module exports no `_start` function, so it is not a WASI \
+         command: build it as a program with a `main` (not a library or reactor)"
+    )]
+    NoStart { name: String },
 }
 
 /// A function ready to answer requests.
@@ -106,6 +114,15 @@ impl Function {
     /// The function `name` serving `module` with `config`, its imports
     /// resolved.
     pub fn new(name: &str, config: RouteConfig, module: Module) -> Result<Function, FunctionError> {
+        let exports = &module.descriptor().exports;
+        if !exports
+            .iter()
+            .any(|e| e.name == "_start" && e.kind == ExternKind::Func)
+        {
+            return Err(FunctionError::NoStart {
+                name: name.to_owned(),
+            });
+        }
         let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
             name: name.to_owned(),
             error,
@@ -196,10 +213,12 @@ impl Function {
     ) -> Invoked {
         let (args, env, stdin) = invocation.into_parts();
         let (stdout, captured) = Output::capture();
+        let (stderr, captured_err) = Output::capture();
         let wasi = WasiCtxBuilder::new()
             .args(std::iter::once(self.name.clone()).chain(args))
             .stdin(Input::Bytes(std::io::Cursor::new(stdin)))
             .stdout(stdout)
+            .stderr(stderr)
             .output_limit(self.config.max_output_bytes);
         let wasi = env
             .iter()
@@ -226,14 +245,17 @@ impl Function {
             &config,
             Some(counts),
         );
-        let stdout = std::mem::take(&mut *captured.borrow_mut());
+        let output = CapturedOutput {
+            stdout: std::mem::take(&mut *captured.borrow_mut()),
+            stderr: std::mem::take(&mut *captured_err.borrow_mut()),
+        };
         let retired = self.calls.lock().unwrap().retired;
         if retired && report.outcome == Err(Ended::TimedOut) {
             let mut invoked = Invoked::failed("the function was removed".into());
             invoked.response = Response::text(503, "the function was removed while it ran\n");
             return invoked;
         }
-        Invoked::from_report(report, stdout, &self.config)
+        Invoked::from_report(report, output, &self.config)
     }
 
     fn preopen(&self, mut wasi: WasiCtxBuilder) -> Result<WasiCtxBuilder, luge_wasi::WasiError> {
@@ -283,9 +305,21 @@ impl Invocation {
     }
 }
 
+/// What a function wrote to stdout and stderr (within its
+/// `max-output-bytes` together).
+#[derive(Default)]
+pub struct CapturedOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
 /// What one invocation produced.
 pub struct Invoked {
     pub response: Response,
+    /// What the function wrote: its stdout only when that is not already
+    /// the response's body (the function did not succeed), and its stderr,
+    /// which HTTP routes discard and OpenWhisk activations log.
+    pub output: CapturedOutput,
     pub outcome: Outcome,
     /// The trap kind, exit status or reason that goes with `outcome`.
     pub detail: Option<String>,
@@ -298,6 +332,7 @@ impl Invoked {
     fn failed(reason: String) -> Invoked {
         Invoked {
             response: Response::text(500, &format!("failed to start: {reason}\n")),
+            output: CapturedOutput::default(),
             outcome: Outcome::Error,
             detail: Some(reason),
             trap: None,
@@ -309,7 +344,11 @@ impl Invoked {
     /// Maps how the sandbox ended to the response: 200 with its stdout, 504
     /// when its timeout stopped it, 503 with Retry-After when the server had
     /// no memory for it, 500 with the reason otherwise.
-    fn from_report(report: CommandReport, stdout: Vec<u8>, config: &RouteConfig) -> Invoked {
+    fn from_report(
+        report: CommandReport,
+        mut output: CapturedOutput,
+        config: &RouteConfig,
+    ) -> Invoked {
         let (response, outcome, detail, trap) = match report.outcome {
             // Out of memory for sandboxes, for now: the client may retry.
             Err(_) if report.memory_budget_hit || report.address_space_exhausted => {
@@ -337,7 +376,11 @@ impl Invoked {
                 )
             }
             Ok(()) => (
-                Response::new(200, &config.content_type, stdout),
+                Response::new(
+                    200,
+                    &config.content_type,
+                    std::mem::take(&mut output.stdout),
+                ),
                 Outcome::Ok,
                 None,
                 None,
@@ -407,6 +450,7 @@ impl Invoked {
         };
         Invoked {
             response,
+            output,
             outcome,
             detail,
             trap,

@@ -100,19 +100,18 @@ impl Invoker {
     ) -> Handled {
         let arrived = Instant::now();
         let arrived_at = SystemTime::now();
+        // An action container's own output is the action's logs, which
+        // nothing else may write to.
+        let logged = !matches!(reply, Reply::ContainerRun { .. });
         let ticket = match self
             .admission
             .admit(tenant, &function.name, &function.config)
         {
             Ok(ticket) => ticket,
             Err(refusal) => {
-                return Handled::Now(self.refuse(
-                    &function,
-                    &invocation,
-                    refusal,
-                    arrived,
-                    arrived_at,
-                ))
+                let response =
+                    self.refuse(&function, &invocation, refusal, arrived, arrived_at, logged);
+                return Handled::Now(reply.refused(response));
             }
         };
         self.metrics
@@ -120,7 +119,7 @@ impl Invoker {
         let counts = self.metrics.route_counts(&function.config.route);
         let options = TaskOptions {
             relative_deadline: function.config.relative_deadline,
-            timeout: Some(function.time_limit()),
+            timeout: Some(reply.time_limit().unwrap_or_else(|| function.time_limit())),
             counts: Some(counts.tasks),
             group: self.groups.get(&tenant).cloned(),
         };
@@ -135,6 +134,13 @@ impl Invoker {
             let request_bytes = invocation.stdin_len() as u64;
             let invoked = function.invoke(invocation, counts.sandboxes, &limits);
             metrics.sandbox_ended();
+            let (outcome, detail, trap) = (invoked.outcome, invoked.detail.clone(), invoked.trap);
+            let (init_time, run_time) = (invoked.init_time, invoked.run_time);
+            let (response, unfinished) = reply.respond(invoked, waited);
+            let (outcome, detail) = match unfinished {
+                Some(reason) => (Outcome::Error, Some(reason)),
+                None => (outcome, detail),
+            };
             let call = Call {
                 ticket,
                 id,
@@ -144,15 +150,15 @@ impl Invoker {
                 waited,
                 total: arrived.elapsed(),
                 request_bytes,
-                status: invoked.response.status,
-                outcome: invoked.outcome,
-                detail: invoked.detail.clone(),
-                init_time: invoked.init_time,
-                run_time: invoked.run_time,
-                response_bytes: invoked.response.body.len() as u64,
+                status: response.status,
+                outcome,
+                detail,
+                init_time,
+                run_time,
+                response_bytes: response.body.len() as u64,
+                logged,
             };
-            call.count(&metrics, invoked.trap);
-            let response = reply.respond(invoked, waited);
+            call.count(&metrics, trap);
             requester.respond(
                 response,
                 Box::new(move |handler: &mut H| handler.invoker().finish(&call)),
@@ -170,19 +176,24 @@ impl Invoker {
         refusal: Refusal,
         arrived: Instant,
         arrived_at: SystemTime,
+        logged: bool,
     ) -> Response {
         self.metrics
             .refused(&function.config.route, refusal.label());
         let response = Response::text(429, &format!("{}; try again later\n", refusal.message()));
         let request_bytes = invocation.stdin_len() as u64;
-        self.log_rejected(
-            function,
-            request_bytes,
-            arrived,
-            arrived_at,
-            &response,
-            refusal,
-        );
+        self.metrics
+            .request_done(&function.config.route, response.status, arrived.elapsed());
+        if logged {
+            self.log_rejected(
+                function,
+                request_bytes,
+                arrived,
+                arrived_at,
+                &response,
+                refusal,
+            );
+        }
         response
     }
 
@@ -209,7 +220,9 @@ impl Invoker {
             request_bytes: call.request_bytes,
             response_bytes: call.response_bytes,
         };
-        self.write_log(&log);
+        if call.logged {
+            self.write_log(&log);
+        }
     }
 
     fn log_rejected(
@@ -222,8 +235,6 @@ impl Invoker {
         refusal: Refusal,
     ) {
         let route = &function.config.route;
-        self.metrics
-            .request_done(route, response.status, arrived.elapsed());
         let log = InvocationLog {
             ts: arrived_at,
             route,
@@ -274,6 +285,8 @@ struct Call {
     init_time: Duration,
     run_time: Duration,
     response_bytes: u64,
+    /// Whether the call gets a log line.
+    logged: bool,
 }
 
 impl Call {

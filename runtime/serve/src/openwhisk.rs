@@ -9,6 +9,7 @@ use crate::function::{Invocation, Invoked};
 use crate::http::Response;
 use crate::metrics::Outcome;
 use serde_json::{json, Map, Value};
+use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The line OpenWhisk's invoker waits for on an action container's stdout
@@ -28,9 +29,10 @@ pub enum Reply {
     /// An activation record, or with `result_only` just the result.
     Activation(Activation),
     /// The action container's `/run` answer: the result, or 502 with
-    /// `{"error": ...}`; the activation's log markers follow on stdout and
-    /// stderr.
-    ContainerRun,
+    /// `{"error": ...}`. The action's logs go to the container's stdout and
+    /// stderr, each stream ended by [`LOG_SENTINEL`], before the answer
+    /// leaves. The call may run for `time_limit` (its `deadline`).
+    ContainerRun { time_limit: Duration },
 }
 
 /// What an activation record needs besides the call's outcome.
@@ -44,29 +46,223 @@ pub struct Activation {
     pub memory_mib: Option<u64>,
 }
 
+/// What OpenWhisk's messages say when an action's stdout does not end with
+/// a JSON object or array.
+pub const NOT_A_RESULT: &str = "The action did not return a dictionary or array.";
+
 impl Reply {
-    /// The response to send for a call that ended with `invoked` after
-    /// waiting `waited` for a worker.
-    pub fn respond(self, invoked: Invoked, waited: Duration) -> Response {
+    /// How long the call may run, where the reply rather than the function
+    /// decides it.
+    pub fn time_limit(&self) -> Option<Duration> {
         match self {
-            Reply::Http => invoked.response,
-            Reply::Activation(activation) => activation.respond(&invoked, waited),
-            Reply::ContainerRun => {
-                let (result, status) = action_result(&invoked);
-                println!("{LOG_SENTINEL}");
-                eprintln!("{LOG_SENTINEL}");
-                Response::json(if status == "success" { 200 } else { 502 }, &result)
+            Reply::ContainerRun { time_limit } => Some(*time_limit),
+            _ => None,
+        }
+    }
+
+    /// The answer to a call refused before it ran, with `response`.
+    pub fn refused(self, response: Response) -> Response {
+        match self {
+            Reply::ContainerRun { .. } => {
+                let reason = String::from_utf8_lossy(&response.body)
+                    .trim_end()
+                    .to_owned();
+                end_activation_logs();
+                error(response.status, &reason)
             }
+            _ => response,
+        }
+    }
+
+    /// The response to send for a call that ended with `invoked` after
+    /// waiting `waited` for a worker, and, when the function finished but
+    /// its output is no action result, why the call failed after all.
+    pub fn respond(self, invoked: Invoked, waited: Duration) -> (Response, Option<String>) {
+        let run = match self {
+            Reply::Http => return (invoked.response, None),
+            Reply::Activation(activation) => {
+                let init_time = invoked.init_time;
+                let run = ActionRun::judge(invoked, activation.timeout);
+                (activation.respond(&run, waited, init_time), run)
+            }
+            Reply::ContainerRun { time_limit } => {
+                let run = ActionRun::judge(invoked, time_limit);
+                run.write_logs();
+                let status = if run.status == ActionStatus::DeveloperError {
+                    502
+                } else {
+                    200
+                };
+                (Response::json(status, &run.result), run)
+            }
+        };
+        let (response, run) = run;
+        (response, run.unfinished)
+    }
+}
+
+/// How OpenWhisk classes an activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ActionStatus {
+    Success,
+    /// The action returned `{"error": ...}`.
+    ApplicationError,
+    /// The action did not produce a result: it trapped, ran out of time or
+    /// printed something else.
+    DeveloperError,
+}
+
+impl ActionStatus {
+    fn name(self) -> &'static str {
+        match self {
+            ActionStatus::Success => "success",
+            ActionStatus::ApplicationError => "application error",
+            ActionStatus::DeveloperError => "action developer error",
         }
     }
 }
 
+/// An action's run as OpenWhisk judges it, from what the function wrote:
+/// the last line of stdout is the result, a JSON object or array; the lines
+/// before it and all of stderr are logs.
+#[derive(Debug)]
+struct ActionRun {
+    result: Value,
+    status: ActionStatus,
+    stdout_log: Vec<u8>,
+    stderr_log: Vec<u8>,
+    /// Why a function that finished produced no result.
+    unfinished: Option<String>,
+}
+
+impl ActionRun {
+    /// Judges `invoked`, which ran within `time_limit`. How the program
+    /// exited does not matter, as in OpenWhisk's native-action proxy:
+    /// only what it printed.
+    fn judge(invoked: Invoked, time_limit: Duration) -> ActionRun {
+        let Invoked {
+            response,
+            output,
+            outcome,
+            ..
+        } = invoked;
+        let failure = match outcome {
+            Outcome::Ok | Outcome::Exit => None,
+            Outcome::Timeout => Some(format!(
+                "The action exceeded its time limits of {} milliseconds.",
+                time_limit.as_millis()
+            )),
+            _ => Some(
+                String::from_utf8_lossy(&response.body)
+                    .trim_end()
+                    .to_owned(),
+            ),
+        };
+        let stdout = if outcome == Outcome::Ok {
+            response.body
+        } else {
+            output.stdout
+        };
+        if let Some(reason) = failure {
+            return ActionRun {
+                result: json!({ "error": reason }),
+                status: ActionStatus::DeveloperError,
+                stdout_log: stdout,
+                stderr_log: output.stderr,
+                unfinished: None,
+            };
+        }
+        let (mut stdout_log, line) = split_result_line(stdout);
+        let (result, status, unfinished) = match serde_json::from_slice::<Value>(&line) {
+            Ok(Value::Object(object)) if object.contains_key("error") => {
+                (Value::Object(object), ActionStatus::ApplicationError, None)
+            }
+            Ok(result @ (Value::Object(_) | Value::Array(_))) => {
+                (result, ActionStatus::Success, None)
+            }
+            _ => {
+                // The line that is no result is kept as a log, as OpenWhisk
+                // does, so that the developer sees what came instead.
+                if !line.is_empty() {
+                    stdout_log.extend_from_slice(&line);
+                    stdout_log.push(b'\n');
+                }
+                let error = json!({ "error": NOT_A_RESULT });
+                let reason = "no JSON object or array on the last line of stdout".to_owned();
+                (error, ActionStatus::DeveloperError, Some(reason))
+            }
+        };
+        ActionRun {
+            result,
+            status,
+            stdout_log,
+            stderr_log: output.stderr,
+            unfinished,
+        }
+    }
+
+    /// Writes the logs to this process's stdout and stderr, each ended by
+    /// [`LOG_SENTINEL`] on a line of its own, as OpenWhisk's invoker reads
+    /// an action container's logs. A log that cannot be written (a closed
+    /// stream) must not stop the server.
+    fn write_logs(&self) {
+        let _ = write_log(&mut std::io::stdout().lock(), &self.stdout_log);
+        let _ = write_log(&mut std::io::stderr().lock(), &self.stderr_log);
+    }
+
+    /// The log lines of an activation record: `TIME stdout: LINE`, stdout's
+    /// first, as OpenWhisk formats them.
+    fn log_lines(&self) -> Vec<String> {
+        let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let lines = |stream: &str, log: &[u8]| -> Vec<String> {
+            String::from_utf8_lossy(log)
+                .lines()
+                .map(|line| format!("{now} {stream}: {line}"))
+                .collect()
+        };
+        let mut all = lines("stdout", &self.stdout_log);
+        all.extend(lines("stderr", &self.stderr_log));
+        all
+    }
+}
+
+/// Splits an action's stdout into its log and its result line: the last
+/// line (trimmed) and everything before it. A final newline ends the last
+/// line, it does not start an empty one.
+fn split_result_line(mut stdout: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let body_end = stdout.len().saturating_sub(1);
+    let start = stdout[..body_end]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = stdout.split_off(start);
+    (stdout, line.trim_ascii().to_vec())
+}
+
+/// Ends an activation that logged nothing: the sentinel on stdout and on
+/// stderr.
+pub fn end_activation_logs() {
+    let _ = write_log(&mut std::io::stdout().lock(), b"");
+    let _ = write_log(&mut std::io::stderr().lock(), b"");
+}
+
+/// Writes `log`, ending its last line if it is not ended, then the
+/// sentinel line, and flushes.
+fn write_log(out: &mut impl Write, log: &[u8]) -> std::io::Result<()> {
+    out.write_all(log)?;
+    if log.last().is_some_and(|&b| b != b'\n') {
+        out.write_all(b"\n")?;
+    }
+    writeln!(out, "{LOG_SENTINEL}")?;
+    out.flush()
+}
+
 impl Activation {
-    fn respond(self, invoked: &Invoked, waited: Duration) -> Response {
-        let (result, status) = action_result(invoked);
-        let success = status == "success";
+    fn respond(self, run: &ActionRun, waited: Duration, init_time: Duration) -> Response {
+        let success = run.status == ActionStatus::Success;
+        let status_code = if success { 200 } else { 502 };
         if self.result_only {
-            return Response::json(if success { 200 } else { 502 }, &result);
+            return Response::json(status_code, &run.result);
         }
         let start = millis(self.start);
         let end = millis(SystemTime::now());
@@ -80,16 +276,16 @@ impl Activation {
             "end": end,
             "duration": end.saturating_sub(start),
             "response": {
-                "status": status,
+                "status": run.status.name(),
                 "statusCode": if success { 0 } else { 1 },
                 "success": success,
-                "result": result,
+                "result": run.result,
             },
-            "logs": [],
+            "logs": run.log_lines(),
             "annotations": [
                 {"key": "kind", "value": "wasm:luge"},
                 {"key": "waitTime", "value": waited.as_millis() as u64},
-                {"key": "initTime", "value": invoked.init_time.as_millis() as u64},
+                {"key": "initTime", "value": init_time.as_millis() as u64},
                 {"key": "limits", "value": {
                     "timeout": self.timeout.as_millis() as u64,
                     "memory": self.memory_mib.unwrap_or(4096),
@@ -99,30 +295,7 @@ impl Activation {
             ],
             "publish": false,
         });
-        Response::json(if success { 200 } else { 502 }, &record)
-    }
-}
-
-/// The activation's result and status (`success`, `application error`,
-/// `action developer error`, as OpenWhisk names them): the function's stdout
-/// when it is a JSON object and the function succeeded, an `{"error": ...}`
-/// object otherwise.
-fn action_result(invoked: &Invoked) -> (Value, &'static str) {
-    if invoked.outcome != Outcome::Ok {
-        let reason = String::from_utf8_lossy(&invoked.response.body)
-            .trim_end()
-            .to_owned();
-        return (json!({ "error": reason }), "action developer error");
-    }
-    match serde_json::from_slice::<Value>(&invoked.response.body) {
-        Ok(Value::Object(result)) => match result.get("error") {
-            Some(_) => (Value::Object(result), "application error"),
-            None => (Value::Object(result), "success"),
-        },
-        _ => (
-            json!({ "error": "the action did not print a JSON object on stdout" }),
-            "action developer error",
-        ),
+        Response::json(status_code, &record)
     }
 }
 

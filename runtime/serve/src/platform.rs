@@ -5,8 +5,9 @@
 //! handed what it acts on.
 
 use crate::admin::{AdminApi, AdminScope};
+use crate::config::OpenWhiskConfig;
 use crate::config::{ServeConfig, DEFAULT_MAX_BODY_BYTES, METRICS_PATH};
-use crate::container::{ActionContainer, HostsContainer};
+use crate::container::{ActionContainer, ContainerSettings, HostsContainer};
 use crate::function::Invocation;
 use crate::http::{Request, RequestHead, Response};
 use crate::invoke::{Invoker, Invokes};
@@ -40,7 +41,13 @@ impl Platform {
             routes: RouteTable::new(functions, config.retire_grace),
             invoker,
             admin,
-            container: ActionContainer::default(),
+            // Without an `openwhisk` listener the container is never asked.
+            container: ActionContainer::new(ContainerSettings::from_env(
+                config
+                    .openwhisk
+                    .clone()
+                    .unwrap_or_else(|| OpenWhiskConfig::new(0)),
+            )),
         }
     }
 

@@ -39,7 +39,11 @@ pub enum WasiError {
         path: std::path::PathBuf,
         error: std::io::Error,
     },
-    #[error("import `{module}::{name}` is not provided (only {WASI_MODULE} is)")]
+    #[error(
+        "import `{module}::{name}` is not provided (only {WASI_MODULE} is): build the program \
+         for WASI preview1 (`cargo build --target wasm32-wasip1`, `clang --target=wasm32-wasi`), \
+         not wasm32-unknown-unknown or Emscripten"
+    )]
     UnknownImport { module: String, name: String },
     #[error("import `{WASI_MODULE}::{0}` has a different type than WASI preview1 gives it")]
     ImportType(String),

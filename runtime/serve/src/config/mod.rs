@@ -50,7 +50,7 @@
 //!   "state-dir": "/var/lib/luge",
 //!   "admin": { "port": 9000, "token-env": "DEPLOY_TOKEN", "user": "luge",
 //!              "compile-timeout-ms": 60000, "compile-max-code-mib": 256 },
-//!   "openwhisk": { "port": 8081 },
+//!   "openwhisk": { "port": 8081, "timeout-ms": 300000, "memory-limit-mib": 256 },
 //!   "tenants": [
 //!     {
 //!       "name": "edge",
@@ -109,7 +109,8 @@ mod tests;
 mod validate;
 
 pub use error::ConfigError;
-pub(crate) use validate::{check_route, check_timeout};
+pub(crate) use validate::check_route;
+pub use validate::check_timeout;
 
 use awsm_compiler::{Arch, BoundsMode, CompileBudget};
 use luge_scheduler::group::Budget;
@@ -128,6 +129,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// 15 minutes, as long as the longest AWS Lambda function may run. Without
 /// a bound a typo could keep a core busy until the server restarts.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The largest memory limit: a 32-bit linear memory cannot grow past 4 GiB,
+/// so a larger limit can only be a mistake (a value meant in KiB or bytes,
+/// say).
+pub const MAX_MEMORY_LIMIT_MIB: u64 = 4096;
 /// Default of [`ServeConfig::memory_limit_mib`]: what a route that sets no
 /// `memory-limit-mib` may grow its linear memory to.
 pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
@@ -311,6 +316,28 @@ impl fmt::Debug for AdminConfig {
 pub struct OpenWhiskConfig {
     /// Port of the listener (`openwhisk.port`, required).
     pub port: u16,
+    /// The longest an activation may run (`openwhisk.timeout-ms`, default
+    /// [`DEFAULT_ACTION_TIMEOUT`]): the `deadline` of its `/run` when that
+    /// comes sooner, as it does whenever OpenWhisk's invoker sends it.
+    pub timeout: Duration,
+    /// The action's memory limit (`openwhisk.memory-limit-mib`); the
+    /// server's `memory-limit-mib` when not given.
+    pub memory_limit_mib: Option<u64>,
+}
+
+/// Default of `openwhisk.timeout-ms`: OpenWhisk's longest action time
+/// limit, so that only the invoker's `deadline` cuts an activation short.
+pub const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl OpenWhiskConfig {
+    /// The listener on `port` with the default limits.
+    pub fn new(port: u16) -> OpenWhiskConfig {
+        OpenWhiskConfig {
+            port,
+            timeout: DEFAULT_ACTION_TIMEOUT,
+            memory_limit_mib: None,
+        }
+    }
 }
 
 /// A tenant: one listener and the routes it serves, as in Sledge.
@@ -480,6 +507,16 @@ impl ServeConfig {
             })
             .collect();
         ServeConfig::with_tenants(vec![Tenant::new("examples", DEFAULT_PORT, routes)])
+    }
+
+    /// What `luge container` runs: no tenants, only the OpenWhisk action
+    /// container, on `host` (all addresses inside a container, where the
+    /// invoker connects from outside).
+    pub fn action_container(host: IpAddr, openwhisk: OpenWhiskConfig) -> ServeConfig {
+        let mut config = ServeConfig::with_tenants(Vec::new());
+        config.host = host;
+        config.openwhisk = Some(openwhisk);
+        config
     }
 
     fn with_tenants(tenants: Vec<Tenant>) -> ServeConfig {

@@ -163,9 +163,14 @@ pub(super) struct Admin {
 
 /// The `openwhisk` listener.
 #[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub(super) struct OpenWhisk {
     #[serde(deserialize_with = "kind")]
     pub port: Port,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub memory_limit_mib: Option<u64>,
 }
 
 impl Object for Luge {}

@@ -176,7 +176,8 @@ fn luge_explicit_values() {
         "head-timeout-ms": 2500, "body-timeout-ms": 3500, "min-body-rate": 100,
         "idle-timeout-ms": 4500,
         "admin": {"port": 9000, "token": "s3cret", "user": "ow-uuid", "compile-timeout-ms": 5000,
-          "compile-max-code-mib": 64}, "openwhisk": {"port": 9002},
+          "compile-max-code-mib": 64}, "openwhisk": {"port": 9002, "timeout-ms": 60000,
+          "memory-limit-mib": 512},
         "tenants": [{"name": "edge", "port": 9001, "cpu-weight": 300, "queue-limit": 8,
             "max-budget-us": 5000, "replenishment-period-us": 20000, "routes": [{
             "route": "/app", "path": "fn/app.so", "relative-deadline-us": 50000,
@@ -201,7 +202,12 @@ fn luge_explicit_values() {
         },
     };
     assert_eq!(config.admin, Some(admin));
-    assert_eq!(config.openwhisk, Some(OpenWhiskConfig { port: 9002 }));
+    let openwhisk = OpenWhiskConfig {
+        port: 9002,
+        timeout: Duration::from_millis(60_000),
+        memory_limit_mib: Some(512),
+    };
+    assert_eq!(config.openwhisk, Some(openwhisk));
     assert_eq!(config.memory_budget_mib, Some(2048));
     assert_eq!(config.memory_limit_mib, 128);
     assert_eq!(config.retire_grace, Duration::from_millis(250));

@@ -9,17 +9,13 @@ use super::{child, index, raw};
 use super::{
     AdminConfig, ConnectionLimits, DeadlineMiss, OpenWhiskConfig, RouteConfig, ServeConfig, Tenant,
     ADMIN_TOKEN_ENV, DEFAULT_ADMIN_USER, DEFAULT_COMPILE_MAX_CODE_MIB, DEFAULT_COMPILE_TIMEOUT_MS,
-    MAX_TIMEOUT, METRICS_PATH,
+    MAX_MEMORY_LIMIT_MIB, MAX_TIMEOUT, METRICS_PATH,
 };
 use awsm_compiler::CompileBudget;
 use luge_scheduler::group::Budget;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// A 32-bit linear memory cannot grow past 4 GiB, so a larger limit can
-/// only be a mistake (a value meant in KiB or bytes, say).
-const MAX_MEMORY_LIMIT_MIB: u64 = 4096;
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
@@ -428,7 +424,15 @@ impl<'a> Validator<'a> {
         if let Some(owner) = port_owner(port, &config.tenants, config.admin.as_ref()) {
             return Err(self.port_taken("openwhisk.port", port, &owner));
         }
-        Ok(OpenWhiskConfig { port })
+        let mut openwhisk = OpenWhiskConfig::new(port);
+        if let Some(ms) = raw.timeout_ms {
+            openwhisk.timeout = self.timeout(ms, "openwhisk.timeout-ms")?;
+        }
+        if let Some(mib) = raw.memory_limit_mib {
+            openwhisk.memory_limit_mib =
+                Some(self.memory_limit(mib, "openwhisk.memory-limit-mib")?);
+        }
+        Ok(openwhisk)
     }
 
     fn port_taken(&self, path: &str, port: u16, owner: &str) -> ConfigError {
@@ -562,7 +566,7 @@ impl<'a> Validator<'a> {
 
 /// A timeout of `ms` milliseconds, if it is within [`MAX_TIMEOUT`]; the
 /// admin API checks deployed timeouts with it too.
-pub(crate) fn check_timeout(ms: u64) -> std::result::Result<Duration, String> {
+pub fn check_timeout(ms: u64) -> std::result::Result<Duration, String> {
     let timeout = Duration::from_millis(ms);
     if timeout > MAX_TIMEOUT {
         return Err(format!(
