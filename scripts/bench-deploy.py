@@ -3,13 +3,17 @@
 "luge serve"): starts `luge serve` with an admin listener and an empty state
 directory, uploads examples/hello/hello.wasm with `PUT /functions/fresh`,
 then POSTs to the new route, and prints the time from the start of the
-upload to the answer. Repeats with a fresh server and state each time, so
-every deploy compiles a module never seen before.
+upload to the answer (fast tier), then the time until the opt tier's code
+serves it (`tier` auto, the default: read from /metrics; needs clang).
+Repeats with a fresh server, state and module cache each time, so every
+deploy compiles a module never seen before.
 
     scripts/bench-deploy.py [RUNS]        (default 5; needs target/release/luge)
 """
 import json
+import os
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -48,7 +52,9 @@ def one_run(wasm):
         }
         path = pathlib.Path(work, "serve.json")
         path.write_text(json.dumps(config))
-        server = subprocess.Popen([LUGE, "serve", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(os.environ, LUGE_CACHE_DIR=f"{work}/cache")
+        server = subprocess.Popen([LUGE, "serve", path], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_listening(admin)
             start = time.perf_counter()
@@ -60,10 +66,24 @@ def one_run(wasm):
                 urllib.request.Request(f"http://127.0.0.1:{port}/fresh", data=b"edge")).read()
             elapsed = time.perf_counter() - start
             assert answer == b"Hello, edge!\n", answer
-            return elapsed, deployed["compile_ms"]
+            return elapsed, deployed["compile_ms"], opt_serving(port, start)
         finally:
             server.terminate()
             server.wait()
+
+
+def opt_serving(port, start):
+    """Seconds from `start` until /metrics shows the function on the opt
+    tier, and the server's own figure; None if it did not within 60 s."""
+    line = 'luge_function_tier{function="fresh",tier="opt"} 1'
+    while time.perf_counter() - start < 60:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        if line in text:
+            seen = time.perf_counter() - start
+            server_s = re.search(r'luge_tier_up_seconds\{function="fresh"\} (\S+)', text)
+            return seen, float(server_s.group(1)) if server_s else None
+        time.sleep(0.01)
+    return None
 
 
 def main():
@@ -73,10 +93,13 @@ def main():
     wasm = (ROOT / "examples/hello/hello.wasm").read_bytes()
     times = []
     for run in range(1, runs + 1):
-        elapsed, compile_ms = one_run(wasm)
+        elapsed, compile_ms, opt = one_run(wasm)
         times.append(elapsed)
+        tier = "opt tier not serving within 60 s" if opt is None else (
+            f"opt tier serving {opt[0] * 1000:.0f} ms after the upload started "
+            f"(server: {opt[1] * 1000:.0f} ms after the deploy)")
         print(f"run {run}/{runs}: first answer {elapsed * 1000:.1f} ms after the upload started "
-              f"(server-side deploy {compile_ms} ms)", flush=True)
+              f"(server-side deploy {compile_ms} ms); {tier}", flush=True)
     times.sort()
     print(f"median {times[len(times) // 2] * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
 

@@ -1,7 +1,7 @@
 //! The module descriptor: everything about a compiled module that is not
 //! machine code, stored in the shared object behind [`crate::DESCRIPTOR_SYMBOL`].
 
-use crate::{Arch, BoundsMode, CpuFeature, TrapKind, ABI_VERSION};
+use crate::{Arch, BoundsMode, CpuFeature, Tier, TrapKind, ABI_VERSION};
 use serde::{Deserialize, Serialize};
 
 /// First bytes of every descriptor symbol.
@@ -181,6 +181,8 @@ pub struct FuncCode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModuleDescriptor {
     pub arch: Arch,
+    /// The code generator of the machine code.
+    pub tier: Tier,
     pub bounds: BoundsMode,
     /// Whether loop headers and function entries check `VmLimits::interrupt`.
     pub interrupt_checks: bool,
@@ -289,6 +291,7 @@ mod tests {
     fn sample() -> ModuleDescriptor {
         ModuleDescriptor {
             arch: Arch::X86_64,
+            tier: Tier::Opt,
             bounds: BoundsMode::Guard,
             interrupt_checks: true,
             cpu_features: vec![CpuFeature::Sse41, CpuFeature::Popcnt],

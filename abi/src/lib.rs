@@ -19,7 +19,7 @@ pub use vmctx::*;
 
 /// Version of the compiled-module ABI. A runtime refuses a shared object whose
 /// descriptor carries any other version.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 6;
 
 /// Exported data symbol: a [`DescriptorHeader`] immediately followed by the
 /// serialized [`ModuleDescriptor`].
@@ -97,6 +97,38 @@ pub const GUARD_RESERVATION: u64 = (4 << 30) + GUARD_SIZE;
 /// runs past the end faults in the guard. Wasmtime's dynamic memories use
 /// the same 64 KiB.
 pub const SOFTWARE_GUARD_SIZE: u64 = 64 << 10;
+
+/// Which code generator produced a module's machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Tier {
+    /// Cranelift: fast to compile, every trapping instruction recorded.
+    Fast,
+    /// LLVM, through clang: slower to compile, faster code. Every trap is
+    /// an explicit check calling [`Builtins::trap`], memory accesses
+    /// included, so it records no trap sites: a fault anywhere in its code
+    /// can only be its frame running into the stack's guard page.
+    Opt,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Fast => "fast",
+            Tier::Opt => "opt",
+        }
+    }
+}
+
+impl std::str::FromStr for Tier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Tier::Fast),
+            "opt" => Ok(Tier::Opt),
+            other => Err(format!("unknown tier `{other}` (expected `fast` or `opt`)")),
+        }
+    }
+}
 
 /// Target architectures the compiler can emit code for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

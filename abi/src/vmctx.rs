@@ -104,6 +104,9 @@ pub struct Builtins {
     pub table_init: unsafe extern "C" fn(*mut VmCtx, u32, u32, u32, u32, u32) -> u32,
     /// `(vmctx, segment)`
     pub elem_drop: unsafe extern "C" fn(*mut VmCtx, u32),
+    /// `(vmctx, kind)`: ends the sandbox with the trap of [`crate::TrapKind`]
+    /// discriminant `kind`; never returns. How opt-tier code traps.
+    pub trap: unsafe extern "C" fn(*mut VmCtx, u32) -> !,
 }
 
 /// Offsets of the [`VmCtx`] header fields, as compiled code uses them.
@@ -142,6 +145,7 @@ pub mod builtin_index {
     pub const TABLE_FILL: usize = 7;
     pub const TABLE_INIT: usize = 8;
     pub const ELEM_DROP: usize = 9;
+    pub const TRAP: usize = 10;
 }
 
 /// Entity counts that determine where the variable part of a context lies.
@@ -302,7 +306,8 @@ mod tests {
             offsets::builtin(ELEM_DROP),
             offset_of!(Builtins, elem_drop) as u32
         );
-        assert_eq!(size_of::<Builtins>(), (ELEM_DROP + 1) * size_of::<usize>());
+        assert_eq!(offsets::builtin(TRAP), offset_of!(Builtins, trap) as u32);
+        assert_eq!(size_of::<Builtins>(), (TRAP + 1) * size_of::<usize>());
     }
 
     #[test]

@@ -47,6 +47,12 @@ impl Spending {
         }
     }
 
+    /// The time still to spend, if the budget limits it.
+    pub fn time_left(&self) -> Option<Duration> {
+        let limit = self.budget.time?;
+        Some(limit.saturating_sub(self.started.elapsed()))
+    }
+
     /// Counts `bytes` more of machine code; fails once there is too much.
     pub fn add_code(&self, bytes: usize) -> Result<(), CompileError> {
         let total = self.code_bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
@@ -71,7 +77,7 @@ fn size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::{compile_object_within, CompileBudget, CompileError, CompileOptions};
+    use crate::{compile_objects_within, CompileBudget, CompileError, CompileOptions};
     use std::time::Duration;
 
     /// `count` functions and as many distinct types.
@@ -85,8 +91,8 @@ mod tests {
         wat::parse_str(text + ")").unwrap()
     }
 
-    fn compile(wasm: &[u8], budget: CompileBudget) -> Result<Vec<u8>, CompileError> {
-        compile_object_within(wasm, &CompileOptions::default(), budget)
+    fn compile(wasm: &[u8], budget: CompileBudget) -> Result<Vec<Vec<u8>>, CompileError> {
+        compile_objects_within(wasm, &CompileOptions::default(), budget)
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum CompileError {
     Codegen { func: u32, message: String },
     #[error("cannot build shared object: {0}")]
     Link(String),
+    /// The opt tier's LLVM failed: a bug in the translator, or in LLVM.
+    #[error("opt tier: {0}")]
+    Optimizer(String),
     #[error("{0}")]
     Target(String),
     #[error("cannot read {path}: {error}")]

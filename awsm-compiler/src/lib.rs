@@ -2,18 +2,20 @@
 //! native shared objects that the Luge runtime loads.
 //!
 //! The pipeline is: validate and parse ([`module`]), translate every function
-//! with Cranelift and emit a relocatable object ([`translate`]), link it into
-//! an ELF shared object ([`link`]).
+//! and emit relocatable objects, with Cranelift ([`translate`], the fast
+//! tier) or LLVM ([`llvm`], the opt tier), link them into an ELF shared
+//! object ([`link`]).
 
 mod budget;
 mod error;
 mod link;
+mod llvm;
 mod module;
 mod translate;
 
 pub use budget::CompileBudget;
 pub use error::CompileError;
-pub use luge_abi::{Arch, BoundsMode, CpuLevel};
+pub use luge_abi::{Arch, BoundsMode, CpuLevel, Tier};
 pub use module::{features, MAX_WASM_SIZE};
 
 use std::path::Path;
@@ -56,6 +58,9 @@ pub struct CompileOptions {
     /// Wasmtime; off only for code that is trusted not to attack the rest
     /// of the process.
     pub spectre: bool,
+    /// Which code generator compiles the module: Cranelift (`Fast`, the
+    /// default) or LLVM through clang (`Opt`).
+    pub tier: Tier,
 }
 
 impl Default for CompileOptions {
@@ -74,26 +79,38 @@ impl CompileOptions {
             interrupt_checks: true,
             cpu: CpuLevel::default(),
             spectre: true,
+            tier: Tier::Fast,
         }
     }
 }
 
-/// Compiles `wasm` into a relocatable object file.
-pub fn compile_object(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
-    compile_object_within(wasm, opts, CompileBudget::default())
+/// Whether [`Tier::Opt`] can compile on this machine (it runs clang); the
+/// error says what to install.
+pub fn opt_tier_available() -> Result<(), CompileError> {
+    llvm::available()
 }
 
-/// [`compile_object`], refused with [`CompileError::OverBudget`] once it
+/// Compiles `wasm` into the relocatable object files its shared object is
+/// linked from (one for the fast tier, two for the opt tier).
+pub fn compile_objects(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<Vec<u8>>, CompileError> {
+    compile_objects_within(wasm, opts, CompileBudget::default())
+}
+
+/// [`compile_objects`], refused with [`CompileError::OverBudget`] once it
 /// spends more than `budget`.
-pub fn compile_object_within(
+pub fn compile_objects_within(
     wasm: &[u8],
     opts: &CompileOptions,
     budget: CompileBudget,
-) -> Result<Vec<u8>, CompileError> {
+) -> Result<Vec<Vec<u8>>, CompileError> {
     let spending = budget::Spending::start(budget);
     let info = module::ModuleInfo::parse(wasm)?;
     spending.check_time()?;
-    translate::emit_object(info, opts, wasm.len() as u64, &spending)
+    match opts.tier {
+        Tier::Fast => translate::emit_object(info, opts, wasm.len() as u64, &spending)
+            .map(|object| vec![object]),
+        Tier::Opt => llvm::emit_objects(info, opts, wasm.len() as u64, &spending),
+    }
 }
 
 /// Reads a module from `path`: a `.wasm` binary, or WebAssembly text. The
@@ -150,6 +167,6 @@ pub fn compile_to_file_within(
     budget: CompileBudget,
     out: &Path,
 ) -> Result<(), CompileError> {
-    let object = compile_object_within(wasm, opts, budget)?;
-    link::link_shared_object(&object, opts.arch, out)
+    let objects = compile_objects_within(wasm, opts, budget)?;
+    link::link_shared_object(&objects, opts.arch, out)
 }

@@ -33,7 +33,7 @@ impl Linker {
         }
     }
 
-    fn command(&self, object: &Path, out: &Path) -> Command {
+    fn command(&self, objects: &[&Path], out: &Path) -> Command {
         let mut cmd = Command::new(self.program());
         match self {
             Linker::Driver(_) => {
@@ -48,12 +48,12 @@ impl Linker {
                 cmd.args(["-shared", "-z", "noexecstack", "--hash-style=gnu"]);
             }
         }
-        cmd.arg("-o").arg(out).arg(object);
+        cmd.arg("-o").arg(out).args(objects);
         cmd
     }
 }
 
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false)
@@ -61,7 +61,12 @@ fn on_path(program: &str) -> bool {
 
 /// The linker for `arch`, and how to choose another (for the message when
 /// it cannot be started). For the host's own architecture: `$LUGE_LINKER`
-/// if set (a `cc`-style driver unless its name starts with `ld`), else `cc`.
+/// if set (a `cc`-style driver unless it is named as a linker: `ld`,
+/// `ld.lld`, `aarch64-linux-gnu-ld`), else the
+/// system's `ld` (binutils, there wherever a C toolchain is), else `cc`.
+/// `ld` itself rather than through `cc`: the object needs no C runtime,
+/// and the driver's own start-up cost a third of a small module's whole
+/// compile (about 3.5 ms of 10, docs/benchmarks.md).
 /// For another architecture: LLVM's `ld.lld` (which links any target) or the
 /// Debian cross compiler. `$LUGE_LINKER` names a linker for the code this
 /// machine runs, so it is not applied to another target: under qemu-user the
@@ -70,13 +75,21 @@ fn linker(arch: Arch) -> Result<(Linker, &'static str), CompileError> {
     if arch == Arch::host() {
         const HINT: &str = " (set LUGE_LINKER to choose another)";
         let Ok(program) = std::env::var("LUGE_LINKER") else {
-            return Ok((Linker::Driver("cc".into()), HINT));
+            let linker = if on_path("ld") {
+                Linker::Direct("ld".into())
+            } else {
+                Linker::Driver("cc".into())
+            };
+            return Ok((linker, HINT));
         };
         let name = Path::new(&program)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let linker = if name.starts_with("ld") {
+        // `ld`, `ld.lld`, `ld.bfd`, and binutils' cross linkers such as
+        // `aarch64-linux-gnu-ld`.
+        let direct = name.starts_with("ld") || name.ends_with("-ld") || name.contains("-ld.");
+        let linker = if direct {
             Linker::Direct(program)
         } else {
             Linker::Driver(program)
@@ -97,7 +110,8 @@ fn linker(arch: Arch) -> Result<(Linker, &'static str), CompileError> {
         })
 }
 
-pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), CompileError> {
+/// Links the relocatable `objects` into the shared object `out`.
+pub fn link_shared_object(objects: &[Vec<u8>], arch: Arch, out: &Path) -> Result<(), CompileError> {
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -115,11 +129,16 @@ pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), C
                 )
             })
     };
-    let obj = temp(".o")?;
-    std::fs::write(obj.path(), object).map_err(|e| io("writing the object file", e))?;
+    let mut files = Vec::with_capacity(objects.len());
+    for object in objects {
+        let file = temp(".o")?;
+        std::fs::write(file.path(), object).map_err(|e| io("writing the object file", e))?;
+        files.push(file);
+    }
+    let paths: Vec<&Path> = files.iter().map(|f| f.path()).collect();
     let so = temp(".so")?;
     let (linker, hint) = linker(arch)?;
-    let (status, stderr) = run_linker(&linker, obj.path(), so.path(), LINK_TIMEOUT)
+    let (status, stderr) = run_linker(&linker, &paths, so.path(), LINK_TIMEOUT)
         .map_err(|e| io(&format!("running linker `{}`{hint}", linker.program()), e))?;
     match status {
         Some(status) if status.success() => {}
@@ -150,7 +169,7 @@ pub fn link_shared_object(object: &[u8], arch: Arch, out: &Path) -> Result<(), C
 /// status when every run hung.
 fn run_linker(
     linker: &Linker,
-    object: &Path,
+    objects: &[&Path],
     out: &Path,
     timeout: Duration,
 ) -> std::io::Result<(Option<ExitStatus>, String)> {
@@ -159,7 +178,7 @@ fn run_linker(
         // holds would otherwise block until the timeout.
         let mut stderr = tempfile::tempfile()?;
         let mut child = linker
-            .command(object, out)
+            .command(objects, out)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr.try_clone()?)
@@ -177,7 +196,10 @@ fn run_linker(
 /// Waits for `child` to exit until `deadline`, then kills it. Polls, with
 /// pauses growing to 2 ms: a link takes 5-50 ms, and std has no wait with
 /// a timeout.
-fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+pub(crate) fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+) -> std::io::Result<Option<ExitStatus>> {
     let mut pause = Duration::from_micros(100);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -206,7 +228,7 @@ mod tests {
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let linker = Linker::Direct(path.to_string_lossy().into_owned());
-        run_linker(&linker, Path::new("in.o"), Path::new("out.so"), timeout).unwrap()
+        run_linker(&linker, &[Path::new("in.o")], Path::new("out.so"), timeout).unwrap()
     }
 
     #[test]

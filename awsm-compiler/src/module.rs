@@ -68,7 +68,7 @@ fn unsupported(offset: usize, what: impl Into<String>) -> CompileError {
     }
 }
 
-fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType, CompileError> {
+pub(crate) fn val_type(ty: wasmparser::ValType, offset: usize) -> Result<ValType, CompileError> {
     use wasmparser::ValType as W;
     Ok(match ty {
         W::I32 => ValType::I32,

@@ -56,6 +56,8 @@ pub struct Report {
     /// Why the case could not be run at all (a harness fault: the
     /// generator or the plan failed on a module).
     pub skipped: Option<String>,
+    /// Opt-tier configurations that do not translate the module yet.
+    pub untranslated: usize,
 }
 
 impl Report {
@@ -97,7 +99,10 @@ pub fn run(seed: u64, wasm: &[u8], configs: &[Configuration], dir: &Path) -> Rep
             .map(|d| format!("{} / {}: {d}", a.name(), b.name()));
     }
     for config in configs {
-        let luge = config.observe(wasm, &plan, dir);
+        let Some(luge) = config.observe(wasm, &plan, dir) else {
+            report.untranslated += 1;
+            continue;
+        };
         if let Some(finding) = judge(&config.name(), &luge, &references) {
             report.findings.push(finding);
         }

@@ -39,7 +39,9 @@ pub struct Args {
     seconds: Option<u64>,
     /// A Luge configuration to run: guard, guard-nointr, software or
     /// software-nointr ("nointr": without interrupt checks, as `luge serve`
-    /// ships on x86_64). Repeatable; all four by default.
+    /// ships on x86_64), each also as opt-guard... for the opt tier (LLVM
+    /// through clang; modules it does not translate yet are left out of
+    /// its runs and counted). Repeatable; the fast tier's four by default.
     #[arg(long = "config", value_name = "CONFIG")]
     configs: Vec<Variant>,
     /// The CPU level Luge compiles for: baseline, v2, v3, native, or

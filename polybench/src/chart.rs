@@ -19,6 +19,8 @@ fn color(runtime: Runtime) -> Rgb {
         Runtime::LugeGuard => Rgb(0x1f, 0x77, 0xb4),
         Runtime::LugeSoftware => Rgb(0xff, 0x7f, 0x0e),
         Runtime::LugeChecks => Rgb(0x2c, 0xa0, 0x2c),
+        Runtime::LugeOptGuard => Rgb(0x08, 0x30, 0x6b),
+        Runtime::LugeOptSoftware => Rgb(0xa6, 0x4b, 0x00),
         // Lighter shades of the modes they leave the Spectre guards out of.
         Runtime::LugeGuardNoSpectre => Rgb(0xae, 0xc7, 0xe8),
         Runtime::LugeSoftwareNoSpectre => Rgb(0xff, 0xbb, 0x78),

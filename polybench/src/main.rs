@@ -31,7 +31,8 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
     /// Runtimes, comma-separated, from native, luge-guard, luge-software,
-    /// luge-checks, wasmtime, node, and luge-guard-simd,
+    /// luge-checks, luge-opt-guard, luge-opt-software (the opt tier),
+    /// wasmtime, node, and luge-guard-simd,
     /// luge-software-simd, wasmtime-simd, node-simd (the kernels built with
     /// -msimd128) [default: all of them, wasmtime and node if installed].
     /// Native always runs: it is the reference.

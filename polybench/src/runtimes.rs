@@ -20,6 +20,10 @@ pub enum Runtime {
     /// Luge with guard pages and an interruption check at every loop header
     /// and function entry: what the checks cost (the default on aarch64).
     LugeChecks,
+    /// Luge's opt tier (LLVM through clang), guard pages.
+    LugeOptGuard,
+    /// Luge's opt tier, bounds checked in software.
+    LugeOptSoftware,
     /// [`Runtime::LugeGuard`] without Spectre guards (`--spectre off`):
     /// what the guards on table accesses cost. Only when asked for.
     LugeGuardNoSpectre,
@@ -61,11 +65,13 @@ pub enum Engine {
 
 impl Runtime {
     /// The runtimes run by default, in the order results are shown.
-    pub const ALL: [Runtime; 10] = [
+    pub const ALL: [Runtime; 12] = [
         Runtime::Native,
         Runtime::LugeGuard,
         Runtime::LugeSoftware,
         Runtime::LugeChecks,
+        Runtime::LugeOptGuard,
+        Runtime::LugeOptSoftware,
         Runtime::Wasmtime,
         Runtime::Node,
         Runtime::LugeGuardSimd,
@@ -83,6 +89,8 @@ impl Runtime {
             Runtime::LugeGuard => "luge-guard",
             Runtime::LugeSoftware => "luge-software",
             Runtime::LugeChecks => "luge-checks",
+            Runtime::LugeOptGuard => "luge-opt-guard",
+            Runtime::LugeOptSoftware => "luge-opt-software",
             Runtime::LugeGuardNoSpectre => "luge-guard-nospectre",
             Runtime::LugeSoftwareNoSpectre => "luge-software-nospectre",
             Runtime::Wasmtime => "wasmtime",
@@ -100,6 +108,8 @@ impl Runtime {
             Runtime::LugeGuard
             | Runtime::LugeSoftware
             | Runtime::LugeChecks
+            | Runtime::LugeOptGuard
+            | Runtime::LugeOptSoftware
             | Runtime::LugeGuardNoSpectre
             | Runtime::LugeSoftwareNoSpectre
             | Runtime::LugeGuardSimd
@@ -129,6 +139,8 @@ impl Runtime {
             Runtime::LugeGuard | Runtime::LugeGuardSimd => Some(&["--bounds", "guard"]),
             Runtime::LugeSoftware | Runtime::LugeSoftwareSimd => Some(&["--bounds", "software"]),
             Runtime::LugeChecks => Some(&["--bounds", "guard", "--interrupt-checks"]),
+            Runtime::LugeOptGuard => Some(&["--bounds", "guard", "--tier", "opt"]),
+            Runtime::LugeOptSoftware => Some(&["--bounds", "software", "--tier", "opt"]),
             Runtime::LugeGuardNoSpectre => Some(&["--bounds", "guard", "--spectre", "off"]),
             Runtime::LugeSoftwareNoSpectre => Some(&["--bounds", "software", "--spectre", "off"]),
             _ => None,
@@ -370,6 +382,8 @@ mod tests {
                 LugeGuard,
                 LugeSoftware,
                 LugeChecks,
+                LugeOptGuard,
+                LugeOptSoftware,
                 Node,
                 LugeGuardSimd,
                 LugeSoftwareSimd,

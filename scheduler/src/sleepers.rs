@@ -1,4 +1,5 @@
-//! Where idle workers sleep, and how new work wakes one.
+//! Where idle workers (and the idle ticker) sleep, and how new work wakes
+//! one.
 //!
 //! A condition variable alone costs a `futex` system call on every
 //! `notify`, whether or not anyone waits; with one notify per spawned task
@@ -45,16 +46,19 @@ impl Sleepers {
         self.wake.notify_all();
     }
 
-    /// Sleeps for up to `timeout` or until woken, unless `has_work` says,
-    /// after this worker has announced itself, that there is work after
-    /// all. Returns whether it slept.
-    pub fn sleep(&self, timeout: Duration, has_work: impl FnOnce() -> bool) -> bool {
+    /// Sleeps for up to `timeout` (`None`: until woken) or until woken,
+    /// unless `has_work` says, after this worker has announced itself,
+    /// that there is work after all. Returns whether it slept.
+    pub fn sleep(&self, timeout: Option<Duration>, has_work: impl FnOnce() -> bool) -> bool {
         let guard = self.lock.lock().unwrap();
         self.sleeping.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let slept = !has_work();
         if slept {
-            let _ = self.wake.wait_timeout(guard, timeout).unwrap();
+            match timeout {
+                Some(timeout) => drop(self.wake.wait_timeout(guard, timeout).unwrap()),
+                None => drop(self.wake.wait(guard).unwrap()),
+            }
         }
         self.sleeping.fetch_sub(1, Ordering::Relaxed);
         slept
@@ -112,7 +116,7 @@ mod tests {
     fn a_sleeper_with_work_does_not_sleep() {
         let sleepers = Sleepers::default();
         let start = Instant::now();
-        assert!(!sleepers.sleep(Duration::from_secs(10), || true));
+        assert!(!sleepers.sleep(None, || true));
         assert!(start.elapsed() < Duration::from_secs(5));
         assert_eq!(sleepers.sleeping.load(Ordering::Relaxed), 0);
     }
@@ -126,7 +130,7 @@ mod tests {
             std::thread::spawn(move || {
                 let start = Instant::now();
                 while !work.load(Ordering::Acquire) {
-                    sleepers.sleep(Duration::from_secs(60), || work.load(Ordering::Acquire));
+                    sleepers.sleep(None, || work.load(Ordering::Acquire));
                 }
                 start.elapsed()
             })
@@ -136,7 +140,7 @@ mod tests {
         }
         work.store(true, Ordering::Release);
         sleepers.wake_one();
-        // Without the wake-up the worker would sleep a minute.
+        // Without the wake-up the worker would sleep for ever.
         assert!(worker.join().unwrap() < Duration::from_secs(30));
     }
 

@@ -8,6 +8,12 @@
 //! loop does, while the workers run other tasks. A ticker thread charges
 //! running tasks' CPU time to their groups, preempts tasks that the queue
 //! would replace by a waiting one, and fires timeouts.
+//!
+//! Idle costs nothing: with no task running, the ticker sleeps until the
+//! next timeout (or for good) and the first slice to start wakes it; an
+//! idle worker sleeps until its next timer, and new work wakes it. An edge
+//! box is mostly idle, and a thread that wakes every millisecond to find
+//! nothing to do keeps a core out of its deep sleep states.
 
 use crate::context::{switch, Context};
 use crate::group::{Group, DEFAULT_WEIGHT};
@@ -87,6 +93,10 @@ pub(crate) struct Shared {
     pending: Pending,
     shutdown: AtomicBool,
     sleepers: Sleepers,
+    /// Where the ticker sleeps while no task runs.
+    ticker_bell: Sleepers,
+    /// Times the ticker ticked or an idle worker woke up.
+    wakeups: AtomicU64,
     /// Tasks each worker finished, for tests and metrics.
     completed: Vec<AtomicUsize>,
     slots: Vec<WorkerSlot>,
@@ -122,6 +132,19 @@ impl Shared {
         for timeout in due {
             timeout.fire();
         }
+    }
+
+    /// Whether some worker is running a task.
+    fn any_running(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.running_since.load(Ordering::Acquire) != 0)
+    }
+
+    /// When the earliest timeout of an unfinished task passes.
+    fn next_timeout(&self) -> Option<Instant> {
+        let timeouts = self.timeouts.lock().unwrap();
+        timeouts.first_key_value().map(|((at, _), _)| *at)
     }
 
     /// Forgets the timeout of a finished task.
@@ -177,6 +200,8 @@ impl Scheduler {
             pending: Pending::default(),
             shutdown: AtomicBool::new(false),
             sleepers: Sleepers::default(),
+            ticker_bell: Sleepers::default(),
+            wakeups: AtomicU64::new(0),
             completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             slots: (0..workers)
                 .map(|_| WorkerSlot {
@@ -295,6 +320,12 @@ impl Scheduler {
             .collect()
     }
 
+    /// Times the ticker ticked or an idle worker woke up, since the start:
+    /// while no task runs and no timer or timeout is due, this stays put.
+    pub fn wakeups(&self) -> u64 {
+        self.shared.wakeups.load(Ordering::Relaxed)
+    }
+
     /// Task stacks kept for reuse: every finished task's stack comes back
     /// here (up to the pool's capacity).
     pub fn free_stacks(&self) -> usize {
@@ -312,6 +343,7 @@ impl Drop for Scheduler {
         // The ticker goes first, so that it never signals a worker thread
         // that has exited; the IO loop with it.
         self.stop_ticker.store(true, Ordering::Release);
+        self.shared.ticker_bell.wake_all();
         self.shared.io.stop();
         for thread in self.helpers.drain(..) {
             let _ = thread.join();
@@ -327,15 +359,31 @@ impl Drop for Scheduler {
 /// How often the ticker looks when no quantum is set (timeouts only).
 const TIMEOUT_TICK: Duration = Duration::from_millis(1);
 
-/// Every quarter quantum, fires due timeouts, charges running tasks' groups
-/// and signals the workers whose task timed out or the queue would replace
-/// by a waiting one (see [`RunQueue::should_preempt`]).
+/// While a task runs, every quarter quantum: fires due timeouts, charges
+/// running tasks' groups and signals the workers whose task timed out or
+/// the queue would replace by a waiting one (see
+/// [`RunQueue::should_preempt`]). While none runs, it sleeps until the
+/// earliest timeout or until a worker starts a slice ([`run_tracked`]
+/// rings `ticker_bell`).
 fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
     let tick = quantum.map_or(TIMEOUT_TICK, |q| q / 4);
     while !stop.load(Ordering::Acquire) {
-        std::thread::sleep(tick);
-        shared.fire_timeouts(Instant::now());
+        let now = Instant::now();
+        shared.fire_timeouts(now);
         preempt_workers(shared, true);
+        if shared.any_running() {
+            // A plain sleep: ringing a bell the ticker waits on would cost
+            // every slice start a system call on a busy server.
+            std::thread::sleep(tick);
+        } else {
+            let until_timeout = shared
+                .next_timeout()
+                .map(|at| at.saturating_duration_since(now));
+            shared.ticker_bell.sleep(until_timeout, || {
+                stop.load(Ordering::Acquire) || shared.any_running()
+            });
+        }
+        shared.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -399,17 +447,24 @@ fn worker_loop(index: usize, shared: &Shared) {
     let mut sleeping = Parked::default();
     while !shared.shutdown.load(Ordering::Acquire) {
         let now = Instant::now();
-        for (_, mut task) in sleeping.due(now) {
+        for (n, (_, mut task)) in sleeping.due(now).into_iter().enumerate() {
             task.wake(false, now);
             shared.queue.push_woken(task, now);
+            // This worker takes the first; idle ones may take the rest.
+            if n > 0 {
+                shared.sleepers.wake_one();
+            }
         }
         let Some(mut task) = shared.queue.pop(now) else {
-            let wait = sleeping.next_wake().map_or(IDLE_WAIT, |at| {
-                at.saturating_duration_since(now).min(IDLE_WAIT)
-            });
-            shared.sleepers.sleep(wait, || {
+            let wait = sleeping
+                .next_wake()
+                .map(|at| at.saturating_duration_since(now));
+            let slept = shared.sleepers.sleep(wait, || {
                 shared.queue.has_work() || shared.shutdown.load(Ordering::Acquire)
             });
+            if slept {
+                shared.wakeups.fetch_add(1, Ordering::Relaxed);
+            }
             continue;
         };
         let state = run_tracked(&mut task, &mut worker_context, &shared.slots[index], shared);
@@ -456,6 +511,7 @@ fn run_tracked(
     let start_nanos = shared.nanos_at(start);
     slot.charged_until.store(start_nanos, Ordering::Release);
     slot.running_since.store(start_nanos, Ordering::Release);
+    shared.ticker_bell.wake_one();
     let state = run_slice(task, worker_context, start, shared);
     slot.running_since.store(0, Ordering::Release);
     let end = Instant::now();
@@ -465,10 +521,6 @@ fn run_tracked(
     task.cpu += end.saturating_duration_since(start);
     state
 }
-
-/// Longest an idle worker sleeps before looking for work again (new work
-/// also wakes it at once).
-const IDLE_WAIT: Duration = Duration::from_millis(1);
 
 /// Runs `task` until it yields, blocks or ends; returns the state it is in
 /// then (`Runnable`, `Blocked`, `Finished` or `Panicked`).
@@ -818,6 +870,69 @@ mod tests {
         scheduler.wait_idle();
         assert_eq!(scheduler.stacks_in_use(), 0, "both stacks back in the pool");
         assert!(scheduler.free_stacks() >= 1);
+    }
+
+    /// Waits until the scheduler's wake-up count stays put for `quiet`,
+    /// up to `limit`; returns the count.
+    fn settled_wakeups(scheduler: &Scheduler, quiet: Duration, limit: Duration) -> u64 {
+        let start = Instant::now();
+        let mut last = scheduler.wakeups();
+        loop {
+            std::thread::sleep(quiet);
+            let now = scheduler.wakeups();
+            assert!(
+                now != last || start.elapsed() < limit,
+                "still waking up after {limit:?} of idling: {now} wake-ups"
+            );
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    #[test]
+    fn an_idle_scheduler_does_not_wake_up() {
+        let scheduler = Scheduler::new(2);
+        let with_timeout = TaskOptions {
+            timeout: Some(Duration::from_millis(200)),
+            ..TaskOptions::default()
+        };
+        // Work of every kind, then none: a task with a timeout that sleeps
+        // past it, one that sleeps a little, one that only runs.
+        scheduler.spawn_with(with_timeout, || {
+            sleep_until(Instant::now() + Duration::from_secs(60));
+        });
+        scheduler.spawn(|| {
+            sleep_until(Instant::now() + Duration::from_millis(20));
+        });
+        scheduler.spawn(|| {});
+        scheduler.wait_idle();
+        let idle = settled_wakeups(
+            &scheduler,
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        // Ticking every quarter quantum, as it once did, would be 400.
+        assert_eq!(scheduler.wakeups(), idle, "woke up while idle");
+        // And the first task after the quiet still gets a timeout on time.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let options = TaskOptions {
+            timeout: Some(Duration::from_millis(30)),
+            ..TaskOptions::default()
+        };
+        scheduler.spawn_with(options, move || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            on_timeout(move || flag.store(true, Ordering::Release));
+            while !stop.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            tx.send(timed_out()).unwrap();
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+        scheduler.wait_idle();
     }
 
     #[test]

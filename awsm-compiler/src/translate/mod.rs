@@ -317,7 +317,7 @@ fn define_pointer_table(
 
 /// The descriptor of `module` compiled with `opts`, without its code
 /// (`functions` entries to come); takes the module's data segments.
-fn descriptor_of(
+pub(crate) fn descriptor_of(
     module: &mut ModuleInfo<'_>,
     opts: &CompileOptions,
     wasm_size: u64,
@@ -325,6 +325,7 @@ fn descriptor_of(
 ) -> ModuleDescriptor {
     ModuleDescriptor {
         arch: opts.arch,
+        tier: opts.tier,
         bounds: opts.bounds,
         interrupt_checks: opts.interrupt_checks,
         cpu_features: opts.cpu.features(opts.arch),

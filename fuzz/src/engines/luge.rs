@@ -4,41 +4,57 @@
 use super::{no_such_function, run_plan, Sandbox, GUEST_STACK};
 use crate::observation::{Observation, Outcome, Trap, Value};
 use crate::plan::Plan;
-use awsm_compiler::{Arch, BoundsMode, CompileOptions, CpuLevel};
+use awsm_compiler::{Arch, BoundsMode, CompileOptions, CpuLevel, Tier};
 use luge_runtime::{
     CallError, Extern, Instance, InstanceConfig, InstantiationError, Module, Store, TrapKind, Val,
     ValType,
 };
 use std::path::Path;
 
-/// Bounds mode and interrupt checks: a configuration but for its CPU level.
+/// Tier, bounds mode and interrupt checks: a configuration but for its
+/// CPU level.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Variant {
+    pub tier: Tier,
     pub bounds: BoundsMode,
     pub interrupt_checks: bool,
 }
 
 impl Variant {
+    /// The fast tier's four: what runs by default.
     pub const ALL: [Variant; 4] = [
-        Variant::new(BoundsMode::Guard, true),
-        Variant::new(BoundsMode::Guard, false),
-        Variant::new(BoundsMode::Software, true),
-        Variant::new(BoundsMode::Software, false),
+        Variant::new(Tier::Fast, BoundsMode::Guard, true),
+        Variant::new(Tier::Fast, BoundsMode::Guard, false),
+        Variant::new(Tier::Fast, BoundsMode::Software, true),
+        Variant::new(Tier::Fast, BoundsMode::Software, false),
     ];
-    pub const NAMES: &str = "guard, guard-nointr, software or software-nointr";
+    /// The opt tier's, run when named: each costs a clang run per case.
+    pub const OPT: [Variant; 4] = [
+        Variant::new(Tier::Opt, BoundsMode::Guard, true),
+        Variant::new(Tier::Opt, BoundsMode::Guard, false),
+        Variant::new(Tier::Opt, BoundsMode::Software, true),
+        Variant::new(Tier::Opt, BoundsMode::Software, false),
+    ];
+    pub const NAMES: &str = "guard, guard-nointr, software or software-nointr, each also                              with opt- before it (the opt tier)";
 
-    pub const fn new(bounds: BoundsMode, interrupt_checks: bool) -> Variant {
+    pub const fn new(tier: Tier, bounds: BoundsMode, interrupt_checks: bool) -> Variant {
         Variant {
+            tier,
             bounds,
             interrupt_checks,
         }
     }
 
-    /// `guard`, `software-nointr`...: the bounds mode, and whether
-    /// interrupt checks are left out (as `luge serve` ships on x86_64).
+    /// `guard`, `software-nointr`, `opt-guard`...: the tier when it is not
+    /// the default, the bounds mode, and whether interrupt checks are left
+    /// out (as `luge serve` ships on x86_64).
     pub fn name(self) -> String {
+        let tier = match self.tier {
+            Tier::Fast => "",
+            Tier::Opt => "opt-",
+        };
         let checks = if self.interrupt_checks { "" } else { "-nointr" };
-        format!("{}{checks}", self.bounds.name())
+        format!("{tier}{}{checks}", self.bounds.name())
     }
 
     pub fn at(self, cpu: CpuLevel) -> Configuration {
@@ -51,6 +67,7 @@ impl std::str::FromStr for Variant {
     fn from_str(s: &str) -> Result<Variant, String> {
         Variant::ALL
             .into_iter()
+            .chain(Variant::OPT)
             .find(|v| v.name() == s)
             .ok_or_else(|| format!("unknown configuration `{s}` (expected {})", Variant::NAMES))
     }
@@ -79,21 +96,30 @@ impl Configuration {
             bounds: self.variant.bounds,
             interrupt_checks: self.variant.interrupt_checks,
             cpu: self.cpu,
+            tier: self.variant.tier,
             ..CompileOptions::for_arch(Arch::host())
         }
     }
 
-    /// Compiles `wasm` in `dir` and runs `plan`.
-    pub fn observe(&self, wasm: &[u8], plan: &Plan, dir: &Path) -> Observation {
-        run_plan(self.instantiate(wasm, dir), plan)
+    /// Compiles `wasm` in `dir` and runs `plan`; `None` when the opt tier
+    /// does not translate the module yet (SIMD) or cannot target this CPU
+    /// level, which says nothing about its correctness.
+    pub fn observe(&self, wasm: &[u8], plan: &Plan, dir: &Path) -> Option<Observation> {
+        let path = dir.join(format!("{}.so", self.name()));
+        match awsm_compiler::compile_to_file(wasm, &self.options(), &path) {
+            Err(e) if self.variant.tier == Tier::Opt && not_yet(&e) => None,
+            compiled => Some(run_plan(self.instantiate(compiled, &path), plan)),
+        }
     }
 
-    fn instantiate(&self, wasm: &[u8], dir: &Path) -> Result<LugeSandbox, Outcome> {
-        let path = dir.join(format!("{}.so", self.name()));
-        awsm_compiler::compile_to_file(wasm, &self.options(), &path)
-            .map_err(|e| Outcome::Refused(format!("compile: {e}")))?;
-        let module = Module::load(&path);
-        let _ = std::fs::remove_file(&path);
+    fn instantiate(
+        &self,
+        compiled: Result<(), awsm_compiler::CompileError>,
+        path: &Path,
+    ) -> Result<LugeSandbox, Outcome> {
+        compiled.map_err(|e| Outcome::Refused(format!("compile: {e}")))?;
+        let module = Module::load(path);
+        let _ = std::fs::remove_file(path);
         let module = module.map_err(|e| Outcome::Refused(format!("load: {e}")))?;
         let store = Store::new(GUEST_STACK);
         match Instance::new(&module, &store, &[], &InstanceConfig::default()) {
@@ -104,6 +130,16 @@ impl Configuration {
             Err(InstantiationError::Trap(kind)) => Err(Outcome::Trapped(trap(kind))),
             Err(e) => Err(Outcome::Refused(e.to_string())),
         }
+    }
+}
+
+/// Whether `error` is the opt tier's refusal of what it does not do yet.
+fn not_yet(error: &awsm_compiler::CompileError) -> bool {
+    use awsm_compiler::CompileError as E;
+    match error {
+        E::Unsupported { message, .. } => message.starts_with("the opt tier does not translate"),
+        E::Target(message) => message.starts_with("the opt tier needs SSE4.1"),
+        _ => false,
     }
 }
 

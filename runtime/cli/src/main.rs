@@ -1,7 +1,7 @@
 //! `luge`: the command-line front end of the Luge runtime.
 
 use anyhow::{Context, Result};
-use awsm_compiler::{Arch, BoundsMode, CpuLevel, OptLevel};
+use awsm_compiler::{Arch, BoundsMode, CpuLevel, OptLevel, Tier};
 use clap::{Parser, Subcommand};
 use luge_runtime::cache::ModuleCache;
 use luge_runtime::read_descriptor;
@@ -70,6 +70,12 @@ enum Command {
         /// software (docs/polybench.md).
         #[arg(long, value_name = "on|off", default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
         spectre: bool,
+        /// Which code generator compiles the module: `fast` (Cranelift, in
+        /// process, milliseconds) or `opt` (LLVM through clang 16 or later,
+        /// found on the PATH or as LUGE_CLANG: slower to compile, faster
+        /// code; see docs/opt-tier.md for what it does not translate yet).
+        #[arg(long, default_value = "fast")]
+        tier: Tier,
     },
     /// Run a WASI program (a .wasm or a compiled .so) in a sandbox. The exit
     /// status is the program's; a trap prints `trap: <kind>` and exits with
@@ -99,6 +105,7 @@ struct CompileFlags {
     cpu: CpuLevel,
     interrupt_checks: Option<bool>,
     spectre: bool,
+    tier: Tier,
 }
 
 /// `on` or `off`, for switches given a value.
@@ -118,6 +125,7 @@ fn compile(input: PathBuf, output: Option<PathBuf>, flags: CompileFlags) -> Resu
         cpu,
         interrupt_checks,
         spectre,
+        tier,
     } = flags;
     let wasm = awsm_compiler::read_module(&input)?;
     let mut opts = luge_runtime::scheduled_compile_options(target.unwrap_or_else(Arch::host));
@@ -127,6 +135,7 @@ fn compile(input: PathBuf, output: Option<PathBuf>, flags: CompileFlags) -> Resu
     opts.opt = opt;
     opts.cpu = cpu;
     opts.spectre = spectre;
+    opts.tier = tier;
     if let Some(checks) = interrupt_checks {
         opts.interrupt_checks = checks;
     }
@@ -163,6 +172,7 @@ fn inspect(path: PathBuf) -> Result<()> {
     println!("abi version: {}", luge_abi::ABI_VERSION);
     println!("compiler:    awsm-compiler {}", d.compiler);
     println!("target:      {}", d.arch.name());
+    println!("tier:        {}", d.tier.name());
     println!("bounds:      {}", d.bounds.name());
     println!(
         "interrupt checks: {}",
@@ -248,6 +258,7 @@ fn main() -> ExitCode {
             interrupt_checks,
             no_interrupt_checks,
             spectre,
+            tier,
         } => {
             let checks = (interrupt_checks || no_interrupt_checks).then_some(interrupt_checks);
             let flags = CompileFlags {
@@ -257,6 +268,7 @@ fn main() -> ExitCode {
                 cpu,
                 interrupt_checks: checks,
                 spectre,
+                tier,
             };
             compile(input, output, flags)
         }

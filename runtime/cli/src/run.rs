@@ -1,7 +1,7 @@
 //! `luge run`: runs a WASI program in one sandbox.
 
 use anyhow::{bail, Context, Result};
-use awsm_compiler::{Arch, BoundsMode};
+use awsm_compiler::{Arch, BoundsMode, Tier};
 use luge_runtime::cache::ModuleCache;
 use luge_runtime::sys::address_space;
 use luge_runtime::{task_stack_size, InstanceConfig, Module};
@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// --help`); `off` only for trusted code.
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = crate::on_off, action = clap::ArgAction::Set)]
     spectre: bool,
+    /// Code generator when compiling a .wasm: `fast` (Cranelift) or `opt`
+    /// (LLVM through clang; see `luge compile --help`).
+    #[arg(long, default_value = "fast")]
+    tier: Tier,
     /// Run a compiled .so only if it carries the digest `luge compile`
     /// signed it with for this user (MODULE.hmac): refuses objects changed
     /// since, or compiled elsewhere. (A .wasm is always compiled through
@@ -75,6 +79,7 @@ fn load(args: &RunArgs) -> Result<Module> {
         opts.bounds = bounds;
     }
     opts.spectre = args.spectre;
+    opts.tier = args.tier;
     let cache = ModuleCache::new(ModuleCache::default_dir());
     Ok(cache.load_file(&args.module, &opts, args.require_digest)?)
 }

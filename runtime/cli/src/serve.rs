@@ -15,6 +15,7 @@ use luge_serve::metrics::Metrics;
 use luge_serve::platform::Platform;
 use luge_serve::routes::Served;
 use luge_serve::server::{Listener, Server};
+use luge_serve::tiering::Tiering;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,7 +61,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         None => None,
     };
     let workers = args.workers.or(config.workers);
-    run_server(&config, functions, admin, workers, Voice::Talkative)
+    run_server(&config, functions, admin, workers, Voice::of(&config))
 }
 
 /// Whether the server says what it does on stdout and stderr. An action
@@ -69,6 +70,20 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
 pub enum Voice {
     Talkative,
     Silent,
+}
+
+impl Voice {
+    /// Silent when the action container is the server's only listener,
+    /// as under `luge container`; talkative otherwise.
+    fn of(config: &ServeConfig) -> Voice {
+        let only_container =
+            config.tenants.is_empty() && config.admin.is_none() && config.openwhisk.is_some();
+        if only_container {
+            Voice::Silent
+        } else {
+            Voice::Talkative
+        }
+    }
 }
 
 /// Runs the server for `config` with `functions` loaded and the `admin`
@@ -93,8 +108,13 @@ pub fn run_server(
             config.memory_limit_mib
         );
     }
+    let tiering = Tiering::start(
+        ModuleCache::new(ModuleCache::default_dir()),
+        metrics.clone(),
+        voice == Voice::Talkative,
+    );
     let invoker = Invoker::new(config, workers, limits, metrics);
-    let platform = Platform::new(config, functions, admin, invoker);
+    let platform = Platform::new(config, functions, admin, invoker, tiering);
     let mut server = Server::bind(config, platform)?;
     server.handle_signals()?;
     if voice == Voice::Talkative {
@@ -148,18 +168,24 @@ fn default_state_dir() -> PathBuf {
 
 /// Loads the functions deployed through the admin API before a restart
 /// (quarantining those that do not load). One whose tenant port is gone
-/// from the config moves to the first tenant's.
+/// from the config moves to the first tenant's (or, with no tenant left,
+/// is invoked through the admin listener only).
 fn load_deployed(store: &FunctionStore, config: &ServeConfig) -> Result<Vec<(String, Served)>> {
     let ports: Vec<u16> = config.tenants.iter().map(|t| t.port).collect();
     let mut served = Vec::new();
     for (mut deployment, function) in store.restore()? {
-        if !ports.contains(&deployment.port) {
-            if let Some(&first) = ports.first() {
-                eprintln!(
-                    "luge: deployed function {} was on port {}, which no tenant has now; serving it on {first}",
-                    deployment.name, deployment.port
-                );
-                deployment.port = first;
+        if let Some(gone) = deployment.port.filter(|port| !ports.contains(port)) {
+            let name = &deployment.name;
+            deployment.port = ports.first().copied();
+            match deployment.port {
+                Some(first) => eprintln!(
+                    "luge: deployed function {name} was on port {gone}, which no tenant has now; \
+                     serving it on {first}"
+                ),
+                None => eprintln!(
+                    "luge: deployed function {name} was on port {gone}, and the config has no \
+                     tenant now; it is invoked through the admin listener only"
+                ),
             }
         }
         eprintln!("luge: restored deployed function {}", deployment.name);
@@ -194,7 +220,7 @@ fn load_functions(config: &ServeConfig) -> Result<Vec<(String, Served)>> {
             );
             let served = Served {
                 function: Arc::new(function),
-                port: tenant.port,
+                port: Some(tenant.port),
                 deployment: None,
             };
             functions.push((name, served));

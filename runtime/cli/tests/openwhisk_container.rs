@@ -36,13 +36,34 @@ impl Container {
     /// Starts `luge container` as an image would, with `__OW_API_HOST` in
     /// its environment (how the invoker passes it) and `env`.
     fn start(env: &[(&str, &str)]) -> Container {
+        let port = free_port();
+        let args = [
+            "container",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ];
+        Container::spawn(tempfile::tempdir().unwrap(), port, &args, env)
+    }
+
+    /// Starts `luge serve` of a config whose only listener is the action
+    /// container, as examples/openwhisk-container.json is.
+    fn serve_config() -> Container {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let config = dir.path().join("container.json");
+        let text = format!(r#"{{"host": "127.0.0.1", "openwhisk": {{"port": {port}}}}}"#);
+        std::fs::write(&config, text).unwrap();
+        let args = ["serve", config.to_str().unwrap()];
+        Container::spawn(dir, port, &args, &[])
+    }
+
+    fn spawn(dir: tempfile::TempDir, port: u16, args: &[&str], env: &[(&str, &str)]) -> Container {
         let file = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
         let mut command = luge_command();
         command
-            .args(["container", "--host", "127.0.0.1", "--port"])
-            .arg(port.to_string())
+            .args(args)
             .env("__OW_API_HOST", "xyz")
             .envs(env.iter().copied())
             .stdout(Stdio::from(file("stdout")))
@@ -55,10 +76,7 @@ impl Container {
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = container.child.try_wait().unwrap() {
-                panic!(
-                    "luge container exited with {status}: {}",
-                    container.logs().1
-                );
+                panic!("luge exited with {status}: {}", container.logs().1);
             }
             assert!(start.elapsed() < Duration::from_secs(60));
             std::thread::sleep(Duration::from_millis(20));
@@ -116,14 +134,15 @@ fn ends_every_activation(log: &str, lines: &str, activations: usize) {
 
 #[test]
 fn nothing_but_the_actions_output_reaches_stdout_and_stderr() {
-    let container = Container::start(&[]);
-    container.init_action();
-    assert_eq!(container.logs(), (String::new(), String::new()));
-    let (status, _) = container.run(json!({"quiet": true}));
-    assert_eq!(status, 200);
-    let (out, err) = container.logs();
-    ends_every_activation(&out, "", 1);
-    ends_every_activation(&err, "", 1);
+    for container in [Container::start(&[]), Container::serve_config()] {
+        container.init_action();
+        assert_eq!(container.logs(), (String::new(), String::new()));
+        let (status, _) = container.run(json!({"quiet": true}));
+        assert_eq!(status, 200);
+        let (out, err) = container.logs();
+        ends_every_activation(&out, "", 1);
+        ends_every_activation(&err, "", 1);
+    }
 }
 
 #[test]

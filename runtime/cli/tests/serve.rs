@@ -306,6 +306,127 @@ fn functions_deploy_and_go_while_traffic_flows_and_survive_a_restart() {
 }
 
 #[test]
+fn a_redeploy_keeps_the_settings_it_does_not_give_and_says_so() {
+    let hello = std::fs::read(example("hello")).unwrap();
+    let served = serve_with_admin(tempfile::tempdir().unwrap(), &[]);
+    let mut admin = Client::connect(served.admin_port);
+    let first = "/functions/greet?route=/hi&timeout-ms=2000&content-type=text/x-greeting";
+    let deployed = json(&admin.admin("PUT", first, &hello));
+    assert_eq!(deployed["kept"], serde_json::json!([]), "{deployed}");
+
+    // A new module alone changes nothing else.
+    let again = admin.admin("PUT", "/functions/greet", &hello);
+    assert_eq!(again.status, 201, "{}", again.text());
+    let again = json(&again);
+    assert_eq!(again["route"], "/hi");
+    assert_eq!(again["timeout_ms"], 2000);
+    assert_eq!(again["content_type"], "text/x-greeting");
+    assert_eq!(again["port"], served.port);
+    let kept = again["kept"].as_array().unwrap();
+    assert_eq!(kept.len(), 8, "{again}");
+    assert!(kept.contains(&serde_json::json!("tier")), "{again}");
+    let answer = Client::connect(served.port).post("/hi", b"you");
+    assert_eq!(answer.header("content-type"), Some("text/x-greeting"));
+    assert_eq!(answer.text(), "Hello, you!\n");
+
+    // What a redeploy gives replaces what was; the rest stays.
+    let third = json(&admin.admin("PUT", "/functions/greet?timeout-ms=3000", &hello));
+    assert_eq!(third["timeout_ms"], 3000);
+    assert_eq!(third["content_type"], "text/x-greeting");
+    assert!(!third["kept"]
+        .as_array()
+        .unwrap()
+        .contains(&"timeout-ms".into()));
+
+    // Uploads that cannot be a function are refused with what they are.
+    let refusal = |path: &str, body: &[u8]| {
+        let reply = Client::connect(served.admin_port).admin("PUT", path, body);
+        assert_eq!(reply.status, 400, "{}", reply.text());
+        json(&reply)["error"].as_str().unwrap().to_owned()
+    };
+    let elf = refusal("/functions/native", b"\x7fELF\x02\x01\x01\0");
+    assert!(elf.starts_with("the body is a native ELF file"), "{elf}");
+    let library = refusal("/functions/lib", b"\0asm\x01\0\0\0");
+    assert!(library.contains("_start"), "{library}");
+    let port = refusal("/functions/elsewhere?port=1", &hello);
+    let tenants = format!("port: 1 is no tenant's (tenants listen on {})", served.port);
+    assert_eq!(port, tenants);
+}
+
+#[test]
+fn openwhisk_actions_deploy_where_the_config_has_no_tenant() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let config = format!(
+        r#"{{"admin": {{"port": {admin_port}, "token": "{TOKEN}"}}, "state-dir": "{}"}}"#,
+        dir.path().join("state").display()
+    );
+    let log = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let _served = launch_with(dir, &config, admin_port, |command| {
+        command.stderr(stderr);
+    });
+    let mut client = Client::connect(admin_port);
+    let hello = std::fs::read(example("hello")).unwrap();
+    let refused = client.admin("PUT", "/functions/greet", &hello);
+    assert_eq!(refused.status, 400);
+    let reason = json(&refused)["error"].as_str().unwrap().to_owned();
+    assert!(
+        reason.starts_with("the config has no tenant to route greet to"),
+        "{reason}"
+    );
+
+    let echo = std::fs::read(wasm_program("json_echo")).unwrap();
+    let code = base64::engine::general_purpose::STANDARD.encode(&echo);
+    let action = |limits: &str| {
+        format!(r#"{{"exec": {{"kind": "wasm", "code": "{code}", "binary": true}}{limits}}}"#)
+    };
+    let path = "/api/v1/namespaces/guest/actions/echo";
+    let limited = action(r#", "limits": {"timeout": 3000}"#);
+    let created = client.admin("PUT", path, limited.as_bytes());
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(json(&created)["port"], serde_json::Value::Null);
+    let invoke = format!("{path}?blocking=true&result=true");
+    let result = json(&client.admin("POST", &invoke, br#"{"n": 1}"#));
+    assert_eq!(result["echo"]["n"], 1, "{result}");
+
+    // An update without limits keeps the earlier ones, as OpenWhisk's does.
+    let updated = json(&client.admin("PUT", path, action("").as_bytes()));
+    assert_eq!(updated["timeout_ms"], 3000, "{updated}");
+    assert!(updated["kept"]
+        .as_array()
+        .unwrap()
+        .contains(&"timeout-ms".into()));
+    let result = json(&client.admin("POST", &invoke, b"{}"));
+    assert_eq!(result["echo"], serde_json::json!({}));
+
+    // An action whose output is no result fails with 502, and its log line
+    // says 502, not the 200 of the sandbox's clean exit.
+    let code = base64::engine::general_purpose::STANDARD.encode(&hello);
+    let greet = format!(r#"{{"exec": {{"kind": "wasm", "code": "{code}", "binary": true}}}}"#);
+    let path = "/api/v1/namespaces/guest/actions/greet";
+    assert_eq!(client.admin("PUT", path, greet.as_bytes()).status, 201);
+    let failed = client.admin("POST", &format!("{path}?blocking=true"), b"{}");
+    assert_eq!(failed.status, 502, "{}", failed.text());
+    let started = Instant::now();
+    let line = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let line = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["function"] == "greet");
+        if let Some(line) = line {
+            break line;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(line["status"], 502, "{line}");
+    assert_eq!(line["outcome"], "error", "{line}");
+}
+
+#[test]
 fn openwhisk_actions_are_created_and_invoked_blocking() {
     use base64::Engine;
     let echo = std::fs::read(wasm_program("json_echo")).unwrap();

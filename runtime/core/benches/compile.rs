@@ -653,12 +653,12 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     };
     // One untimed compile: fails fast on a generator bug, and reports size.
-    let object = awsm_compiler::compile_object(&wasm, &opts).expect("compile generated module");
+    let objects = awsm_compiler::compile_objects(&wasm, &opts).expect("compile generated module");
     let so = dir.path().join("generated.so");
     awsm_compiler::compile_to_file(&wasm, &opts, &so).expect("compile and link generated module");
     println!(
         "object: {} bytes, shared object: {} bytes, bounds mode {}",
-        object.len(),
+        objects.iter().map(Vec::len).sum::<usize>(),
         std::fs::metadata(&so).map(|m| m.len()).unwrap_or(0),
         opts.bounds.name()
     );
@@ -673,7 +673,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| awsm_compiler::compile_to_file(black_box(&wasm), &opts, &so).unwrap())
     });
     group.bench_function(BenchmarkId::from_parameter("compile_object"), |b| {
-        b.iter(|| awsm_compiler::compile_object(black_box(&wasm), &opts).unwrap())
+        b.iter(|| awsm_compiler::compile_objects(black_box(&wasm), &opts).unwrap())
     });
     group.finish();
 
@@ -691,7 +691,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| awsm_compiler::compile_to_file(black_box(&hello), &opts, &so).unwrap())
     });
     group.bench_function(BenchmarkId::from_parameter("compile_object"), |b| {
-        b.iter(|| awsm_compiler::compile_object(black_box(&hello), &opts).unwrap())
+        b.iter(|| awsm_compiler::compile_objects(black_box(&hello), &opts).unwrap())
     });
     group.finish();
 }

@@ -117,16 +117,29 @@ impl ModuleCache {
         opts: &CompileOptions,
         require_digest: bool,
     ) -> Result<Module, CacheError> {
+        self.load_file_and_source(path, opts, require_digest)
+            .map(|(module, _)| module)
+    }
+
+    /// [`ModuleCache::load_file`], also returning the `.wasm` binary the
+    /// module was compiled from (`None` for a shared object), for a later
+    /// compile of the same file with other options.
+    pub fn load_file_and_source(
+        &self,
+        path: &Path,
+        opts: &CompileOptions,
+        require_digest: bool,
+    ) -> Result<(Module, Option<Vec<u8>>), CacheError> {
         let bytes = read_input(path)?;
         if bytes.starts_with(ELF_MAGIC) {
             if require_digest {
                 self.key()?.verify(path, COMPILED_LABEL, &bytes)?;
             }
-            return Ok(Module::from_bytes(path, &bytes)?);
+            return Ok((Module::from_bytes(path, &bytes)?, None));
         }
         let wasm = awsm_compiler::module_from_bytes(path, bytes)?;
         match self.load_or_compile(&wasm, opts) {
-            Ok((module, _)) => Ok(module),
+            Ok((module, _)) => Ok((module, Some(wasm))),
             Err(CacheError::Compile(error)) => Err(CacheError::InFile {
                 path: path.to_path_buf(),
                 error,
@@ -142,6 +155,17 @@ impl ModuleCache {
         wasm: &[u8],
         opts: &CompileOptions,
     ) -> Result<(Module, bool), CacheError> {
+        self.load_or_compile_within(wasm, opts, CompileBudget::default())
+    }
+
+    /// [`ModuleCache::load_or_compile`], a compile spending at most
+    /// `budget`.
+    pub fn load_or_compile_within(
+        &self,
+        wasm: &[u8],
+        opts: &CompileOptions,
+        budget: CompileBudget,
+    ) -> Result<(Module, bool), CacheError> {
         let key = self.key()?;
         let path = self.path_for(wasm, opts);
         // A cached object that is missing, unsigned, changed since, or no
@@ -150,7 +174,7 @@ impl ModuleCache {
         if let Ok(module) = Module::load_signed(&path, key, &label) {
             return Ok((module, false));
         }
-        let bytes = compile_signed(wasm, opts, CompileBudget::default(), &path, key, &label)?;
+        let bytes = compile_signed(wasm, opts, budget, &path, key, &label)?;
         Ok((Module::from_bytes(&path, &bytes)?, true))
     }
 }

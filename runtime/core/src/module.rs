@@ -192,7 +192,7 @@ impl Module {
             .map(|p| unsafe { std::mem::transmute::<*const u8, Trampoline>(p) })
             .collect();
         let starts: Vec<usize> = functions.iter().map(|&f| f as usize).collect();
-        let code_map = Arc::new(CodeMap::new(&starts, &descriptor.code));
+        let code_map = Arc::new(CodeMap::new(&starts, &descriptor.code, descriptor.tier));
         traps::register(code_map.clone());
         let type_ids = descriptor.types.iter().map(canonical_type_id).collect();
         let func_types = descriptor.types.iter().cloned().map(Arc::new).collect();

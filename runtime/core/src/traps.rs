@@ -2,9 +2,18 @@
 //!
 //! Every loaded module registers the address range of its code together
 //! with the trap sites the compiler recorded. The signal handler asks
-//! [`trap_at`] whether a faulting instruction is one of them.
+//! [`trap_at`] whether a faulting instruction is one of them. Opt-tier
+//! code records no sites: its traps are checks that call a builtin, but for
+//! two kinds of fault, anywhere in its functions. A frame larger than the
+//! stack check's headroom runs into the guard page below the stack, and a
+//! guard-mode memory access (left unchecked, volatile) faults in the guard
+//! of the memory's reservation. The compiler checks any access whose
+//! offset could reach the last GiB of the reservation, so such a fault is
+//! never within [`STACK_GUARD_WINDOW`] below a stack mapped above it, and
+//! a stack mapped below lies below the whole reservation. So the faulting
+//! address tells them apart.
 
-use luge_abi::{FuncCode, TrapKind};
+use luge_abi::{FuncCode, Tier, TrapKind};
 use std::sync::{Arc, RwLock};
 
 /// Code of one loaded module: the functions' address ranges, sorted by
@@ -15,11 +24,19 @@ pub struct CodeMap {
     /// `(start, end, index into the descriptor's code list)`, sorted.
     funcs: Vec<(usize, usize, usize)>,
     code: Vec<FuncCode>,
+    tier: Tier,
 }
 
+/// How far below the lowest usable address of a stack a fault counts as
+/// running out of that stack: a task stack's guard page, the gap the
+/// kernel keeps below a thread's main stack (256 pages by default), with
+/// room to spare.
+const STACK_GUARD_WINDOW: usize = 4 << 20;
+
 impl CodeMap {
-    /// `starts[i]` is the address of defined function `i`.
-    pub fn new(starts: &[usize], code: &[FuncCode]) -> CodeMap {
+    /// `starts[i]` is the address of defined function `i`, compiled by
+    /// `tier`.
+    pub fn new(starts: &[usize], code: &[FuncCode], tier: Tier) -> CodeMap {
         let mut funcs: Vec<_> = starts
             .iter()
             .zip(code)
@@ -32,6 +49,7 @@ impl CodeMap {
             end: funcs.iter().map(|f| f.1).max().unwrap_or(0),
             funcs,
             code: code.to_vec(),
+            tier,
         }
     }
 
@@ -43,7 +61,15 @@ impl CodeMap {
         i > 0 && pc < self.funcs[i - 1].1
     }
 
-    fn trap_at(&self, pc: usize) -> Option<TrapKind> {
+    /// The trap of a fault at `pc` touching `address` (for faults of
+    /// memory accesses), the stack's lowest usable address being what
+    /// `stack_bottom` gives (asked for opt-tier code only).
+    fn trap_at(
+        &self,
+        pc: usize,
+        address: Option<usize>,
+        stack_bottom: impl FnOnce() -> usize,
+    ) -> Option<TrapKind> {
         if pc < self.start || pc >= self.end {
             return None;
         }
@@ -51,6 +77,17 @@ impl CodeMap {
         let (start, end, index) = self.funcs[i];
         if pc >= end {
             return None;
+        }
+        if self.tier == Tier::Opt {
+            let address = address?;
+            let stack_bottom = stack_bottom();
+            let in_stack_guard = address < stack_bottom
+                && address >= stack_bottom.saturating_sub(STACK_GUARD_WINDOW);
+            return Some(if in_stack_guard {
+                TrapKind::StackOverflow
+            } else {
+                TrapKind::MemoryOutOfBounds
+            });
         }
         let offset = (pc - start) as u32;
         let traps = &self.code[index].traps;
@@ -73,9 +110,12 @@ pub fn unregister(map: &Arc<CodeMap>) {
 
 /// The trap raised by the instruction at `pc`, if it is a recorded trap
 /// site of loaded code. Called from the signal handler: it only reads.
-pub fn trap_at(pc: usize) -> Option<TrapKind> {
+pub fn trap_at(pc: usize, address: Option<usize>) -> Option<TrapKind> {
     let registry = REGISTRY.read().ok()?;
-    registry.iter().find_map(|m| m.trap_at(pc))
+    let map = registry.iter().find(|m| m.contains(pc))?;
+    // Cached per thread before guest code runs (the stack limit is set
+    // from it), so asking here makes no system call.
+    map.trap_at(pc, address, crate::sys::stack_bottom)
 }
 
 /// Whether `pc` lies inside a compiled function of a loaded module. Called
@@ -115,14 +155,46 @@ mod tests {
                 ],
             },
         ];
-        let map = CodeMap::new(&[0x2000, 0x1000], &code);
-        assert_eq!(map.trap_at(0x2004), Some(TrapKind::Unreachable));
-        assert_eq!(map.trap_at(0x1000), Some(TrapKind::StackOverflow));
-        assert_eq!(map.trap_at(0x1008), Some(TrapKind::MemoryOutOfBounds));
-        assert_eq!(map.trap_at(0x1004), None);
-        assert_eq!(map.trap_at(0x1010), None, "past the end of the function");
-        assert_eq!(map.trap_at(0xfff), None);
+        let map = CodeMap::new(&[0x2000, 0x1000], &code, Tier::Fast);
+        // The address a fast-tier fault touched does not matter.
+        let at = |pc| map.trap_at(pc, Some(0x5000), || 0x8000);
+        assert_eq!(at(0x2004), Some(TrapKind::Unreachable));
+        assert_eq!(at(0x1000), Some(TrapKind::StackOverflow));
+        assert_eq!(at(0x1008), Some(TrapKind::MemoryOutOfBounds));
+        assert_eq!(at(0x1004), None);
+        assert_eq!(at(0x1010), None, "past the end of the function");
+        assert_eq!(at(0xfff), None);
         assert!(map.contains(0x1004) && map.contains(0x201f));
         assert!(!map.contains(0x1010) && !map.contains(0x2020) && !map.contains(0xfff));
+    }
+
+    #[test]
+    fn opt_tier_faults_are_told_apart_by_the_address_they_touch() {
+        let code = vec![FuncCode {
+            size: 32,
+            traps: vec![],
+        }];
+        let opt = CodeMap::new(&[0x1000], &code, Tier::Opt);
+        let bottom = 0x7000_0000;
+        let at = |pc, address| opt.trap_at(pc, Some(address), || bottom);
+        // The guard page just below the stack, and the main thread's gap.
+        assert_eq!(at(0x1004, bottom - 8), Some(TrapKind::StackOverflow));
+        assert_eq!(
+            at(0x101f, bottom - (1 << 20)),
+            Some(TrapKind::StackOverflow)
+        );
+        // Anything else is a memory's guard: far below, or above the stack.
+        assert_eq!(
+            at(0x1004, bottom - (1 << 30)),
+            Some(TrapKind::MemoryOutOfBounds)
+        );
+        assert_eq!(at(0x1004, bottom), Some(TrapKind::MemoryOutOfBounds));
+        assert_eq!(
+            at(0x1004, bottom + (6 << 30)),
+            Some(TrapKind::MemoryOutOfBounds)
+        );
+        assert_eq!(at(0x1020, bottom - 8), None, "past the end of the function");
+        // An illegal instruction or arithmetic fault is no memory access.
+        assert_eq!(opt.trap_at(0x1004, None, || bottom), None);
     }
 }

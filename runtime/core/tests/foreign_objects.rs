@@ -7,10 +7,11 @@ use luge_runtime::{LoadError, LoadTimeCode, Module};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The C compiler for objects this process can load: `$LUGE_LINKER` (the
+/// The C compiler for objects this process can load: `$LUGE_TEST_CC` (the
 /// target's compiler when the tests run under an emulator), else `cc`.
+/// Not `$LUGE_LINKER`: that may name a bare linker, which compiles nothing.
 fn c_compiler() -> String {
-    std::env::var("LUGE_LINKER").unwrap_or_else(|_| "cc".into())
+    std::env::var("LUGE_TEST_CC").unwrap_or_else(|_| "cc".into())
 }
 
 /// Builds `source` into a shared object in `dir` with `flags`.

@@ -3,12 +3,16 @@
 //!
 //! - `GET /functions`: every function, as JSON.
 //! - `GET /functions/NAME`: one function.
-//! - `PUT /functions/NAME?route=/PATH&port=N&timeout-ms=..&memory-limit-mib=..`
-//!   with a `.wasm` as the body: compiles it, keeps it on disk, then routes
-//!   it (replacing an earlier deployment of NAME at once). 201.
+//! - `PUT /functions/NAME?route=/PATH&port=N&timeout-ms=..&tier=..` (the
+//!   settings are listed in `SETTINGS`) with a `.wasm` as the body: compiles it, keeps it on disk, then routes
+//!   it (replacing an earlier deployment of NAME at once). 201 with the
+//!   settings it runs with; a redeploy keeps every setting it does not
+//!   give, and lists them under `kept`.
 //! - `DELETE /functions/NAME`: stops routing it and removes it from disk.
 //! - `PUT /api/v1/namespaces/NS/actions/NAME`: an OpenWhisk action create
-//!   (`exec.code` the base64 `.wasm`, `exec.binary` true), deployed as NAME.
+//!   or update (`exec.code` the base64 of a `.wasm` or of a zip holding
+//!   one, `exec.binary` true), deployed as NAME; limits not given are kept
+//!   from an earlier deployment.
 //! - `POST /api/v1/namespaces/NS/actions/NAME?blocking=true[&result=true]`:
 //!   a blocking invocation answered with an activation record.
 //!
@@ -20,11 +24,12 @@
 //! password (what OpenWhisk's CLI sends) works too. The credentials are
 //! checked from the request head, before any body is read.
 
+use crate::code::wasm_module;
 use crate::compiles::CompilePool;
 use crate::config::{check_route, check_timeout, AdminConfig, RouteConfig};
 use crate::deploy::{valid_name, DeployError, Deployment, FunctionStore};
 use crate::http::{Request, RequestHead, Response};
-use crate::invoke::{Invoker, Invokes};
+use crate::invoke::{Invoker, Invokes, OPENWHISK_TENANT};
 use crate::openwhisk::{self, error, Activation, Reply};
 use crate::routes::{RouteTable, Routed, Served};
 use crate::server::{Handled, Requester};
@@ -152,14 +157,32 @@ impl AdminApi {
         name: &str,
         request: Request,
     ) -> Handled {
-        let deployment = match self.deployment_from_query(name, &request.head.query) {
-            Ok(d) => d,
+        let wasm = match wasm_module(request.body, "the body") {
+            Ok(wasm) => wasm,
             Err(e) => return Handled::Now(error(400, &e)),
         };
-        self.deploy(routes, requester, deployment, request.body)
+        let query = request.head.query.split('&').filter(|p| !p.is_empty());
+        let given = query.map(|pair| pair.split_once('=').unwrap_or((pair, "")));
+        let settings = match self.settings(routes, name, given) {
+            Ok(settings) => settings,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        if settings.deployment.port.is_none() {
+            let reason = format!(
+                "the config has no tenant to route {name} to: add a tenant, or create {name} \
+                 as an OpenWhisk action (PUT /api/v1/namespaces/_/actions/{name}), which is \
+                 invoked through this listener"
+            );
+            return Handled::Now(error(400, &reason));
+        }
+        self.deploy(routes, requester, settings, wasm)
     }
 
-    /// The OpenWhisk action create: deployed as a function of that name.
+    /// The OpenWhisk action create (and update): deployed as a function of
+    /// that name, its limits kept from an earlier deployment when the
+    /// request gives none, as OpenWhisk's action update keeps them. Where
+    /// the config has no tenant, the action is routed nowhere and invoked
+    /// through this listener only.
     fn create_action<H: Routed>(
         &self,
         routes: &RouteTable,
@@ -171,19 +194,17 @@ impl AdminApi {
             Ok(action) => action,
             Err(e) => return Handled::Now(error(400, &e)),
         };
-        let mut deployment = match self.deployment_from_query(name, "") {
-            Ok(d) => d,
-            Err(e) => return Handled::Now(error(400, &e)),
-        };
-        if let Some(ms) = action.timeout_ms {
-            if let Err(e) = check_timeout(ms) {
-                return Handled::Now(error(400, &format!("limits.timeout: {e}")));
-            }
-            deployment.timeout_ms = ms.max(1);
+        let timeout = action.timeout_ms.map(|ms| ms.to_string());
+        let memory = action.memory_mib.map(|mib| mib.to_string());
+        let given = [
+            Some(("content-type", "application/json")),
+            timeout.as_deref().map(|ms| ("timeout-ms", ms)),
+            memory.as_deref().map(|mib| ("memory-limit-mib", mib)),
+        ];
+        match self.settings(routes, name, given.into_iter().flatten()) {
+            Ok(settings) => self.deploy(routes, requester, settings, action.wasm),
+            Err(e) => Handled::Now(error(400, &e)),
         }
-        deployment.memory_limit_mib = action.memory_mib.or(deployment.memory_limit_mib);
-        deployment.content_type = "application/json".to_owned();
-        self.deploy(routes, requester, deployment, action.wasm)
     }
 
     /// Checks a deployment against the routes in use, then compiles and
@@ -193,20 +214,16 @@ impl AdminApi {
         &self,
         routes: &RouteTable,
         requester: Requester<H>,
-        deployment: Deployment,
+        settings: Settings,
         wasm: Vec<u8>,
     ) -> Handled {
-        if !wasm.starts_with(b"\0asm") {
-            return Handled::Now(error(400, "the body is not a WebAssembly module"));
-        }
-        if !self.tenant_ports.contains(&deployment.port) {
-            let reason = format!("port {} is no tenant's", deployment.port);
-            return Handled::Now(error(400, &reason));
-        }
-        if let Some(other) = routes.name_at(deployment.port, &deployment.route) {
-            if *other != deployment.name {
-                let reason = format!("route {} is taken by {other}", deployment.route);
-                return Handled::Now(error(409, &reason));
+        let deployment = &settings.deployment;
+        if let Some(port) = deployment.port {
+            if let Some(other) = routes.name_at(port, &deployment.route) {
+                if *other != deployment.name {
+                    let reason = format!("route {} is taken by {other}", deployment.route);
+                    return Handled::Now(error(409, &reason));
+                }
             }
         }
         let Some(place) = self.compiles.reserve() else {
@@ -227,8 +244,8 @@ impl AdminApi {
         let budget = self.credentials.compile_budget;
         let deploying = self.deploying.clone();
         place.run(move || {
-            let name = deployment.name.clone();
-            let answer = build_deployment(&store, deployment, &wasm, budget);
+            let name = settings.deployment.name.clone();
+            let answer = build_deployment(&store, settings, &wasm, budget);
             requester.complete(Box::new(move |handler: &mut H| {
                 deploying.lock().unwrap().remove(&name);
                 answer(handler)
@@ -237,32 +254,36 @@ impl AdminApi {
         Handled::Later
     }
 
-    /// A deployment of `name` from query settings (`route`, `port`,
+    /// The deployment of `name` with the settings `given` (`route`, `port`,
     /// `timeout-ms`, `memory-limit-mib`, `max-body-bytes`,
-    /// `relative-deadline-us`, `content-type`), defaults for the rest.
-    fn deployment_from_query(&self, name: &str, query: &str) -> Result<Deployment, String> {
+    /// `relative-deadline-us`, `content-type`, `tier`): every other setting is kept
+    /// from the name's earlier deployment, if there is one, else the
+    /// default (the first tenant's port; none if there is no tenant).
+    fn settings<'a>(
+        &self,
+        routes: &RouteTable,
+        name: &str,
+        given: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Settings, String> {
         if !valid_name(name) {
             return Err(format!(
                 "function name {name:?}: use 1-64 letters, digits, '-' or '_'"
             ));
         }
-        let defaults = RouteConfig::new("/", Default::default());
-        let mut d = Deployment {
-            name: name.to_owned(),
-            route: format!("/{name}"),
-            port: self.tenant_ports.first().copied().unwrap_or(0),
-            timeout_ms: defaults.timeout.as_millis() as u64,
-            memory_limit_mib: None,
-            max_body_bytes: defaults.max_body_bytes,
-            relative_deadline_us: 0,
-            content_type: defaults.content_type,
-            deployed_at: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs(),
+        let earlier = routes.get(name).and_then(|s| s.deployment.as_ref());
+        let mut d = match earlier {
+            Some(earlier) => earlier.clone(),
+            None => self.default_deployment(name),
         };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        d.deployed_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut kept: Vec<&'static str> = match earlier {
+            Some(_) => SETTINGS.to_vec(),
+            None => Vec::new(),
+        };
+        for (key, value) in given {
             let number = || {
                 value
                     .parse::<u64>()
@@ -273,7 +294,13 @@ impl AdminApi {
                     check_route(value).map_err(|e| format!("route: {e}"))?;
                     d.route = value.to_owned();
                 }
-                "port" => d.port = number()?.try_into().map_err(|_| "port: too large")?,
+                "port" => {
+                    let port = u16::try_from(number()?).map_err(|_| "port: too large")?;
+                    if !self.tenant_ports.contains(&port) {
+                        return Err(self.no_tenant_on(port));
+                    }
+                    d.port = Some(port);
+                }
                 "timeout-ms" => {
                     let ms = number()?.max(1);
                     check_timeout(ms).map_err(|e| format!("timeout-ms: {e}"))?;
@@ -283,11 +310,72 @@ impl AdminApi {
                 "max-body-bytes" => d.max_body_bytes = number()?,
                 "relative-deadline-us" => d.relative_deadline_us = number()?,
                 "content-type" => d.content_type = value.to_owned(),
+                "tier" => d.tier = value.parse().map_err(|e| format!("tier: {e}"))?,
                 _ => return Err(format!("unknown setting {key:?}")),
             }
+            kept.retain(|k| *k != key);
         }
-        Ok(d)
+        // A tenant removed from the config since the earlier deployment
+        // (which a restart moved to the first tenant) cannot be kept.
+        if d.port
+            .is_some_and(|port| !self.tenant_ports.contains(&port))
+        {
+            d.port = self.tenant_ports.first().copied();
+        }
+        Ok(Settings {
+            deployment: d,
+            kept,
+        })
     }
+
+    /// A deployment of `name` with the default settings.
+    fn default_deployment(&self, name: &str) -> Deployment {
+        let defaults = RouteConfig::new("/", Default::default());
+        Deployment {
+            name: name.to_owned(),
+            route: format!("/{name}"),
+            port: self.tenant_ports.first().copied(),
+            timeout_ms: defaults.timeout.as_millis() as u64,
+            memory_limit_mib: None,
+            max_body_bytes: defaults.max_body_bytes,
+            relative_deadline_us: 0,
+            content_type: defaults.content_type,
+            tier: defaults.tier,
+            deployed_at: 0,
+        }
+    }
+
+    /// Why `port` cannot take a deployment.
+    fn no_tenant_on(&self, port: u16) -> String {
+        let ports: Vec<String> = self.tenant_ports.iter().map(u16::to_string).collect();
+        match ports.as_slice() {
+            [] => format!("port: {port} is no tenant's, and the config has no tenant"),
+            _ => format!(
+                "port: {port} is no tenant's (tenants listen on {})",
+                ports.join(", ")
+            ),
+        }
+    }
+}
+
+/// The settings a deploy can give, by their query names.
+const SETTINGS: [&str; 8] = [
+    "route",
+    "port",
+    "timeout-ms",
+    "memory-limit-mib",
+    "max-body-bytes",
+    "relative-deadline-us",
+    "content-type",
+    "tier",
+];
+
+/// A deployment to make, and which of its settings it keeps from the
+/// earlier deployment of its name (said in the answer, so that a redeploy
+/// does not change settings behind its sender's back).
+struct Settings {
+    deployment: Deployment,
+    kept: Vec<&'static str>,
 }
 
 /// A blocking OpenWhisk invocation of the function `name`.
@@ -308,7 +396,10 @@ fn invoke_action<H: Invokes>(
     let Some(served) = scope.routes.get(name) else {
         return Handled::Now(error(404, &format!("no action {name}")));
     };
-    let (function, port) = (served.function.clone(), served.port);
+    let (function, port) = (
+        served.function.clone(),
+        served.port.unwrap_or(OPENWHISK_TENANT),
+    );
     let activation = Activation {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
@@ -354,14 +445,16 @@ fn in_progress(name: &str) -> Response {
 }
 
 /// Builds and publishes a deployment (on a compile thread); returns the
-/// step, for the loop's thread, that routes it and answers the deploy.
+/// step, for the loop's thread, that routes it and answers the deploy
+/// with the settings it runs with.
 fn build_deployment<H: Routed>(
     store: &FunctionStore,
-    deployment: Deployment,
+    settings: Settings,
     wasm: &[u8],
     budget: CompileBudget,
 ) -> Box<dyn FnOnce(&mut H) -> Response + Send> {
     let started = Instant::now();
+    let Settings { deployment, kept } = settings;
     // A panic in Luge's own code costs this deploy, which is answered,
     // not the compile thread; what it left on disk the next start clears.
     let built =
@@ -369,18 +462,15 @@ fn build_deployment<H: Routed>(
     let took = started.elapsed();
     Box::new(move |handler: &mut H| match built {
         Ok(Ok(function)) => {
-            let body = json!({
-                "name": deployment.name,
-                "route": deployment.route,
-                "port": deployment.port,
-                "compile_ms": took.as_millis() as u64,
-            });
             let served = Served {
                 function: Arc::new(function),
                 port: deployment.port,
                 deployment: Some(deployment.clone()),
             };
-            handler.routes().install(deployment.name.clone(), served);
+            let mut body = describe(&deployment.name, &served);
+            body["compile_ms"] = json!(took.as_millis() as u64);
+            body["kept"] = json!(kept);
+            handler.routes().install(deployment.name, served);
             Response::json(201, &body)
         }
         Ok(Err(e @ DeployError::Module(_))) => error(400, &e.to_string()),
@@ -394,7 +484,8 @@ fn build_deployment<H: Routed>(
 
 fn describe(name: &str, served: &Served) -> Value {
     let config = &served.function.config;
-    let descriptor = served.function.module().descriptor();
+    let module = served.function.module();
+    let descriptor = module.descriptor();
     json!({
         "name": name,
         "route": config.route,
@@ -407,6 +498,9 @@ fn describe(name: &str, served: &Served) -> Value {
         "relative_deadline_us": config.relative_deadline.map(|d| d.as_micros() as u64),
         "content_type": config.content_type,
         "bounds": descriptor.bounds.name(),
+        "tier": config.tier.name(),
+        "running_tier": descriptor.tier.name(),
+        "tiered_up_after_ms": served.function.tiered_up_after().map(|d| d.as_millis() as u64),
         "wasm_bytes": descriptor.wasm_size,
         "exports": descriptor.exports.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
     })

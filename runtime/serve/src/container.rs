@@ -14,17 +14,16 @@
 //! action proxies where its tests compare them (docs/openwhisk.md has the
 //! table).
 
-use crate::config::{OpenWhiskConfig, RouteConfig};
+use crate::code::action_module;
+use crate::config::{OpenWhiskConfig, RouteConfig, TierChoice};
 use crate::function::{Function, Invocation};
 use crate::http::{Request, RequestHead, Response};
-use crate::invoke::{Invoker, Invokes, CONTAINER_TENANT};
+use crate::invoke::{Invoker, Invokes, OPENWHISK_TENANT};
 use crate::openwhisk::{end_activation_logs, error, Reply};
 use crate::server::{Handled, Requester};
-use awsm_compiler::MAX_WASM_SIZE;
 use luge_runtime::cache::ModuleCache;
 use luge_scheduler::worker::Scheduler;
 use serde_json::{json, Map, Value};
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -189,6 +188,9 @@ impl ActionContainer {
         config.content_type = "application/json".to_owned();
         config.timeout = self.settings.limits.timeout;
         config.memory_limit_mib = self.settings.limits.memory_limit_mib;
+        // The container's one action is never handed to tiering, which
+        // would otherwise keep its module in memory for nothing.
+        config.tier = TierChoice::Fast;
         // The thread gets its work once it runs: a thread that cannot be
         // started must still leave the request to answer here.
         let (start, started) = std::sync::mpsc::channel::<Requester<H>>();
@@ -197,7 +199,7 @@ impl ActionContainer {
                 return;
             };
             let cache = ModuleCache::new(ModuleCache::default_dir());
-            let built = action.module().and_then(|wasm| {
+            let built = action_module(action.code, &action.main, "the code").and_then(|wasm| {
                 Function::from_wasm("action", config, &wasm, &cache).map_err(|e| e.to_string())
             });
             requester.complete(Box::new(move |handler: &mut H| {
@@ -262,7 +264,7 @@ fn run<H: Invokes>(
     match run_request(body, SystemTime::now(), cap) {
         Ok((invocation, time_limit)) => invoker.invoke(
             function,
-            CONTAINER_TENANT,
+            OPENWHISK_TENANT,
             requester,
             invocation,
             scheduler,
@@ -320,70 +322,6 @@ fn init_request(body: &[u8]) -> Result<InitRequest, Refused> {
     Ok(InitRequest { code, main, env })
 }
 
-impl InitRequest {
-    /// The action's module: the code itself, or the module in the zip it
-    /// is. A reason naming what came instead when it is neither.
-    fn module(self) -> Result<Vec<u8>, String> {
-        match self.code.get(..4) {
-            Some(b"\0asm") => Ok(self.code),
-            Some(b"PK\x03\x04") => module_in_zip(&self.code, &self.main),
-            Some(b"\x7fELF") => Err(
-                "the code is a native ELF file, not WebAssembly: create the action from the \
-                 .wasm (`luge compile` output is for `luge serve` only)"
-                    .to_owned(),
-            ),
-            _ => Err(
-                "the code is neither a WebAssembly module nor a zip holding one: build the \
-                 action for wasm32-wasip1"
-                    .to_owned(),
-            ),
-        }
-    }
-}
-
-/// The module in the zip `bytes`: the entry `exec` (what OpenWhisk's
-/// native actions call their binary), else `MAIN.wasm`, else the zip's one
-/// `.wasm`. At most [`MAX_WASM_SIZE`] bytes are unpacked.
-fn module_in_zip(bytes: &[u8], main: &str) -> Result<Vec<u8>, String> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| format!("the code is not a readable zip: {e}"))?;
-    // Names that are not text cannot be the module's.
-    let names: Vec<String> = zip
-        .file_names()
-        .filter_map(|name| name.ok().map(|n| n.into_owned()))
-        .collect();
-    let wasm_names: Vec<&String> = names.iter().filter(|n| n.ends_with(".wasm")).collect();
-    let wanted = format!("{main}.wasm");
-    let name = if names.iter().any(|n| n == "exec") {
-        "exec"
-    } else if names.contains(&wanted) {
-        &wanted
-    } else if let [only] = wasm_names.as_slice() {
-        only.as_str()
-    } else {
-        return Err(format!(
-            "the zip holds no module to run: name it `exec` or `{wanted}`, or put one .wasm \
-             file in it ({} found)",
-            wasm_names.len()
-        ));
-    };
-    let entry = zip
-        .by_name(name)
-        .map_err(|e| format!("{name} in the zip: {e}"))?;
-    let mut wasm = Vec::new();
-    entry
-        .take(MAX_WASM_SIZE as u64 + 1)
-        .read_to_end(&mut wasm)
-        .map_err(|e| format!("{name} in the zip: {e}"))?;
-    if wasm.len() > MAX_WASM_SIZE {
-        return Err(format!(
-            "{name} in the zip: larger than the {} MiB a module may have",
-            MAX_WASM_SIZE >> 20
-        ));
-    }
-    Ok(wasm)
-}
-
 /// An environment value as OpenWhisk passes it: strings as they are, null
 /// as nothing, anything else as its JSON text.
 fn env_text(value: &Value) -> String {
@@ -425,17 +363,19 @@ fn run_request(
         .filter(|(k, _)| *k != "value")
         .map(|(k, v)| (format!("__OW_{}", k.to_ascii_uppercase()), env_text(v)))
         .collect();
+    // A deadline already past (or 0) says more about the invoker's clock
+    // against this host's than about the action: it runs to the cap, and
+    // the invoker, which enforces its own limit, stops it if it must.
     let time_limit = fields
         .get("deadline")
         .and_then(deadline_ms)
-        .map_or(cap, |deadline| {
-            let left = (UNIX_EPOCH + Duration::from_millis(deadline))
+        .and_then(|deadline| {
+            (UNIX_EPOCH + Duration::from_millis(deadline))
                 .duration_since(now)
-                .unwrap_or_default();
-            // A deadline already past still runs the action for a moment,
-            // so that it is answered as timed out rather than not at all.
-            left.clamp(Duration::from_millis(1), cap)
-        });
+                .ok()
+                .filter(|left| !left.is_zero())
+        })
+        .map_or(cap, |left| left.min(cap));
     let invocation = Invocation::Direct {
         args: Vec::new(),
         env,
@@ -483,7 +423,7 @@ mod tests {
         let far = run_parts(br#"{"deadline": 1800000000000}"#).unwrap().2;
         assert_eq!(far, CAP);
         let past = run_parts(br#"{"deadline": "1"}"#).unwrap().2;
-        assert_eq!(past, Duration::from_millis(1));
+        assert_eq!(past, CAP);
         assert_eq!(run_parts(b"{}").unwrap().2, CAP);
     }
 
@@ -540,43 +480,5 @@ mod tests {
         assert!(text.unwrap_err().1.contains("value.binary"));
         let bad = init_request(br#"{"value": {"code": "!!", "binary": true}}"#);
         assert_eq!(bad.unwrap_err().0, 400);
-    }
-
-    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        use std::io::Write;
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        for (name, bytes) in entries {
-            let options = zip::write::SimpleFileOptions::default();
-            zip.start_file(*name, options).unwrap();
-            zip.write_all(bytes).unwrap();
-        }
-        zip.finish().unwrap().into_inner()
-    }
-
-    fn module_of(code: Vec<u8>, main: &str) -> Result<Vec<u8>, String> {
-        let init = InitRequest {
-            code,
-            main: main.into(),
-            env: Vec::new(),
-        };
-        init.module()
-    }
-
-    #[test]
-    fn the_module_may_come_raw_or_in_a_zip() {
-        let wasm = b"\0asm\x01\0\0\0".to_vec();
-        assert_eq!(module_of(wasm.clone(), "main").unwrap(), wasm);
-        let exec = zip_of(&[("README", b"x"), ("exec", &wasm)]);
-        assert_eq!(module_of(exec, "main").unwrap(), wasm);
-        let named = zip_of(&[("a.wasm", b"other"), ("hello.wasm", &wasm)]);
-        assert_eq!(module_of(named.clone(), "hello").unwrap(), wasm);
-        let only = zip_of(&[("lib/x.wasm", &wasm)]);
-        assert_eq!(module_of(only, "main").unwrap(), wasm);
-        let ambiguous = module_of(named, "main").unwrap_err();
-        assert!(ambiguous.contains("2 found"), "{ambiguous}");
-        let elf = module_of(b"\x7fELF\x02\x01".to_vec(), "main").unwrap_err();
-        assert!(elf.contains("native ELF"), "{elf}");
-        let text = module_of(b"print('hi')".to_vec(), "main").unwrap_err();
-        assert!(text.contains("wasm32-wasip1"), "{text}");
     }
 }

@@ -24,7 +24,7 @@
 //! deployment of the name, if any, is tried: the server starts with the
 //! rest.
 
-use crate::config::RouteConfig;
+use crate::config::{RouteConfig, TierChoice};
 use crate::function::{Function, FunctionError};
 use awsm_compiler::CompileBudget;
 use luge_runtime::cache::{compile_signed, CacheError};
@@ -41,12 +41,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Deployment {
     pub name: String,
     pub route: String,
-    pub port: u16,
+    /// The tenant port its route is on; none for an OpenWhisk action
+    /// created where the config has no tenant, which is invoked through
+    /// the admin listener only.
+    pub port: Option<u16>,
     pub timeout_ms: u64,
     pub memory_limit_mib: Option<u64>,
     pub max_body_bytes: u64,
     pub relative_deadline_us: u64,
     pub content_type: String,
+    /// Which compiler's code it runs; `auto` for deployments made before
+    /// Luge had tiers.
+    #[serde(default)]
+    pub tier: TierChoice,
     /// When it was deployed, in seconds since the Unix epoch.
     pub deployed_at: u64,
 }
@@ -61,6 +68,7 @@ impl Deployment {
         config.relative_deadline = (self.relative_deadline_us > 0)
             .then(|| Duration::from_micros(self.relative_deadline_us));
         config.content_type = self.content_type.clone();
+        config.tier = self.tier;
         config
     }
 }
@@ -195,7 +203,8 @@ impl FunctionStore {
             .load(deployment, dir, published)
             .map_err(|e| FunctionError::File(CacheError::Load(e)))??;
         crash_point("loaded");
-        Ok(function)
+        let source = function.wants_tier_up().then(|| wasm.to_vec());
+        Ok(function.with_tier_up_source(source))
     }
 
     /// Compiles `wasm` into the signed object of the deployment in `dir`
@@ -333,6 +342,10 @@ impl FunctionStore {
         };
         let mut function = function.map_err(|e| quarantine(e.to_string()))?;
         function.config.path = dir.join(MODULE_FILE);
+        if function.wants_tier_up() {
+            let wasm = self.read_signed(dir, MODULE_FILE, false)?;
+            function = function.with_tier_up_source(Some(wasm));
+        }
         Ok((deployment, function))
     }
 
@@ -498,12 +511,13 @@ mod tests {
         Deployment {
             name: name.to_owned(),
             route: format!("/{name}"),
-            port: 8080,
+            port: Some(8080),
             timeout_ms: 1000,
             memory_limit_mib: None,
             max_body_bytes: 1024,
             relative_deadline_us: 0,
             content_type: "text/plain".to_owned(),
+            tier: TierChoice::Auto,
             deployed_at: 0,
         }
     }

@@ -4,10 +4,11 @@
 //! query and headers are environment variables, the query's parameters are
 //! also arguments, and stdout is the response).
 
-use crate::config::{DeadlineMiss, RouteConfig};
+use crate::config::{DeadlineMiss, RouteConfig, TierChoice};
 use crate::http::{Request, Response};
 use crate::metrics::Outcome;
-use awsm_compiler::{Arch, CompileOptions};
+use arc_swap::ArcSwap;
+use awsm_compiler::{Arch, CompileOptions, Tier};
 use luge_abi::ExternKind;
 use luge_runtime::cache::{CacheError, ModuleCache};
 use luge_runtime::lifecycle::SandboxState;
@@ -16,7 +17,8 @@ use luge_scheduler::lifecycle::Counts;
 use luge_scheduler::task::TaskHandle;
 use luge_wasi::{CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// What every sandbox is held to besides its route's own limits.
@@ -66,10 +68,35 @@ pub struct Function {
     /// The name it is listed and logged under.
     pub name: String,
     pub config: RouteConfig,
-    module: Module,
-    imports: Imports,
+    /// The code new calls start on. Replaced in one step when the opt
+    /// tier's code is ready ([`Function::switch_to`]); each call holds the
+    /// code it started on, so the old code is unloaded after its last call.
+    code: ArcSwap<Code>,
+    /// The `.wasm` the opt tier's code is to be built from, kept from load
+    /// until the build starts (`"tier": "auto"` only).
+    tier_up_source: Mutex<Option<Vec<u8>>>,
+    /// How long after it was first served the opt tier's code took over.
+    tiered_up_after: OnceLock<Duration>,
+    /// Set once the function is no longer served (see [`Function::retire`]).
+    retiring: AtomicBool,
     /// Calls running now, by id, to stop when the function is retired.
     calls: Mutex<Calls>,
+}
+
+/// A loaded module with the WASI imports resolved against it.
+struct Code {
+    module: Module,
+    imports: Imports,
+}
+
+impl Code {
+    fn new(name: &str, module: Module) -> Result<Code, FunctionError> {
+        let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
+            name: name.to_owned(),
+            error,
+        })?;
+        Ok(Code { module, imports })
+    }
 }
 
 #[derive(Default)]
@@ -88,8 +115,8 @@ impl Function {
         cache: &ModuleCache,
     ) -> Result<Function, FunctionError> {
         let opts = Function::compile_options(&config);
-        let module = cache.load_file(&config.path, &opts, false)?;
-        Function::new(name, config, module)
+        let (module, wasm) = cache.load_file_and_source(&config.path, &opts, false)?;
+        Ok(Function::new(name, config, module)?.with_tier_up_source(wasm))
     }
 
     /// Compiles `wasm` through `cache` into a function served with
@@ -108,7 +135,9 @@ impl Function {
                     name: name.to_owned(),
                     error,
                 })?;
-        Function::new(name, config, module)
+        let function = Function::new(name, config, module)?;
+        let source = function.wants_tier_up().then(|| wasm.to_vec());
+        Ok(function.with_tier_up_source(source))
     }
 
     /// The function `name` serving `module` with `config`, its imports
@@ -123,17 +152,44 @@ impl Function {
                 name: name.to_owned(),
             });
         }
-        let imports = Imports::resolve(&module).map_err(|error| FunctionError::Imports {
-            name: name.to_owned(),
-            error,
-        })?;
+        let code = Code::new(name, module)?;
         Ok(Function {
             name: name.to_owned(),
             config,
-            module,
-            imports,
+            code: ArcSwap::from_pointee(code),
+            tier_up_source: Mutex::default(),
+            tiered_up_after: OnceLock::new(),
+            retiring: AtomicBool::new(false),
             calls: Mutex::default(),
         })
+    }
+
+    /// Whether this function is to move to the opt tier's code once it is
+    /// served: its route asks for that and it runs the fast tier's now.
+    pub fn wants_tier_up(&self) -> bool {
+        self.config.tier == TierChoice::Auto && self.module().descriptor().tier == Tier::Fast
+    }
+
+    /// This function, to be built again from `wasm` by the opt tier once it
+    /// is served, if it [wants that](Function::wants_tier_up) (see
+    /// [`crate::tiering`]).
+    pub fn with_tier_up_source(self, wasm: Option<Vec<u8>>) -> Function {
+        if self.wants_tier_up() {
+            *self.tier_up_source.lock().unwrap() = wasm;
+        }
+        self
+    }
+
+    /// The `.wasm` to build the opt tier's code from, once: `None` when
+    /// the function stays on the tier it has.
+    pub fn take_tier_up_source(&self) -> Option<Vec<u8>> {
+        self.tier_up_source.lock().unwrap().take()
+    }
+
+    /// Whether the function keeps a `.wasm` to build the opt tier's code
+    /// from.
+    pub fn has_tier_up_source(&self) -> bool {
+        self.tier_up_source.lock().unwrap().is_some()
     }
 
     /// What a module of a route with `config` is compiled with.
@@ -141,11 +197,38 @@ impl Function {
         let mut opts = luge_runtime::scheduled_compile_options(Arch::host());
         opts.bounds = config.bounds;
         opts.spectre = config.spectre;
+        if config.tier == TierChoice::Opt {
+            opts.tier = Tier::Opt;
+        }
         opts
     }
 
-    pub fn module(&self) -> &Module {
-        &self.module
+    /// What the opt tier's build of this function is compiled with.
+    pub fn opt_compile_options(&self) -> CompileOptions {
+        CompileOptions {
+            tier: Tier::Opt,
+            ..Function::compile_options(&self.config)
+        }
+    }
+
+    /// The module new calls start on.
+    pub fn module(&self) -> Module {
+        self.code.load().module.clone()
+    }
+
+    /// Makes new calls start on `module` (the opt tier's build of this
+    /// function), `since_served` after the function was first served.
+    pub fn switch_to(&self, module: Module, since_served: Duration) -> Result<(), FunctionError> {
+        let code = Code::new(&self.name, module)?;
+        self.code.store(Arc::new(code));
+        let _ = self.tiered_up_after.set(since_served);
+        Ok(())
+    }
+
+    /// How long after it was first served the opt tier's code took over,
+    /// if it has.
+    pub fn tiered_up_after(&self) -> Option<Duration> {
+        self.tiered_up_after.get().copied()
     }
 
     /// The timeout of a call's task: the route's, or its deadline when
@@ -184,6 +267,7 @@ impl Function {
     /// still running after `grace` are stopped, as if their timeout had
     /// passed.
     pub fn retire(self: Arc<Self>, grace: Duration) {
+        self.retiring.store(true, Ordering::Relaxed);
         let stop = move || {
             std::thread::sleep(grace);
             let mut calls = self.calls.lock().unwrap();
@@ -200,6 +284,11 @@ impl Function {
         {
             eprintln!("luge: cannot stop the calls of a removed function: {e}");
         }
+    }
+
+    /// Whether the function is no longer served.
+    pub fn is_retiring(&self) -> bool {
+        self.retiring.load(Ordering::Relaxed)
     }
 
     /// Runs `invocation` in a new sandbox held to `limits`, whose life
@@ -236,9 +325,11 @@ impl Function {
             memory_limit_pages: (mib * 16).min(u64::from(u32::MAX)) as u32,
             memory_budget: Some(limits.memory_budget.clone()),
         };
-        let externs = self.imports.externs();
+        // Held to the end of the call: code replaced meanwhile stays loaded.
+        let code = self.code.load_full();
+        let externs = code.imports.externs();
         let report = luge_wasi::run_command(
-            &self.module,
+            &code.module,
             &externs,
             wasi,
             self.config.stack_limit,

@@ -19,9 +19,11 @@ use std::io::{BufWriter, Stderr, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// The tenant port of calls through the OpenWhisk action container, which
-/// is a tenant of its own.
-pub const CONTAINER_TENANT: u16 = 0;
+/// The tenant port of OpenWhisk calls that no tenant port owns: those of
+/// the action container, and of actions created where the config has no
+/// tenant. They are a tenant of their own, `openwhisk`, with the server's
+/// queue limit and the default CPU weight. (No tenant listens on port 0.)
+pub const OPENWHISK_TENANT: u16 = 0;
 
 /// What one call in flight is assumed to hold at least, for the
 /// server-wide limit: its task's stack, its request and response, its
@@ -56,15 +58,15 @@ impl Invoker {
     ) -> Invoker {
         let mut groups = HashMap::new();
         let mut loads = HashMap::new();
-        let container = config.openwhisk.as_ref().map(|_| {
-            let tenant = crate::config::Tenant::new("openwhisk", CONTAINER_TENANT, Vec::new());
+        let openwhisk = (config.openwhisk.is_some() || config.admin.is_some()).then(|| {
+            let tenant = crate::config::Tenant::new("openwhisk", OPENWHISK_TENANT, Vec::new());
             (tenant, config.queue_limit)
         });
         let tenants = config
             .tenants
             .iter()
             .map(|t| (t.clone(), t.queue_limit.unwrap_or(config.queue_limit)));
-        let tenants: Vec<_> = tenants.chain(container).collect();
+        let tenants: Vec<_> = tenants.chain(openwhisk).collect();
         let total_weight: u64 = tenants.iter().map(|(t, _)| u64::from(t.cpu_weight)).sum();
         let capacity = workers as u64 * CAPACITY_PER_WORKER;
         for (tenant, limit) in &tenants {

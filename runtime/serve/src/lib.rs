@@ -16,6 +16,7 @@
 //! - [`metrics`]: counters and histograms in the Prometheus text format,
 //!   and the per-invocation log line.
 //! - [`admin`]: live deploy, listing and removal, OpenWhisk's REST API;
+//!   [`code`] tells modules from what is sent instead;
 //!   [`deploy`] keeps deployed functions on disk, crash-safe;
 //!   [`compiles`] runs their compiles on a few threads; [`openwhisk`] speaks
 //!   OpenWhisk's formats; [`container`] is its action-container protocol.
@@ -26,6 +27,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod code;
 pub mod compiles;
 pub mod config;
 pub mod container;
@@ -38,3 +40,4 @@ pub mod openwhisk;
 pub mod platform;
 pub mod routes;
 pub mod server;
+pub mod tiering;

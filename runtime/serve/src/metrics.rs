@@ -12,7 +12,8 @@
 //!
 //! [`Metrics::render`] writes the OpenMetrics text format (served with
 //! [`CONTENT_TYPE`]), adding what is read from the process at that moment:
-//! its resident memory and the scheduler's life-cycle counters.
+//! its resident memory, the scheduler's life-cycle counters, and the tier
+//! each function's code is of.
 //!
 //! [`InvocationLog`] is the per-invocation log record, one JSON object per
 //! line.
@@ -21,10 +22,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use luge_abi::TrapKind;
+use crate::function::Function;
+use luge_abi::{Tier, TrapKind};
 use luge_runtime::lifecycle::SandboxState;
 use luge_scheduler::lifecycle::{self, Counts, States, TaskState};
 use prometheus_client::collector::Collector;
@@ -158,6 +160,85 @@ struct ReasonLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// How an opt-tier build of a function ended (see `crate::tiering`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierUpResult {
+    /// New calls run the opt tier's code.
+    Switched,
+    /// The function stays on the fast tier: the opt tier does not
+    /// translate something in it yet (SIMD).
+    Unsupported,
+    /// The function stays on the fast tier: the build failed otherwise.
+    Failed,
+}
+
+impl TierUpResult {
+    fn name(self) -> &'static str {
+        match self {
+            TierUpResult::Switched => "switched",
+            TierUpResult::Unsupported => "unsupported",
+            TierUpResult::Failed => "failed",
+        }
+    }
+}
+
+/// The functions served, by listed name, whose code's tier is read at each
+/// scrape: so what is reported is what new calls run, however a switch and
+/// a redeploy interleave.
+#[derive(Default, Clone)]
+struct ServedTiers(Arc<Mutex<BTreeMap<String, Weak<Function>>>>);
+
+impl fmt::Debug for ServedTiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.0.lock().unwrap().keys().cloned().collect();
+        f.debug_tuple("ServedTiers").field(&names).finish()
+    }
+}
+
+impl Collector for ServedTiers {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let functions: Vec<(String, Arc<Function>)> = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(name, f)| Some((name.clone(), f.upgrade()?)))
+            .collect();
+        let mut tiers = encoder.encode_descriptor(
+            "luge_function_tier",
+            "The tier of the code new calls of a function start on: 1 for that tier, 0 for the other.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, function) in &functions {
+            let running = function.module().descriptor().tier;
+            for tier in [Tier::Fast, Tier::Opt] {
+                let labels = [("function", name.as_str()), ("tier", tier.name())];
+                ConstGauge::new(i64::from(tier == running))
+                    .encode(tiers.encode_family(&labels)?)?;
+            }
+        }
+        let mut after = encoder.encode_descriptor(
+            "luge_tier_up",
+            "Time from a function's first serving to its opt-tier code serving, for functions that switched.",
+            Some(&Unit::Seconds),
+            MetricType::Gauge,
+        )?;
+        for (name, function) in &functions {
+            if let Some(took) = function.tiered_up_after() {
+                ConstGauge::new(took.as_secs_f64())
+                    .encode(after.encode_family(&[("function", name.as_str())])?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RouteReasonLabels {
     route: String,
     reason: String,
@@ -184,6 +265,8 @@ pub struct Metrics {
     connections_closed: Family<ReasonLabels, Counter>,
     open_connections: Gauge,
     route_states: RouteStates,
+    tier_ups: Family<ResultLabels, Counter>,
+    served_tiers: ServedTiers,
 }
 
 /// Where one route's sandboxes and their tasks count the states they
@@ -281,6 +364,17 @@ impl Metrics {
         let connections_closed = Family::default();
         let open_connections = Gauge::default();
         let route_states = RouteStates::default();
+        let tier_ups: Family<ResultLabels, Counter> = Family::default();
+        for result in [
+            TierUpResult::Switched,
+            TierUpResult::Unsupported,
+            TierUpResult::Failed,
+        ] {
+            drop(tier_ups.get_or_create(&ResultLabels {
+                result: result.name(),
+            }));
+        }
+        let served_tiers = ServedTiers::default();
         // Every trap kind is exported from the start, at zero, so that
         // rate() and alerts see the series before the first trap.
         for kind in TrapKind::ALL {
@@ -360,7 +454,16 @@ impl Metrics {
             "Client connections open on every listener",
             open_connections.clone(),
         );
+        registry.register(
+            "luge_tier_ups",
+            "Opt-tier builds of functions served, by result: switched (new calls run \
+             the opt tier's code), unsupported (the opt tier does not translate \
+             something in the module yet, such as SIMD) or failed (the log says \
+             why); in both of the last the fast tier goes on serving",
+            tier_ups.clone(),
+        );
         registry.register_collector(Box::new(route_states.clone()));
+        registry.register_collector(Box::new(served_tiers.clone()));
         registry.register_collector(Box::new(ProcessCollector));
 
         Metrics {
@@ -378,6 +481,8 @@ impl Metrics {
             connections_closed,
             open_connections,
             route_states,
+            tier_ups,
+            served_tiers,
         }
     }
 
@@ -475,6 +580,27 @@ impl Metrics {
             reason: reason.to_owned(),
         };
         self.refused.get_or_create(&labels).inc();
+    }
+
+    /// Counts an opt-tier build that ended with `result`.
+    pub fn tier_up(&self, result: TierUpResult) {
+        self.tier_ups
+            .get_or_create(&ResultLabels {
+                result: result.name(),
+            })
+            .inc();
+    }
+
+    /// Reports the tier of `function`'s code as `name`'s, from now until
+    /// [`Metrics::function_gone`].
+    pub fn function_served(&self, name: &str, function: &Arc<Function>) {
+        let mut served = self.served_tiers.0.lock().unwrap();
+        served.insert(name.to_owned(), Arc::downgrade(function));
+    }
+
+    /// `name` is no longer served.
+    pub fn function_gone(&self, name: &str) {
+        self.served_tiers.0.lock().unwrap().remove(name);
     }
 
     /// The metrics in the OpenMetrics text format, ending with `# EOF`.

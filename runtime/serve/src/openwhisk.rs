@@ -78,12 +78,12 @@ impl Reply {
     /// waiting `waited` for a worker, and, when the function finished but
     /// its output is no action result, why the call failed after all.
     pub fn respond(self, invoked: Invoked, waited: Duration) -> (Response, Option<String>) {
-        let run = match self {
-            Reply::Http => return (invoked.response, None),
+        match self {
+            Reply::Http => (invoked.response, None),
             Reply::Activation(activation) => {
                 let init_time = invoked.init_time;
                 let run = ActionRun::judge(invoked, activation.timeout);
-                (activation.respond(&run, waited, init_time), run)
+                (activation.respond(&run, waited, init_time), run.unfinished)
             }
             Reply::ContainerRun { time_limit } => {
                 let run = ActionRun::judge(invoked, time_limit);
@@ -93,11 +93,9 @@ impl Reply {
                 } else {
                     200
                 };
-                (Response::json(status, &run.result), run)
+                (Response::json(status, &run.result), run.unfinished)
             }
-        };
-        let (response, run) = run;
-        (response, run.unfinished)
+        }
     }
 }
 
@@ -334,28 +332,6 @@ pub fn action_invocation(
     })
 }
 
-/// The module in `doc[section]`: its `code`, the base64 of a `.wasm`, with
-/// `binary` true (how OpenWhisk carries binary actions).
-pub fn binary_code(doc: &Value, section: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine;
-    let code = doc
-        .pointer(&format!("/{section}/code"))
-        .and_then(Value::as_str)
-        .ok_or(format!("{section}.code: missing (the base64 of a .wasm)"))?;
-    if doc
-        .pointer(&format!("/{section}/binary"))
-        .and_then(Value::as_bool)
-        != Some(true)
-    {
-        return Err(format!(
-            "{section}.binary: must be true (code is the base64 of a .wasm)"
-        ));
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(code.trim())
-        .map_err(|e| format!("{section}.code: not base64: {e}"))
-}
-
 /// A fresh activation id: 32 hex digits, as OpenWhisk's are.
 pub fn new_activation_id() -> String {
     let mut bytes = [0u8; 16];
@@ -374,12 +350,29 @@ pub struct ActionModule {
 }
 
 /// The module and limits of an action-create request body (`{"exec":
-/// {"kind": ..., "code": BASE64, "binary": true}, "limits": {...}}`).
+/// {"kind": ..., "code": BASE64, "binary": true, "main": ...}, "limits":
+/// {...}}`); the code is a `.wasm` or a zip holding one.
 pub fn action_module(body: &[u8]) -> Result<ActionModule, String> {
+    use base64::Engine;
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("the action is not JSON: {e}"))?;
+    let code = doc
+        .pointer("/exec/code")
+        .and_then(Value::as_str)
+        .ok_or("exec.code: missing (the base64 of a .wasm, or of a zip holding one)")?;
+    if doc.pointer("/exec/binary").and_then(Value::as_bool) != Some(true) {
+        return Err("exec.binary: must be true (code is the base64 of a .wasm)".to_owned());
+    }
+    let code = base64::engine::general_purpose::STANDARD
+        .decode(code.trim())
+        .map_err(|e| format!("exec.code: not base64: {e}"))?;
+    let main = doc
+        .pointer("/exec/main")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .unwrap_or("main");
     Ok(ActionModule {
-        wasm: binary_code(&doc, "exec")?,
+        wasm: crate::code::action_module(code, main, "exec.code")?,
         timeout_ms: doc.pointer("/limits/timeout").and_then(Value::as_u64),
         memory_mib: doc.pointer("/limits/memory").and_then(Value::as_u64),
     })
@@ -401,6 +394,12 @@ mod tests {
         let text = br#"{"exec": {"code": "AGFzbQ==", "binary": false}}"#;
         assert!(action_module(text).unwrap_err().contains("exec.binary"));
         assert!(action_module(b"{}").unwrap_err().contains("exec.code"));
+        let elf = br#"{"exec": {"code": "f0VMRg==", "binary": true}}"#;
+        let reason = action_module(elf).unwrap_err();
+        assert!(
+            reason.starts_with("exec.code is a native ELF file"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 use crate::openwhisk::{error, Reply};
 use crate::routes::{RouteTable, Routed, Served};
 use crate::server::{ConnectionEvent, Handled, Handler, Listener, Requester};
+use crate::tiering::Tiering;
 use luge_scheduler::worker::Scheduler;
 
 /// The largest request the admin listener takes: an upload of a module of
@@ -30,15 +31,17 @@ pub struct Platform {
 
 impl Platform {
     /// The platform for `config`, serving `functions` through `invoker`,
-    /// with the admin API if `admin` is given.
+    /// with the admin API if `admin` is given, and moving functions to the
+    /// opt tier through `tiering`.
     pub fn new(
         config: &ServeConfig,
         functions: Vec<(String, Served)>,
         admin: Option<AdminApi>,
         invoker: Invoker,
+        tiering: Tiering,
     ) -> Platform {
         Platform {
-            routes: RouteTable::new(functions, config.retire_grace),
+            routes: RouteTable::new(functions, config.retire_grace, tiering),
             invoker,
             admin,
             // Without an `openwhisk` listener the container is never asked.

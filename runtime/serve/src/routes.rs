@@ -3,6 +3,7 @@
 
 use crate::deploy::Deployment;
 use crate::function::Function;
+use crate::tiering::Tiering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,9 @@ use std::time::Duration;
 /// for functions of the config file, the deployed name for deployed ones.
 pub struct Served {
     pub function: Arc<Function>,
-    /// The tenant port its route is on.
-    pub port: u16,
+    /// The tenant port its route is on; none for a function routed
+    /// nowhere (an OpenWhisk action where the config has no tenant).
+    pub port: Option<u16>,
     /// How it was deployed, for functions deployed through the admin API.
     pub deployment: Option<Deployment>,
 }
@@ -24,10 +26,11 @@ pub trait Routed: 'static {
 }
 
 /// Every function, and the routes to them.
-#[derive(Default)]
 pub struct RouteTable {
     /// How long calls of a removed or replaced function may go on.
     retire_grace: Duration,
+    /// Told of every function served, to move it to the opt tier.
+    tiering: Tiering,
     /// Every function, by name.
     functions: BTreeMap<String, Served>,
     /// Function names by tenant port, then request path (nested so that a
@@ -37,11 +40,18 @@ pub struct RouteTable {
 
 impl RouteTable {
     /// A table of `functions`, whose calls may go on for `retire_grace`
-    /// once a function is removed or replaced.
-    pub fn new(functions: Vec<(String, Served)>, retire_grace: Duration) -> RouteTable {
+    /// once a function is removed or replaced, and which hands every
+    /// function it serves to `tiering`.
+    pub fn new(
+        functions: Vec<(String, Served)>,
+        retire_grace: Duration,
+        tiering: Tiering,
+    ) -> RouteTable {
         let mut table = RouteTable {
             retire_grace,
-            ..RouteTable::default()
+            tiering,
+            functions: BTreeMap::new(),
+            routes: HashMap::new(),
         };
         for (name, served) in functions {
             table.install(name, served);
@@ -54,9 +64,12 @@ impl RouteTable {
     /// period).
     pub fn install(&mut self, name: String, served: Served) {
         self.uninstall(&name);
-        let path = served.function.config.route.clone();
-        let on_port = self.routes.entry(served.port).or_default();
-        on_port.insert(path, name.clone());
+        if let Some(port) = served.port {
+            let path = served.function.config.route.clone();
+            let on_port = self.routes.entry(port).or_default();
+            on_port.insert(path, name.clone());
+        }
+        self.tiering.serving(&name, &served.function);
         self.functions.insert(name, served);
     }
 
@@ -64,9 +77,11 @@ impl RouteTable {
     /// period are stopped; returns what it served.
     pub fn uninstall(&mut self, name: &str) -> Option<Served> {
         let served = self.functions.remove(name)?;
+        self.tiering.stopped(name);
         served.function.clone().retire(self.retire_grace);
         let path = &served.function.config.route;
-        if let Some(on_port) = self.routes.get_mut(&served.port) {
+        let on_port = served.port.and_then(|port| self.routes.get_mut(&port));
+        if let Some(on_port) = on_port {
             if on_port.get(path).is_some_and(|n| n == name) {
                 on_port.remove(path);
             }

@@ -67,6 +67,12 @@ enum Command {
     /// whether the targets hold (all of B answered 200, p99 <= 10 ms).
     // Boxed: its many options would make every variant as large.
     Hostile(Box<exp::hostile::HostileArgs>),
+    /// Tiered execution (docs/workloads.md, experiment 6): deploys a
+    /// compute-heavy function (hash) with `tier=auto` through the admin
+    /// API, calls it back to back from one client while the opt tier is
+    /// built, and records each call's latency over time and the moment
+    /// `/metrics` shows the switch; mean latency before and after.
+    Tierup(exp::tierup::TierupArgs),
     /// The process-per-request peer of experiment 5: serves DIR/NAME
     /// native executables on /NAME, one fork/exec per request, with Luge's
     /// CGI mapping (query parts as argv, body as stdin).
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
         Command::Concurrency(args) => exp::concurrency::run(args),
         Command::Capacity(args) => exp::capacity::run(args),
         Command::Hostile(args) => exp::hostile::run(*args),
+        Command::Tierup(args) => exp::tierup::run(args),
         Command::ForkServer(args) => peer::fork::run(args),
         #[cfg(feature = "wasmtime-peer")]
         Command::WasmtimeServer(args) => peer::wasmtime::run(args),

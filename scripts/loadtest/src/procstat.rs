@@ -18,15 +18,17 @@ fn page_size() -> u64 {
     rustix::param::page_size() as u64
 }
 
-/// Parses the text of /proc/PID/stat: utime and stime (fields 14, 15) and
-/// rss in pages (field 24). The command name (field 2) may hold spaces and
-/// parentheses, so fields are counted from its closing parenthesis.
+/// Parses the text of /proc/PID/stat: utime, stime, cutime and cstime
+/// (fields 14 to 17: the process's own CPU time and that of the children
+/// it has waited for, such as a server's compiler runs) and rss in pages
+/// (field 24). The command name (field 2) may hold spaces and parentheses,
+/// so fields are counted from its closing parenthesis.
 pub fn parse_stat(stat: &str, ticks: u64, page: u64) -> Option<Usage> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     // after_name starts with field 3 (state).
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
-    let ticks_used = field(14)? + field(15)?;
+    let ticks_used = field(14)? + field(15)? + field(16)? + field(17)?;
     Some(Usage {
         cpu: Duration::from_nanos(ticks_used * 1_000_000_000 / ticks),
         rss_bytes: field(24)? * page,
@@ -58,8 +60,9 @@ fn children(pid: u32) -> Vec<u32> {
 /// The summed usage of process `pid` and all its descendants (a fork
 /// server's function processes count with it), `None` if `pid` is gone.
 /// CPU time of descendants that already exited is in the parent's
-/// cumulative counters only once waited for, so short-lived processes are
-/// partly missed; RSS is exact at the moment of reading.
+/// cumulative counters only once waited for, so a process that exits
+/// between two readings may briefly count twice or not at all; RSS is
+/// exact at the moment of reading.
 pub fn tree_usage(pid: u32) -> Option<Usage> {
     let mut total = usage(pid)?;
     let mut stack = children(pid);
@@ -85,9 +88,9 @@ mod tests {
     #[test]
     fn stat_fields_are_counted_after_the_name() {
         let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
-                    250 50 0 0 20 0 3 0 1000 123456789 300 18446744073709551615";
+                    250 50 70 30 20 0 3 0 1000 123456789 300 18446744073709551615";
         let u = parse_stat(stat, 100, 4096).unwrap();
-        assert_eq!(u.cpu, Duration::from_secs(3));
+        assert_eq!(u.cpu, Duration::from_secs(4));
         assert_eq!(u.rss_bytes, 300 * 4096);
         assert_eq!(parse_stat("garbage", 100, 4096), None);
     }

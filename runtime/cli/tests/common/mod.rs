@@ -17,6 +17,13 @@ pub mod serve;
 mod target;
 pub use target::target_command;
 
+/// Whether `luge` runs under emulation (the aarch64 runner sets
+/// `$LUGE_TEST_RUNNER` to qemu-user): timings there measure the emulator as
+/// much as Luge.
+pub fn emulated() -> bool {
+    std::env::var_os("LUGE_TEST_RUNNER").is_some_and(|runner| !runner.is_empty())
+}
+
 /// The bounds-check modes `luge run` is exercised in.
 pub const BOUNDS_MODES: [&str; 2] = ["guard", "software"];
 

@@ -19,8 +19,45 @@ pub struct Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        // A test that failed shows how the server ended and what it said
+        // (its stderr goes to `server.log` in its directory), so that a
+        // failure seen only in CI can be read there.
+        if std::thread::panicking() {
+            let status = self.child.try_wait().ok().flatten();
+            let log = std::fs::read_to_string(self.dir.path().join(SERVER_LOG)).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!(
+                "luge serve on port {}: {}; the last lines of its stderr:\n{}",
+                self.port,
+                status.map_or("still running".to_owned(), |s| format!("exited with {s}")),
+                tail.join("\n")
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Where a server started by [`launch_with`] writes its stderr, in its
+/// directory.
+const SERVER_LOG: &str = "server.log";
+
+impl Served {
+    /// Returns once `port` takes connections; panics if the server exits
+    /// first or takes longer than a minute.
+    pub fn wait_listening(&mut self, port: u16) {
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("luge serve exited with {status} before listening on {port}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "luge serve did not listen on {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -68,6 +105,9 @@ pub fn serve_with_admin_adjusted(
         state.display()
     );
     let mut served = launch_with(dir, &config_file(port, routes, &settings), port, adjust);
+    // The listeners are bound one after another, so the tenant port taking
+    // connections does not mean the admin port does yet.
+    served.wait_listening(admin_port);
     served.admin_port = admin_port;
     served
 }
@@ -120,7 +160,7 @@ pub fn launch_with(
         .arg(&path)
         .env("LUGE_CACHE_DIR", cache_dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(dir.path().join(SERVER_LOG)).unwrap());
     adjust(&mut command);
     let child = command.spawn().unwrap();
     let mut served = Served {
@@ -129,17 +169,7 @@ pub fn launch_with(
         admin_port: 0,
         dir,
     };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            panic!("luge serve exited with {status} before listening");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "luge serve did not listen within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    served.wait_listening(port);
     served
 }
 

@@ -14,6 +14,7 @@
  *   flood            writes to stdout forever, ignoring every error
  *   grab N           mallocs N MiB at once, touching every page, holds it 300 ms,
  *                    prints how much it got (exit 1 if short)
+ *   sleep N          sleeps N ms, then sums 1..N000 in a loop and prints the sum
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,14 @@ int main(int argc, char **argv) {
         nanosleep(&hold, NULL);
         printf("grabbed %lu of %lu MiB\n", got, n);
         return got == n ? 0 : 1;
+    }
+    if (strcmp(mode, "sleep") == 0) {
+        struct timespec pause = {.tv_sec = n / 1000, .tv_nsec = (long)(n % 1000) * 1000000};
+        nanosleep(&pause, NULL);
+        unsigned long long sum = 0;
+        for (unsigned long i = 1; i <= n * 1000; i++) sum += i;
+        printf("slept %lu ms, sum %llu\n", n, sum);
+        return 0;
     }
     fprintf(stderr, "behave: unknown mode %s\n", mode);
     return 2;

@@ -4,7 +4,7 @@
 
 use crate::instance::InstanceInner;
 use crate::sys;
-use luge_abi::{Builtins, VmCtx};
+use luge_abi::{Builtins, TrapKind, VmCtx};
 
 pub(crate) static BUILTINS: Builtins = Builtins {
     memory_grow,
@@ -17,6 +17,7 @@ pub(crate) static BUILTINS: Builtins = Builtins {
     table_fill,
     table_init,
     elem_drop,
+    trap,
 };
 
 const OK: u32 = 0;
@@ -202,4 +203,16 @@ unsafe extern "C" fn elem_drop(vmctx: *mut VmCtx, segment: u32) {
             inst.dropped_elems[segment as usize].set(true);
         })
     }
+}
+
+/// Ends the calling sandbox with the trap whose discriminant is `kind`: how
+/// opt-tier code traps, where Cranelift's code faults at a recorded site.
+unsafe extern "C" fn trap(_vmctx: *mut VmCtx, kind: u32) -> ! {
+    let kind = u8::try_from(kind)
+        .ok()
+        .and_then(TrapKind::from_u8)
+        .unwrap_or(TrapKind::Unreachable);
+    // SAFETY: compiled code called this on its own thread; this frame
+    // owns nothing that needs dropping.
+    unsafe { sys::raise(sys::Unwind::Trap { kind, pc: 0 }) }
 }

@@ -133,7 +133,15 @@ unsafe extern "C" fn handler(
     if let Some(buf) = in_guest() {
         // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
         let pc = unsafe { program_counter(context) };
-        if let Some(kind) = crate::traps::trap_at(pc) {
+        // The memory address a SIGSEGV or SIGBUS touched (for SIGILL and
+        // SIGFPE, si_addr is the instruction's), when the kernel raised it
+        // for a fault (si_code > 0) rather than a process sending it.
+        // SAFETY: the kernel passes a valid siginfo to SA_SIGINFO handlers.
+        let fault = unsafe { &*info };
+        let address = (matches!(signal, libc::SIGSEGV | libc::SIGBUS) && fault.si_code > 0)
+            // SAFETY: si_addr is filled in for faults of these signals.
+            .then(|| unsafe { fault.si_addr() } as usize);
+        if let Some(kind) = crate::traps::trap_at(pc, address) {
             // SAFETY: guest code is running on this thread and the faulting
             // instruction is one of its trap sites: only compiled frames,
             // which own nothing, lie between here and the entry.

@@ -71,7 +71,7 @@
 //!           "env": { "QUALITY": "85" },
 //!           "max-body-bytes": 8388608,
 //!           "max-output-bytes": 16777216,
-//!           "bounds": "software", "spectre": "on",
+//!           "bounds": "software", "spectre": "on", "tier": "auto",
 //!           "stack-limit-kib": 512,
 //!           "deadline-miss": "abort",
 //!           "admissions-percentile": 90,
@@ -387,6 +387,43 @@ pub enum DeadlineMiss {
     Abort,
 }
 
+/// Which compiler's code a `.wasm` route runs (`tier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TierChoice {
+    /// Cranelift's code only (`"fast"`).
+    Fast,
+    /// LLVM's code from the start: loading waits for the slower compile,
+    /// and fails where the opt tier is unavailable (`"opt"`).
+    Opt,
+    /// Cranelift's code first, switched to LLVM's once a background
+    /// compile has it (`"auto"`, the default); the fast tier alone where
+    /// the opt tier is unavailable.
+    #[default]
+    Auto,
+}
+
+impl TierChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            TierChoice::Fast => "fast",
+            TierChoice::Opt => "opt",
+            TierChoice::Auto => "auto",
+        }
+    }
+}
+
+impl std::str::FromStr for TierChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TierChoice, String> {
+        [TierChoice::Fast, TierChoice::Opt, TierChoice::Auto]
+            .into_iter()
+            .find(|tier| tier.name() == s)
+            .ok_or_else(|| format!("expected `fast`, `opt` or `auto`, found `{s}`"))
+    }
+}
+
 /// One route: a request path and the function that answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
@@ -429,6 +466,9 @@ pub struct RouteConfig {
     /// default, or `"off"`, only for trusted code: see `luge compile
     /// --help`).
     pub spectre: bool,
+    /// Which compiler's code a `.wasm` runs (`tier`, default
+    /// [`TierChoice::Auto`]); a `.so` runs the tier it was compiled with.
+    pub tier: TierChoice,
     /// Native stack the function may use, in bytes (`stack-limit-kib`, in
     /// KiB, default [`luge_runtime::DEFAULT_MAX_STACK`]).
     pub stack_limit: usize,
@@ -466,6 +506,7 @@ impl RouteConfig {
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             bounds: Arch::host().default_bounds(),
             spectre: true,
+            tier: TierChoice::Auto,
             stack_limit: luge_runtime::DEFAULT_MAX_STACK,
             deadline_miss: DeadlineMiss::Continue,
             admissions_percentile: DEFAULT_ADMISSIONS_PERCENTILE,

@@ -47,7 +47,8 @@ impl<'de> Deserialize<'de> for Document {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct Luge {
-    #[serde(deserialize_with = "kind")]
+    /// Optional: a server of only an admin or OpenWhisk listener has none.
+    #[serde(default, deserialize_with = "kind")]
     pub tenants: Vec<Tenant>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub host: Option<String>,
@@ -131,6 +132,8 @@ pub(super) struct Route {
     pub bounds: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub spectre: Option<String>,
+    #[serde(default, deserialize_with = "optional_kind")]
+    pub tier: Option<String>,
     #[serde(default, deserialize_with = "optional_kind")]
     pub stack_limit_kib: Option<u64>,
     #[serde(default, deserialize_with = "optional_kind")]

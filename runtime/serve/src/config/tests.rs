@@ -184,7 +184,7 @@ fn luge_explicit_values() {
             "http-resp-content-type": "image/png", "memory-limit-mib": 64,
             "timeout-ms": 2000, "dirs": ["assets::/assets", "tmp"],
             "env": {"QUALITY": "85", "MODE": "fast"}, "max-body-bytes": 10,
-            "max-output-bytes": 20, "bounds": "software", "spectre": "off", "stack-limit-kib": 512,
+            "max-output-bytes": 20, "bounds": "software", "spectre": "off", "tier": "fast", "stack-limit-kib": 512,
             "deadline-miss": "abort", "admissions-percentile": 70,
             "expected-execution-us": 900, "max-concurrency": 4}]}]}"#;
     let config = fx.parse(text).unwrap();
@@ -249,6 +249,7 @@ fn luge_explicit_values() {
         max_output_bytes: 20,
         bounds: BoundsMode::Software,
         spectre: false,
+        tier: TierChoice::Fast,
         stack_limit: 512 << 10,
         deadline_miss: DeadlineMiss::Abort,
         admissions_percentile: 70,
@@ -437,11 +438,13 @@ fn empty_configs_are_refused() {
         fx.error("[]"),
         "DIR/luge.json: no tenants: there is nothing to serve"
     );
-    assert_eq!(
-        fx.error(r#"{"tenants": []}"#),
-        "DIR/luge.json: tenants: no tenants, and no admin or openwhisk listener to \
-         deploy to: there is nothing to serve"
-    );
+    for nothing in [r#"{"tenants": []}"#, "{}"] {
+        assert_eq!(
+            fx.error(nothing),
+            "DIR/luge.json: tenants: no tenants, and no admin or openwhisk listener to \
+             deploy to: there is nothing to serve"
+        );
+    }
 }
 
 #[test]
@@ -499,9 +502,11 @@ fn missing_required_fields() {
         fx.error(r#"[{"name": "a", "port": 1, "routes": [{"route": "/a"}]}]"#),
         "DIR/luge.json: [0].routes[0].path: missing required field"
     );
+    // `tenants` may be left out, but then a listener must take deploys.
     assert_eq!(
         fx.error(r#"{"host": "::"}"#),
-        "DIR/luge.json: tenants: missing required field"
+        "DIR/luge.json: tenants: no tenants, and no admin or openwhisk listener to \
+         deploy to: there is nothing to serve"
     );
 }
 
@@ -708,6 +713,10 @@ fn bad_route_values() {
             r#""spectre": "maybe""#,
             "spectre: expected `on` or `off`, found `maybe`",
         ),
+        (
+            r#""tier": "turbo""#,
+            "tier: expected `fast`, `opt` or `auto`, found `turbo`",
+        ),
         (r#""timeout-ms": 0"#, "timeout-ms: must be greater than 0"),
         (
             r#""memory-limit-mib": 8192"#,
@@ -832,4 +841,13 @@ fn the_first_error_in_the_file_is_reported() {
         "DIR/luge.json:1:39: trailing comma"
     );
     assert_eq!(fx.error("[] []"), "DIR/luge.json:1:4: trailing characters");
+}
+
+#[test]
+fn the_container_example_config_is_what_luge_container_runs() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let loaded = ServeConfig::load(&examples.join("openwhisk-container.json")).unwrap();
+    let all_addresses = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let expected = ServeConfig::action_container(all_addresses, OpenWhiskConfig::new(8080));
+    assert_eq!(loaded, expected);
 }

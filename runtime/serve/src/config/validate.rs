@@ -330,6 +330,12 @@ impl<'a> Validator<'a> {
                 .parse()
                 .map_err(|e: String| self.error(&bounds_path, e))?;
         }
+        if let Some(name) = &raw.tier {
+            let tier_path = child(path, "tier");
+            config.tier = name
+                .parse()
+                .map_err(|e: String| self.error(&tier_path, e))?;
+        }
         Ok(())
     }
 

@@ -278,11 +278,14 @@ impl<H: Handler> Server<H> {
         let mut last_sweep = Instant::now();
         loop {
             let timeout = if draining_since.is_some() {
-                Duration::from_millis(10)
+                Some(Duration::from_millis(10))
+            } else if self.connections.is_empty() && self.accept_paused_until.is_none() {
+                // Nothing to sweep or resume: sleep until a client comes.
+                None
             } else {
-                SWEEP
+                Some(SWEEP)
             };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(e);
                 }
@@ -298,7 +301,9 @@ impl<H: Handler> Server<H> {
             self.take_completions(scheduler);
             self.resume_accepting();
             self.handler.end_round();
-            if last_sweep.elapsed() >= SWEEP {
+            // Also when the last connection has closed, so that the open
+            // count is not left stale while the loop sleeps.
+            if last_sweep.elapsed() >= SWEEP || self.connections.is_empty() {
                 self.enforce_deadlines();
                 self.close_stalled();
                 let open = self.connections.len();

@@ -186,7 +186,9 @@ fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> 
             };
             let rss_mib = now.rss_bytes as f64 / MIB;
             peak_rss = peak_rss.max(now.rss_bytes);
-            last_cpu = (now.cpu - idle.cpu).as_secs_f64();
+            // A child that exits between readings can make the sum
+            // dip (see `tree_usage`): never below the idle reading.
+            last_cpu = now.cpu.saturating_sub(idle.cpu).as_secs_f64();
             ticks.push(Tick {
                 t: start.elapsed().as_secs_f64(),
                 in_flight,

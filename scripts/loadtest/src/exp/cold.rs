@@ -79,14 +79,24 @@ fn parse_activation(body: &[u8]) -> Result<(f64, f64, f64)> {
     Ok((annotation("initTime")?, annotation("waitTime")?, duration))
 }
 
-struct Admin {
-    target: Target,
-    token: String,
-    timeout: Duration,
+/// The admin API of `luge serve`, called with its bearer token.
+pub(super) struct Admin {
+    pub(super) target: Target,
+    pub(super) token: String,
+    pub(super) timeout: Duration,
 }
 
 impl Admin {
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    /// The admin token given, else `$LUGE_ADMIN_TOKEN`.
+    pub(super) fn token(given: Option<String>) -> Result<String> {
+        match given {
+            Some(t) => Ok(t),
+            None => std::env::var("LUGE_ADMIN_TOKEN")
+                .context("--token not given and LUGE_ADMIN_TOKEN not set"),
+        }
+    }
+
+    pub(super) fn request(&self, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
         let auth = format!("Bearer {}", self.token);
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -97,7 +107,12 @@ impl Admin {
     }
 
     /// Sends one request on a new connection; fails unless 2xx.
-    fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<(Duration, Vec<u8>)> {
+    pub(super) fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(Duration, Vec<u8>)> {
         let mut client = Client::new(&self.target, self.timeout);
         let (sample, body) = client.call(&self.request(method, path, body), Instant::now());
         if !sample.ok() {
@@ -116,11 +131,7 @@ pub fn run(args: ColdArgs) -> Result<()> {
         args.max_concurrency >= 1 && args.repeat >= 1,
         "--max-concurrency and --repeat must be >= 1"
     );
-    let token = match args.token.clone() {
-        Some(t) => t,
-        None => std::env::var("LUGE_ADMIN_TOKEN")
-            .context("--token not given and LUGE_ADMIN_TOKEN not set")?,
-    };
+    let token = Admin::token(args.token.clone())?;
     let wasm =
         std::fs::read(&args.wasm).with_context(|| format!("reading {}", args.wasm.display()))?;
     let admin = Admin {
@@ -314,7 +325,7 @@ fn server_log_tables(log: &str, levels: &[(usize, Vec<String>)]) -> (Table, Tabl
 
 /// `wasm` with a custom section appended: the module means the same, but
 /// its bytes (and so its compile-cache key) differ.
-fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+pub(super) fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
     fn leb128(mut v: usize, out: &mut Vec<u8>) {
         loop {
             let byte = (v & 0x7f) as u8;

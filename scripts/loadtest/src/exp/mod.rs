@@ -5,3 +5,4 @@ pub mod capacity;
 pub mod cold;
 pub mod concurrency;
 pub mod hostile;
+pub mod tierup;
