@@ -346,6 +346,8 @@ impl Drop for Scheduler {
         self.shared.ticker_bell.wake_all();
         self.shared.io.stop();
         for thread in self.helpers.drain(..) {
+            // The ticker may be parked for the rest of a tick.
+            thread.thread().unpark();
             let _ = thread.join();
         }
         self.shared.shutdown.store(true, Ordering::Release);
@@ -372,9 +374,12 @@ fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
         shared.fire_timeouts(now);
         preempt_workers(shared, true);
         if shared.any_running() {
-            // A plain sleep: ringing a bell the ticker waits on would cost
-            // every slice start a system call on a busy server.
-            std::thread::sleep(tick);
+            // Not the bell: ringing one the ticker waits on would cost
+            // every slice start a system call on a busy server. A park,
+            // which only the scheduler's drop unparks, so that a dropped
+            // scheduler (the end of every `luge run`) need not wait out
+            // the tick.
+            std::thread::park_timeout(tick);
         } else {
             let until_timeout = shared
                 .next_timeout()
