@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/peers.sh
+source "$ROOT/scripts/lib/peers.sh"
 WINDOW="${1:-60}"
 SETTLE="${2:-20}"
 for tool in nginx wrk curl; do
@@ -33,25 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-chmod 755 "$WORK"
-mkdir -p "$WORK/html" "$WORK/logs"
-echo "Hello, world!" >"$WORK/html/hello.txt"
-cat >"$WORK/nginx.conf" <<CONF
-worker_processes auto;
-error_log $WORK/logs/error.log;
-pid $WORK/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/body;
-  proxy_temp_path $WORK/proxy;
-  fastcgi_temp_path $WORK/fastcgi;
-  uwsgi_temp_path $WORK/uwsgi;
-  scgi_temp_path $WORK/scgi;
-  server { listen 127.0.0.1:8090; root $WORK/html; default_type text/plain; }
-}
-CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK"
+start_static_nginx "$WORK"
 
 echo "bench-idle: building luge (release)" >&2
 cargo build --release --quiet --bin luge --manifest-path "$ROOT/Cargo.toml"
@@ -61,10 +45,9 @@ PIDS+=("$LUGE_PID")
 SERVERS=("nginx $(cat "$WORK/nginx.pid") http://127.0.0.1:8090/hello.txt"
     "luge $LUGE_PID http://127.0.0.1:8080/hello")
 if [[ -n "${LUGE_BASELINE:-}" ]]; then
-    echo "[{\"name\": \"base\", \"port\": 8081, \"routes\": [{\"route\": \"/hello\", \"path\": \"$ROOT/examples/hello/hello.wasm\"}]}]" >"$WORK/base.json"
-    "$LUGE_BASELINE" serve "$WORK/base.json" >"$WORK/base.log" 2>&1 &
-    PIDS+=("$!")
-    SERVERS+=("base $! http://127.0.0.1:8081/hello")
+    start_baseline_luge "$ROOT" "$WORK" "$WORK/base.log"
+    PIDS+=("$BASE_PID")
+    SERVERS+=("base $BASE_PID http://127.0.0.1:8081/hello")
 fi
 
 # Every server answers once (so that lazy start-up work is behind it).

@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/peers.sh
+source "$ROOT/scripts/lib/peers.sh"
 SECONDS_PER_RUN="${1:-10}"
 CONNECTIONS="${2:-32}"
 for tool in wrk nginx curl; do
@@ -33,30 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# nginx workers run as an unprivileged user: they must be able to read
-# the file (mktemp makes the directory private), or every request is a 403.
-chmod 755 "$WORK"
-mkdir -p "$WORK/html" "$WORK/logs"
-echo "Hello, world!" >"$WORK/html/hello.txt"
-cat >"$WORK/nginx.conf" <<CONF
-worker_processes auto;
-error_log $WORK/logs/error.log;
-pid $WORK/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  # Keep connections open as luge does (by default nginx closes one after
-  # 1000 requests and the client must reconnect).
-  keepalive_requests 100000000;
-  client_body_temp_path $WORK/body;
-  proxy_temp_path $WORK/proxy;
-  fastcgi_temp_path $WORK/fastcgi;
-  uwsgi_temp_path $WORK/uwsgi;
-  scgi_temp_path $WORK/scgi;
-  server { listen 127.0.0.1:8090; root $WORK/html; default_type text/plain; }
-}
-CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK"
+start_static_nginx "$WORK"
 
 echo "building luge and luge-load (release)" >&2
 cargo build --release --quiet --bin luge --bin luge-load --manifest-path "$ROOT/Cargo.toml"
@@ -68,11 +47,7 @@ for _ in $(seq 100); do
 done
 SERVERS=("nginx http://127.0.0.1:8090/hello.txt" "luge http://127.0.0.1:8080/hello")
 if [[ -n "${LUGE_BASELINE:-}" ]]; then
-    # The example as a Sledge-style route: the same settings the bundled
-    # examples get, on another port.
-    echo "[{\"name\": \"base\", \"port\": 8081, \"routes\": [{\"route\": \"/hello\", \"path\": \"$ROOT/examples/hello/hello.wasm\"}]}]" >"$WORK/base.json"
-    "$LUGE_BASELINE" serve "$WORK/base.json" >/dev/null 2>&1 &
-    BASE_PID=$!
+    start_baseline_luge "$ROOT" "$WORK" /dev/null
     for _ in $(seq 300); do
         curl -sf -o /dev/null http://127.0.0.1:8081/hello && break
         sleep 0.1

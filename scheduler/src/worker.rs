@@ -114,10 +114,15 @@ impl Shared {
 
     /// Queues a blocked task again, `ready` telling whether what it waited
     /// for happened (see [`Task::wake`]).
-    pub(crate) fn requeue_woken(&self, mut task: Box<Task>, ready: bool, now: Instant) {
+    pub(crate) fn requeue_woken(&self, task: Box<Task>, ready: bool, now: Instant) {
+        self.queue_woken(task, ready, now);
+        self.sleepers.wake_one();
+    }
+
+    /// [`Shared::requeue_woken`] without waking an idle worker for it.
+    fn queue_woken(&self, mut task: Box<Task>, ready: bool, now: Instant) {
         task.wake(ready, now);
         self.queue.push_woken(task, now);
-        self.sleepers.wake_one();
     }
 
     /// Fires the timeouts that are due.
@@ -452,12 +457,12 @@ fn worker_loop(index: usize, shared: &Shared) {
     let mut sleeping = Parked::default();
     while !shared.shutdown.load(Ordering::Acquire) {
         let now = Instant::now();
-        for (n, (_, mut task)) in sleeping.due(now).into_iter().enumerate() {
-            task.wake(false, now);
-            shared.queue.push_woken(task, now);
+        for (n, (_, task)) in sleeping.due(now).into_iter().enumerate() {
             // This worker takes the first; idle ones may take the rest.
-            if n > 0 {
-                shared.sleepers.wake_one();
+            if n == 0 {
+                shared.queue_woken(task, false, now);
+            } else {
+                shared.requeue_woken(task, false, now);
             }
         }
         let Some(mut task) = shared.queue.pop(now) else {

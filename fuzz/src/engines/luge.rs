@@ -29,13 +29,17 @@ impl Variant {
         Variant::new(Tier::Fast, BoundsMode::Software, false),
     ];
     /// The opt tier's, run when named: each costs a clang run per case.
-    pub const OPT: [Variant; 4] = [
-        Variant::new(Tier::Opt, BoundsMode::Guard, true),
-        Variant::new(Tier::Opt, BoundsMode::Guard, false),
-        Variant::new(Tier::Opt, BoundsMode::Software, true),
-        Variant::new(Tier::Opt, BoundsMode::Software, false),
-    ];
-    pub const NAMES: &str = "guard, guard-nointr, software or software-nointr, each also                              with opt- before it (the opt tier)";
+    pub const OPT: [Variant; 4] = {
+        let mut opt = Variant::ALL;
+        let mut i = 0;
+        while i < opt.len() {
+            opt[i].tier = Tier::Opt;
+            i += 1;
+        }
+        opt
+    };
+    pub const NAMES: &str =
+        "guard, guard-nointr, software or software-nointr, each also with opt- before it (the opt tier)";
 
     pub const fn new(tier: Tier, bounds: BoundsMode, interrupt_checks: bool) -> Variant {
         Variant {

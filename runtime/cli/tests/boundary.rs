@@ -156,10 +156,6 @@ fn sample(text: &str, name: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
-fn metrics_of(port: u16) -> String {
-    Client::connect(port).get("/metrics").text()
-}
-
 /// Sends `head` and then `dribble` a byte every 200 ms from another
 /// thread, until the connection breaks; returns the reply and how long
 /// after the first byte it came.

@@ -11,13 +11,9 @@ fn luge(args: &[&str]) -> Output {
     luge_command().args(args).output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Writes the WASI command `body` (the body of `_start`, with a one-page
 /// memory and a two-entry table) as text and returns its path.
-fn program(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
+fn wat_command(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
     let wat = format!(
         r#"(module
              (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -48,9 +44,9 @@ fn compiles_inspects_and_runs_the_examples() {
         "-o",
         so.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", stderr_text(&out));
     let inspected = luge(&["inspect", so.to_str().unwrap()]);
-    assert!(text(&inspected.stdout).contains("tier:        opt"));
+    assert!(stdout_text(&inspected).contains("tier:        opt"));
     for bounds in BOUNDS_MODES {
         let mut run = luge_command();
         run.args(["run", "--tier", "opt", "--bounds", bounds])
@@ -61,7 +57,7 @@ fn compiles_inspects_and_runs_the_examples() {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(b"edge").unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(text(&out.stdout), "Hello, edge!\n", "{bounds}");
+        assert_eq!(stdout_text(&out), "Hello, edge!\n", "{bounds}");
         let prime = examples_dir().join("prime/prime.wasm");
         let args = [
             "run",
@@ -73,7 +69,7 @@ fn compiles_inspects_and_runs_the_examples() {
             "--",
             "1000",
         ];
-        assert_eq!(text(&luge(&args).stdout), "7919\n", "{bounds}");
+        assert_eq!(stdout_text(&luge(&args)), "7919\n", "{bounds}");
     }
 }
 
@@ -131,38 +127,38 @@ fn every_trap_is_raised_where_wasm_says_in_both_bounds_modes() {
     ];
     for bounds in BOUNDS_MODES {
         for (name, body, trap) in cases {
-            let path = program(&dir, name, body);
+            let path = wat_command(&dir, name, body);
             let out = luge(&["run", "--tier", "opt", "--bounds", bounds, &path]);
             assert_eq!(
                 out.status.code(),
                 Some(134),
                 "{name} {bounds}: {}",
-                text(&out.stderr)
+                stderr_text(&out)
             );
             assert!(
-                text(&out.stderr).contains(&format!("trap: {trap}")),
+                stderr_text(&out).contains(&format!("trap: {trap}")),
                 "{name} {bounds}: {}",
-                text(&out.stderr)
+                stderr_text(&out)
             );
         }
         // What does not trap runs to its end.
-        let fine = program(
+        let fine = wat_command(
             &dir,
             "fine",
             "(drop (i32.load (i32.const 65532))) (call $exit (i32.const 7))",
         );
         let out = luge(&["run", "--tier", "opt", "--bounds", bounds, &fine]);
-        assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+        assert_eq!(out.status.code(), Some(7), "{}", stderr_text(&out));
     }
 }
 
 #[test]
 fn a_loop_without_calls_is_stopped_at_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let spin = program(&dir, "spin", "(loop $l (br $l))");
+    let spin = wat_command(&dir, "spin", "(loop $l (br $l))");
     // The shipped configuration: stopped by the runtime's signal.
     let out = luge(&["run", "--tier", "opt", "--timeout", "200", &spin]);
-    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(124), "{}", stderr_text(&out));
     // With interrupt checks (aarch64's default): stopped at the loop header.
     let so = dir.path().join("spin.so");
     let so = so.to_str().unwrap();
@@ -176,9 +172,9 @@ fn a_loop_without_calls_is_stopped_at_its_timeout() {
         so,
     ];
     let compiled = luge(&args);
-    assert!(compiled.status.success(), "{}", text(&compiled.stderr));
+    assert!(compiled.status.success(), "{}", stderr_text(&compiled));
     let out = luge(&["run", "--timeout", "200", so]);
-    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(124), "{}", stderr_text(&out));
 }
 
 #[test]
@@ -193,7 +189,7 @@ fn without_clang_the_opt_tier_says_what_to_install() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let message = text(&out.stderr);
+    let message = stderr_text(&out);
     assert!(message.contains("/nonexistent/clang"), "{message}");
     assert!(message.contains("LUGE_CLANG"), "{message}");
 }

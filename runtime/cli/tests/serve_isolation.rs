@@ -423,7 +423,7 @@ fn admission_refusals_are_429_and_counted_per_route() {
     for call in first.into_iter().chain([one]) {
         assert_eq!(call.join().unwrap().status, 504);
     }
-    let metrics = Client::connect(port).get("/metrics").text();
+    let metrics = metrics_of(port);
     for line in [
         r#"luge_refused_total{route="/est",reason="deadline"} 1"#,
         r#"luge_refused_total{route="/one",reason="route_full"} 1"#,

@@ -16,10 +16,6 @@ fn behave(extra: &str) -> String {
     route("/behave", &wasm_program("behave"), extra)
 }
 
-fn metrics(port: u16) -> String {
-    Client::connect(port).get("/metrics").text()
-}
-
 /// The line of the `luge_function_tier` gauge for `tier` of `function`.
 fn tier_line(function: &str, tier: &str) -> String {
     format!(r#"luge_function_tier{{function="{function}",tier="{tier}"}} 1"#)
@@ -30,7 +26,7 @@ fn tier_line(function: &str, tier: &str) -> String {
 fn wait_for_metric(port: u16, line: &str) -> String {
     let start = Instant::now();
     loop {
-        let text = metrics(port);
+        let text = metrics_of(port);
         if text.contains(line) {
             return text;
         }
@@ -55,7 +51,7 @@ fn a_route_moves_to_the_opt_tier_and_a_call_in_flight_finishes_on_the_old_code()
             command.env("LUGE_CACHE_DIR", cache.path());
         },
     );
-    let before = metrics(served.port);
+    let before = metrics_of(served.port);
     let port = served.port;
     let in_flight = thread::spawn(move || Client::connect(port).get("/behave?sleep&3000"));
     let after = wait_for_metric(served.port, &tier_line("test/behave", "opt"));
@@ -114,7 +110,7 @@ fn a_failed_opt_build_leaves_the_fast_tier_serving() {
 #[test]
 fn a_route_on_the_opt_tier_serves_llvm_code_from_the_start() {
     let served = serve_with_admin(tempfile::tempdir().unwrap(), &[behave(r#""tier": "opt""#)]);
-    let text = metrics(served.port);
+    let text = metrics_of(served.port);
     assert!(text.contains(&tier_line("test/behave", "opt")), "{text}");
     let reply = Client::connect(served.port).get("/behave?sleep&1");
     assert_eq!(reply.text(), "slept 1 ms, sum 500500\n");
@@ -164,7 +160,7 @@ fn without_clang_auto_stays_on_the_fast_tier_and_opt_is_refused_at_start() {
     let reply = Client::connect(served.port).get("/behave?sleep&1");
     assert_eq!(reply.text(), "slept 1 ms, sum 500500\n");
     thread::sleep(Duration::from_millis(500));
-    let text = metrics(served.port);
+    let text = metrics_of(served.port);
     assert!(text.contains(&tier_line("test/behave", "fast")), "{text}");
     assert!(
         text.contains(r#"luge_tier_ups_total{result="switched"} 0"#),

@@ -54,11 +54,18 @@ impl CodeMap {
     }
 
     fn contains(&self, pc: usize) -> bool {
+        self.function_at(pc).is_some()
+    }
+
+    /// The compiled function `pc` lies in: its start address and its index
+    /// into the descriptor's code list.
+    fn function_at(&self, pc: usize) -> Option<(usize, usize)> {
         if pc < self.start || pc >= self.end {
-            return false;
+            return None;
         }
-        let i = self.funcs.partition_point(|f| f.0 <= pc);
-        i > 0 && pc < self.funcs[i - 1].1
+        let i = self.funcs.partition_point(|f| f.0 <= pc).checked_sub(1)?;
+        let (start, end, index) = self.funcs[i];
+        (pc < end).then_some((start, index))
     }
 
     /// The trap of a fault at `pc` touching `address` (for faults of
@@ -70,14 +77,7 @@ impl CodeMap {
         address: Option<usize>,
         stack_bottom: impl FnOnce() -> usize,
     ) -> Option<TrapKind> {
-        if pc < self.start || pc >= self.end {
-            return None;
-        }
-        let i = self.funcs.partition_point(|f| f.0 <= pc).checked_sub(1)?;
-        let (start, end, index) = self.funcs[i];
-        if pc >= end {
-            return None;
-        }
+        let (start, index) = self.function_at(pc)?;
         if self.tier == Tier::Opt {
             let address = address?;
             let stack_bottom = stack_bottom();
@@ -112,10 +112,11 @@ pub fn unregister(map: &Arc<CodeMap>) {
 /// site of loaded code. Called from the signal handler: it only reads.
 pub fn trap_at(pc: usize, address: Option<usize>) -> Option<TrapKind> {
     let registry = REGISTRY.read().ok()?;
-    let map = registry.iter().find(|m| m.contains(pc))?;
     // Cached per thread before guest code runs (the stack limit is set
     // from it), so asking here makes no system call.
-    map.trap_at(pc, address, crate::sys::stack_bottom)
+    registry
+        .iter()
+        .find_map(|m| m.trap_at(pc, address, crate::sys::stack_bottom))
 }
 
 /// Whether `pc` lies inside a compiled function of a loaded module. Called

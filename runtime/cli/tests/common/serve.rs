@@ -313,6 +313,11 @@ pub fn connect_from(host: u8, port: u16) -> std::io::Result<TcpStream> {
     Ok(socket.into())
 }
 
+/// The Prometheus text the server on `port` answers `/metrics` with.
+pub fn metrics_of(port: u16) -> String {
+    Client::connect(port).get("/metrics").text()
+}
+
 pub fn json(reply: &Reply) -> serde_json::Value {
     serde_json::from_slice(&reply.body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text()))

@@ -276,6 +276,7 @@ impl<H: Handler> Server<H> {
         let mut events = Events::with_capacity(1024);
         let mut draining_since: Option<Instant> = None;
         let mut last_sweep = Instant::now();
+        let mut reported_open = 0;
         loop {
             let timeout = if draining_since.is_some() {
                 Some(Duration::from_millis(10))
@@ -301,14 +302,17 @@ impl<H: Handler> Server<H> {
             self.take_completions(scheduler);
             self.resume_accepting();
             self.handler.end_round();
-            // Also when the last connection has closed, so that the open
-            // count is not left stale while the loop sleeps.
-            if last_sweep.elapsed() >= SWEEP || self.connections.is_empty() {
+            if last_sweep.elapsed() >= SWEEP {
                 self.enforce_deadlines();
                 self.close_stalled();
-                let open = self.connections.len();
-                self.handler.note_connections(ConnectionEvent::Open(open));
                 last_sweep = Instant::now();
+            }
+            // Each round, not each sweep: the loop may sleep for good right
+            // after the last connection closes.
+            let open = self.connections.len();
+            if open != reported_open {
+                self.handler.note_connections(ConnectionEvent::Open(open));
+                reported_open = open;
             }
             if self.shutdown {
                 let since = *draining_since.get_or_insert_with(|| {
