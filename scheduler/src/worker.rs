@@ -946,6 +946,26 @@ mod tests {
     }
 
     #[test]
+    fn dropping_the_scheduler_does_not_wait_out_a_tick() {
+        // An 8 s quantum: while a task runs, the ticker rests 2 s per tick.
+        let quantum = Duration::from_secs(8);
+        let scheduler = Scheduler::with_config(1, TASK_STACK_SIZE, Some(quantum), Policy::Fifo);
+        scheduler.spawn(|| {
+            // Long enough for the ticker to wake, see it run and rest.
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(200) {
+                std::hint::spin_loop();
+            }
+        });
+        scheduler.wait_idle();
+        let dropping = Instant::now();
+        drop(scheduler);
+        // A ticker that slept out its tick would hold the drop for ~1.8 s.
+        let took = dropping.elapsed();
+        assert!(took < Duration::from_secs(1), "the drop took {took:?}");
+    }
+
+    #[test]
     fn an_action_set_after_the_timeout_runs_at_once() {
         let scheduler = Scheduler::new(1);
         let options = TaskOptions {
