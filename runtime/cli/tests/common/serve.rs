@@ -61,12 +61,31 @@ impl Served {
     }
 }
 
+/// A loopback port nothing uses now, from below the kernel's range of
+/// ephemeral ports. Several tests restart a server on its ports, and in
+/// the moment between the old listener closing and the new one binding,
+/// an outgoing connection anywhere on the machine (the tests' own clients
+/// among them) may be given an ephemeral port as its own: then the new
+/// server cannot listen (seen in CI). No connection is given a port from
+/// below that range.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    const LOWEST: u16 = 10_000;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral.saturating_sub(LOWEST).max(1_000);
+    // Test processes of their own start at their own offsets.
+    let start = (std::process::id() % u32::from(span)) as u16;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = LOWEST + start.wrapping_add(n) % span;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Starts `luge serve` with a Sledge-style config of one tenant whose
