@@ -18,8 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Held by the tests whose timing matters: several servers spinning at
-/// once on a two-core machine would measure each other.
+/// Held by every test here, one server at a time: each checks timing or
+/// admission under load, and several servers spinning or starting
+/// sandboxes at once on a two-core machine (under emulation above all)
+/// would measure each other.
 static TIMED: Mutex<()> = Mutex::new(());
 
 fn timed() -> MutexGuard<'static, ()> {
@@ -166,6 +168,7 @@ fn allow_many_files() {
 
 #[test]
 fn a_thousand_sleepers_of_one_tenant_never_make_another_tenant_see_429() {
+    let _turn = timed();
     allow_many_files();
     let (a, b) = (free_port(), free_port());
     let sleep = func("/sleep", &examples_dir().join("sleep/sleep.wasm"), "");
@@ -233,6 +236,7 @@ const MIB: u64 = 1 << 20;
 
 #[test]
 fn guest_memory_stays_within_the_budget_and_the_rest_get_503() {
+    let _turn = timed();
     let port = free_port();
     let routes = [behave("/grab", r#""memory-limit-mib": 128"#)];
     let served = start(
@@ -274,6 +278,7 @@ fn guest_memory_stays_within_the_budget_and_the_rest_get_503() {
 
 #[test]
 fn a_sandbox_past_its_output_limit_is_stopped_at_once() {
+    let _turn = timed();
     let port = free_port();
     let routes = [behave(
         "/flood",
@@ -286,6 +291,7 @@ fn a_sandbox_past_its_output_limit_is_stopped_at_once() {
 
 #[test]
 fn a_client_that_pipelines_and_never_reads_holds_one_response_and_is_dropped() {
+    let _turn = timed();
     let port = free_port();
     let routes = [behave("/print", "")];
     let served = start(
@@ -330,6 +336,7 @@ fn a_client_that_pipelines_and_never_reads_holds_one_response_and_is_dropped() {
 
 #[test]
 fn a_timeout_past_the_bound_is_refused_by_the_config_and_the_admin_api() {
+    let _turn = timed();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("spec.json");
     let route = behave("/spin", r#""timeout-ms": 18446744073709551615"#);
@@ -358,6 +365,7 @@ fn a_timeout_past_the_bound_is_refused_by_the_config_and_the_admin_api() {
 
 #[test]
 fn deleting_a_function_stops_its_running_calls_after_the_grace_period() {
+    let _turn = timed();
     let (port, admin_port) = (free_port(), free_port());
     let settings =
         format!(r#""admin": {{"port": {admin_port}, "token": "{TOKEN}"}}, "retire-grace-ms": 200"#);
@@ -383,6 +391,7 @@ fn deleting_a_function_stops_its_running_calls_after_the_grace_period() {
 
 #[test]
 fn a_route_that_aborts_on_a_missed_deadline_answers_504_at_the_deadline() {
+    let _turn = timed();
     let port = free_port();
     let fields = r#""relative-deadline-us": 50000, "deadline-miss": "abort", "timeout-ms": 20000"#;
     let _served = start(
@@ -438,6 +447,7 @@ fn admission_refusals_are_429_and_counted_per_route() {
 /// the moment rather than of the function, and the server goes on.
 #[test]
 fn no_address_space_for_a_sandbox_is_503_and_the_server_goes_on() {
+    let _turn = timed();
     use std::os::unix::process::CommandExt;
     const LIMIT: libc::rlim_t = 3 << 30;
     let port = free_port();
