@@ -7,6 +7,13 @@ pub enum CompileError {
     Invalid { offset: usize, message: String },
     #[error("unsupported feature at byte offset {offset:#x}: {message}")]
     Unsupported { offset: usize, message: String },
+    /// Valid and supported by the fast tier, but not translated by the opt
+    /// tier yet (SIMD): a gap in the tier, not a fault of the module.
+    #[error(
+        "at byte offset {offset:#x}: the opt tier does not translate {what} yet \
+         (the fast tier does: --tier fast)"
+    )]
+    NotInOptTier { offset: usize, what: String },
     #[error("module is {size} bytes, larger than the {limit}-byte limit")]
     TooLarge { size: usize, limit: usize },
     #[error("{path} is {size} bytes, larger than the {limit}-byte limit for a module")]

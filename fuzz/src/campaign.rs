@@ -134,8 +134,7 @@ fn progress(tally: &Tally, started: Instant) -> String {
         tally.reference_failures,
         match tally.untranslated {
             0 => String::new(),
-            n =>
-                format!("; opt tier left out {n} runs (SIMD or --cpu baseline, not translated yet)"),
+            n => format!("; opt tier left out {n} runs (SIMD, not translated yet)"),
         }
     )
 }

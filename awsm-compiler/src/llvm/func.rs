@@ -252,9 +252,9 @@ fn float(x: f64) -> String {
 
 impl Emitter<'_, '_> {
     fn unsupported(&self, what: impl std::fmt::Display) -> CompileError {
-        CompileError::Unsupported {
+        CompileError::NotInOptTier {
             offset: self.offset,
-            message: format!("the opt tier does not translate {what} yet"),
+            what: what.to_string(),
         }
     }
 
@@ -1237,6 +1237,71 @@ impl Emitter<'_, '_> {
         Ok(())
     }
 
+    /// `ceil`, `floor`, `trunc` or `nearest` on the top operand: LLVM's
+    /// intrinsic where the target has a rounding instruction, else spelled
+    /// out in arithmetic the target has, as the fast tier's library routine
+    /// for such CPUs does (`translate::libcalls`, which explains why it is
+    /// exact). LLVM folds none of it: without fast-math flags `(m + 2^k) -
+    /// 2^k` is not `m`.
+    fn round(&mut self, rounding: Rounding) -> Result<(), CompileError> {
+        if super::has_rounding(self.cx.opts) {
+            return self.intrinsic(rounding.intrinsic(), 1, "");
+        }
+        let x = self.pop();
+        let ty = x.ty;
+        let lty = self.ty(ty)?;
+        let suffix = intrinsic_suffix(lty);
+        let big = if lty == "float" {
+            "8388608.0"
+        } else {
+            "4503599627370496.0"
+        };
+        let x = x.name;
+        let magnitude = self.emit(format_args!("call {lty} @llvm.fabs.{suffix}({lty} {x})"));
+        // NaNs too: they come out quieted.
+        let integral = self.emit(format_args!("fcmp uge {lty} {magnitude}, {big}"));
+        let raised = self.emit(format_args!("fadd {lty} {magnitude}, {big}"));
+        let nearest = self.emit(format_args!("fsub {lty} {raised}, {big}"));
+        let magnitude = match rounding {
+            // Toward zero is down for the magnitude.
+            Rounding::Zero => self.step_down(lty, &nearest, &magnitude),
+            _ => nearest,
+        };
+        let copysign = |e: &mut Self, v: &str| {
+            e.emit(format_args!(
+                "call {lty} @llvm.copysign.{suffix}({lty} {v}, {lty} {x})"
+            ))
+        };
+        let mut rounded = copysign(self, &magnitude);
+        if matches!(rounding, Rounding::Up | Rounding::Down) {
+            let stepped = if rounding == Rounding::Up {
+                let below = self.emit(format_args!("fcmp olt {lty} {rounded}, {x}"));
+                let up = self.emit(format_args!("fadd {lty} {rounded}, 1.0"));
+                self.emit(format_args!(
+                    "select i1 {below}, {lty} {up}, {lty} {rounded}"
+                ))
+            } else {
+                self.step_down(lty, &rounded, &x)
+            };
+            rounded = copysign(self, &stepped);
+        }
+        let as_is = self.quieted(ty, &x, &x)?;
+        let v = self.emit(format_args!(
+            "select i1 {integral}, {lty} {as_is}, {lty} {rounded}"
+        ));
+        self.push(ty, v);
+        Ok(())
+    }
+
+    /// `integer` less one where it lies above `x`.
+    fn step_down(&mut self, lty: &str, integer: &str, x: &str) -> String {
+        let above = self.emit(format_args!("fcmp ogt {lty} {integer}, {x}"));
+        let down = self.emit(format_args!("fsub {lty} {integer}, 1.0"));
+        self.emit(format_args!(
+            "select i1 {above}, {lty} {down}, {lty} {integer}"
+        ))
+    }
+
     /// A shift or rotate, the count taken modulo the width as Wasm says.
     fn shift(&mut self, inst: &str) -> Result<(), CompileError> {
         let ty = self.stack.last().expect("operand").ty;
@@ -1422,10 +1487,10 @@ impl Emitter<'_, '_> {
                 let ty = self.stack.last().expect("operand").ty;
                 self.unary(ty, |e, lty, a| e.emit(format_args!("fneg {lty} {a}")))?
             }
-            O::F32Ceil | O::F64Ceil => self.intrinsic("ceil", 1, "")?,
-            O::F32Floor | O::F64Floor => self.intrinsic("floor", 1, "")?,
-            O::F32Trunc | O::F64Trunc => self.intrinsic("trunc", 1, "")?,
-            O::F32Nearest | O::F64Nearest => self.intrinsic("roundeven", 1, "")?,
+            O::F32Ceil | O::F64Ceil => self.round(Rounding::Up)?,
+            O::F32Floor | O::F64Floor => self.round(Rounding::Down)?,
+            O::F32Trunc | O::F64Trunc => self.round(Rounding::Zero)?,
+            O::F32Nearest | O::F64Nearest => self.round(Rounding::Nearest)?,
             O::F32Sqrt | O::F64Sqrt => self.intrinsic("sqrt", 1, "")?,
             O::F32Add | O::F64Add => self.float_arith("fadd", 0.0)?,
             O::F32Sub | O::F64Sub => self.float_arith("fsub", 0.0)?,
@@ -1481,6 +1546,27 @@ fn access_size(mem: &str) -> u64 {
 }
 
 /// The suffix LLVM's overloaded intrinsics take for `lty`.
+/// A direction of rounding to an integer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    Up,
+    Down,
+    Zero,
+    Nearest,
+}
+
+impl Rounding {
+    /// LLVM's intrinsic for it.
+    fn intrinsic(self) -> &'static str {
+        match self {
+            Rounding::Up => "ceil",
+            Rounding::Down => "floor",
+            Rounding::Zero => "trunc",
+            Rounding::Nearest => "roundeven",
+        }
+    }
+}
+
 fn intrinsic_suffix(lty: &str) -> &'static str {
     match lty {
         "i32" => "i32",

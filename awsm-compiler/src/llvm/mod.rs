@@ -13,8 +13,8 @@
 //! guard-mode memory accesses (volatile, left to fault in the guard), and
 //! no trap sites are recorded: the runtime tells a fault of this code by
 //! its address, the stack's guard page or else the memory's guard. Not
-//! translated yet, and refused with the operator named: SIMD, and x86_64
-//! CPUs without SSE4.1 (`--cpu baseline`).
+//! translated yet, and refused with the operator named
+//! ([`CompileError::NotInOptTier`]): SIMD.
 
 pub(crate) mod clang;
 mod func;
@@ -25,7 +25,7 @@ use crate::module::ModuleInfo;
 use crate::translate::descriptor_of;
 use crate::CompileOptions;
 use luge_abi::{
-    Arch, CpuFeature, CpuLevel, FuncCode, FuncType, ModuleDescriptor, Tier, ValType, VmLayout,
+    Arch, CpuFeature, FuncCode, FuncType, ModuleDescriptor, Tier, ValType, VmLayout,
     DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE,
 };
 use std::fmt::Write;
@@ -51,9 +51,9 @@ fn ir_type(ty: ValType, offset: usize) -> Result<&'static str, CompileError> {
         ValType::F32 => "float",
         ValType::F64 => "double",
         ValType::V128 => {
-            return Err(CompileError::Unsupported {
+            return Err(CompileError::NotInOptTier {
                 offset,
-                message: "the opt tier does not translate v128 values yet".into(),
+                what: "v128 values".into(),
             })
         }
     })
@@ -67,7 +67,6 @@ pub(crate) fn emit_objects(
     wasm_size: u64,
     budget: &Spending,
 ) -> Result<Vec<Vec<u8>>, CompileError> {
-    check_target(opts)?;
     let bodies = std::mem::take(&mut module.bodies);
     let mut descriptor = descriptor_of(&mut module, opts, wasm_size, bodies.len());
     let count = bodies.len();
@@ -99,22 +98,12 @@ pub(crate) fn emit_objects(
     Ok(vec![object, descriptor_object])
 }
 
-/// Refuses targets the tier cannot serve yet: without SSE4.1, LLVM turns
-/// Wasm's rounding instructions into calls to libm, which a module does
-/// not link.
-fn check_target(opts: &CompileOptions) -> Result<(), CompileError> {
-    let has_rounding =
-        opts.arch != Arch::X86_64 || opts.cpu.features(opts.arch).contains(&CpuFeature::Sse41);
-    if has_rounding {
-        return Ok(());
-    }
-    Err(CompileError::Target(format!(
-        "the opt tier needs SSE4.1 on x86_64: use --cpu v2 or later (not --cpu {})",
-        match opts.cpu {
-            CpuLevel::Native => "native on this machine".to_owned(),
-            other => other.name().to_owned(),
-        }
-    )))
+/// Whether the target rounds floats to integers in one instruction (SSE4.1
+/// on x86_64). Without it LLVM lowers its rounding intrinsics to calls to
+/// libm, which a module does not link, so the translator spells rounding
+/// out instead ([`func`]).
+fn has_rounding(opts: &CompileOptions) -> bool {
+    opts.arch != Arch::X86_64 || opts.cpu.features(opts.arch).contains(&CpuFeature::Sse41)
 }
 
 /// The module's header: its target, the attributes of every function (the

@@ -106,12 +106,16 @@ impl Configuration {
     }
 
     /// Compiles `wasm` in `dir` and runs `plan`; `None` when the opt tier
-    /// does not translate the module yet (SIMD) or cannot target this CPU
-    /// level, which says nothing about its correctness.
+    /// does not translate the module yet (SIMD), which says nothing about
+    /// its correctness.
     pub fn observe(&self, wasm: &[u8], plan: &Plan, dir: &Path) -> Option<Observation> {
         let path = dir.join(format!("{}.so", self.name()));
         match awsm_compiler::compile_to_file(wasm, &self.options(), &path) {
-            Err(e) if self.variant.tier == Tier::Opt && not_yet(&e) => None,
+            Err(awsm_compiler::CompileError::NotInOptTier { .. })
+                if self.variant.tier == Tier::Opt =>
+            {
+                None
+            }
             compiled => Some(run_plan(self.instantiate(compiled, &path), plan)),
         }
     }
@@ -134,16 +138,6 @@ impl Configuration {
             Err(InstantiationError::Trap(kind)) => Err(Outcome::Trapped(trap(kind))),
             Err(e) => Err(Outcome::Refused(e.to_string())),
         }
-    }
-}
-
-/// Whether `error` is the opt tier's refusal of what it does not do yet.
-fn not_yet(error: &awsm_compiler::CompileError) -> bool {
-    use awsm_compiler::CompileError as E;
-    match error {
-        E::Unsupported { message, .. } => message.starts_with("the opt tier does not translate"),
-        E::Target(message) => message.starts_with("the opt tier needs SSE4.1"),
-        _ => false,
     }
 }
 

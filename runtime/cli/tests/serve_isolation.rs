@@ -171,7 +171,15 @@ fn a_thousand_sleepers_of_one_tenant_never_make_another_tenant_see_429() {
     let _turn = timed();
     allow_many_files();
     let (a, b) = (free_port(), free_port());
-    let sleep = func("/sleep", &examples_dir().join("sleep/sleep.wasm"), "");
+    // The route's timeout (10 s by default) is not what this test is
+    // about, and under qemu-aarch64 starting the thousand sandboxes on two
+    // workers alone takes 8 s or more (10-25 ms each): without a longer
+    // one, the last sleepers would be stopped with a 504 before they end.
+    let sleep = func(
+        "/sleep",
+        &examples_dir().join("sleep/sleep.wasm"),
+        r#""timeout-ms": 60000"#,
+    );
     let tenants = [
         tenant("a", a, "", &[sleep]),
         tenant("b", b, "", &[hello("")]),

@@ -2,12 +2,14 @@
 //! WebAssembly says. Below SSE4.1 (`baseline`) Cranelift calls library
 //! routines for rounding, and below SSSE3 for byte shuffles; a Luge object
 //! links against nothing, so the compiler must bring them (issue 17: such
-//! objects failed to load with `undefined symbol: ceilf`).
+//! objects failed to load with `undefined symbol: ceilf`). The opt tier,
+//! whose LLVM would call libm's `ceilf` there too, spells rounding out.
 
-use awsm_compiler::{BoundsMode, CompileOptions, CpuLevel};
+use awsm_compiler::{BoundsMode, CompileOptions, CpuLevel, Tier};
 use luge_runtime::*;
 
-const MODULE: &str = r#"(module
+/// The scalar rounding functions, which both tiers compile.
+const SCALAR: &str = r#"
   (func (export "f32.ceil") (param f32) (result f32) (f32.ceil (local.get 0)))
   (func (export "f32.floor") (param f32) (result f32) (f32.floor (local.get 0)))
   (func (export "f32.trunc") (param f32) (result f32) (f32.trunc (local.get 0)))
@@ -16,6 +18,11 @@ const MODULE: &str = r#"(module
   (func (export "f64.floor") (param f64) (result f64) (f64.floor (local.get 0)))
   (func (export "f64.trunc") (param f64) (result f64) (f64.trunc (local.get 0)))
   (func (export "f64.nearest") (param f64) (result f64) (f64.nearest (local.get 0)))
+"#;
+
+/// Their vector forms and the byte shuffles, which the opt tier does not
+/// translate yet.
+const SIMD: &str = r#"
   (func (export "f32x4.ceil") (param v128) (result v128) (f32x4.ceil (local.get 0)))
   (func (export "f32x4.floor") (param v128) (result v128) (f32x4.floor (local.get 0)))
   (func (export "f32x4.trunc") (param v128) (result v128) (f32x4.trunc (local.get 0)))
@@ -28,7 +35,7 @@ const MODULE: &str = r#"(module
     (i8x16.swizzle (local.get 0) (local.get 1)))
   (func (export "i8x16.shuffle") (param v128 v128) (result v128)
     (i8x16.shuffle 31 0 17 2 19 4 21 6 23 8 25 10 27 12 29 14 (local.get 0) (local.get 1)))
-)"#;
+"#;
 
 /// The levels whose code this machine can run.
 fn runnable_levels() -> Vec<CpuLevel> {
@@ -43,18 +50,22 @@ struct Compiled {
     _dir: tempfile::TempDir,
 }
 
-fn compile(cpu: CpuLevel, bounds: BoundsMode) -> Compiled {
-    let wasm = wat::parse_str(MODULE).unwrap();
+/// The module compiled by `tier` (without SIMD in the opt tier) for `cpu`.
+fn compile(tier: Tier, cpu: CpuLevel, bounds: BoundsMode) -> Compiled {
+    let simd = if tier == Tier::Fast { SIMD } else { "" };
+    let wasm = wat::parse_str(format!("(module {SCALAR} {simd})")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.so");
     let opts = CompileOptions {
         cpu,
         bounds,
+        tier,
         ..Default::default()
     };
     awsm_compiler::compile_to_file(&wasm, &opts, &path)
-        .unwrap_or_else(|e| panic!("--cpu {cpu:?}: {e}"));
-    let module = Module::load(&path).unwrap_or_else(|e| panic!("--cpu {cpu:?} loads: {e}"));
+        .unwrap_or_else(|e| panic!("{tier:?} tier, --cpu {cpu:?}: {e}"));
+    let module =
+        Module::load(&path).unwrap_or_else(|e| panic!("{tier:?} tier, --cpu {cpu:?} loads: {e}"));
     Compiled { module, _dir: dir }
 }
 
@@ -153,7 +164,8 @@ fn call(instance: &Instance, name: &str, args: &[Val]) -> Val {
     results[0]
 }
 
-fn check_rounding(instance: &Instance, cpu: CpuLevel) {
+/// Checks the rounding functions, and their vector forms when `simd`.
+fn check_rounding(instance: &Instance, cpu: CpuLevel, simd: bool) {
     for (op, reference) in F64_OPS {
         for &x in &f64_inputs() {
             let want = reference(x);
@@ -166,6 +178,9 @@ fn check_rounding(instance: &Instance, cpu: CpuLevel) {
                 same_f64(got, want),
                 "{cpu:?}: f64.{op}({x:e}) = {got:e}, not {want:e}"
             );
+            if !simd {
+                continue;
+            }
             let lanes = u128::from(x.to_bits()) | u128::from((-x).to_bits()) << 64;
             let Val::V128(out) = call(instance, &format!("f64x2.{op}"), &[Val::V128(lanes)]) else {
                 panic!("f64x2.{op} returned another type")
@@ -194,6 +209,9 @@ fn check_rounding(instance: &Instance, cpu: CpuLevel) {
                 same_f32(got, want),
                 "{cpu:?}: f32.{op}({x:e}) = {got:e}, not {want:e}"
             );
+            if !simd {
+                continue;
+            }
             let xs = [x, -x, x * 0.5, x + 0.25];
             let lanes = xs
                 .iter()
@@ -242,12 +260,27 @@ fn every_cpu_level_makes_loadable_code_that_rounds_and_shuffles_exactly() {
     assert!(levels.contains(&CpuLevel::Baseline), "{levels:?}");
     for cpu in levels {
         for bounds in [BoundsMode::Guard, BoundsMode::Software] {
-            let compiled = compile(cpu, bounds);
+            let compiled = compile(Tier::Fast, cpu, bounds);
             let store = Store::new(DEFAULT_MAX_STACK);
             let instance = Instance::new(&compiled.module, &store, &[], &InstanceConfig::default())
                 .expect("instantiation succeeds");
-            check_rounding(&instance, cpu);
+            check_rounding(&instance, cpu, true);
             check_shuffles(&instance, cpu);
+        }
+    }
+}
+
+/// The opt tier at every level, `baseline` included (it used to refuse
+/// it: LLVM's rounding intrinsics became calls to libm there).
+#[test]
+fn the_opt_tier_rounds_exactly_at_every_cpu_level() {
+    for cpu in runnable_levels() {
+        for bounds in [BoundsMode::Guard, BoundsMode::Software] {
+            let compiled = compile(Tier::Opt, cpu, bounds);
+            let store = Store::new(DEFAULT_MAX_STACK);
+            let instance = Instance::new(&compiled.module, &store, &[], &InstanceConfig::default())
+                .expect("instantiation succeeds");
+            check_rounding(&instance, cpu, false);
         }
     }
 }

@@ -148,7 +148,7 @@ impl Job {
             Ok((module, _)) => module,
             Err(e) => {
                 let result = match e {
-                    CacheError::Compile(CompileError::Unsupported { .. }) => {
+                    CacheError::Compile(CompileError::NotInOptTier { .. }) => {
                         TierUpResult::Unsupported
                     }
                     _ => TierUpResult::Failed,
