@@ -122,8 +122,16 @@ fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
         memory_budget: None,
     };
     let max_stack = (args.stack_limit as usize) << 10;
+    let program = luge_wasi::Program {
+        module,
+        imports: &imports,
+    };
     Ok(luge_wasi::run_command(
-        module, &imports, wasi, max_stack, &config, None,
+        &[program],
+        wasi,
+        max_stack,
+        &config,
+        None,
     ))
 }
 

@@ -449,23 +449,14 @@ fn admission_refusals_are_429_and_counted_per_route() {
     }
 }
 
-/// A sandbox whose memory cannot even be reserved (the process is out of
-/// address space: too many sandboxes at once, or as here an `RLIMIT_AS`
-/// below one reservation) is answered 503 with Retry-After, a failure of
-/// the moment rather than of the function, and the server goes on.
-#[test]
-fn no_address_space_for_a_sandbox_is_503_and_the_server_goes_on() {
-    let _turn = timed();
+/// `luge serve` with `config`, limited to `bytes` of address space
+/// (`RLIMIT_AS`).
+fn launch_with_address_space(config: &str, port: u16, bytes: libc::rlim_t) -> Served {
     use std::os::unix::process::CommandExt;
-    const LIMIT: libc::rlim_t = 3 << 30;
-    let port = free_port();
-    // A 4 GiB limit makes every bounds mode reserve more than LIMIT.
-    let hello = route("/hello", &example("hello"), r#""memory-limit-mib": 4096"#);
-    let config = format!(r#"[{{"name": "t", "port": {port}, "routes": [{hello}]}}]"#);
-    let _served = launch_with(tempfile::tempdir().unwrap(), &config, port, |command| {
+    launch_with(tempfile::tempdir().unwrap(), config, port, |command| {
         let limit = libc::rlimit {
-            rlim_cur: LIMIT,
-            rlim_max: LIMIT,
+            rlim_cur: bytes,
+            rlim_max: bytes,
         };
         // SAFETY: the closure runs in the child between fork and exec and
         // only calls setrlimit, which is async-signal-safe, on a value it
@@ -478,7 +469,70 @@ fn no_address_space_for_a_sandbox_is_503_and_the_server_goes_on() {
                 Ok(())
             });
         }
-    });
+    })
+}
+
+/// Guard-mode functions go on serving once guard memories (6 GiB of
+/// address space each) have no room left: here an `RLIMIT_AS` of 3 GiB
+/// leaves none at all. New sandboxes run on the function's software-bounds
+/// build, which reserves only its memory limit, computes the same answers
+/// and traps the same way.
+#[test]
+fn guard_functions_fall_back_to_bounds_checks_when_guard_memories_have_no_room() {
+    let _turn = timed();
+    let port = free_port();
+    let fields = r#""bounds": "guard", "memory-limit-mib": 64"#;
+    let routes = [
+        route("/hello", &example("hello"), fields),
+        behave("/behave", fields),
+    ];
+    let config = format!(
+        r#"[{{"name": "t", "port": {port}, "routes": [{}]}}]"#,
+        routes.join(", ")
+    );
+    let served = launch_with_address_space(&config, port, 3 << 30);
+    let mut client = Client::connect(port);
+    for _ in 0..3 {
+        let reply = client.post("/hello", b"edge");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.text(), "Hello, edge!\n");
+    }
+    let reply = client.get("/behave?oob");
+    assert_eq!(reply.status, 500, "{}", reply.text());
+    assert!(
+        reply.text().contains("out of bounds memory access"),
+        "{}",
+        reply.text()
+    );
+    let reply = client.get("/behave?recurse&1000");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "depth 1000\n");
+    let metrics = metrics_of(port);
+    for line in [
+        r#"luge_bounds_fallbacks_total{route="/hello"} 3"#,
+        r#"luge_bounds_fallbacks_total{route="/behave"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "no {line} in:\n{metrics}");
+    }
+    let log = served.log();
+    assert!(
+        log.contains("t/hello: guard memories are out of address space"),
+        "{log}"
+    );
+}
+
+/// A sandbox whose memory cannot even be reserved (the process is out of
+/// address space: too many sandboxes at once, or as here an `RLIMIT_AS`
+/// below one reservation) is answered 503 with Retry-After, a failure of
+/// the moment rather than of the function, and the server goes on.
+#[test]
+fn no_address_space_for_a_sandbox_is_503_and_the_server_goes_on() {
+    let _turn = timed();
+    let port = free_port();
+    // A 4 GiB limit makes every bounds mode reserve more than the 3 GiB.
+    let hello = route("/hello", &example("hello"), r#""memory-limit-mib": 4096"#);
+    let config = format!(r#"[{{"name": "t", "port": {port}, "routes": [{hello}]}}]"#);
+    let _served = launch_with_address_space(&config, port, 3 << 30);
     let mut client = Client::connect(port);
     for _ in 0..3 {
         let reply = client.post("/hello", b"edge");

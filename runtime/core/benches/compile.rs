@@ -17,7 +17,9 @@
 //! with wasi-libc, ~32 KiB) the same two ways, as a calibration point.
 //!
 //! Run: `cargo bench -p luge-runtime --bench compile`
-//! Set `LUGE_BENCH_WAT=path` to also write the generated text there.
+//! Set `LUGE_BENCH_WAT=path` to also write the generated text there, and
+//! `LUGE_BENCH_WASM=path` the binary (scripts/bench-compile-tiers.sh
+//! compiles it with both tiers).
 
 use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode};
 use std::fmt::Write;
@@ -630,6 +632,9 @@ fn generate() -> (Vec<u8>, usize) {
         if wasm.len() >= TARGET_SIZE {
             if let Ok(path) = std::env::var("LUGE_BENCH_WAT") {
                 std::fs::write(path, &text).expect("write LUGE_BENCH_WAT");
+            }
+            if let Ok(path) = std::env::var("LUGE_BENCH_WASM") {
+                std::fs::write(path, &wasm).expect("write LUGE_BENCH_WASM");
             }
             return (wasm, count);
         }

@@ -10,6 +10,17 @@
 use rustix::mm::{self, Advice, MapFlags, MprotectFlags, ProtFlags};
 use std::ffi::c_void;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes of address space held by every [`Region`] of the process.
+static RESERVED: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of address space the process's regions hold now (reserved, not
+/// necessarily committed): what `luge serve` weighs a new guard-mode
+/// memory's reservation against.
+pub fn reserved() -> u64 {
+    RESERVED.load(Ordering::Relaxed)
+}
 
 /// The size of a page of virtual memory.
 pub fn page_size() -> usize {
@@ -77,6 +88,7 @@ impl Region {
         // never places it over an existing one, so no memory in use is
         // touched.
         let base = unsafe { mm::mmap_anonymous(hint.cast(), size, ProtFlags::empty(), flags) }?;
+        RESERVED.fetch_add(size as u64, Ordering::Relaxed);
         Ok(Region {
             base: base.cast(),
             size,
@@ -193,6 +205,7 @@ impl Drop for Region {
         // SAFETY: the mapping is ours and nothing refers into it any more
         // (the owner drops the region only once done with it).
         let _ = unsafe { mm::munmap(self.base.cast(), self.size) };
+        RESERVED.fetch_sub(self.size as u64, Ordering::Relaxed);
     }
 }
 
@@ -209,6 +222,22 @@ mod tests {
         // address itself and reports EFAULT instead of faulting.
         let bytes = unsafe { std::slice::from_raw_parts(addr, 1) };
         rustix::io::write(&writer, bytes).is_ok()
+    }
+
+    #[test]
+    fn regions_count_their_address_space_while_they_live() {
+        // Other tests' regions come and go meanwhile; theirs are megabytes.
+        const SIZE: u64 = 64 << 30;
+        const SLACK: u64 = 1 << 30;
+        let region = Region::reserve(SIZE as usize).unwrap();
+        let held = reserved();
+        assert!(held >= SIZE, "{held} bytes reserved with {SIZE} held");
+        drop(region);
+        assert!(
+            reserved() + SIZE <= held + SLACK,
+            "{} after the drop",
+            reserved()
+        );
     }
 
     #[test]

@@ -498,6 +498,7 @@ fn describe(name: &str, served: &Served) -> Value {
         "relative_deadline_us": config.relative_deadline.map(|d| d.as_micros() as u64),
         "content_type": config.content_type,
         "bounds": descriptor.bounds.name(),
+        "bounds_fallback": served.function.has_bounds_fallback(),
         "tier": config.tier.name(),
         "running_tier": descriptor.tier.name(),
         "tiered_up_after_ms": served.function.tiered_up_after().map(|d| d.as_millis() as u64),

@@ -8,7 +8,7 @@ use crate::config::{DeadlineMiss, RouteConfig, TierChoice};
 use crate::http::{Request, Response};
 use crate::metrics::Outcome;
 use arc_swap::ArcSwap;
-use awsm_compiler::{Arch, CompileOptions, Tier};
+use awsm_compiler::{Arch, BoundsMode, CompileOptions, Tier};
 use luge_abi::ExternKind;
 use luge_runtime::cache::{CacheError, ModuleCache};
 use luge_runtime::lifecycle::SandboxState;
@@ -17,6 +17,7 @@ use luge_scheduler::lifecycle::Counts;
 use luge_scheduler::task::TaskHandle;
 use luge_wasi::{CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -77,6 +78,8 @@ pub struct Function {
     tier_up_source: Mutex<Option<Vec<u8>>>,
     /// How long after it was first served the opt tier's code took over.
     tiered_up_after: OnceLock<Duration>,
+    /// Its software-bounds build, for when guard memories run out.
+    fallback: Fallback,
     /// Set once the function is no longer served (see [`Function::retire`]).
     retiring: AtomicBool,
     /// Calls running now, by id, to stop when the function is retired.
@@ -99,6 +102,21 @@ impl Code {
     }
 }
 
+/// A guard-mode function's build with software bounds checks, whose
+/// memories reserve their limit and 64 KiB instead of 6 GiB: new sandboxes
+/// run on it once guard memories have taken their share of the address
+/// space (`luge_runtime::sys::address_space::guard_space_left`), so that the number of
+/// sandboxes is not capped by guard reservations (docs/serve.md, "Address
+/// space"). Built on first need, through the module cache, from the
+/// `.wasm` kept until then; a function loaded from a `.so` has none.
+#[derive(Default)]
+struct Fallback {
+    /// The `.wasm`, and the directory of the module cache to compile it
+    /// through.
+    source: Mutex<Option<(Vec<u8>, PathBuf)>>,
+    code: OnceLock<Option<Arc<Code>>>,
+}
+
 #[derive(Default)]
 struct Calls {
     next_id: u64,
@@ -116,7 +134,11 @@ impl Function {
     ) -> Result<Function, FunctionError> {
         let opts = Function::compile_options(&config);
         let (module, wasm) = cache.load_file_and_source(&config.path, &opts, false)?;
-        Ok(Function::new(name, config, module)?.with_tier_up_source(wasm))
+        let function = Function::new(name, config, module)?;
+        if let Some(wasm) = &wasm {
+            function.keep_fallback_source(wasm, cache);
+        }
+        Ok(function.with_tier_up_source(wasm))
     }
 
     /// Compiles `wasm` through `cache` into a function served with
@@ -136,6 +158,7 @@ impl Function {
                     error,
                 })?;
         let function = Function::new(name, config, module)?;
+        function.keep_fallback_source(wasm, cache);
         let source = function.wants_tier_up().then(|| wasm.to_vec());
         Ok(function.with_tier_up_source(source))
     }
@@ -159,9 +182,80 @@ impl Function {
             code: ArcSwap::from_pointee(code),
             tier_up_source: Mutex::default(),
             tiered_up_after: OnceLock::new(),
+            fallback: Fallback::default(),
             retiring: AtomicBool::new(false),
             calls: Mutex::default(),
         })
+    }
+
+    /// Keeps `wasm`, this function's module, to build its software-bounds
+    /// fallback from through `cache` should guard memories run out; only
+    /// for guard-mode code.
+    fn keep_fallback_source(&self, wasm: &[u8], cache: &ModuleCache) {
+        if self.config.bounds == BoundsMode::Guard {
+            *self.fallback.source.lock().unwrap() = Some((wasm.to_vec(), cache.dir().to_owned()));
+        }
+    }
+
+    /// The code to run a new sandbox on, in the order to try it. Guard-mode
+    /// code while guard memories have address space left, followed by the
+    /// software-bounds fallback if that is built (for a reservation the
+    /// kernel refuses all the same); once they have none, the fallback
+    /// alone, built then if need be (once: a compile of a few milliseconds
+    /// to a second, in the call that first needs it).
+    fn code_to_try(&self) -> Vec<Arc<Code>> {
+        let code = self.code.load_full();
+        if code.module.descriptor().bounds != BoundsMode::Guard {
+            return vec![code];
+        }
+        if luge_runtime::sys::address_space::guard_space_left() {
+            let built = self.fallback.code.get().cloned().flatten();
+            return std::iter::once(code).chain(built).collect();
+        }
+        vec![self.build_fallback().unwrap_or(code)]
+    }
+
+    /// Whether new sandboxes may run on the software-bounds fallback: it
+    /// has been built.
+    pub fn has_bounds_fallback(&self) -> bool {
+        self.fallback.code.get().is_some_and(Option::is_some)
+    }
+
+    /// Builds the fallback (see [`Fallback`]), or waits for the call
+    /// building it; `None` when the function has no `.wasm` to build it
+    /// from or the build failed (logged).
+    fn build_fallback(&self) -> Option<Arc<Code>> {
+        let build = || {
+            let (wasm, cache_dir) = self.fallback.source.lock().unwrap().take()?;
+            let cache = ModuleCache::new(cache_dir);
+            let opts = CompileOptions {
+                bounds: BoundsMode::Software,
+                tier: Tier::Fast,
+                ..Function::compile_options(&self.config)
+            };
+            let built = cache
+                .load_or_compile(&wasm, &opts)
+                .map_err(|e| e.to_string())
+                .and_then(|(module, _)| Code::new(&self.name, module).map_err(|e| e.to_string()));
+            match built {
+                Ok(code) => {
+                    eprintln!(
+                        "luge: {}: guard memories are out of address space; new sandboxes \
+                         run on its software-bounds build",
+                        self.name
+                    );
+                    Some(Arc::new(code))
+                }
+                Err(e) => {
+                    eprintln!(
+                        "luge: {}: cannot build its software-bounds fallback: {e}",
+                        self.name
+                    );
+                    None
+                }
+            }
+        };
+        self.fallback.code.get_or_init(build).clone()
     }
 
     /// Whether this function is to move to the opt tier's code once it is
@@ -326,11 +420,18 @@ impl Function {
             memory_budget: Some(limits.memory_budget.clone()),
         };
         // Held to the end of the call: code replaced meanwhile stays loaded.
-        let code = self.code.load_full();
-        let externs = code.imports.externs();
+        let code = self.code_to_try();
+        let externs: Vec<_> = code.iter().map(|c| c.imports.externs()).collect();
+        let programs: Vec<_> = code
+            .iter()
+            .zip(&externs)
+            .map(|(code, imports)| luge_wasi::Program {
+                module: &code.module,
+                imports,
+            })
+            .collect();
         let report = luge_wasi::run_command(
-            &code.module,
-            &externs,
+            &programs,
             wasi,
             self.config.stack_limit,
             &config,
@@ -346,7 +447,13 @@ impl Function {
             invoked.response = Response::text(503, "the function was removed while it ran\n");
             return invoked;
         }
-        Invoked::from_report(report, output, &self.config)
+        // Only the fallback has software bounds where the route asks for
+        // guard pages.
+        let ran_on = code[report.ran_on].module.descriptor().bounds;
+        let mut invoked = Invoked::from_report(report, output, &self.config);
+        invoked.fell_back =
+            self.config.bounds == BoundsMode::Guard && ran_on == BoundsMode::Software;
+        invoked
     }
 
     fn preopen(&self, mut wasi: WasiCtxBuilder) -> Result<WasiCtxBuilder, luge_wasi::WasiError> {
@@ -417,6 +524,8 @@ pub struct Invoked {
     pub trap: Option<TrapKind>,
     pub init_time: Duration,
     pub run_time: Duration,
+    /// The sandbox ran on the function's software-bounds fallback.
+    pub fell_back: bool,
 }
 
 impl Invoked {
@@ -429,6 +538,7 @@ impl Invoked {
             trap: None,
             init_time: Duration::ZERO,
             run_time: Duration::ZERO,
+            fell_back: false,
         }
     }
 
@@ -547,6 +657,7 @@ impl Invoked {
             trap,
             init_time: report.instantiate_time,
             run_time: report.run_time,
+            fell_back: false,
         }
     }
 }

@@ -136,6 +136,9 @@ impl Invoker {
             let request_bytes = invocation.stdin_len() as u64;
             let invoked = function.invoke(invocation, counts.sandboxes, &limits);
             metrics.sandbox_ended();
+            if invoked.fell_back {
+                metrics.bounds_fallback(&function.config.route);
+            }
             let (outcome, detail, trap) = (invoked.outcome, invoked.detail.clone(), invoked.trap);
             let (init_time, run_time) = (invoked.init_time, invoked.run_time);
             let (response, unfinished) = reply.respond(invoked, waited);

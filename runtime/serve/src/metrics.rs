@@ -266,6 +266,7 @@ pub struct Metrics {
     open_connections: Gauge,
     route_states: RouteStates,
     tier_ups: Family<ResultLabels, Counter>,
+    bounds_fallbacks: Family<RouteLabels, Counter>,
     served_tiers: ServedTiers,
 }
 
@@ -462,6 +463,13 @@ impl Metrics {
              why); in both of the last the fast tier goes on serving",
             tier_ups.clone(),
         );
+        let bounds_fallbacks: Family<RouteLabels, Counter> = Family::default();
+        registry.register(
+            "luge_bounds_fallbacks",
+            "Sandboxes that ran on their function's software-bounds build, by route: \
+             guard-mode memories had taken their share of the address space",
+            bounds_fallbacks.clone(),
+        );
         registry.register_collector(Box::new(route_states.clone()));
         registry.register_collector(Box::new(served_tiers.clone()));
         registry.register_collector(Box::new(ProcessCollector));
@@ -482,6 +490,7 @@ impl Metrics {
             open_connections,
             route_states,
             tier_ups,
+            bounds_fallbacks,
             served_tiers,
         }
     }
@@ -589,6 +598,14 @@ impl Metrics {
                 result: result.name(),
             })
             .inc();
+    }
+
+    /// Counts a sandbox of `route` that ran on its software-bounds fallback.
+    pub fn bounds_fallback(&self, route: &str) {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        self.bounds_fallbacks.get_or_create(&labels).inc();
     }
 
     /// Reports the tier of `function`'s code as `name`'s, from now until

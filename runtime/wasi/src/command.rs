@@ -6,7 +6,7 @@ use crate::{output_limit_hit, WasiCtxBuilder};
 use luge_abi::TrapKind;
 use luge_runtime::lifecycle::{self, SandboxState};
 use luge_runtime::{
-    CallError, Extern, Instance, InstanceConfig, InstantiationError, MemoryError, Module,
+    CallError, Extern, Instance, InstanceConfig, InstantiationError, MemoryError, Module, Store,
 };
 use luge_scheduler::lifecycle::{Counts, Lifecycle};
 use std::sync::Arc;
@@ -89,8 +89,12 @@ pub struct CommandReport {
     pub memory_budget_hit: bool,
     /// The process had no address space left to reserve the sandbox's
     /// memory (too many sandboxes at once, or a limit such as
-    /// `RLIMIT_AS`): the sandbox never started.
+    /// `RLIMIT_AS`) for any of the code it was given: the sandbox never
+    /// started.
     pub address_space_exhausted: bool,
+    /// Which of the code given to [`run_command`] the sandbox ran (or was
+    /// last tried) on: 0 unless the ones before had no address space.
+    pub ran_on: usize,
     /// The command wrote more than its output limit.
     pub output_limit_hit: bool,
     /// Creating the sandbox: memory, tables, data and element segments.
@@ -99,34 +103,42 @@ pub struct CommandReport {
     pub run_time: Duration,
 }
 
-/// Runs `module`'s `_start` once in a new sandbox with the WASI context
+/// A program to run: its module and the imports resolved for it by
+/// [`crate::imports`] (callers that run a module many times resolve them
+/// once).
+#[derive(Clone, Copy)]
+pub struct Program<'a> {
+    pub module: &'a Module,
+    pub imports: &'a [Extern],
+}
+
+/// Runs a program's `_start` once in a new sandbox with the WASI context
 /// `wasi`, a native stack limit of `max_stack` bytes and `config`'s limits.
-/// `imports` must come from [`crate::imports`] for this module (callers
-/// that run a module many times resolve them once). On a scheduler task,
-/// the task's timeout interrupts the guest. The sandbox's life cycle is
-/// counted in `counts` (its route's, in `luge serve`).
+/// `code` is the program, then, optionally, the same program compiled
+/// otherwise to run instead when the process has no address space for the
+/// first one's memory (`luge serve` gives guard-mode code a software-mode
+/// build, which reserves far less: docs/serve.md, "Address space"). On a
+/// scheduler task, the task's timeout interrupts the guest. The sandbox's
+/// life cycle is counted in `counts` (its route's, in `luge serve`).
 pub fn run_command(
-    module: &Module,
-    imports: &[Extern],
+    code: &[Program<'_>],
     wasi: WasiCtxBuilder,
     max_stack: usize,
     config: &InstanceConfig,
     counts: Option<Arc<Counts<SandboxState>>>,
 ) -> CommandReport {
+    assert!(!code.is_empty(), "run_command needs a program");
     let mut lifecycle = lifecycle::new_sandbox(counts);
     let store = wasi.build().store(max_stack);
     store.interrupt_on_task_timeout();
     let started = Instant::now();
-    let instance = Instance::new(module, &store, imports, config);
+    let (ran_on, instance) = instantiate_first_that_fits(code, &store, config);
     let instantiate_time = started.elapsed();
     let budget_refused_start = matches!(
         instance,
         Err(InstantiationError::Memory(MemoryError::OverBudget { .. }))
     );
-    let address_space_exhausted = matches!(
-        instance,
-        Err(InstantiationError::Memory(MemoryError::Reserve { .. }))
-    );
+    let address_space_exhausted = matches!(&instance, Err(e) if no_address_space(e));
     let outcome = instance.map_err(Ended::from).and_then(|instance| {
         advance(&mut lifecycle, SandboxState::Running);
         call_start(&instance)
@@ -158,10 +170,37 @@ pub fn run_command(
         memory_refused,
         memory_budget_hit,
         address_space_exhausted,
+        ran_on,
         output_limit_hit: output_limit_hit(&store),
         instantiate_time,
         run_time: started.elapsed() - instantiate_time,
     }
+}
+
+/// An instance of the first of `code` whose memory the process has address
+/// space for (else the error of the last), with its index.
+fn instantiate_first_that_fits(
+    code: &[Program<'_>],
+    store: &Store,
+    config: &InstanceConfig,
+) -> (usize, Result<Instance, InstantiationError>) {
+    let mut tried = code.iter().enumerate();
+    loop {
+        let (i, program) = tried.next().expect("run_command checked for a program");
+        let instance = Instance::new(program.module, store, program.imports, config);
+        match instance {
+            Err(e) if no_address_space(&e) && i + 1 < code.len() => continue,
+            instance => return (i, instance),
+        }
+    }
+}
+
+/// Whether `error` says the process had no address space for the memory.
+fn no_address_space(error: &InstantiationError) -> bool {
+    matches!(
+        error,
+        InstantiationError::Memory(MemoryError::Reserve { .. })
+    )
 }
 
 /// Moves the sandbox's life cycle on; a move the table refuses is a bug

@@ -17,7 +17,7 @@ mod poll;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 
-pub use command::{run_command, CommandReport, Ended};
+pub use command::{run_command, CommandReport, Ended, Program};
 pub use errno::Errno;
 pub use fd::{Input, Output};
 

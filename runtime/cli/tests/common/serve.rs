@@ -24,7 +24,7 @@ impl Drop for Served {
         // failure seen only in CI can be read there.
         if std::thread::panicking() {
             let status = self.child.try_wait().ok().flatten();
-            let log = std::fs::read_to_string(self.dir.path().join(SERVER_LOG)).unwrap_or_default();
+            let log = self.log();
             let lines: Vec<&str> = log.lines().collect();
             let tail = &lines[lines.len().saturating_sub(40)..];
             eprintln!(
@@ -44,6 +44,11 @@ impl Drop for Served {
 const SERVER_LOG: &str = "server.log";
 
 impl Served {
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(SERVER_LOG)).unwrap_or_default()
+    }
+
     /// Returns once `port` takes connections; panics if the server exits
     /// first or takes longer than a minute.
     pub fn wait_listening(&mut self, port: u16) {

@@ -5,6 +5,8 @@
  *   return3          returns 3 from main
  *   exit42           prints a line, then exit(42)
  *   trap             __builtin_trap()
+ *   oob              loads a byte 3 GiB into linear memory, past any memory
+ *                    the tests give it (an out-of-bounds trap)
  *   spin             loops forever without calls
  *   malloc10         mallocs 10 MiB; prints whether it got NULL (exit 1)
  *   exhaust          mallocs 1 MiB blocks, touching them, until NULL (exit 1)
@@ -49,6 +51,7 @@ int main(int argc, char **argv) {
         exit(42);
     }
     if (strcmp(mode, "trap") == 0) __builtin_trap();
+    if (strcmp(mode, "oob") == 0) return *(volatile unsigned char *)0xc0000000u;
     if (strcmp(mode, "spin") == 0) {
         volatile unsigned x = 0;
         for (;;) x++;

@@ -7,13 +7,18 @@
 //! guard. An x86_64 or 48-bit aarch64 kernel gives user space 128 or
 //! 256 TiB, room for tens of thousands of such reservations. Many ARM
 //! boards run kernels configured for 39-bit virtual addresses: 512 GiB,
-//! where guard reservations run out after a few dozen sandboxes. `luge run` and `luge serve` check this at start
-//! and say which mode fits.
+//! where guard reservations run out after a few dozen sandboxes. `luge run`
+//! and `luge serve` check this at start and say which mode fits, and
+//! `luge serve` moves a guard-mode function's new sandboxes to its
+//! software-bounds build once guard memories have taken their share
+//! ([`guard_space_left`]).
 
 use crate::memory::reservation_size;
-use luge_abi::{BoundsMode, WASM_MAX_PAGES};
+use luge_abi::{BoundsMode, GUARD_RESERVATION, WASM_MAX_PAGES};
 use luge_region::{page_size, Region};
+use rustix::process::{getrlimit, Resource};
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Share of the address space, in halves, that linear memories may count
 /// on: the rest holds the program, its libraries, heap and stacks, and
@@ -108,6 +113,39 @@ pub fn va_bits_by_probing(mut maps_at: impl FnMut(u64) -> bool) -> Option<u32> {
         .find(|&bits| maps_at(3 << (bits - 2)))
 }
 
+/// The address space this process may reserve: its user address space,
+/// or its `RLIMIT_AS` where that is lower. Found once.
+pub fn process_address_space() -> u64 {
+    static SIZE: OnceLock<u64> = OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let space = 1u64 << user_va_bits().unwrap_or(MAX_VA_BITS - 1);
+        getrlimit(Resource::As)
+            .current
+            .map_or(space, |limit| limit.min(space))
+    })
+}
+
+/// Whether the process has room for one more guard-mode memory within
+/// the share of its address space guard memories may take: half of it
+/// ([`USABLE_SHIFT`]) held by every region (memories of both modes,
+/// stacks) together. The other half stays for what no guard memory may
+/// crowd out: software-bounds memories, each a few hundred MiB at most
+/// where routes set memory limits, which is how `luge serve` keeps
+/// sandboxes coming once guard memories have had their share (100,000
+/// sandboxes of 256 MiB fit in 25 TiB; guard memories at 6 GiB each fit
+/// about 21,000 in all of x86_64's 128 TiB), and the program's own heap,
+/// stacks and code. The kernel may still refuse a reservation this allows
+/// (other mappings, fragmentation), which `luge serve` meets the same way.
+pub fn guard_space_left() -> bool {
+    fits_another(luge_region::reserved(), process_address_space())
+}
+
+/// Whether a guard reservation fits beside `reserved` bytes in the share
+/// of `space` guard memories may take.
+fn fits_another(reserved: u64, space: u64) -> bool {
+    reserved.saturating_add(GUARD_RESERVATION) <= space >> USABLE_SHIFT
+}
+
 /// The advice for `mode` on this machine, if it needs any.
 pub fn advice_for(mode: BoundsMode) -> Option<BoundsAdvice> {
     bounds_advice(user_va_bits()?, mode)
@@ -162,6 +200,26 @@ mod tests {
         // 47-bit x86_64 and 48-bit aarch64 have room for thousands.
         assert_eq!(bounds_advice(47, BoundsMode::Guard), None);
         assert_eq!(bounds_advice(48, BoundsMode::Guard), None);
+    }
+
+    #[test]
+    fn guard_memories_take_at_most_half_the_address_space() {
+        let tib = 1u64 << 40;
+        // x86_64: 128 TiB, 64 TiB for guard memories, 6 GiB each.
+        let space = 128 * tib;
+        assert!(fits_another(0, space));
+        assert!(fits_another(64 * tib - GUARD_RESERVATION, space));
+        assert!(!fits_another(64 * tib - GUARD_RESERVATION + 1, space));
+        // An RLIMIT_AS of 3 GiB leaves room for none.
+        assert!(!fits_another(0, 3 << 30));
+        assert!(!fits_another(u64::MAX, space));
+    }
+
+    #[test]
+    fn this_process_may_reserve_guard_memories() {
+        let space = process_address_space();
+        assert!(space >= 1 << 36, "{space} bytes of address space");
+        assert!(guard_space_left());
     }
 
     #[test]
