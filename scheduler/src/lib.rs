@@ -20,4 +20,5 @@ pub mod queue;
 mod sleepers;
 pub mod stack;
 pub mod task;
+mod waker;
 pub mod worker;

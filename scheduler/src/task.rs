@@ -11,6 +11,7 @@ use crate::group::Group;
 use crate::hooks;
 use crate::lifecycle::{self, Counts, Lifecycle, TaskState as State};
 use crate::stack::Stack;
+use crate::waker::Parking;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use std::cell::Cell;
@@ -46,6 +47,8 @@ pub enum Wake {
     Deadline,
     /// Its timeout passed (its timeout action has run).
     TimedOut,
+    /// A [`Waker`] woke it before its time.
+    Woken,
 }
 
 /// What a blocked task waits for, besides its wake-up time.
@@ -64,6 +67,8 @@ pub(crate) struct Timeout {
     /// Key in the scheduler's list of timeouts.
     pub id: u64,
     state: Mutex<TimeoutState>,
+    /// The task's, so that firing wakes it if it sleeps.
+    parking: Arc<Parking>,
 }
 
 #[derive(Default)]
@@ -73,15 +78,17 @@ struct TimeoutState {
 }
 
 impl Timeout {
-    pub fn new(at: Instant, id: u64) -> Arc<Timeout> {
+    pub fn new(at: Instant, id: u64, parking: Arc<Parking>) -> Arc<Timeout> {
         Arc::new(Timeout {
             at,
             id,
             state: Mutex::default(),
+            parking,
         })
     }
 
-    /// Marks the timeout as passed and runs its action, once.
+    /// Marks the timeout as passed, runs its action and wakes the task if
+    /// it sleeps, once.
     pub fn fire(&self) {
         let action = {
             let mut state = self.state.lock().unwrap();
@@ -94,6 +101,7 @@ impl Timeout {
         if let Some(action) = action {
             action();
         }
+        self.parking.wake();
     }
 
     pub fn fired(&self) -> bool {
@@ -125,9 +133,10 @@ impl TaskHandle {
 
     /// Ends the task's time now, as if its timeout had passed: its timeout
     /// action runs (a guest is interrupted) and its next wait returns
-    /// [`Wake::TimedOut`]. A task blocked when this is called sees it
-    /// within a second (blocked tasks look every [`RECHECK`]). Does nothing
-    /// for a task spawned without a timeout, or after it.
+    /// [`Wake::TimedOut`]. A task asleep ([`sleep_until`]) is woken at
+    /// once; one waiting for IO sees it within a second (such tasks look
+    /// every [`RECHECK`]). Does nothing for a task spawned without a
+    /// timeout, or after it.
     pub fn stop(&self) {
         if let Some(timeout) = &self.timeout {
             timeout.fire();
@@ -147,6 +156,8 @@ pub struct Task {
     pub(crate) context: Context,
     pub(crate) stack: Option<Stack>,
     pub(crate) timeout: Option<Arc<Timeout>>,
+    /// Where it stands for an early wake-up.
+    pub(crate) parking: Arc<Parking>,
     /// While blocked: what for, and until when at the latest.
     pub(crate) wait: Wait,
     pub(crate) wake_at: Option<Instant>,
@@ -160,6 +171,7 @@ impl Task {
         body: Box<dyn FnOnce() + Send>,
         deadline: Option<Instant>,
         timeout: Option<Arc<Timeout>>,
+        parking: Arc<Parking>,
         counts: Option<Arc<Counts<State>>>,
         group: Arc<Group>,
     ) -> Box<Task> {
@@ -172,6 +184,7 @@ impl Task {
             context: Context::default(),
             stack: None,
             timeout,
+            parking,
             wait: Wait::Timer,
             wake_at: None,
             woke: Wake::Ready,
@@ -188,17 +201,17 @@ impl Task {
         }
     }
 
-    /// Makes a blocked task runnable again, recording why. A task woken at
-    /// or after its timeout fires it, so that the timeout action has run
-    /// before the task sees [`Wake::TimedOut`].
-    pub(crate) fn wake(&mut self, ready: bool, now: Instant) {
+    /// Makes a blocked task runnable again, recording why: `why`, unless
+    /// its timeout has passed. A task woken at or after its timeout fires
+    /// it, so that the timeout action has run before the task sees
+    /// [`Wake::TimedOut`].
+    pub(crate) fn wake(&mut self, why: Wake, now: Instant) {
         self.woke = match &self.timeout {
             Some(t) if t.at <= now || t.fired() => {
                 t.fire();
                 Wake::TimedOut
             }
-            _ if ready => Wake::Ready,
-            _ => Wake::Deadline,
+            _ => why,
         };
         self.wake_at = None;
         self.lifecycle
@@ -272,32 +285,43 @@ impl Current {
         if task.timeout.as_ref().is_some_and(|t| t.fired()) {
             return Wake::TimedOut;
         }
+        if task.parking.take_request() {
+            return Wake::Woken;
+        }
         task.wait = wait;
         task.wake_at = until;
         self.suspend(State::Blocked);
         // Re-read: the task may now run on another thread.
         let current = current().expect("a woken task runs on a worker");
-        // SAFETY: the task runs again, and only reads its own field.
-        unsafe { (*current.task).woke }
+        // SAFETY: the task runs again, and only touches its own fields.
+        let task = unsafe { &*current.task };
+        task.parking.resumed();
+        task.woke
     }
 }
 
-/// Longest a task stays blocked before it looks whether it was stopped.
+/// Longest a task waiting for IO stays blocked before it looks whether it
+/// was stopped: the IO loop wakes it only when its descriptor is ready or
+/// its time is up. (A task asleep on a timer is woken early instead.)
 const RECHECK: Duration = Duration::from_secs(1);
 
-/// Blocks the running task until `wait` is satisfied or `until` passes,
-/// waking at least every [`RECHECK`] to look whether its timeout has fired
-/// early ([`TaskHandle::stop`]): a parked task is woken only by what it
-/// waits for, so a stop would otherwise reach it only then.
+/// Blocks the running task until `wait` is satisfied or `until` passes.
+/// Waiting for IO, it wakes at least every [`RECHECK`] to look whether
+/// its timeout has fired early ([`TaskHandle::stop`]).
 ///
 /// The task's `Current` is looked up afresh for every wait: it belongs to
 /// the worker the task runs on, and a woken task may resume on another.
 fn block_until(wait: Wait, until: Option<Instant>) -> Wake {
     loop {
         let current = current().expect("blocking from a task");
-        let recheck = Instant::now() + RECHECK;
-        let step = until.map_or(recheck, |until| until.min(recheck));
-        match current.block(wait, Some(step)) {
+        let step = match wait {
+            Wait::Timer => until,
+            Wait::Readable(_) => {
+                let recheck = Instant::now() + RECHECK;
+                Some(until.map_or(recheck, |until| until.min(recheck)))
+            }
+        };
+        match current.block(wait, step) {
             Wake::Deadline if until.is_none_or(|until| Instant::now() < until) => continue,
             wake => return wake,
         }
@@ -324,6 +348,27 @@ pub fn sleep_until(deadline: Instant) -> Wake {
             Wake::Deadline
         }
     }
+}
+
+/// Wakes one task early from another thread: see [`current_waker`].
+#[derive(Clone)]
+pub struct Waker(Arc<Parking>);
+
+impl Waker {
+    /// Ends the task's sleep ([`sleep_until`]) now, with [`Wake::Woken`];
+    /// if it is not asleep, its next sleep returns at once.
+    pub fn wake(&self) {
+        self.0.wake();
+    }
+}
+
+/// A [`Waker`] of the current task (`None` outside a task): how an
+/// embedder that interrupts a task's work ends its sleep, which no timer
+/// would end before its time. A sleeping task otherwise costs nothing until
+/// its time comes.
+pub fn current_waker() -> Option<Waker> {
+    // SAFETY: called from the running task, which reads its own field.
+    current().map(|c| Waker(unsafe { (*c.task).parking.clone() }))
 }
 
 /// Blocks the current task until `fd` is readable (or at end of file, or

@@ -24,7 +24,10 @@ use crate::parked::Parked;
 use crate::queue::{Policy, RunQueue, Running};
 use crate::sleepers::{Pending, Sleepers};
 use crate::stack::{Stack, StackPool};
-use crate::task::{set_current, task_entry, Current, Task, TaskHandle, TaskOptions, Timeout, Wait};
+use crate::task::{
+    set_current, task_entry, Current, Task, TaskHandle, TaskOptions, Timeout, Wait, Wake,
+};
+use crate::waker::{Mailbox, Parking};
 
 use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
 use std::collections::BTreeMap;
@@ -92,7 +95,9 @@ pub(crate) struct Shared {
     /// Tasks spawned and not yet finished.
     pending: Pending,
     shutdown: AtomicBool,
-    sleepers: Sleepers,
+    sleepers: Arc<Sleepers>,
+    /// Each worker's sleeping tasks to wake early.
+    mailboxes: Vec<Arc<Mailbox>>,
     /// Where the ticker sleeps while no task runs.
     ticker_bell: Sleepers,
     /// Times the ticker ticked or an idle worker woke up.
@@ -112,16 +117,16 @@ impl Shared {
         at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
 
-    /// Queues a blocked task again, `ready` telling whether what it waited
-    /// for happened (see [`Task::wake`]).
-    pub(crate) fn requeue_woken(&self, task: Box<Task>, ready: bool, now: Instant) {
-        self.queue_woken(task, ready, now);
+    /// Queues a blocked task again, `why` telling why it woke (see
+    /// [`Task::wake`]).
+    pub(crate) fn requeue_woken(&self, task: Box<Task>, why: Wake, now: Instant) {
+        self.queue_woken(task, why, now);
         self.sleepers.wake_one();
     }
 
     /// [`Shared::requeue_woken`] without waking an idle worker for it.
-    fn queue_woken(&self, mut task: Box<Task>, ready: bool, now: Instant) {
-        task.wake(ready, now);
+    fn queue_woken(&self, mut task: Box<Task>, why: Wake, now: Instant) {
+        task.wake(why, now);
         self.queue.push_woken(task, now);
     }
 
@@ -197,6 +202,7 @@ impl Scheduler {
     ) -> Scheduler {
         let workers = workers.max(1);
         let (io, poll) = IoHandle::new().expect("cannot create the scheduler's IO poller");
+        let sleepers = Arc::new(Sleepers::default());
         let shared = Arc::new(Shared {
             queue: RunQueue::new(policy, quantum.unwrap_or(DEFAULT_QUANTUM)),
             default_group: Group::new("default", DEFAULT_WEIGHT, None),
@@ -204,7 +210,10 @@ impl Scheduler {
             stacks: StackPool::new(stack_size, 4096),
             pending: Pending::default(),
             shutdown: AtomicBool::new(false),
-            sleepers: Sleepers::default(),
+            sleepers: sleepers.clone(),
+            mailboxes: (0..workers)
+                .map(|_| Mailbox::new(sleepers.clone()))
+                .collect(),
             ticker_bell: Sleepers::default(),
             wakeups: AtomicU64::new(0),
             completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
@@ -252,7 +261,10 @@ impl Scheduler {
             start(
                 "luge-io".into(),
                 Box::new(move || {
-                    let requeue = |task, ready, now| io_shared.requeue_woken(task, ready, now);
+                    let requeue = |task, ready: bool, now| {
+                        let why = if ready { Wake::Ready } else { Wake::Deadline };
+                        io_shared.requeue_woken(task, why, now)
+                    };
                     crate::io::run(poll, &io_shared.io, requeue)
                 }),
             ),
@@ -278,9 +290,10 @@ impl Scheduler {
         body: impl FnOnce() + Send + 'static,
     ) -> TaskHandle {
         let now = Instant::now();
+        let parking = Arc::new(Parking::default());
         let timeout = options.timeout.map(|limit| {
             let id = self.shared.next_timeout_id.fetch_add(1, Ordering::Relaxed);
-            let timeout = Timeout::new(now + limit, id);
+            let timeout = Timeout::new(now + limit, id, parking.clone());
             let key = (timeout.at, id);
             self.shared
                 .timeouts
@@ -294,7 +307,14 @@ impl Scheduler {
             .group
             .unwrap_or_else(|| self.shared.default_group.clone());
         let handle = TaskHandle::new(timeout.clone());
-        let task = Task::new(Box::new(body), deadline, timeout, options.counts, group);
+        let task = Task::new(
+            Box::new(body),
+            deadline,
+            timeout,
+            parking,
+            options.counts,
+            group,
+        );
         self.shared.pending.add();
         self.shared.queue.push_new(task, now);
         self.shared.sleepers.wake_one();
@@ -455,14 +475,25 @@ fn worker_loop(index: usize, shared: &Shared) {
     pin_to_cpu(index);
     let mut worker_context = Context::default();
     let mut sleeping = Parked::default();
+    let mailbox = &shared.mailboxes[index];
     while !shared.shutdown.load(Ordering::Acquire) {
         let now = Instant::now();
-        for (n, (_, task)) in sleeping.due(now).into_iter().enumerate() {
+        let mut woken: Vec<_> = (mailbox.take().into_iter())
+            .filter_map(|id| sleeping.take(id))
+            .map(|task| (task, Wake::Woken))
+            .collect();
+        woken.extend(
+            sleeping
+                .due(now)
+                .into_iter()
+                .map(|(_, t)| (t, Wake::Deadline)),
+        );
+        for (n, (task, why)) in woken.into_iter().enumerate() {
             // This worker takes the first; idle ones may take the rest.
             if n == 0 {
-                shared.queue_woken(task, false, now);
+                shared.queue_woken(task, why, now);
             } else {
-                shared.requeue_woken(task, false, now);
+                shared.requeue_woken(task, why, now);
             }
         }
         let Some(mut task) = shared.queue.pop(now) else {
@@ -470,7 +501,9 @@ fn worker_loop(index: usize, shared: &Shared) {
                 .next_wake()
                 .map(|at| at.saturating_duration_since(now));
             let slept = shared.sleepers.sleep(wait, || {
-                shared.queue.has_work() || shared.shutdown.load(Ordering::Acquire)
+                shared.queue.has_work()
+                    || !mailbox.is_empty()
+                    || shared.shutdown.load(Ordering::Acquire)
             });
             if slept {
                 shared.wakeups.fetch_add(1, Ordering::Relaxed);
@@ -489,7 +522,13 @@ fn worker_loop(index: usize, shared: &Shared) {
             }
             State::Blocked => match task.wait {
                 Wait::Timer => {
-                    sleeping.park(task);
+                    let parking = task.parking.clone();
+                    let id = sleeping.park(task);
+                    // Woken while it was on its way here: back it goes.
+                    if !parking.parked(mailbox, id) {
+                        let task = sleeping.take(id).expect("parked just now");
+                        shared.queue_woken(task, Wake::Woken, Instant::now());
+                    }
                 }
                 Wait::Readable(_) => shared.io.hand_over(task),
             },
@@ -583,7 +622,8 @@ fn run_slice(
 mod tests {
     use super::*;
     use crate::task::{
-        on_timeout, sleep_until, task_stack_bottom, timed_out, wait_readable, yield_now, Wake,
+        current_waker, on_timeout, sleep_until, task_stack_bottom, timed_out, wait_readable,
+        yield_now,
     };
     use std::os::fd::{AsFd, OwnedFd};
 
@@ -899,6 +939,91 @@ mod tests {
             }
             last = now;
         }
+    }
+
+    #[test]
+    fn sleeping_tasks_cost_no_wake_ups_until_their_time() {
+        let scheduler = Scheduler::new(2);
+        let options = TaskOptions {
+            timeout: Some(Duration::from_secs(120)),
+            ..TaskOptions::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..50 {
+            let tx = tx.clone();
+            scheduler.spawn_with(options.clone(), move || {
+                tx.send(()).unwrap();
+                sleep_until(Instant::now() + Duration::from_secs(60));
+            });
+        }
+        for _ in 0..50 {
+            rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        let asleep = settled_wakeups(
+            &scheduler,
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        );
+        // Looking whether they were stopped every second, as they once
+        // did, would be 50 wake-ups a second.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(scheduler.wakeups(), asleep, "woke up while tasks slept");
+    }
+
+    #[test]
+    fn a_waker_ends_a_sleep_at_once_and_a_stop_does_too() {
+        let scheduler = Scheduler::new(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (waker_tx, waker_rx) = std::sync::mpsc::channel();
+        let sleeper = tx.clone();
+        scheduler.spawn(move || {
+            waker_tx.send(current_waker().expect("in a task")).unwrap();
+            let start = Instant::now();
+            let wake = sleep_until(start + Duration::from_secs(60));
+            sleeper.send((wake, start.elapsed())).unwrap();
+        });
+        let waker = waker_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Let it fall asleep (a wake before that is tested below).
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake();
+        let options = TaskOptions {
+            timeout: Some(Duration::from_secs(120)),
+            ..TaskOptions::default()
+        };
+        let handle = scheduler.spawn_with(options, move || {
+            let start = Instant::now();
+            let wake = sleep_until(start + Duration::from_secs(60));
+            tx.send((wake, start.elapsed())).unwrap();
+        });
+        let (woken, slept) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(woken, Wake::Woken);
+        std::thread::sleep(Duration::from_millis(50));
+        handle.stop();
+        let (stopped, stopped_after) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(stopped, Wake::TimedOut);
+        // Both well before the sleep's 60 s, and before the 1 s at which
+        // a stopped sleeper once looked.
+        for took in [slept, stopped_after] {
+            assert!(took < Duration::from_millis(900), "slept {took:?}");
+        }
+    }
+
+    #[test]
+    fn a_wake_before_the_sleep_ends_the_sleep_at_once() {
+        let scheduler = Scheduler::new(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        scheduler.spawn(move || {
+            current_waker().expect("in a task").wake();
+            let first = sleep_until(Instant::now() + Duration::from_secs(60));
+            // Used up: the next sleep lasts.
+            let second = sleep_until(Instant::now() + Duration::from_millis(20));
+            tx.send((first, second)).unwrap();
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(30)).unwrap(),
+            (Wake::Woken, Wake::Deadline)
+        );
+        assert!(current_waker().is_none(), "not in a task here");
     }
 
     #[test]

@@ -264,17 +264,20 @@ fn a_task_handle_stops_a_blocked_task_within_a_second() {
 }
 
 #[test]
-fn tasks_sleeping_past_a_recheck_resume_on_any_worker_unharmed() {
-    // Sleeps longer than the one-second recheck make a task block, wake
-    // and block again; with two workers and busy neighbours it resumes on
-    // either between the two. Each must still sleep its full time.
+fn tasks_sleeping_twice_resume_on_any_worker_unharmed() {
+    // Two sleeps make a task block, wake and block again; with two workers
+    // and busy neighbours it resumes on either between the two. Each must
+    // still sleep its full time.
     let scheduler = Scheduler::new(2);
     let (tx, rx) = channel();
     for i in 0..16u64 {
         let tx = tx.clone();
         scheduler.spawn(move || {
             let started = Instant::now();
-            let wake = sleep_until(started + Duration::from_millis(2200 + 10 * i));
+            let end = started + Duration::from_millis(2200 + 10 * i);
+            let first = sleep_until(started + Duration::from_millis(1100));
+            assert_eq!(first, luge_scheduler::task::Wake::Deadline, "task {i}");
+            let wake = sleep_until(end);
             tx.send((i, wake, started.elapsed())).unwrap();
         });
     }

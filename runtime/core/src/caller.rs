@@ -1,5 +1,6 @@
 //! What a host function sees of the sandbox that called it.
 
+use crate::instance::store::SleeperGuard;
 use crate::instance::InstanceInner;
 use crate::memory::Memory;
 use luge_abi::VmCtx;
@@ -32,6 +33,16 @@ impl<'a> Caller<'a> {
     /// host function that blocks should return soon.
     pub fn interrupt_pending(&self) -> bool {
         self.instance.limits.interrupt_pending()
+    }
+
+    /// Has `waker` called if the sandbox is interrupted while the returned
+    /// guard lives: a host function that sleeps on the guest's behalf
+    /// registers its task's waker, then looks at
+    /// [`Caller::interrupt_pending`] (which sees an interruption from
+    /// before the call) and sleeps, and an interruption ends the sleep at
+    /// once instead of the host function waking every so often to look.
+    pub fn wake_on_interrupt(&self, waker: luge_scheduler::task::Waker) -> SleeperGuard<'a> {
+        self.instance.limits.wake_on_interrupt(waker)
     }
 
     /// Stops the sandbox as soon as the host function returns: the guest

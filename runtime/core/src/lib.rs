@@ -28,7 +28,9 @@ mod values;
 pub use caller::Caller;
 pub use elf::LoadTimeCode;
 pub use instance::externs::{CallError, Extern, Func, Global, HostFunc, SetGlobalError};
-pub use instance::store::{task_stack_size, InterruptHandle, Store, DEFAULT_MAX_STACK};
+pub use instance::store::{
+    task_stack_size, InterruptHandle, SleeperGuard, Store, DEFAULT_MAX_STACK,
+};
 pub use instance::{Instance, InstanceConfig, InstantiationError};
 pub use luge_abi::{FuncType, GlobalType, MemoryType, TableType, TrapKind, ValType, VmCtx};
 pub use memory::{Memory, MemoryBudget, MemoryError};

@@ -40,23 +40,33 @@ fn timespec_nanos(ts: Timespec) -> u64 {
 
 /// Sleeps for `duration`, waking early when the sandbox is interrupted (its
 /// time ran out), so that a sleeping guest cannot overrun its deadline.
+///
+/// On a scheduler task the sandbox parks for the whole sleep and its worker
+/// runs others meanwhile; an interruption wakes the task through its waker,
+/// so a sleeping sandbox costs no wake-up until its time (a hundred
+/// thousand of them asleep would otherwise wake their workers millions of
+/// times a minute). On a plain thread, which no waker reaches, the sleep
+/// goes in slices, looking for an interruption after each.
 pub(crate) fn sleep(caller: &Caller, duration: Duration) {
     let deadline = std::time::Instant::now() + duration;
+    let registered = task::current_waker().map(|waker| caller.wake_on_interrupt(waker));
+    let slice = if registered.is_some() {
+        duration
+    } else {
+        THREAD_SLEEP_SLICE
+    };
     while !caller.interrupt_pending() {
         let now = std::time::Instant::now();
         if now >= deadline {
             break;
         }
-        // On a scheduler worker the sandbox parks and the worker runs others
-        // meanwhile; the task's timeout wakes it at once, an interruption by
-        // the embedder at the end of the slice.
-        let until = now + (deadline - now).min(SLEEP_SLICE);
+        let until = now + (deadline - now).min(slice);
         if task::sleep_until(until) == Wake::TimedOut {
             break;
         }
     }
 }
 
-/// Longest stretch a sleeping sandbox goes without checking whether its
-/// embedder interrupted it.
-const SLEEP_SLICE: Duration = Duration::from_millis(50);
+/// Longest stretch a sandbox sleeping on a plain thread goes without
+/// checking whether its embedder interrupted it.
+const THREAD_SLEEP_SLICE: Duration = Duration::from_millis(50);

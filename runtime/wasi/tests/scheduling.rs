@@ -308,3 +308,72 @@ fn a_thousand_sleeping_wasi_programs_share_two_workers() {
     // sandboxes overlap their sleeps.
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
 }
+
+#[test]
+fn sleeping_wasi_programs_cost_no_wake_ups_and_an_interrupt_ends_their_sleep() {
+    use luge_wasi::WasiCtxBuilder;
+    // examples/sleep sleeps argv[1] seconds (nanosleep: poll_oneoff).
+    let wasm = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sleep/sleep.wasm"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sleep.so");
+    awsm_compiler::compile_to_file(&wasm, &CompileOptions::default(), &path).unwrap();
+    let module = Module::load(&path).unwrap();
+    let scheduler = Scheduler::with_config(2, 2 << 20, Some(QUANTUM), Policy::Fifo);
+    let (handle_tx, handle_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    const SANDBOXES: usize = 20;
+    for _ in 0..SANDBOXES {
+        let (module, handle_tx, done_tx) = (module.clone(), handle_tx.clone(), done_tx.clone());
+        scheduler.spawn(move || {
+            let store = WasiCtxBuilder::new()
+                .args(["sleep", "600"])
+                .build()
+                .store(1 << 20);
+            let imports = luge_wasi::imports(&module).unwrap();
+            let config = InstanceConfig {
+                memory_limit_pages: 64,
+                ..InstanceConfig::default()
+            };
+            let instance = Instance::new(&module, &store, &imports, &config).unwrap();
+            handle_tx.send(store.interrupt_handle()).unwrap();
+            let started = Instant::now();
+            let result = instance.get_func("_start").unwrap().call(&[]);
+            done_tx.send((result.map(drop), started.elapsed())).unwrap();
+        });
+    }
+    let handles: Vec<InterruptHandle> = (0..SANDBOXES)
+        .map(|_| handle_rx.recv_timeout(Duration::from_secs(30)).unwrap())
+        .collect();
+    // Asleep, once the workers stop waking up.
+    let settling = Instant::now();
+    let mut asleep = scheduler.wakeups();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = scheduler.wakeups();
+        if now == asleep {
+            break;
+        }
+        assert!(
+            settling.elapsed() < Duration::from_secs(10),
+            "sleeping sandboxes still wake their workers: {now} wake-ups"
+        );
+        asleep = now;
+    }
+    // Looking for an interruption every 50 ms, as they once did, would be
+    // 20 wake-ups a second each.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(scheduler.wakeups(), asleep, "woke up while sandboxes slept");
+    for handle in &handles {
+        handle.interrupt();
+    }
+    for _ in 0..SANDBOXES {
+        let (result, slept) = done_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(result, Err(CallError::Trap(TrapKind::Interrupted)));
+        assert!(slept < Duration::from_secs(60), "slept {slept:?}");
+    }
+    scheduler.wait_idle();
+}

@@ -8,7 +8,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Native stack guest code may use below the point where it was entered.
 pub const DEFAULT_MAX_STACK: usize = 1 << 20;
@@ -43,6 +43,10 @@ pub struct Store {
 pub(crate) struct Limits {
     pub vm: VmLimits,
     max_stack: usize,
+    /// Wakes the guest's task while a host call sleeps on its behalf (see
+    /// [`crate::Caller::wake_on_interrupt`]), so that an interruption ends
+    /// the sleep at once rather than at its end.
+    sleeper: Mutex<Option<luge_scheduler::task::Waker>>,
 }
 
 impl Default for Store {
@@ -61,6 +65,7 @@ impl Store {
                     interrupt: AtomicU64::new(0),
                 },
                 max_stack,
+                sleeper: Mutex::default(),
             }),
             instances: RefCell::new(Vec::new()),
             data: None,
@@ -117,6 +122,18 @@ impl Limits {
     /// function entry.
     pub(crate) fn interrupt(&self) {
         self.vm.interrupt.store(1, Ordering::Release);
+        if let Some(sleeper) = &*self.sleeper.lock().unwrap() {
+            sleeper.wake();
+        }
+    }
+
+    /// Has `waker` called on every interruption until the guard returned
+    /// is dropped. Whoever then looks at [`Limits::interrupt_pending`] sees
+    /// an interruption that came before this call: the flag is set before
+    /// the lock is taken.
+    pub(crate) fn wake_on_interrupt(&self, waker: luge_scheduler::task::Waker) -> SleeperGuard<'_> {
+        *self.sleeper.lock().unwrap() = Some(waker);
+        SleeperGuard(self)
     }
 
     /// Whether an interrupt is pending, leaving it pending.
@@ -143,6 +160,15 @@ impl Limits {
             self.vm.interrupt.store(0, Ordering::Release);
         }
         result
+    }
+}
+
+/// Keeps a [`Limits`]' sleeper registered; see [`Limits::wake_on_interrupt`].
+pub struct SleeperGuard<'a>(&'a Limits);
+
+impl Drop for SleeperGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.sleeper.lock().unwrap() = None;
     }
 }
 
