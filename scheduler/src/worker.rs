@@ -858,10 +858,7 @@ mod tests {
     fn a_timeout_runs_its_action_for_a_running_task() {
         let scheduler = Scheduler::with_config(1, TASK_STACK_SIZE, None, Policy::Fifo);
         let (tx, rx) = std::sync::mpsc::channel();
-        let options = TaskOptions {
-            timeout: Some(Duration::from_millis(30)),
-            ..TaskOptions::default()
-        };
+        let options = with_timeout(Duration::from_millis(30));
         // A timeout counts from the spawn, not from when a busy machine
         // first runs the task.
         let spawned = Instant::now();
@@ -889,10 +886,7 @@ mod tests {
         let scheduler = Scheduler::new(1);
         let (reader, _writer) = pipe();
         let (tx, rx) = std::sync::mpsc::channel();
-        let options = TaskOptions {
-            timeout: Some(Duration::from_millis(30)),
-            ..TaskOptions::default()
-        };
+        let options = with_timeout(Duration::from_millis(30));
         let sleeper = tx.clone();
         scheduler.spawn_with(options.clone(), move || {
             let start = Instant::now();
@@ -924,6 +918,26 @@ mod tests {
 
     /// Waits until the scheduler's wake-up count stays put for `quiet`,
     /// up to `limit`; returns the count.
+    /// Options of a task that times out after `limit`.
+    fn with_timeout(limit: Duration) -> TaskOptions {
+        TaskOptions {
+            timeout: Some(limit),
+            ..TaskOptions::default()
+        }
+    }
+
+    /// Waits for the scheduler's wake-ups to settle, then checks that none
+    /// come for `quiet` (`what` says what it is doing meanwhile).
+    fn assert_no_wake_ups_for(scheduler: &Scheduler, quiet: Duration, what: &str) {
+        let settled = settled_wakeups(
+            scheduler,
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        );
+        std::thread::sleep(quiet);
+        assert_eq!(scheduler.wakeups(), settled, "woke up while {what}");
+    }
+
     fn settled_wakeups(scheduler: &Scheduler, quiet: Duration, limit: Duration) -> u64 {
         let start = Instant::now();
         let mut last = scheduler.wakeups();
@@ -944,10 +958,7 @@ mod tests {
     #[test]
     fn sleeping_tasks_cost_no_wake_ups_until_their_time() {
         let scheduler = Scheduler::new(2);
-        let options = TaskOptions {
-            timeout: Some(Duration::from_secs(120)),
-            ..TaskOptions::default()
-        };
+        let options = with_timeout(Duration::from_secs(120));
         let (tx, rx) = std::sync::mpsc::channel();
         for _ in 0..50 {
             let tx = tx.clone();
@@ -959,15 +970,9 @@ mod tests {
         for _ in 0..50 {
             rx.recv_timeout(Duration::from_secs(10)).unwrap();
         }
-        let asleep = settled_wakeups(
-            &scheduler,
-            Duration::from_millis(300),
-            Duration::from_secs(10),
-        );
         // Looking whether they were stopped every second, as they once
         // did, would be 50 wake-ups a second.
-        std::thread::sleep(Duration::from_millis(1500));
-        assert_eq!(scheduler.wakeups(), asleep, "woke up while tasks slept");
+        assert_no_wake_ups_for(&scheduler, Duration::from_millis(1500), "tasks slept");
     }
 
     #[test]
@@ -986,10 +991,7 @@ mod tests {
         // Let it fall asleep (a wake before that is tested below).
         std::thread::sleep(Duration::from_millis(50));
         waker.wake();
-        let options = TaskOptions {
-            timeout: Some(Duration::from_secs(120)),
-            ..TaskOptions::default()
-        };
+        let options = with_timeout(Duration::from_secs(120));
         let handle = scheduler.spawn_with(options, move || {
             let start = Instant::now();
             let wake = sleep_until(start + Duration::from_secs(60));
@@ -1029,13 +1031,10 @@ mod tests {
     #[test]
     fn an_idle_scheduler_does_not_wake_up() {
         let scheduler = Scheduler::new(2);
-        let with_timeout = TaskOptions {
-            timeout: Some(Duration::from_millis(200)),
-            ..TaskOptions::default()
-        };
+        let timed = with_timeout(Duration::from_millis(200));
         // Work of every kind, then none: a task with a timeout that sleeps
         // past it, one that sleeps a little, one that only runs.
-        scheduler.spawn_with(with_timeout, || {
+        scheduler.spawn_with(timed, || {
             sleep_until(Instant::now() + Duration::from_secs(60));
         });
         scheduler.spawn(|| {
@@ -1043,20 +1042,11 @@ mod tests {
         });
         scheduler.spawn(|| {});
         scheduler.wait_idle();
-        let idle = settled_wakeups(
-            &scheduler,
-            Duration::from_millis(300),
-            Duration::from_secs(10),
-        );
-        std::thread::sleep(Duration::from_millis(500));
         // Ticking every quarter quantum, as it once did, would be 400.
-        assert_eq!(scheduler.wakeups(), idle, "woke up while idle");
+        assert_no_wake_ups_for(&scheduler, Duration::from_millis(500), "idle");
         // And the first task after the quiet still gets a timeout on time.
         let (tx, rx) = std::sync::mpsc::channel();
-        let options = TaskOptions {
-            timeout: Some(Duration::from_millis(30)),
-            ..TaskOptions::default()
-        };
+        let options = with_timeout(Duration::from_millis(30));
         scheduler.spawn_with(options, move || {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
@@ -1093,10 +1083,7 @@ mod tests {
     #[test]
     fn an_action_set_after_the_timeout_runs_at_once() {
         let scheduler = Scheduler::new(1);
-        let options = TaskOptions {
-            timeout: Some(Duration::from_millis(1)),
-            ..TaskOptions::default()
-        };
+        let options = with_timeout(Duration::from_millis(1));
         let (tx, rx) = std::sync::mpsc::channel();
         scheduler.spawn_with(options, move || {
             std::thread::sleep(Duration::from_millis(50));

@@ -254,33 +254,35 @@ fn check_shuffles(instance: &Instance, cpu: CpuLevel) {
     assert_eq!(out.to_le_bytes(), want, "{cpu:?}: i8x16.shuffle");
 }
 
-#[test]
-fn every_cpu_level_makes_loadable_code_that_rounds_and_shuffles_exactly() {
+/// Runs `check` on an instance of the module as `tier` compiles it for
+/// every level this machine runs, in both bounds modes.
+fn check_every_build(tier: Tier, check: impl Fn(&Instance, CpuLevel)) {
     let levels = runnable_levels();
     assert!(levels.contains(&CpuLevel::Baseline), "{levels:?}");
     for cpu in levels {
         for bounds in [BoundsMode::Guard, BoundsMode::Software] {
-            let compiled = compile(Tier::Fast, cpu, bounds);
+            let compiled = compile(tier, cpu, bounds);
             let store = Store::new(DEFAULT_MAX_STACK);
             let instance = Instance::new(&compiled.module, &store, &[], &InstanceConfig::default())
                 .expect("instantiation succeeds");
-            check_rounding(&instance, cpu, true);
-            check_shuffles(&instance, cpu);
+            check(&instance, cpu);
         }
     }
+}
+
+#[test]
+fn every_cpu_level_makes_loadable_code_that_rounds_and_shuffles_exactly() {
+    check_every_build(Tier::Fast, |instance, cpu| {
+        check_rounding(instance, cpu, true);
+        check_shuffles(instance, cpu);
+    });
 }
 
 /// The opt tier at every level, `baseline` included (it used to refuse
 /// it: LLVM's rounding intrinsics became calls to libm there).
 #[test]
 fn the_opt_tier_rounds_exactly_at_every_cpu_level() {
-    for cpu in runnable_levels() {
-        for bounds in [BoundsMode::Guard, BoundsMode::Software] {
-            let compiled = compile(Tier::Opt, cpu, bounds);
-            let store = Store::new(DEFAULT_MAX_STACK);
-            let instance = Instance::new(&compiled.module, &store, &[], &InstanceConfig::default())
-                .expect("instantiation succeeds");
-            check_rounding(&instance, cpu, false);
-        }
-    }
+    check_every_build(Tier::Opt, |instance, cpu| {
+        check_rounding(instance, cpu, false)
+    });
 }

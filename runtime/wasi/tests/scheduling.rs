@@ -252,20 +252,42 @@ fn code_without_interruption_checks_is_stopped_at_its_timeout() {
     scheduler.wait_idle();
 }
 
+/// `examples/NAME/NAME.wasm`, compiled and loaded.
+fn example(name: &str) -> (tempfile::TempDir, Module) {
+    let path = format!(
+        "{}/../../examples/{name}/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join(format!("{name}.so"));
+    awsm_compiler::compile_to_file(&wasm, &CompileOptions::default(), &so).unwrap();
+    let module = Module::load(&so).unwrap();
+    (dir, module)
+}
+
+/// An instance of the WASI program `module` in `store`, its memory limited
+/// as every `luge serve` route's is.
+fn wasi_instance(module: &Module, store: &Store) -> Instance {
+    let imports = luge_wasi::imports(module).unwrap();
+    // The limit keeps each reservation small in software bounds
+    // (aarch64's default). Without one each sandbox reserves 4 GiB, which
+    // costs a real kernel nothing but makes qemu-user, where CI runs the
+    // aarch64 tests, allocate and walk a descriptor for every page of it:
+    // a thousand sandboxes' 0.8 s became 76 s there.
+    let config = InstanceConfig {
+        memory_limit_pages: 64,
+        ..InstanceConfig::default()
+    };
+    Instance::new(module, store, &imports, &config).unwrap()
+}
+
 #[test]
 fn a_thousand_sleeping_wasi_programs_share_two_workers() {
     use luge_wasi::{Output, WasiCtxBuilder};
     // examples/net sleeps 300 ms (nanosleep, i.e. poll_oneoff on a clock),
     // then prints "done".
-    let wasm = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/net/net.wasm"
-    ))
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("net.so");
-    awsm_compiler::compile_to_file(&wasm, &CompileOptions::default(), &path).unwrap();
-    let module = Module::load(&path).unwrap();
+    let (_dir, module) = example("net");
     let scheduler = Scheduler::with_config(2, 2 << 20, Some(QUANTUM), Policy::Fifo);
     let (done_tx, done_rx) = mpsc::channel();
     let start = Instant::now();
@@ -279,18 +301,7 @@ fn a_thousand_sleeping_wasi_programs_share_two_workers() {
                 .stdout(stdout)
                 .build()
                 .store(1 << 20);
-            let imports = luge_wasi::imports(&module).unwrap();
-            // A memory limit, as every `luge serve` route has, keeps each
-            // reservation small in software bounds (aarch64's default).
-            // Without one each of the thousand reserves 4 GiB, which costs
-            // a real kernel nothing but makes qemu-user, where CI runs the
-            // aarch64 tests, allocate and walk a descriptor for every page
-            // of it: 0.8 s became 76 s there.
-            let config = InstanceConfig {
-                memory_limit_pages: 64,
-                ..InstanceConfig::default()
-            };
-            let instance = Instance::new(&module, &store, &imports, &config).unwrap();
+            let instance = wasi_instance(&module, &store);
             let result = instance.get_func("_start").unwrap().call(&[]);
             let ok = matches!(result, Ok(_) | Err(CallError::Exit(0)));
             let output = String::from_utf8_lossy(&captured.borrow()).into_owned();
@@ -313,15 +324,7 @@ fn a_thousand_sleeping_wasi_programs_share_two_workers() {
 fn sleeping_wasi_programs_cost_no_wake_ups_and_an_interrupt_ends_their_sleep() {
     use luge_wasi::WasiCtxBuilder;
     // examples/sleep sleeps argv[1] seconds (nanosleep: poll_oneoff).
-    let wasm = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/sleep/sleep.wasm"
-    ))
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sleep.so");
-    awsm_compiler::compile_to_file(&wasm, &CompileOptions::default(), &path).unwrap();
-    let module = Module::load(&path).unwrap();
+    let (_dir, module) = example("sleep");
     let scheduler = Scheduler::with_config(2, 2 << 20, Some(QUANTUM), Policy::Fifo);
     let (handle_tx, handle_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
@@ -333,12 +336,7 @@ fn sleeping_wasi_programs_cost_no_wake_ups_and_an_interrupt_ends_their_sleep() {
                 .args(["sleep", "600"])
                 .build()
                 .store(1 << 20);
-            let imports = luge_wasi::imports(&module).unwrap();
-            let config = InstanceConfig {
-                memory_limit_pages: 64,
-                ..InstanceConfig::default()
-            };
-            let instance = Instance::new(&module, &store, &imports, &config).unwrap();
+            let instance = wasi_instance(&module, &store);
             handle_tx.send(store.interrupt_handle()).unwrap();
             let started = Instant::now();
             let result = instance.get_func("_start").unwrap().call(&[]);
