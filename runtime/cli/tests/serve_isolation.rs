@@ -449,11 +449,11 @@ fn admission_refusals_are_429_and_counted_per_route() {
     }
 }
 
-/// `luge serve` with `config`, limited to `bytes` of address space
-/// (`RLIMIT_AS`).
-fn launch_with_address_space(config: &str, port: u16, bytes: libc::rlim_t) -> Served {
+/// What limits a `luge serve` to `bytes` of address space (`RLIMIT_AS`),
+/// for [`launch_with`].
+fn address_space_limit(bytes: libc::rlim_t) -> impl FnOnce(&mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    launch_with(tempfile::tempdir().unwrap(), config, port, |command| {
+    move |command| {
         let limit = libc::rlimit {
             rlim_cur: bytes,
             rlim_max: bytes,
@@ -469,34 +469,44 @@ fn launch_with_address_space(config: &str, port: u16, bytes: libc::rlim_t) -> Se
                 Ok(())
             });
         }
-    })
+    }
 }
 
 /// Guard-mode functions go on serving once guard memories (6 GiB of
 /// address space each) have no room left: here an `RLIMIT_AS` of 3 GiB
 /// leaves none at all. New sandboxes run on the function's software-bounds
 /// build, which reserves only its memory limit, computes the same answers
-/// and traps the same way.
+/// and traps the same way: functions of the config, deployed ones, and
+/// deployed ones restored at a restart.
 #[test]
 fn guard_functions_fall_back_to_bounds_checks_when_guard_memories_have_no_room() {
     let _turn = timed();
-    let port = free_port();
+    let ports = (free_port(), free_port());
+    let port = ports.0;
     let fields = r#""bounds": "guard", "memory-limit-mib": 64"#;
     let routes = [
         route("/hello", &example("hello"), fields),
         behave("/behave", fields),
     ];
-    let config = format!(
-        r#"[{{"name": "t", "port": {port}, "routes": [{}]}}]"#,
-        routes.join(", ")
-    );
-    let served = launch_with_address_space(&config, port, 3 << 30);
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_with_admin_adjusted(dir, ports, &routes, address_space_limit(3 << 30));
     let mut client = Client::connect(port);
     for _ in 0..3 {
         let reply = client.post("/hello", b"edge");
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.text(), "Hello, edge!\n");
     }
+    let hello = std::fs::read(example("hello")).unwrap();
+    let mut admin = Client::connect(ports.1);
+    let deployed = admin.admin(
+        "PUT",
+        "/functions/dep?route=/dep&memory-limit-mib=64&tier=fast",
+        &hello,
+    );
+    assert_eq!(deployed.status, 201, "{}", deployed.text());
+    let reply = client.post("/dep", b"deployed");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "Hello, deployed!\n");
     let reply = client.get("/behave?oob");
     assert_eq!(reply.status, 500, "{}", reply.text());
     assert!(
@@ -511,14 +521,25 @@ fn guard_functions_fall_back_to_bounds_checks_when_guard_memories_have_no_room()
     for line in [
         r#"luge_bounds_fallbacks_total{route="/hello"} 3"#,
         r#"luge_bounds_fallbacks_total{route="/behave"} 2"#,
+        r#"luge_bounds_fallbacks_total{route="/dep"} 1"#,
     ] {
         assert!(metrics.contains(line), "no {line} in:\n{metrics}");
     }
     let log = served.log();
     assert!(
-        log.contains("t/hello: guard memories are out of address space"),
+        log.contains("test/hello: guard memories are out of address space"),
         "{log}"
     );
+    // Restored from the state directory, the deployed function keeps its
+    // module for the fallback too.
+    let mut served = served;
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let dir = std::mem::replace(&mut served.dir, tempfile::tempdir().unwrap());
+    let _served = serve_with_admin_adjusted(dir, ports, &routes, address_space_limit(3 << 30));
+    let reply = Client::connect(port).post("/dep", b"again");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text(), "Hello, again!\n");
 }
 
 /// A sandbox whose memory cannot even be reserved (the process is out of
@@ -532,7 +553,8 @@ fn no_address_space_for_a_sandbox_is_503_and_the_server_goes_on() {
     // A 4 GiB limit makes every bounds mode reserve more than the 3 GiB.
     let hello = route("/hello", &example("hello"), r#""memory-limit-mib": 4096"#);
     let config = format!(r#"[{{"name": "t", "port": {port}, "routes": [{hello}]}}]"#);
-    let _served = launch_with_address_space(&config, port, 3 << 30);
+    let dir = tempfile::tempdir().unwrap();
+    let _served = launch_with(dir, &config, port, address_space_limit(3 << 30));
     let mut client = Client::connect(port);
     for _ in 0..3 {
         let reply = client.post("/hello", b"edge");

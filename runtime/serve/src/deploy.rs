@@ -33,6 +33,7 @@ use luge_runtime::{files, LoadError, Module};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The settings a deployment was made with (what `function.json` holds).
@@ -203,8 +204,8 @@ impl FunctionStore {
             .load(deployment, dir, published)
             .map_err(|e| FunctionError::File(CacheError::Load(e)))??;
         crash_point("loaded");
-        let source = function.wants_tier_up().then(|| wasm.to_vec());
-        Ok(function.with_tier_up_source(source))
+        let source = function.wants_source().then(|| Arc::from(wasm));
+        Ok(function.with_source(source))
     }
 
     /// Compiles `wasm` into the signed object of the deployment in `dir`
@@ -342,9 +343,9 @@ impl FunctionStore {
         };
         let mut function = function.map_err(|e| quarantine(e.to_string()))?;
         function.config.path = dir.join(MODULE_FILE);
-        if function.wants_tier_up() {
+        if function.wants_source() {
             let wasm = self.read_signed(dir, MODULE_FILE, false)?;
-            function = function.with_tier_up_source(Some(wasm));
+            function = function.with_source(Some(Arc::from(wasm)));
         }
         Ok((deployment, function))
     }

@@ -17,7 +17,6 @@ use luge_scheduler::lifecycle::Counts;
 use luge_scheduler::task::TaskHandle;
 use luge_wasi::{CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -75,7 +74,7 @@ pub struct Function {
     code: ArcSwap<Code>,
     /// The `.wasm` the opt tier's code is to be built from, kept from load
     /// until the build starts (`"tier": "auto"` only).
-    tier_up_source: Mutex<Option<Vec<u8>>>,
+    tier_up_source: Mutex<Option<Arc<[u8]>>>,
     /// How long after it was first served the opt tier's code took over.
     tiered_up_after: OnceLock<Duration>,
     /// Its software-bounds build, for when guard memories run out.
@@ -105,15 +104,14 @@ impl Code {
 /// A guard-mode function's build with software bounds checks, whose
 /// memories reserve their limit and 64 KiB instead of 6 GiB: new sandboxes
 /// run on it once guard memories have taken their share of the address
-/// space (`luge_runtime::sys::address_space::guard_space_left`), so that the number of
-/// sandboxes is not capped by guard reservations (docs/serve.md, "Address
-/// space"). Built on first need, through the module cache, from the
-/// `.wasm` kept until then; a function loaded from a `.so` has none.
+/// space (`luge_runtime::sys::address_space::guard_space_left`), so that
+/// the number of sandboxes is not capped by guard reservations
+/// (docs/serve.md, "Address space"). Built on first need, through the
+/// module cache, from the `.wasm` kept until then; a function loaded from
+/// a `.so` has none.
 #[derive(Default)]
 struct Fallback {
-    /// The `.wasm`, and the directory of the module cache to compile it
-    /// through.
-    source: Mutex<Option<(Vec<u8>, PathBuf)>>,
+    source: Mutex<Option<Arc<[u8]>>>,
     code: OnceLock<Option<Arc<Code>>>,
 }
 
@@ -134,11 +132,7 @@ impl Function {
     ) -> Result<Function, FunctionError> {
         let opts = Function::compile_options(&config);
         let (module, wasm) = cache.load_file_and_source(&config.path, &opts, false)?;
-        let function = Function::new(name, config, module)?;
-        if let Some(wasm) = &wasm {
-            function.keep_fallback_source(wasm, cache);
-        }
-        Ok(function.with_tier_up_source(wasm))
+        Ok(Function::new(name, config, module)?.with_source(wasm.map(Arc::from)))
     }
 
     /// Compiles `wasm` through `cache` into a function served with
@@ -158,9 +152,8 @@ impl Function {
                     error,
                 })?;
         let function = Function::new(name, config, module)?;
-        function.keep_fallback_source(wasm, cache);
-        let source = function.wants_tier_up().then(|| wasm.to_vec());
-        Ok(function.with_tier_up_source(source))
+        let source = function.wants_source().then(|| Arc::from(wasm));
+        Ok(function.with_source(source))
     }
 
     /// The function `name` serving `module` with `config`, its imports
@@ -186,15 +179,6 @@ impl Function {
             retiring: AtomicBool::new(false),
             calls: Mutex::default(),
         })
-    }
-
-    /// Keeps `wasm`, this function's module, to build its software-bounds
-    /// fallback from through `cache` should guard memories run out; only
-    /// for guard-mode code.
-    fn keep_fallback_source(&self, wasm: &[u8], cache: &ModuleCache) {
-        if self.config.bounds == BoundsMode::Guard {
-            *self.fallback.source.lock().unwrap() = Some((wasm.to_vec(), cache.dir().to_owned()));
-        }
     }
 
     /// The code to run a new sandbox on, in the order to try it. Guard-mode
@@ -226,8 +210,9 @@ impl Function {
     /// from or the build failed (logged).
     fn build_fallback(&self) -> Option<Arc<Code>> {
         let build = || {
-            let (wasm, cache_dir) = self.fallback.source.lock().unwrap().take()?;
-            let cache = ModuleCache::new(cache_dir);
+            let wasm = self.fallback.source.lock().unwrap().take()?;
+            // The cache `luge serve` loads and tiers functions through.
+            let cache = ModuleCache::new(ModuleCache::default_dir());
             let opts = CompileOptions {
                 bounds: BoundsMode::Software,
                 tier: Tier::Fast,
@@ -264,19 +249,30 @@ impl Function {
         self.config.tier == TierChoice::Auto && self.module().descriptor().tier == Tier::Fast
     }
 
-    /// This function, to be built again from `wasm` by the opt tier once it
-    /// is served, if it [wants that](Function::wants_tier_up) (see
-    /// [`crate::tiering`]).
-    pub fn with_tier_up_source(self, wasm: Option<Vec<u8>>) -> Function {
+    /// Whether this function keeps its `.wasm` for a later build: the opt
+    /// tier's ([`Function::wants_tier_up`]) or the software-bounds fallback
+    /// of guard-mode code.
+    pub fn wants_source(&self) -> bool {
+        self.wants_tier_up() || self.config.bounds == BoundsMode::Guard
+    }
+
+    /// This function with `wasm`, its module, kept for the builds it
+    /// [wants it for](Function::wants_source): the opt tier's once it is
+    /// served (see [`crate::tiering`]), the fallback should guard memories
+    /// run out. One copy serves both.
+    pub fn with_source(self, wasm: Option<Arc<[u8]>>) -> Function {
         if self.wants_tier_up() {
-            *self.tier_up_source.lock().unwrap() = wasm;
+            self.tier_up_source.lock().unwrap().clone_from(&wasm);
+        }
+        if self.config.bounds == BoundsMode::Guard {
+            *self.fallback.source.lock().unwrap() = wasm;
         }
         self
     }
 
     /// The `.wasm` to build the opt tier's code from, once: `None` when
     /// the function stays on the tier it has.
-    pub fn take_tier_up_source(&self) -> Option<Vec<u8>> {
+    pub fn take_tier_up_source(&self) -> Option<Arc<[u8]>> {
         self.tier_up_source.lock().unwrap().take()
     }
 
