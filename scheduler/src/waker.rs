@@ -105,7 +105,9 @@ impl Mailbox {
 
     /// The ids posted since the last call.
     pub fn take(&self) -> Vec<u64> {
-        if !self.full.swap(false, Ordering::Acquire) {
+        // A load first: the swap's write would take the cache line from
+        // the posting threads on every turn of the loop.
+        if !self.full.load(Ordering::Relaxed) || !self.full.swap(false, Ordering::Acquire) {
             return Vec::new();
         }
         std::mem::take(&mut *self.ids.lock().unwrap())
