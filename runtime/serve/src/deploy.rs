@@ -323,6 +323,8 @@ impl FunctionStore {
         if !dir.join(OBJECT_FILE).exists() {
             return Err(quarantine(format!("{OBJECT_FILE} is missing")));
         }
+        // The module, once read (for a compile, or kept for later builds).
+        let mut wasm = None;
         let function = match self.load(&deployment, dir, dir) {
             Err(LoadError::Open { path, message }) => {
                 return Err(Unloadable::Fatal(format!("{}: {message}", path.display())))
@@ -333,8 +335,8 @@ impl FunctionStore {
             Err(LoadError::Digest(e)) => return Err(quarantine(e.to_string())),
             // Built by another version of Luge, or for another CPU.
             Err(stale) => {
-                let wasm = self.read_signed(dir, MODULE_FILE, false)?;
-                self.compile(&deployment, dir, dir, &wasm, CompileBudget::default())
+                let module = wasm.insert(self.read_signed(dir, MODULE_FILE, false)?);
+                self.compile(&deployment, dir, dir, module, CompileBudget::default())
                     .map_err(|e| quarantine(format!("{stale}; compiling it again: {e}")))?;
                 self.load(&deployment, dir, dir)
                     .map_err(|e| quarantine(e.to_string()))?
@@ -344,7 +346,10 @@ impl FunctionStore {
         let mut function = function.map_err(|e| quarantine(e.to_string()))?;
         function.config.path = dir.join(MODULE_FILE);
         if function.wants_source() {
-            let wasm = self.read_signed(dir, MODULE_FILE, false)?;
+            let wasm = match wasm {
+                Some(wasm) => wasm,
+                None => self.read_signed(dir, MODULE_FILE, false)?,
+            };
             function = function.with_source(Some(Arc::from(wasm)));
         }
         Ok((deployment, function))
