@@ -1264,7 +1264,7 @@ impl Emitter<'_, '_> {
         let nearest = self.emit(format_args!("fsub {lty} {raised}, {big}"));
         let magnitude = match rounding {
             // Toward zero is down for the magnitude.
-            Rounding::Zero => self.step_down(lty, &nearest, &magnitude),
+            Rounding::Zero => self.step(false, lty, &nearest, &magnitude),
             _ => nearest,
         };
         let copysign = |e: &mut Self, v: &str| {
@@ -1274,15 +1274,7 @@ impl Emitter<'_, '_> {
         };
         let mut rounded = copysign(self, &magnitude);
         if matches!(rounding, Rounding::Up | Rounding::Down) {
-            let stepped = if rounding == Rounding::Up {
-                let below = self.emit(format_args!("fcmp olt {lty} {rounded}, {x}"));
-                let up = self.emit(format_args!("fadd {lty} {rounded}, 1.0"));
-                self.emit(format_args!(
-                    "select i1 {below}, {lty} {up}, {lty} {rounded}"
-                ))
-            } else {
-                self.step_down(lty, &rounded, &x)
-            };
+            let stepped = self.step(rounding == Rounding::Up, lty, &rounded, &x);
             rounded = copysign(self, &stepped);
         }
         let as_is = self.quieted(ty, &x, &x)?;
@@ -1293,12 +1285,14 @@ impl Emitter<'_, '_> {
         Ok(())
     }
 
-    /// `integer` less one where it lies above `x`.
-    fn step_down(&mut self, lty: &str, integer: &str, x: &str) -> String {
-        let above = self.emit(format_args!("fcmp ogt {lty} {integer}, {x}"));
-        let down = self.emit(format_args!("fsub {lty} {integer}, 1.0"));
+    /// `integer` moved by one up (`up`) or down where it lies on the other
+    /// side of `x`.
+    fn step(&mut self, up: bool, lty: &str, integer: &str, x: &str) -> String {
+        let (wrong_side, op) = if up { ("olt", "fadd") } else { ("ogt", "fsub") };
+        let wrong = self.emit(format_args!("fcmp {wrong_side} {lty} {integer}, {x}"));
+        let moved = self.emit(format_args!("{op} {lty} {integer}, 1.0"));
         self.emit(format_args!(
-            "select i1 {above}, {lty} {down}, {lty} {integer}"
+            "select i1 {wrong}, {lty} {moved}, {lty} {integer}"
         ))
     }
 
@@ -1545,7 +1539,6 @@ fn access_size(mem: &str) -> u64 {
     }
 }
 
-/// The suffix LLVM's overloaded intrinsics take for `lty`.
 /// A direction of rounding to an integer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Rounding {
@@ -1567,6 +1560,7 @@ impl Rounding {
     }
 }
 
+/// The suffix LLVM's overloaded intrinsics take for `lty`.
 fn intrinsic_suffix(lty: &str) -> &'static str {
     match lty {
         "i32" => "i32",
