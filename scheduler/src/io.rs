@@ -6,6 +6,10 @@
 //! the descriptor, and when it is ready, or the task's wake-up time or
 //! timeout passes, queues the task again. Several tasks may wait on one
 //! descriptor: all of them wake when it is ready.
+//!
+//! The loop's thread starts with the first task handed over: most
+//! programs `luge run` runs never wait for a descriptor, and a thread
+//! started and joined for nothing is a measurable part of their run.
 
 // Tasks stay boxed everywhere: a task's own stack holds its address.
 #![allow(clippy::vec_box)]
@@ -19,41 +23,66 @@ use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 /// The token of the loop's own waker; descriptors use their number.
 const WAKER: Token = Token(usize::MAX);
+
+/// The loop's thread: not started yet (holding the poller it will run),
+/// or running.
+enum Thread {
+    NotStarted(Poll),
+    Running(JoinHandle<()>),
+    Stopped,
+}
 
 /// The part of the IO loop that workers talk to.
 pub(crate) struct IoHandle {
     incoming: Mutex<Vec<Box<Task>>>,
     waker: Waker,
     stop: AtomicBool,
+    thread: Mutex<Thread>,
 }
 
 impl IoHandle {
-    /// Creates the poller and the handle that feeds it.
-    pub fn new() -> std::io::Result<(IoHandle, Poll)> {
+    /// Creates the poller and the handle that feeds it; the loop starts
+    /// with the first [`IoHandle::hand_over`].
+    pub fn new() -> std::io::Result<IoHandle> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let handle = IoHandle {
+        Ok(IoHandle {
             incoming: Mutex::new(Vec::new()),
             waker,
             stop: AtomicBool::new(false),
-        };
-        Ok((handle, poll))
+            thread: Mutex::new(Thread::NotStarted(poll)),
+        })
     }
 
-    /// Gives the loop a task blocked on [`Wait::Readable`].
-    pub fn hand_over(&self, task: Box<Task>) {
+    /// Gives the loop a task blocked on [`Wait::Readable`]; the first time,
+    /// has `start` run the loop ([`run`]) on the poller, on a new thread.
+    pub fn hand_over(&self, task: Box<Task>, start: impl FnOnce(Poll) -> JoinHandle<()>) {
         self.incoming.lock().unwrap().push(task);
+        let mut thread = self.thread.lock().unwrap();
+        if matches!(*thread, Thread::NotStarted(_)) {
+            let Thread::NotStarted(poll) = std::mem::replace(&mut *thread, Thread::Stopped) else {
+                unreachable!("matched just now")
+            };
+            *thread = Thread::Running(start(poll));
+        }
+        drop(thread);
         self.wake();
     }
 
-    /// Makes the loop return (the tasks still waiting are dropped with it).
+    /// Makes the loop return and waits for it (the tasks still waiting are
+    /// dropped with it).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.wake();
+        let thread = std::mem::replace(&mut *self.thread.lock().unwrap(), Thread::Stopped);
+        if let Thread::Running(thread) = thread {
+            let _ = thread.join();
+        }
     }
 
     fn wake(&self) {

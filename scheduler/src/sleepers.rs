@@ -93,6 +93,11 @@ impl Pending {
         }
     }
 
+    /// Whether every task has finished.
+    pub fn is_zero(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
     /// Waits until no task is unfinished.
     pub fn wait_zero(&self) {
         let mut guard = self.lock.lock().unwrap();

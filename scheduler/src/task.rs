@@ -376,8 +376,13 @@ pub fn current_waker() -> Option<Waker> {
 /// the task's timeout passes, without blocking its worker. Descriptors
 /// that cannot be watched (regular files) count as ready. Outside a task,
 /// waits with `poll(2)` on the thread.
+///
+/// A descriptor readable already costs one `poll(2)` and no switch: input
+/// from a file or a pipe written ahead of time (`luge run < input`) is the
+/// common case, and the IO loop's thread is not started for it.
 pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Wake {
     match current() {
+        Some(_) if poll_readable(fd, Some(Instant::now())) == Wake::Ready => Wake::Ready,
         Some(_) => block_until(Wait::Readable(fd.as_raw_fd()), deadline),
         None => poll_readable(fd, deadline),
     }

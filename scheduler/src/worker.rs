@@ -165,13 +165,136 @@ impl Shared {
     }
 }
 
+impl Shared {
+    fn new(
+        workers: usize,
+        stack_size: usize,
+        quantum: Option<Duration>,
+        policy: Policy,
+    ) -> Arc<Shared> {
+        let io = IoHandle::new().expect("cannot create the scheduler's IO poller");
+        let sleepers = Arc::new(Sleepers::default());
+        Arc::new(Shared {
+            queue: RunQueue::new(policy, quantum.unwrap_or(DEFAULT_QUANTUM)),
+            default_group: Group::new("default", DEFAULT_WEIGHT, None),
+            quantum,
+            stacks: StackPool::new(stack_size, 4096),
+            pending: Pending::default(),
+            shutdown: AtomicBool::new(false),
+            sleepers: sleepers.clone(),
+            mailboxes: (0..workers)
+                .map(|_| Mailbox::new(sleepers.clone()))
+                .collect(),
+            ticker_bell: Sleepers::default(),
+            wakeups: AtomicU64::new(0),
+            completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            slots: (0..workers)
+                .map(|_| WorkerSlot {
+                    thread: AtomicU64::new(0),
+                    running_since: AtomicU64::new(0),
+                    charged_until: AtomicU64::new(0),
+                    running_timeout: AtomicU64::new(u64::MAX),
+                    running: Mutex::new(None),
+                })
+                .collect(),
+            epoch: Instant::now(),
+            timeouts: Mutex::default(),
+            next_timeout_id: AtomicU64::new(0),
+            io,
+        })
+    }
+
+    /// Queues `body` with `options` (see [`Scheduler::spawn_with`]).
+    fn spawn_with(&self, options: TaskOptions, body: impl FnOnce() + Send + 'static) -> TaskHandle {
+        let now = Instant::now();
+        let parking = Arc::new(Parking::default());
+        let timeout = options.timeout.map(|limit| {
+            let id = self.next_timeout_id.fetch_add(1, Ordering::Relaxed);
+            let timeout = Timeout::new(now + limit, id, parking.clone());
+            let key = (timeout.at, id);
+            self.timeouts.lock().unwrap().insert(key, timeout.clone());
+            timeout
+        });
+        let deadline = options.relative_deadline.map(|d| now + d);
+        let group = options.group.unwrap_or_else(|| self.default_group.clone());
+        let handle = TaskHandle::new(timeout.clone());
+        let task = Task::new(
+            Box::new(body),
+            deadline,
+            timeout,
+            parking,
+            options.counts,
+            group,
+        );
+        self.pending.add();
+        self.queue.push_new(task, now);
+        self.sleepers.wake_one();
+        // With every worker busy, a task that should replace a running one
+        // (of a group that was idle, say) need not wait for the next tick.
+        if self
+            .slots
+            .iter()
+            .all(|s| s.running_since.load(Ordering::Acquire) != 0)
+        {
+            preempt_workers(self, false);
+        }
+        handle
+    }
+}
+
+/// Starts a thread of the scheduler's.
+fn start_thread(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .expect("cannot start a scheduler thread")
+}
+
+/// The IO loop's thread, started by the first task that waits for a
+/// descriptor (see [`crate::io`]).
+fn start_io_loop(shared: Arc<Shared>, poll: mio::Poll) -> JoinHandle<()> {
+    start_thread("luge-io".into(), move || {
+        let requeue = |task, ready: bool, now| {
+            let why = if ready { Wake::Ready } else { Wake::Deadline };
+            shared.requeue_woken(task, why, now)
+        };
+        crate::io::run(poll, &shared.io, requeue)
+    })
+}
+
+/// The ticker's thread (see [`ticker`]) and what stops it.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(shared: &Arc<Shared>) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ticker_shared, ticker_stop) = (shared.clone(), stop.clone());
+        let thread = start_thread("luge-ticker".into(), move || {
+            ticker(&ticker_shared, &ticker_stop)
+        });
+        Ticker { stop, thread }
+    }
+
+    /// Stops the ticker and waits for it; before the workers stop, so that
+    /// it never signals a worker thread that has exited.
+    fn stop(self, shared: &Shared) {
+        self.stop.store(true, Ordering::Release);
+        shared.ticker_bell.wake_all();
+        // It may be parked for the rest of a tick.
+        self.thread.thread().unpark();
+        let _ = self.thread.join();
+    }
+}
+
 /// A pool of worker threads.
 pub struct Scheduler {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-    /// The ticker and the IO loop, stopped before the workers.
-    helpers: Vec<JoinHandle<()>>,
-    stop_ticker: Arc<AtomicBool>,
+    /// Stopped before the workers (the IO loop with it).
+    ticker: Option<Ticker>,
 }
 
 impl Scheduler {
@@ -201,80 +324,55 @@ impl Scheduler {
         policy: Policy,
     ) -> Scheduler {
         let workers = workers.max(1);
-        let (io, poll) = IoHandle::new().expect("cannot create the scheduler's IO poller");
-        let sleepers = Arc::new(Sleepers::default());
-        let shared = Arc::new(Shared {
-            queue: RunQueue::new(policy, quantum.unwrap_or(DEFAULT_QUANTUM)),
-            default_group: Group::new("default", DEFAULT_WEIGHT, None),
-            quantum,
-            stacks: StackPool::new(stack_size, 4096),
-            pending: Pending::default(),
-            shutdown: AtomicBool::new(false),
-            sleepers: sleepers.clone(),
-            mailboxes: (0..workers)
-                .map(|_| Mailbox::new(sleepers.clone()))
-                .collect(),
-            ticker_bell: Sleepers::default(),
-            wakeups: AtomicU64::new(0),
-            completed: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
-            slots: (0..workers)
-                .map(|_| WorkerSlot {
-                    thread: AtomicU64::new(0),
-                    running_since: AtomicU64::new(0),
-                    charged_until: AtomicU64::new(0),
-                    running_timeout: AtomicU64::new(u64::MAX),
-                    running: Mutex::new(None),
-                })
-                .collect(),
-            epoch: Instant::now(),
-            timeouts: Mutex::default(),
-            next_timeout_id: AtomicU64::new(0),
-            io,
-        });
-        let start = |name: String, body: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(body)
-                .expect("cannot start a scheduler thread")
-        };
+        let shared = Shared::new(workers, stack_size, quantum, policy);
         let threads = (0..workers)
             .map(|index| {
                 let worker_shared = shared.clone();
-                let thread = start(
-                    format!("luge-worker-{index}"),
-                    Box::new(move || worker_loop(index, &worker_shared)),
-                );
+                let thread = start_thread(format!("luge-worker-{index}"), move || {
+                    pin_to_cpu(index);
+                    worker_loop(index, &worker_shared, Until::Shutdown)
+                });
                 shared.slots[index]
                     .thread
                     .store(thread.as_pthread_t(), Ordering::Release);
                 thread
             })
             .collect();
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        let (ticker_shared, stop) = (shared.clone(), stop_ticker.clone());
-        let io_shared = shared.clone();
-        let helpers = vec![
-            start(
-                "luge-ticker".into(),
-                Box::new(move || ticker(&ticker_shared, &stop, quantum)),
-            ),
-            start(
-                "luge-io".into(),
-                Box::new(move || {
-                    let requeue = |task, ready: bool, now| {
-                        let why = if ready { Wake::Ready } else { Wake::Deadline };
-                        io_shared.requeue_woken(task, why, now)
-                    };
-                    crate::io::run(poll, &io_shared.io, requeue)
-                }),
-            ),
-        ];
+        let ticker = Some(Ticker::start(&shared));
         Scheduler {
             shared,
             threads,
-            helpers,
-            stop_ticker,
+            ticker,
         }
+    }
+
+    /// Runs `body` as the only task, with `options`, on a `stack_size`-byte
+    /// stack, and returns when it has ended. The calling thread is its
+    /// worker, so a process that runs one sandbox and exits (`luge run`)
+    /// starts no worker thread; the ticker starts only for a timeout (no
+    /// other task can be waiting for a quantum to end), and the IO loop
+    /// only if the task waits for a descriptor. Starting and joining the
+    /// three threads took a sixth of `luge run hello`.
+    ///
+    /// Panics when the IO poller cannot be created.
+    pub fn run_alone(
+        stack_size: usize,
+        options: TaskOptions,
+        body: impl FnOnce() + Send + 'static,
+    ) {
+        let shared = Shared::new(1, stack_size, None, Policy::Fifo);
+        // SAFETY: pthread_self has no preconditions.
+        let this_thread = unsafe { libc::pthread_self() };
+        shared.slots[0]
+            .thread
+            .store(this_thread as u64, Ordering::Release);
+        let ticker = options.timeout.is_some().then(|| Ticker::start(&shared));
+        shared.spawn_with(options, body);
+        worker_loop(0, &shared, Until::NoTaskLeft);
+        if let Some(ticker) = ticker {
+            ticker.stop(&shared);
+        }
+        shared.io.stop();
     }
 
     /// Queues `body` to run on some worker.
@@ -289,46 +387,7 @@ impl Scheduler {
         options: TaskOptions,
         body: impl FnOnce() + Send + 'static,
     ) -> TaskHandle {
-        let now = Instant::now();
-        let parking = Arc::new(Parking::default());
-        let timeout = options.timeout.map(|limit| {
-            let id = self.shared.next_timeout_id.fetch_add(1, Ordering::Relaxed);
-            let timeout = Timeout::new(now + limit, id, parking.clone());
-            let key = (timeout.at, id);
-            self.shared
-                .timeouts
-                .lock()
-                .unwrap()
-                .insert(key, timeout.clone());
-            timeout
-        });
-        let deadline = options.relative_deadline.map(|d| now + d);
-        let group = options
-            .group
-            .unwrap_or_else(|| self.shared.default_group.clone());
-        let handle = TaskHandle::new(timeout.clone());
-        let task = Task::new(
-            Box::new(body),
-            deadline,
-            timeout,
-            parking,
-            options.counts,
-            group,
-        );
-        self.shared.pending.add();
-        self.shared.queue.push_new(task, now);
-        self.shared.sleepers.wake_one();
-        // With every worker busy, a task that should replace a running one
-        // (of a group that was idle, say) need not wait for the next tick.
-        if self
-            .shared
-            .slots
-            .iter()
-            .all(|s| s.running_since.load(Ordering::Acquire) != 0)
-        {
-            preempt_workers(&self.shared, false);
-        }
-        handle
+        self.shared.spawn_with(options, body)
     }
 
     /// Waits until every spawned task has finished.
@@ -365,16 +424,10 @@ impl Scheduler {
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
-        // The ticker goes first, so that it never signals a worker thread
-        // that has exited; the IO loop with it.
-        self.stop_ticker.store(true, Ordering::Release);
-        self.shared.ticker_bell.wake_all();
-        self.shared.io.stop();
-        for thread in self.helpers.drain(..) {
-            // The ticker may be parked for the rest of a tick.
-            thread.thread().unpark();
-            let _ = thread.join();
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop(&self.shared);
         }
+        self.shared.io.stop();
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.sleepers.wake_all();
         for thread in self.threads.drain(..) {
@@ -392,8 +445,8 @@ const TIMEOUT_TICK: Duration = Duration::from_millis(1);
 /// [`RunQueue::should_preempt`]). While none runs, it sleeps until the
 /// earliest timeout or until a worker starts a slice ([`run_tracked`]
 /// rings `ticker_bell`).
-fn ticker(shared: &Shared, stop: &AtomicBool, quantum: Option<Duration>) {
-    let tick = quantum.map_or(TIMEOUT_TICK, |q| q / 4);
+fn ticker(shared: &Shared, stop: &AtomicBool) {
+    let tick = shared.quantum.map_or(TIMEOUT_TICK, |q| q / 4);
     while !stop.load(Ordering::Acquire) {
         let now = Instant::now();
         shared.fire_timeouts(now);
@@ -471,12 +524,24 @@ fn pin_to_cpu(index: usize) {
     let _ = sched_setaffinity(None, &one);
 }
 
-fn worker_loop(index: usize, shared: &Shared) {
-    pin_to_cpu(index);
+/// When a worker's loop returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// When the scheduler is dropped.
+    Shutdown,
+    /// When every task spawned has ended ([`Scheduler::run_alone`]).
+    NoTaskLeft,
+}
+
+fn worker_loop(index: usize, shared: &Arc<Shared>, until: Until) {
     let mut worker_context = Context::default();
     let mut sleeping = Parked::default();
     let mailbox = &shared.mailboxes[index];
-    while !shared.shutdown.load(Ordering::Acquire) {
+    let done = || match until {
+        Until::Shutdown => shared.shutdown.load(Ordering::Acquire),
+        Until::NoTaskLeft => shared.pending.is_zero(),
+    };
+    while !done() {
         let now = Instant::now();
         let mut woken: Vec<_> = (mailbox.take().into_iter())
             .filter_map(|id| sleeping.take(id))
@@ -530,7 +595,9 @@ fn worker_loop(index: usize, shared: &Shared) {
                         shared.queue_woken(task, Wake::Woken, Instant::now());
                     }
                 }
-                Wait::Readable(_) => shared.io.hand_over(task),
+                Wait::Readable(_) => shared
+                    .io
+                    .hand_over(task, |poll| start_io_loop(shared.clone(), poll)),
             },
             // Behind the waiting tasks of its group.
             _ => shared.queue.push_preempted(task, Instant::now()),

@@ -7,7 +7,6 @@ use luge_serve::config::{
     check_timeout, OpenWhiskConfig, ServeConfig, DEFAULT_ACTION_TIMEOUT, MAX_MEMORY_LIMIT_MIB,
 };
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct ContainerArgs {
@@ -30,7 +29,7 @@ pub struct ContainerArgs {
     workers: Option<usize>,
 }
 
-pub fn container(args: ContainerArgs) -> Result<ExitCode> {
+pub fn container(args: ContainerArgs) -> Result<()> {
     let mut openwhisk = OpenWhiskConfig::new(args.port);
     openwhisk.timeout = check_timeout(args.timeout_ms)
         .ok()

@@ -1,14 +1,17 @@
 //! `luge`: the command-line front end of the Luge runtime.
 
+// The process starts at `process::main`, not through std's start-up.
+#![no_main]
+
 use anyhow::{Context, Result};
 use awsm_compiler::{Arch, BoundsMode, CpuLevel, OptLevel, Tier};
 use clap::{Parser, Subcommand};
 use luge_runtime::cache::ModuleCache;
 use luge_runtime::read_descriptor;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 mod container;
+mod process;
 mod run;
 mod serve;
 
@@ -242,12 +245,13 @@ fn inspect(path: PathBuf) -> Result<()> {
     Ok(())
 }
 
-fn main() -> ExitCode {
+/// Runs the command line; returns the process's exit status.
+fn cli() -> u8 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Serve(args) => serve::serve(args),
-        Command::Container(args) => container::container(args),
+        Command::Serve(args) => serve::serve(args).map(|()| 0),
+        Command::Container(args) => container::container(args).map(|()| 0),
         Command::Compile {
             input,
             output,
@@ -272,14 +276,14 @@ fn main() -> ExitCode {
             };
             compile(input, output, flags)
         }
-        .map(|()| ExitCode::SUCCESS),
-        Command::Inspect { module } => inspect(module).map(|()| ExitCode::SUCCESS),
+        .map(|()| 0),
+        Command::Inspect { module } => inspect(module).map(|()| 0),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("luge: {e:#}");
-            ExitCode::FAILURE
+            1
         }
     }
 }

@@ -9,7 +9,6 @@ use luge_scheduler::task::TaskOptions;
 use luge_scheduler::worker::Scheduler;
 use luge_wasi::{CommandReport, Ended, Input, Output, WasiCtxBuilder};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,42 +134,33 @@ fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
     ))
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
+/// Runs the program; returns the exit status for `luge`.
+pub fn run(args: RunArgs) -> Result<u8> {
     let module = load(&args)?;
     if let Some(advice) = address_space::advice_for(module.descriptor().bounds) {
         eprintln!("luge: note: {}: {advice}", args.module.display());
     }
     let args = Arc::new(args);
+    if let Some(timeout) = args.timeout {
+        watch_for_stuck_program(&args, Duration::from_millis(timeout));
+    }
     // `luge run` goes through the scheduler like every sandbox does: one
-    // worker, one task on its own stack, and the scheduler's timeout.
-    let scheduler =
-        Scheduler::with_stack_size(1, task_stack_size((args.stack_limit as usize) << 10));
+    // task on its own stack, and the scheduler's timeout. This thread is
+    // its worker.
     let (report_tx, report_rx) = mpsc::channel();
     let task_args = args.clone();
-    let timeout = args.timeout.map(Duration::from_millis);
     let options = TaskOptions {
-        timeout,
+        timeout: args.timeout.map(Duration::from_millis),
         ..TaskOptions::default()
     };
-    scheduler.spawn_with(options, move || {
+    let stack_size = task_stack_size((args.stack_limit as usize) << 10);
+    Scheduler::run_alone(stack_size, options, move || {
         let report = run_sandbox(&task_args, &module).map_err(|e| format!("{e:#}"));
         let _ = report_tx.send(report);
     });
-    let lost = || anyhow::anyhow!("the sandbox ended without a report");
-    let report = match timeout {
-        None => report_rx.recv().map_err(|_| lost())?,
-        Some(timeout) => match report_rx.recv_timeout(timeout + TIMEOUT_GRACE) {
-            Ok(report) => report,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Still not back: stuck where no interruption reaches (a
-                // host call that cannot park, or code compiled without
-                // interruption checks). Leave it; the process ends now.
-                std::mem::forget(scheduler);
-                return Ok(timeout_exit(&args));
-            }
-        },
-    };
+    let report = report_rx
+        .recv()
+        .map_err(|_| anyhow::anyhow!("the sandbox ended without a report"))?;
     let report = report.map_err(anyhow::Error::msg)?;
     let status = match report.outcome {
         Ok(()) => 0,
@@ -195,16 +185,39 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             "luge: output limit: the program wrote more than {} bytes",
             args.output_limit.unwrap_or(0)
         );
-        return Ok(ExitCode::from(if status == 0 { 1 } else { status }));
+        return Ok(if status == 0 { 1 } else { status });
     }
-    Ok(ExitCode::from(status))
+    Ok(status)
+}
+
+/// Ends the process if the program is still running `TIMEOUT_GRACE` after
+/// its timeout: stuck where no interruption reaches (a host call that
+/// cannot park, or code compiled without interruption checks), on this
+/// thread, which is its worker.
+fn watch_for_stuck_program(args: &Arc<RunArgs>, timeout: Duration) {
+    let args = args.clone();
+    std::thread::Builder::new()
+        .name("luge-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(timeout + TIMEOUT_GRACE);
+            say_timed_out(&args);
+            // What the program wrote is out already: WASI's stdout is
+            // flushed on every write.
+            std::process::exit(EXIT_TIMEOUT.into());
+        })
+        .map(drop)
+        .unwrap_or_else(|e| eprintln!("luge: cannot start the timeout's watchdog: {e}"));
 }
 
 /// Reports a program stopped by its timeout.
-fn timeout_exit(args: &RunArgs) -> ExitCode {
+fn timeout_exit(args: &RunArgs) -> u8 {
+    say_timed_out(args);
+    EXIT_TIMEOUT
+}
+
+fn say_timed_out(args: &RunArgs) {
     eprintln!(
         "luge: timeout: stopped after {} ms",
         args.timeout.unwrap_or(0)
     );
-    ExitCode::from(EXIT_TIMEOUT)
 }

@@ -17,7 +17,6 @@ use luge_serve::routes::Served;
 use luge_serve::server::{Listener, Server};
 use luge_serve::tiering::Tiering;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,7 +33,7 @@ pub struct ServeArgs {
     workers: Option<usize>,
 }
 
-pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+pub fn serve(args: ServeArgs) -> Result<()> {
     let config = match &args.config {
         Some(path) => ServeConfig::load(path)?,
         None => ServeConfig::bundled_examples(&examples_dir()),
@@ -95,7 +94,7 @@ pub fn run_server(
     admin: Option<AdminApi>,
     workers: Option<usize>,
     voice: Voice,
-) -> Result<ExitCode> {
+) -> Result<()> {
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let scheduler = scheduler_for(config, workers);
@@ -124,7 +123,7 @@ pub fn run_server(
     if voice == Voice::Talkative {
         eprintln!("luge: stopped");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The memory budget (`memory-budget-mib`, else half of physical memory)

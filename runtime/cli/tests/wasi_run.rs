@@ -195,6 +195,29 @@ fn timeout_stops_a_program_waiting_for_stdin() {
 }
 
 #[test]
+fn timeout_ends_a_program_stuck_where_no_interruption_reaches() {
+    // Opening a FIFO that nobody writes waits inside open(2), on the thread
+    // that runs the guest: only `luge run`'s watchdog can end this run.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let dir_opt = format!("--dir={}::/d", dir.path().display());
+    let (out, took) = timed_run(
+        &behave(),
+        &["--timeout", "300", &dir_opt],
+        &["cat", "/d/fifo"],
+    );
+    assert_timed_out(&out, took);
+    // The same program on a plain file, to show the mode reads.
+    std::fs::write(dir.path().join("plain"), b"twelve bytes").unwrap();
+    let out = behave_run(&[&dir_opt], &["cat", "/d/plain"]);
+    assert_status(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "read 12 bytes\n");
+}
+
+#[test]
 fn a_program_finishing_in_time_is_not_stopped() {
     let out = luge_run(example("hello"))
         .opts(["--timeout", "5000"])

@@ -17,6 +17,7 @@
  *   grab N           mallocs N MiB at once, touching every page, holds it 300 ms,
  *                    prints how much it got (exit 1 if short)
  *   sleep N          sleeps N ms, then sums 1..N000 in a loop and prints the sum
+ *   cat PATH         reads the file PATH to its end, prints how many bytes
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,20 @@ int main(int argc, char **argv) {
         unsigned long long sum = 0;
         for (unsigned long i = 1; i <= n * 1000; i++) sum += i;
         printf("slept %lu ms, sum %llu\n", n, sum);
+        return 0;
+    }
+    if (strcmp(mode, "cat") == 0) {
+        /* Reads the file argv[2] to its end: on a FIFO nobody writes, the
+         * open itself waits in the kernel, where no interruption reaches. */
+        FILE *f = fopen(argv[2], "r");
+        if (!f) {
+            perror(argv[2]);
+            return 1;
+        }
+        char buf[256];
+        size_t got, total = 0;
+        while ((got = fread(buf, 1, sizeof buf, f)) > 0) total += got;
+        printf("read %zu bytes\n", total);
         return 0;
     }
     fprintf(stderr, "behave: unknown mode %s\n", mode);

@@ -1,0 +1,116 @@
+//! `Scheduler::run_alone`: one task on the calling thread, as `luge run`
+//! runs its sandbox. The scheduler's threads start only when the task
+//! needs them (the ticker for a timeout, the IO loop for a wait on a
+//! descriptor that is not ready), and the task still sleeps, waits and
+//! times out as it would on a worker thread.
+//!
+//! The tests look at this process's thread names, so they take turns.
+
+use luge_scheduler::task::{sleep_until, timed_out, wait_readable, TaskOptions, Wake};
+use luge_scheduler::worker::{Scheduler, TASK_STACK_SIZE};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::sync::mpsc::channel;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The names of this process's threads that belong to a scheduler.
+fn scheduler_threads() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| name.starts_with("luge-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `body` alone with `options`; returns what it sent and the threads
+/// of the scheduler's that lived while it ran.
+fn alone<T: Send + 'static>(
+    options: TaskOptions,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> (T, Vec<String>) {
+    let (tx, rx) = channel();
+    Scheduler::run_alone(TASK_STACK_SIZE, options, move || {
+        let result = body();
+        tx.send((result, scheduler_threads())).unwrap();
+    });
+    rx.try_recv()
+        .expect("the task ended before run_alone returned")
+}
+
+#[test]
+fn a_lone_task_runs_on_the_calling_thread_and_starts_no_thread_it_does_not_need() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let caller = std::thread::current().id();
+    let (ran_on, threads) = alone(TaskOptions::default(), || {
+        // A timer wait needs no helper either: the caller's loop keeps it.
+        let start = Instant::now();
+        assert_eq!(
+            sleep_until(start + Duration::from_millis(20)),
+            Wake::Deadline
+        );
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        std::thread::current().id()
+    });
+    assert_eq!(ran_on, caller, "the task ran on the caller's thread");
+    assert_eq!(
+        threads,
+        Vec::<String>::new(),
+        "no ticker, IO loop or worker"
+    );
+    // Input that is ready already is read without the IO loop.
+    let (reader, mut writer) = rustix::pipe::pipe()
+        .map(|(r, w)| (r, std::fs::File::from(w)))
+        .unwrap();
+    writer.write_all(b"ready").unwrap();
+    let (wake, threads) = alone(TaskOptions::default(), move || {
+        wait_readable(reader.as_fd(), None)
+    });
+    assert_eq!(wake, Wake::Ready);
+    assert_eq!(threads, Vec::<String>::new());
+    assert_eq!(
+        scheduler_threads(),
+        Vec::<String>::new(),
+        "nothing left behind"
+    );
+}
+
+#[test]
+fn a_lone_task_waiting_for_input_gets_the_io_loop_and_a_timeout_gets_the_ticker() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let mut writer = std::fs::File::from(writer);
+    let late_writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        writer.write_all(b"late").unwrap();
+    });
+    let (wake, threads) = alone(TaskOptions::default(), move || {
+        wait_readable(reader.as_fd(), None)
+    });
+    late_writer.join().unwrap();
+    assert_eq!(wake, Wake::Ready);
+    assert_eq!(threads, ["luge-io"]);
+
+    let options = TaskOptions {
+        timeout: Some(Duration::from_millis(30)),
+        ..TaskOptions::default()
+    };
+    let start = Instant::now();
+    let ((wake, stopped), threads) = alone(options, || {
+        let wake = sleep_until(Instant::now() + Duration::from_secs(60));
+        (wake, timed_out())
+    });
+    assert_eq!((wake, stopped), (Wake::TimedOut, true));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the timeout ended the sleep after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(threads, ["luge-ticker"]);
+    assert_eq!(scheduler_threads(), Vec::<String>::new(), "both joined");
+}
