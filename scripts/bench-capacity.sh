@@ -3,24 +3,60 @@
 # idle server, then with N sandboxes of examples/sleep asleep at once, and
 # the server's RSS, live sandboxes and software-bounds fallbacks.
 #
-#   scripts/bench-capacity.sh [N] [TENANTS]
+#   scripts/bench-capacity.sh [--wasmtime] [N] [TENANTS]
 #
-# N (default 14800) calls of /sleep?120 held open by wrk, spread over
+# N (default 14800) calls of /sleep?300 held open by wrk, spread over
 # TENANTS (default 4) tenants on ports of their own: one client address
 # has about 28,000 ephemeral ports per server port. Each call needs a
 # connection, so N is bounded by the descriptors the server may open
 # (`luge serve` keeps a quarter of RLIMIT_NOFILE for files): 100,000 needs
 # `ulimit -Hn` of about 140,000 and root to raise it, and
 # `sysctl vm.max_map_count=1048576` (about 4 mappings per sandbox).
+#
+# --wasmtime measures the peer instead: `luge-load wasmtime-server`
+# (Wasmtime's pooling allocator, an instance per request, a thread per
+# connection; built with `--features wasmtime-peer`, a long first build)
+# serving the same two modules on one port, 16 MiB of memory each. Its
+# sleepers are counted as its threads beyond the idle server's.
+#
+# Environment:
+#   LUGE              the luge to serve with (default: a release build of
+#                     this tree, built first); scripts/luge-aarch64-qemu
+#                     runs the aarch64 build under qemu-user
+#   ADDRESS_SPACE_GIB an address-space limit (RLIMIT_AS) for the server, to
+#                     stand in for a smaller virtual address space: 512 for
+#                     an aarch64 kernel with 39-bit addresses, which qemu-
+#                     user cannot give its guest otherwise
+#
 # Needs wrk (Debian: wrk).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+PEER=luge
+if [ "${1:-}" = --wasmtime ]; then
+    PEER=wasmtime
+    shift
+fi
 N="${1:-14800}"
 TENANTS="${2:-4}"
 PORT=18100
-cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bin luge
+if [ "$PEER" = wasmtime ]; then
+    echo "building luge-load with the Wasmtime peer (the first build takes minutes)" >&2
+    cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" -p luge-loadtest \
+        --features wasmtime-peer
+elif [ -z "${LUGE:-}" ]; then
+    cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bin luge
+fi
+LUGE="${LUGE:-$TARGET/release/luge}"
+# Runs the server under the address-space limit, if one is asked for.
+limited() {
+    if [ -n "${ADDRESS_SPACE_GIB:-}" ]; then
+        prlimit --as=$((ADDRESS_SPACE_GIB << 30)) -- "$@"
+    else
+        "$@"
+    fi
+}
 WORK="$(mktemp -d)"
 cleanup() {
     pkill -P $$ wrk 2>/dev/null || true
@@ -29,6 +65,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cp "$ROOT/examples/sleep/sleep.wasm" "$ROOT/examples/hello/hello.wasm" "$WORK/"
+start_luge() {
 python3 - "$WORK/capacity.json" "$PORT" "$TENANTS" "$N" <<'PY'
 import json, sys
 path, port, tenants, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -42,10 +79,25 @@ for i in range(tenants):
                     "timeout-ms": 900000, "memory-limit-mib": 16}]})
 json.dump(config, open(path, "w"))
 PY
-LUGE_CACHE_DIR="$WORK/cache" "$TARGET/release/luge" serve "$WORK/capacity.json" \
-    >"$WORK/serve.log" 2>&1 &
-SERVER=$!
-until curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null; do sleep 0.2; done
+    LUGE_CACHE_DIR="$WORK/cache" limited "$LUGE" serve "$WORK/capacity.json" \
+        >"$WORK/serve.log" 2>&1 &
+    SERVER=$!
+    until curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null; do sleep 0.2; done
+    # The server's own process (prlimit and qemu-user exec in place, a
+    # script wrapper may not).
+    SERVER=$(pgrep -n -f "serve $WORK/capacity.json")
+}
+
+start_wasmtime() {
+    # A descriptor per connection: the peer does not raise its own limit.
+    ulimit -n "$(ulimit -Hn)"
+    "$TARGET/release/luge-load" wasmtime-server --port "$PORT" --instances $((N + 100)) \
+        --memory-mib 16 "$WORK/sleep.wasm" "$WORK/hello.wasm" >"$WORK/serve.log" 2>&1 &
+    SERVER=$!
+    until curl -sf "http://127.0.0.1:$PORT/hello" >/dev/null; do sleep 0.2; done
+}
+
+start_$PEER
 
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 ~ "^"m {s += $2} END {print s + 0}'; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
@@ -55,26 +107,41 @@ hello_latency() {
              END {printf "mean %s, p50 %s, p90 %s, p99 %s, max %s\n", avg, p["50%"], p["90%"], p["99%"], max}'
 }
 
-echo "$(date -u +%FT%TZ), $(nproc) CPUs, $(free -h | awk '/Mem:/ {print $2}') RAM, luge $(git -C "$ROOT" rev-parse --short HEAD)"
+threads() { awk '/^Threads/ {print $2}' "/proc/$SERVER/status"; }
+# Sandboxes asleep: luge counts its own; the peer has a thread per call.
+asleep() {
+    if [ "$PEER" = luge ]; then metric luge_live_sandboxes; else echo $(($(threads) - idle_threads)); fi
+}
+# The port of the I-th sleeper tenant; the peer has one port.
+sleeper_port() { if [ "$PEER" = luge ]; then echo $((PORT + $1)); else echo "$PORT"; fi; }
+
+echo "$(date -u +%FT%TZ), $(nproc) CPUs, $(free -h | awk '/Mem:/ {print $2}') RAM, $PEER, luge $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "idle: RSS $(rss_kib) KiB; hello: $(hello_latency)"
 idle_rss=$(rss_kib)
+idle_threads=$(threads)
 per=$((N / TENANTS))
 for i in $(seq 1 "$TENANTS"); do
-    wrk -t1 -c"$per" -d600s --timeout 600s "http://127.0.0.1:$((PORT + i))/sleep?120" \
+    wrk -t1 -c"$per" -d600s --timeout 600s "http://127.0.0.1:$(sleeper_port "$i")/sleep?300" \
         >"$WORK/wrk$i.log" 2>&1 &
 done
 target=$((per * TENANTS))
-for _ in $(seq 60); do
-    live=$(metric luge_live_sandboxes)
-    echo "  $live of $target asleep, RSS $(rss_kib) KiB" >&2
+# The peer accepts on one thread with std's backlog of 128, so its ramp is
+# paced by the clients' SYN retries: minutes, not seconds.
+for _ in $(seq 240); do
+    live=$(asleep)
+    echo "  $(date +%T) $live of $target asleep, RSS $(rss_kib) KiB" >&2
     [ "$live" -ge "$target" ] && break
     sleep 1
 done
 sleep 3
-live=$(metric luge_live_sandboxes)
+live=$(asleep)
 rss=$(rss_kib)
 echo "asleep: $live sandboxes, RSS $rss KiB ($(((rss - idle_rss) / (live > 0 ? live : 1))) KiB each over idle)"
 echo "asleep: hello: $(hello_latency)"
-# Counted as calls end: the fallbacks of the hello calls above.
-echo "asleep: $(metric luge_bounds_fallbacks_total) hello calls ran on the software-bounds fallback"
-grep "guard memories are out of address space" "$WORK/serve.log" || true
+if [ "$PEER" = luge ]; then
+    # Counted as calls end: the fallbacks of the hello calls above.
+    echo "asleep: $(metric luge_bounds_fallbacks_total) hello calls ran on the software-bounds fallback"
+    grep "guard memories are out of address space" "$WORK/serve.log" || true
+else
+    grep -i "cannot\|error" "$WORK/serve.log" | sort | uniq -c | head || true
+fi
