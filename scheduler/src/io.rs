@@ -61,14 +61,27 @@ impl IoHandle {
 
     /// Gives the loop a task blocked on [`Wait::Readable`]; the first time,
     /// has `start` run the loop ([`run`]) on the poller, on a new thread.
-    pub fn hand_over(&self, task: Box<Task>, start: impl FnOnce(Poll) -> JoinHandle<()>) {
+    ///
+    /// Panics when that thread cannot be started (after releasing the
+    /// handle's lock, so that the scheduler can still be dropped).
+    pub fn hand_over(
+        &self,
+        task: Box<Task>,
+        start: impl FnOnce(Poll) -> std::io::Result<JoinHandle<()>>,
+    ) {
         self.incoming.lock().unwrap().push(task);
         let mut thread = self.thread.lock().unwrap();
         if matches!(*thread, Thread::NotStarted(_)) {
             let Thread::NotStarted(poll) = std::mem::replace(&mut *thread, Thread::Stopped) else {
                 unreachable!("matched just now")
             };
-            *thread = Thread::Running(start(poll));
+            match start(poll) {
+                Ok(started) => *thread = Thread::Running(started),
+                Err(e) => {
+                    drop(thread);
+                    panic!("cannot start the scheduler's IO loop: {e}");
+                }
+            }
         }
         drop(thread);
         self.wake();

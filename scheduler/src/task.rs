@@ -379,10 +379,14 @@ pub fn current_waker() -> Option<Waker> {
 ///
 /// A descriptor readable already costs one `poll(2)` and no switch: input
 /// from a file or a pipe written ahead of time (`luge run < input`) is the
-/// common case, and the IO loop's thread is not started for it.
+/// common case, and the IO loop's thread is not started for it. A task
+/// whose timeout has fired (or that was stopped) goes the slow way, which
+/// returns [`Wake::TimedOut`].
 pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Wake {
     match current() {
-        Some(_) if poll_readable(fd, Some(Instant::now())) == Wake::Ready => Wake::Ready,
+        Some(_) if !timed_out() && poll_readable(fd, Some(Instant::now())) == Wake::Ready => {
+            Wake::Ready
+        }
         Some(_) => block_until(Wait::Readable(fd.as_raw_fd()), deadline),
         None => poll_readable(fd, deadline),
     }

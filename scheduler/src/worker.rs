@@ -110,6 +110,9 @@ pub(crate) struct Shared {
     timeouts: Mutex<BTreeMap<(Instant, u64), Arc<Timeout>>>,
     next_timeout_id: AtomicU64,
     pub(crate) io: IoHandle,
+    /// The CPUs the scheduler's creator could run on, for threads started
+    /// later by a pinned worker.
+    cpus: Option<CpuSet>,
 }
 
 impl Shared {
@@ -201,6 +204,7 @@ impl Shared {
             timeouts: Mutex::default(),
             next_timeout_id: AtomicU64::new(0),
             io,
+            cpus: sched_getaffinity(None).ok(),
         })
     }
 
@@ -251,15 +255,22 @@ fn start_thread(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandl
 }
 
 /// The IO loop's thread, started by the first task that waits for a
-/// descriptor (see [`crate::io`]).
-fn start_io_loop(shared: Arc<Shared>, poll: mio::Poll) -> JoinHandle<()> {
-    start_thread("luge-io".into(), move || {
-        let requeue = |task, ready: bool, now| {
-            let why = if ready { Wake::Ready } else { Wake::Deadline };
-            shared.requeue_woken(task, why, now)
-        };
-        crate::io::run(poll, &shared.io, requeue)
-    })
+/// descriptor (see [`crate::io`]). It is started by a worker, pinned to
+/// one CPU, so it takes back the CPUs the scheduler was created with
+/// rather than compete with that worker for its core.
+fn start_io_loop(shared: Arc<Shared>, poll: mio::Poll) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("luge-io".into())
+        .spawn(move || {
+            if let Some(cpus) = &shared.cpus {
+                let _ = sched_setaffinity(None, cpus);
+            }
+            let requeue = |task, ready: bool, now| {
+                let why = if ready { Wake::Ready } else { Wake::Deadline };
+                shared.requeue_woken(task, why, now)
+            };
+            crate::io::run(poll, &shared.io, requeue)
+        })
 }
 
 /// The ticker's thread (see [`ticker`]) and what stops it.

@@ -23,14 +23,31 @@
 
 use std::ffi::{c_char, c_int};
 
+/// Exit status after a panic, as std's start-up gives it.
+const EXIT_PANIC: i32 = 101;
+
 /// The C entry point (`#![no_main]` in main.rs).
 #[no_mangle]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     ignore_sigpipe();
     open_standard_descriptors();
-    let status = crate::cli();
+    // A panic must not unwind into C (that aborts): it ends the process
+    // with std's status for it, its message already printed by the hook.
+    let status = std::panic::catch_unwind(crate::cli).map_or(EXIT_PANIC, i32::from);
     // Flushes stdout, as a return from std's `main` would.
-    std::process::exit(status.into())
+    std::process::exit(status)
+}
+
+/// Writes `message` to stderr and ends the process at once with `status`:
+/// for a thread that must end it while another may be stuck holding
+/// std's stderr lock (in a write to a pipe nobody reads), and without
+/// running exit handlers under threads that still run.
+pub fn exit_now(status: u8, message: &str) -> ! {
+    // SAFETY: the pointer and length are those of a live string; a failed
+    // or short write is left as it is (there is nowhere to report it).
+    unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
+    // SAFETY: _exit ends the process and touches none of its memory.
+    unsafe { libc::_exit(status.into()) }
 }
 
 fn ignore_sigpipe() {

@@ -200,10 +200,9 @@ fn watch_for_stuck_program(args: &Arc<RunArgs>, timeout: Duration) {
         .name("luge-watchdog".into())
         .spawn(move || {
             std::thread::sleep(timeout + TIMEOUT_GRACE);
-            say_timed_out(&args);
             // What the program wrote is out already: WASI's stdout is
             // flushed on every write.
-            std::process::exit(EXIT_TIMEOUT.into());
+            crate::process::exit_now(EXIT_TIMEOUT, &format!("{}\n", timed_out_message(&args)));
         })
         .map(drop)
         .unwrap_or_else(|e| eprintln!("luge: cannot start the timeout's watchdog: {e}"));
@@ -211,13 +210,13 @@ fn watch_for_stuck_program(args: &Arc<RunArgs>, timeout: Duration) {
 
 /// Reports a program stopped by its timeout.
 fn timeout_exit(args: &RunArgs) -> u8 {
-    say_timed_out(args);
+    eprintln!("{}", timed_out_message(args));
     EXIT_TIMEOUT
 }
 
-fn say_timed_out(args: &RunArgs) {
-    eprintln!(
+fn timed_out_message(args: &RunArgs) -> String {
+    format!(
         "luge: timeout: stopped after {} ms",
         args.timeout.unwrap_or(0)
-    );
+    )
 }
