@@ -33,7 +33,8 @@ struct Tally {
     findings: u64,
     reference_disagreements: u64,
     reference_failures: u64,
-    /// Opt-tier runs left out: modules it does not translate yet.
+    /// Opt-tier runs left out: modules it does not translate (SIMD
+    /// rounding at a CPU level without SSE4.1).
     untranslated: u64,
     /// (seed, configuration name) of each divergence.
     divergences: Vec<(u64, String)>,
@@ -134,7 +135,7 @@ fn progress(tally: &Tally, started: Instant) -> String {
         tally.reference_failures,
         match tally.untranslated {
             0 => String::new(),
-            n => format!("; opt tier left out {n} runs (SIMD, not translated yet)"),
+            n => format!("; opt tier left out {n} runs (SIMD rounding without SSE4.1)"),
         }
     )
 }

@@ -40,7 +40,7 @@ pub struct Args {
     /// A Luge configuration to run: guard, guard-nointr, software or
     /// software-nointr ("nointr": without interrupt checks, as `luge serve`
     /// ships on x86_64), each also as opt-guard... for the opt tier (LLVM
-    /// through clang; modules it does not translate yet are left out of
+    /// through clang; modules it does not translate are left out of
     /// its runs and counted). Repeatable; the fast tier's four by default.
     #[arg(long = "config", value_name = "CONFIG")]
     configs: Vec<Variant>,

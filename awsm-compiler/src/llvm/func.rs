@@ -13,10 +13,13 @@
 //! never reach it), floats carry no fast-math flags (no contraction into
 //! FMA), and `min`/`max` are spelled out for NaN and signed zeros.
 
+mod simd;
+
 use super::{ir_type, Context};
 use crate::error::CompileError;
 use crate::module::PendingBody;
 use luge_abi::{builtin_index, offsets, BoundsMode, TrapKind, ValType, GUARD_SIZE, WASM_PAGE_SIZE};
+pub(super) use simd::V128;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use wasmparser::{BlockType, MemArg, Operator};
@@ -143,7 +146,7 @@ pub(super) fn translate(
     let index = cx.module.imported_funcs + defined;
     let ty = &cx.module.types[cx.module.funcs[index as usize] as usize];
     let offset = body.body.range().start;
-    let ret = return_type(&ty.results, offset)?;
+    let ret = return_type(&ty.results);
     let mut e = Emitter {
         cx,
         entry: String::new(),
@@ -159,7 +162,7 @@ pub(super) fn translate(
     };
     let mut params = String::from("ptr %vmctx");
     for (i, &p) in ty.params.iter().enumerate() {
-        let lty = e.ty(p)?;
+        let lty = e.ty(p);
         write!(params, ", {lty} %p{i}").unwrap();
         let slot = e.alloca(lty);
         writeln!(e.entry, "  store {lty} %p{i}, ptr {slot}").unwrap();
@@ -169,7 +172,7 @@ pub(super) fn translate(
     for _ in 0..locals.get_count() {
         let (count, wty) = locals.read().map_err(invalid)?;
         let vt = crate::module::val_type(wty, offset)?;
-        let lty = e.ty(vt)?;
+        let lty = e.ty(vt);
         for _ in 0..count {
             let slot = e.alloca(lty);
             writeln!(e.entry, "  store {lty} {}, ptr {slot}", zero(vt)).unwrap();
@@ -222,16 +225,13 @@ fn invalid(e: wasmparser::BinaryReaderError) -> CompileError {
 /// which LLVM returns in registers while they last (both sides of every
 /// such call are this tier's code: host functions return one value at
 /// most).
-pub(super) fn return_type(results: &[ValType], offset: usize) -> Result<String, CompileError> {
+pub(super) fn return_type(results: &[ValType]) -> String {
     match results {
-        [] => Ok("void".into()),
-        [one] => ir_type(*one, offset).map(str::to_owned),
+        [] => "void".into(),
+        [one] => ir_type(*one).to_owned(),
         many => {
-            let types: Vec<&str> = many
-                .iter()
-                .map(|&t| ir_type(t, offset))
-                .collect::<Result<_, _>>()?;
-            Ok(format!("{{ {} }}", types.join(", ")))
+            let types: Vec<&str> = many.iter().map(|&t| ir_type(t)).collect();
+            format!("{{ {} }}", types.join(", "))
         }
     }
 }
@@ -240,6 +240,7 @@ pub(super) fn return_type(results: &[ValType], offset: usize) -> Result<String, 
 fn zero(ty: ValType) -> &'static str {
     match ty {
         ValType::F32 | ValType::F64 => "0.0",
+        ValType::V128 => "zeroinitializer",
         _ => "0",
     }
 }
@@ -258,8 +259,8 @@ impl Emitter<'_, '_> {
         }
     }
 
-    fn ty(&self, ty: ValType) -> Result<&'static str, CompileError> {
-        ir_type(ty, self.offset)
+    fn ty(&self, ty: ValType) -> &'static str {
+        ir_type(ty)
     }
 
     fn fresh(&mut self) -> String {
@@ -392,7 +393,7 @@ impl Emitter<'_, '_> {
         types
             .iter()
             .map(|&t| {
-                let lty = self.ty(t)?;
+                let lty = self.ty(t);
                 Ok(self.alloca(lty))
             })
             .collect()
@@ -402,14 +403,14 @@ impl Emitter<'_, '_> {
     fn store_top(&mut self, slots: &[String]) {
         let values = self.stack[self.stack.len() - slots.len()..].to_vec();
         for (v, slot) in values.iter().zip(slots) {
-            let lty = ir_type(v.ty, self.offset).expect("typed value");
+            let lty = ir_type(v.ty);
             self.line(format_args!("store {lty} {}, ptr {slot}", v.name));
         }
     }
 
     fn load_slots(&mut self, types: &[ValType], slots: &[String]) {
         for (&t, slot) in types.iter().zip(slots) {
-            let lty = ir_type(t, self.offset).expect("typed slot");
+            let lty = ir_type(t);
             let v = self.emit(format_args!("load {lty}, ptr {slot}"));
             self.push(t, v);
         }
@@ -437,14 +438,14 @@ impl Emitter<'_, '_> {
         match values.as_slice() {
             [] => self.line(format_args!("ret void")),
             [v] => {
-                let lty = ir_type(v.ty, self.offset).expect("typed result");
+                let lty = ir_type(v.ty);
                 self.line(format_args!("ret {lty} {}", v.name));
             }
             many => {
-                let ret = return_type(&results, self.offset).expect("typed results");
+                let ret = return_type(&results);
                 let mut agg = "poison".to_owned();
                 for (i, v) in many.iter().enumerate() {
-                    let lty = ir_type(v.ty, self.offset).expect("typed result");
+                    let lty = ir_type(v.ty);
                     agg = self.emit(format_args!(
                         "insertvalue {ret} {agg}, {lty} {}, {i}",
                         v.name
@@ -558,7 +559,7 @@ impl Emitter<'_, '_> {
             );
             self.start_block(&els);
             for (v, slot) in params.iter().zip(&slots) {
-                let lty = ir_type(v.ty, self.offset).expect("typed value");
+                let lty = ir_type(v.ty);
                 self.line(format_args!("store {lty} {}, ptr {slot}", v.name));
             }
             self.line(format_args!("br label %{end}"));
@@ -650,7 +651,7 @@ impl Emitter<'_, '_> {
                 let c = self.pop();
                 let b = self.pop();
                 let a = self.pop();
-                let lty = self.ty(a.ty)?;
+                let lty = self.ty(a.ty);
                 let cond = self.emit(format_args!("icmp ne i32 {}, 0", c.name));
                 let v = self.emit(format_args!(
                     "select i1 {cond}, {lty} {}, {lty} {}",
@@ -660,14 +661,14 @@ impl Emitter<'_, '_> {
             }
             O::LocalGet { local_index } => {
                 let (ty, slot) = self.locals[local_index as usize].clone();
-                let lty = self.ty(ty)?;
+                let lty = self.ty(ty);
                 let v = self.emit(format_args!("load {lty}, ptr {slot}"));
                 self.push(ty, v);
             }
             O::LocalSet { local_index } | O::LocalTee { local_index } => {
                 let v = self.pop();
                 let (ty, slot) = self.locals[local_index as usize].clone();
-                let lty = self.ty(ty)?;
+                let lty = self.ty(ty);
                 self.line(format_args!("store {lty} {}, ptr {slot}", v.name));
                 if matches!(op, O::LocalTee { .. }) {
                     self.push(v.ty, v.name);
@@ -675,7 +676,7 @@ impl Emitter<'_, '_> {
             }
             O::GlobalGet { global_index } => {
                 let (ty, at) = self.global(global_index)?;
-                let lty = self.ty(ty)?;
+                let lty = self.ty(ty);
                 let v = self.emit(format_args!(
                     "load {lty}, ptr {at}, align 16, !tbaa !{TBAA_CONTEXT}"
                 ));
@@ -684,7 +685,7 @@ impl Emitter<'_, '_> {
             O::GlobalSet { global_index } => {
                 let v = self.pop();
                 let (ty, at) = self.global(global_index)?;
-                let lty = self.ty(ty)?;
+                let lty = self.ty(ty);
                 self.line(format_args!(
                     "store {lty} {}, ptr {at}, align 16, !tbaa !{TBAA_CONTEXT}",
                     v.name
@@ -844,7 +845,7 @@ impl Emitter<'_, '_> {
             write!(args, ", i32 {i}").unwrap();
         }
         for o in &operands {
-            let lty = ir_type(o.ty, self.offset).expect("typed operand");
+            let lty = ir_type(o.ty);
             write!(args, ", {lty} {}", o.name).unwrap();
         }
         let status = self.emit(format_args!("call i32 {f}({args})"));
@@ -1031,7 +1032,7 @@ impl Emitter<'_, '_> {
         ));
         let v = match extend {
             Some(how) => {
-                let lty = self.ty(ty)?;
+                let lty = self.ty(ty);
                 self.emit(format_args!("{how} {mem} {raw} to {lty}"))
             }
             None => raw,
@@ -1043,7 +1044,7 @@ impl Emitter<'_, '_> {
     /// A store of the popped value, truncated to `narrow` if given.
     fn store(&mut self, memarg: MemArg, narrow: Option<&str>) -> Result<(), CompileError> {
         let value = self.pop();
-        let lty = self.ty(value.ty)?;
+        let lty = self.ty(value.ty);
         let (mem, v) = match narrow {
             Some(n) => {
                 let t = self.emit(format_args!("trunc {lty} {} to {n}", value.name));
@@ -1071,11 +1072,11 @@ impl Emitter<'_, '_> {
         callee_vmctx: &str,
     ) -> Result<(), CompileError> {
         let ty = self.cx.module.types[ty_index as usize].clone();
-        let ret = return_type(&ty.results, self.offset)?;
+        let ret = return_type(&ty.results);
         let args = self.pop_n(ty.params.len());
         let mut list = format!("ptr {callee_vmctx}");
         for a in &args {
-            write!(list, ", {} {}", self.ty(a.ty)?, a.name).unwrap();
+            write!(list, ", {} {}", self.ty(a.ty), a.name).unwrap();
         }
         match ty.results.as_slice() {
             [] => self.line(format_args!("notail call void {callee}({list})")),
@@ -1146,7 +1147,7 @@ impl Emitter<'_, '_> {
         f: impl FnOnce(&mut Self, &str, &str) -> String,
     ) -> Result<(), CompileError> {
         let a = self.pop();
-        let lty = self.ty(a.ty)?;
+        let lty = self.ty(a.ty);
         let v = f(self, lty, &a.name);
         self.push(ty, v);
         Ok(())
@@ -1159,7 +1160,7 @@ impl Emitter<'_, '_> {
     ) -> Result<(), CompileError> {
         let b = self.pop();
         let a = self.pop();
-        let lty = self.ty(a.ty)?;
+        let lty = self.ty(a.ty);
         let v = f(self, lty, &a.name, &b.name);
         self.push(ty, v);
         Ok(())
@@ -1199,7 +1200,7 @@ impl Emitter<'_, '_> {
     /// NaN for a NaN (it would fold `select(isnan x, x + x, x)` to `x`),
     /// so the quiet one comes through an empty `asm` it cannot see into.
     fn quieted(&mut self, ty: ValType, result: &str, input: &str) -> Result<String, CompileError> {
-        let lty = self.ty(ty)?;
+        let lty = self.ty(ty);
         let reg = match self.cx.opts.arch {
             luge_abi::Arch::X86_64 => "x",
             luge_abi::Arch::Aarch64 => "w",
@@ -1226,7 +1227,7 @@ impl Emitter<'_, '_> {
     fn intrinsic(&mut self, name: &str, count: usize, extra: &str) -> Result<(), CompileError> {
         let args = self.pop_n(count);
         let ty = args[0].ty;
-        let lty = self.ty(ty)?;
+        let lty = self.ty(ty);
         let list: Vec<String> = args.iter().map(|a| format!("{lty} {}", a.name)).collect();
         let suffix = intrinsic_suffix(lty);
         let v = self.emit(format_args!(
@@ -1249,7 +1250,7 @@ impl Emitter<'_, '_> {
         }
         let x = self.pop();
         let ty = x.ty;
-        let lty = self.ty(ty)?;
+        let lty = self.ty(ty);
         let suffix = intrinsic_suffix(lty);
         let big = if lty == "float" {
             "8388608.0"
@@ -1310,7 +1311,7 @@ impl Emitter<'_, '_> {
     fn divide(&mut self, inst: &str) -> Result<(), CompileError> {
         let b = self.pop();
         let a = self.pop();
-        let lty = self.ty(a.ty)?;
+        let lty = self.ty(a.ty);
         let zero = self.emit(format_args!("icmp eq {lty} {}, 0", b.name));
         self.trap_if(&zero, TrapKind::IntegerDivideByZero);
         let min = if lty == "i32" {
@@ -1347,31 +1348,47 @@ impl Emitter<'_, '_> {
         let ty = self.stack.last().expect("operand").ty;
         self.binary(ty, |e, lty, a, b| {
             let ity = if lty == "float" { "i32" } else { "i64" };
-            let uno = e.emit(format_args!("fcmp uno {lty} {a}, {b}"));
-            let (pred, bits) = if min { ("olt", "or") } else { ("ogt", "and") };
-            let pick = e.emit(format_args!("fcmp {pred} {lty} {a}, {b}"));
-            let eq = e.emit(format_args!("fcmp oeq {lty} {a}, {b}"));
-            let ai = e.emit(format_args!("bitcast {lty} {a} to {ity}"));
-            let bi = e.emit(format_args!("bitcast {lty} {b} to {ity}"));
-            let signs = e.emit(format_args!("{bits} {ity} {ai}, {bi}"));
-            let zeros = e.emit(format_args!("bitcast {ity} {signs} to {lty}"));
-            let picked = e.emit(format_args!("select i1 {pick}, {lty} {a}, {lty} {b}"));
-            let ordered = e.emit(format_args!(
-                "select i1 {eq}, {lty} {zeros}, {lty} {picked}"
-            ));
-            let nan = e.emit(format_args!("fadd {lty} {a}, {b}"));
-            e.emit(format_args!(
-                "select i1 {uno}, {lty} {nan}, {lty} {ordered}"
-            ))
+            e.float_min_max(min, lty, ity, "i1", a, b)
         })
+    }
+
+    /// Wasm's float `min` (`max`) of `a` and `b`, of the float type `t`
+    /// (scalar or vector), whose integer type of the same width is `int`
+    /// and whose comparisons give `cond`: NaN if either is NaN, -0 below
+    /// +0 (LLVM's `minnum` and `minimum` differ on one or the other).
+    fn float_min_max(
+        &mut self,
+        min: bool,
+        t: &str,
+        int: &str,
+        cond: &str,
+        a: &str,
+        b: &str,
+    ) -> String {
+        let uno = self.emit(format_args!("fcmp uno {t} {a}, {b}"));
+        let (pred, bits) = if min { ("olt", "or") } else { ("ogt", "and") };
+        let pick = self.emit(format_args!("fcmp {pred} {t} {a}, {b}"));
+        let eq = self.emit(format_args!("fcmp oeq {t} {a}, {b}"));
+        let ai = self.emit(format_args!("bitcast {t} {a} to {int}"));
+        let bi = self.emit(format_args!("bitcast {t} {b} to {int}"));
+        let signs = self.emit(format_args!("{bits} {int} {ai}, {bi}"));
+        let zeros = self.emit(format_args!("bitcast {int} {signs} to {t}"));
+        let picked = self.emit(format_args!("select {cond} {pick}, {t} {a}, {t} {b}"));
+        let ordered = self.emit(format_args!(
+            "select {cond} {eq}, {t} {zeros}, {t} {picked}"
+        ));
+        let nan = self.emit(format_args!("fadd {t} {a}, {b}"));
+        self.emit(format_args!(
+            "select {cond} {uno}, {t} {nan}, {t} {ordered}"
+        ))
     }
 
     /// A trapping float-to-integer conversion: NaN is invalid, values
     /// outside `(low, high)` overflow.
     fn truncate(&mut self, to: ValType, signed: bool) -> Result<(), CompileError> {
         let a = self.pop();
-        let lty = self.ty(a.ty)?;
-        let ity = self.ty(to)?;
+        let lty = self.ty(a.ty);
+        let ity = self.ty(to);
         let (low, high) = trunc_bounds(a.ty, to, signed);
         let nan = self.emit(format_args!("fcmp uno {lty} {}, {}", a.name, a.name));
         self.trap_if(&nan, TrapKind::InvalidConversion);
@@ -1388,8 +1405,8 @@ impl Emitter<'_, '_> {
 
     fn saturate(&mut self, to: ValType, signed: bool) -> Result<(), CompileError> {
         let a = self.pop();
-        let lty = self.ty(a.ty)?;
-        let ity = self.ty(to)?;
+        let lty = self.ty(a.ty);
+        let ity = self.ty(to);
         let s = if signed { "fptosi" } else { "fptoui" };
         let suffix = intrinsic_suffix(lty);
         let v = self.emit(format_args!(
@@ -1402,8 +1419,8 @@ impl Emitter<'_, '_> {
 
     fn convert(&mut self, inst: &str, to: ValType) -> Result<(), CompileError> {
         let a = self.pop();
-        let from = self.ty(a.ty)?;
-        let lto = self.ty(to)?;
+        let from = self.ty(a.ty);
+        let lto = self.ty(to);
         let v = self.emit(format_args!("{inst} {from} {} to {lto}", a.name));
         self.push(to, v);
         Ok(())
@@ -1523,7 +1540,11 @@ impl Emitter<'_, '_> {
             O::I32Extend8S | O::I64Extend8S => self.extend_low("i8")?,
             O::I32Extend16S | O::I64Extend16S => self.extend_low("i16")?,
             O::I64Extend32S => self.extend_low("i32")?,
-            other => return Err(self.unsupported(format_args!("{other:?}"))),
+            other => {
+                if !self.simd(&other)? {
+                    return Err(self.unsupported(format_args!("{other:?}")));
+                }
+            }
         }
         Ok(())
     }

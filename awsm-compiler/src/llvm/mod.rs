@@ -14,7 +14,8 @@
 //! no trap sites are recorded: the runtime tells a fault of this code by
 //! its address, the stack's guard page or else the memory's guard. Not
 //! translated yet, and refused with the operator named
-//! ([`CompileError::NotInOptTier`]): SIMD.
+//! ([`CompileError::NotInOptTier`]): SIMD rounding (`f32x4.ceil` and
+//! kin) on x86_64 CPUs without SSE4.1.
 
 pub(crate) mod clang;
 mod func;
@@ -28,6 +29,8 @@ use luge_abi::{
     Arch, CpuFeature, FuncCode, FuncType, ModuleDescriptor, Tier, ValType, VmLayout,
     DESCRIPTOR_SYMBOL, FUNCTIONS_SYMBOL, TRAMPOLINES_SYMBOL, VALUE_SLOT_SIZE,
 };
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// Whether the opt tier can compile here: `Err` names what is missing.
@@ -40,23 +43,28 @@ pub(crate) struct Context<'m> {
     module: &'m ModuleInfo<'m>,
     layout: VmLayout,
     opts: &'m CompileOptions,
+    /// Declarations of the intrinsics the functions call beyond the
+    /// header's (each vector type has its own), added to the module.
+    declared: RefCell<BTreeSet<String>>,
+}
+
+impl Context<'_> {
+    /// Adds `declaration` (a `declare` line) to the module, once.
+    fn declare(&self, declaration: String) {
+        self.declared.borrow_mut().insert(declaration);
+    }
 }
 
 /// The IR type that holds a wasm value; references are pointer-sized
 /// words, as in the fast tier.
-fn ir_type(ty: ValType, offset: usize) -> Result<&'static str, CompileError> {
-    Ok(match ty {
+fn ir_type(ty: ValType) -> &'static str {
+    match ty {
         ValType::I32 => "i32",
         ValType::I64 | ValType::FuncRef | ValType::ExternRef => "i64",
         ValType::F32 => "float",
         ValType::F64 => "double",
-        ValType::V128 => {
-            return Err(CompileError::NotInOptTier {
-                offset,
-                what: "v128 values".into(),
-            })
-        }
-    })
+        ValType::V128 => func::V128,
+    }
 }
 
 /// Translates `module` and compiles it with clang: returns the relocatable
@@ -74,11 +82,15 @@ pub(crate) fn emit_objects(
         module: &module,
         layout: VmLayout::new(descriptor.counts()),
         opts,
+        declared: RefCell::default(),
     };
     let mut ir = header(opts);
     for (i, body) in bodies.into_iter().enumerate() {
         budget.check_time()?;
         ir.push_str(&func::translate(&cx, i as u32, body)?);
+    }
+    for declaration in cx.declared.take() {
+        writeln!(ir, "{declaration}").unwrap();
     }
     ir.push_str(&trampolines(&module.types)?);
     ir.push_str(&pointer_table(
@@ -193,11 +205,11 @@ fn trampolines(types: &[FuncType]) -> Result<String, CompileError> {
 }
 
 fn trampoline(name: &str, ty: &FuncType) -> Result<String, CompileError> {
-    let ret = func::return_type(&ty.results, 0)?;
+    let ret = func::return_type(&ty.results);
     let mut ir = format!("define hidden void {name}(ptr %callee, ptr %vmctx, ptr %values) #0 {{\n");
     let mut args = String::from("ptr %vmctx");
     for (i, &p) in ty.params.iter().enumerate() {
-        let lty = ir_type(p, 0)?;
+        let lty = ir_type(p);
         let at = i * VALUE_SLOT_SIZE;
         writeln!(
             ir,
@@ -216,7 +228,7 @@ fn trampoline(name: &str, ty: &FuncType) -> Result<String, CompileError> {
         many => {
             writeln!(ir, "  %r = call {ret} %callee({args})").unwrap();
             for (i, &r) in many.iter().enumerate() {
-                let lty = ir_type(r, 0)?;
+                let lty = ir_type(r);
                 let at = i * VALUE_SLOT_SIZE;
                 writeln!(
                     ir,

@@ -106,8 +106,8 @@ impl Configuration {
     }
 
     /// Compiles `wasm` in `dir` and runs `plan`; `None` when the opt tier
-    /// does not translate the module yet (SIMD), which says nothing about
-    /// its correctness.
+    /// does not translate the module (SIMD rounding at a CPU level without
+    /// SSE4.1), which says nothing about its correctness.
     pub fn observe(&self, wasm: &[u8], plan: &Plan, dir: &Path) -> Option<Observation> {
         let path = dir.join(format!("{}.so", self.name()));
         match awsm_compiler::compile_to_file(wasm, &self.options(), &path) {

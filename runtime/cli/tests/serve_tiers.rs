@@ -9,6 +9,7 @@ mod common;
 
 use common::serve::*;
 use common::*;
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,21 @@ fn wait_for_metric(port: u16, line: &str) -> String {
         );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Serves `behave` on `auto` with the module cache `cache` and `clang` as
+/// the opt tier's compiler.
+fn serve_behave_with_clang(cache: &Path, clang: &Path) -> Served {
+    serve_with_admin_adjusted(
+        tempfile::tempdir().unwrap(),
+        (free_port(), free_port()),
+        &[behave("")],
+        |command| {
+            command
+                .env("LUGE_CACHE_DIR", cache)
+                .env("LUGE_CLANG", clang);
+        },
+    )
 }
 
 #[test]
@@ -80,31 +96,26 @@ fn a_route_moves_to_the_opt_tier_and_a_call_in_flight_finishes_on_the_old_code()
 
 #[test]
 fn a_failed_opt_build_leaves_the_fast_tier_serving() {
-    // SIMD, which the opt tier does not translate yet.
-    let dir = tempfile::tempdir().unwrap();
-    let wasm = wat::parse_str(
-        r#"(module
-             (import "wasi_snapshot_preview1" "fd_write"
-               (func $write (param i32 i32 i32 i32) (result i32)))
-             (memory (export "memory") 1)
-             (data (i32.const 16) "simd\n")
-             (func (export "_start")
-               (i32.store (i32.const 0) (i32.const 16))
-               (i32.store (i32.const 4)
-                 (i32x4.extract_lane 0 (i32x4.splat (i32.const 5))))
-               (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+    // A "clang" that fails every compile, as a crash inside LLVM would.
+    let tools = tempfile::tempdir().unwrap();
+    let clang = tools.path().join("clang");
+    std::fs::write(
+        &clang,
+        "#!/bin/sh\necho 'clang: error: simulated failure' >&2\nexit 1\n",
     )
     .unwrap();
-    let module = dir.path().join("simd.wasm");
-    std::fs::write(&module, wasm).unwrap();
-    let served = serve(&[route("/simd", &module, "")], "");
-    let text = wait_for_metric(
-        served.port,
-        r#"luge_tier_ups_total{result="unsupported"} 1"#,
+    std::fs::set_permissions(&clang, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let served = serve_behave_with_clang(cache.path(), &clang);
+    let text = wait_for_metric(served.port, r#"luge_tier_ups_total{result="failed"} 1"#);
+    assert!(text.contains(&tier_line("test/behave", "fast")), "{text}");
+    let reply = Client::connect(served.port).get("/behave?sleep&1");
+    assert_eq!(reply.text(), "slept 1 ms, sum 500500\n");
+    let log = served.log();
+    assert!(
+        log.contains("test/behave stays on the fast tier") && log.contains("simulated failure"),
+        "{log}"
     );
-    assert!(text.contains(&tier_line("test/simd", "fast")), "{text}");
-    let reply = Client::connect(served.port).get("/simd");
-    assert_eq!((reply.status, reply.text()), (200, "simd\n".to_owned()));
 }
 
 #[test]
@@ -147,16 +158,7 @@ fn without_clang_auto_stays_on_the_fast_tier_and_opt_is_refused_at_start() {
         "{stderr}"
     );
 
-    let served = serve_with_admin_adjusted(
-        tempfile::tempdir().unwrap(),
-        (free_port(), free_port()),
-        &[behave("")],
-        |command| {
-            command
-                .env("LUGE_CACHE_DIR", cache.path())
-                .env("LUGE_CLANG", "/nonexistent/clang");
-        },
-    );
+    let served = serve_behave_with_clang(cache.path(), Path::new("/nonexistent/clang"));
     let reply = Client::connect(served.port).get("/behave?sleep&1");
     assert_eq!(reply.text(), "slept 1 ms, sum 500500\n");
     thread::sleep(Duration::from_millis(500));

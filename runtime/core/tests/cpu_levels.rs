@@ -3,7 +3,9 @@
 //! routines for rounding, and below SSSE3 for byte shuffles; a Luge object
 //! links against nothing, so the compiler must bring them (issue 17: such
 //! objects failed to load with `undefined symbol: ceilf`). The opt tier,
-//! whose LLVM would call libm's `ceilf` there too, spells rounding out.
+//! whose LLVM would call libm's `ceilf` there too, spells scalar rounding
+//! out, and refuses SIMD rounding there (the fast tier serves such
+//! modules).
 
 use awsm_compiler::{BoundsMode, CompileOptions, CpuLevel, Tier};
 use luge_runtime::*;
@@ -20,8 +22,9 @@ const SCALAR: &str = r#"
   (func (export "f64.nearest") (param f64) (result f64) (f64.nearest (local.get 0)))
 "#;
 
-/// Their vector forms and the byte shuffles, which the opt tier does not
-/// translate yet.
+/// Their vector forms and the byte shuffles, which the opt tier compiles
+/// where the CPU rounds in one instruction (SSE4.1: every level but
+/// `baseline`).
 const SIMD: &str = r#"
   (func (export "f32x4.ceil") (param v128) (result v128) (f32x4.ceil (local.get 0)))
   (func (export "f32x4.floor") (param v128) (result v128) (f32x4.floor (local.get 0)))
@@ -50,9 +53,16 @@ struct Compiled {
     _dir: tempfile::TempDir,
 }
 
-/// The module compiled by `tier` (without SIMD in the opt tier) for `cpu`.
+/// Whether `tier` compiles the SIMD functions for `cpu` (every aarch64
+/// CPU rounds in one instruction).
+fn with_simd(tier: Tier, cpu: CpuLevel) -> bool {
+    tier == Tier::Fast || cpu != CpuLevel::Baseline || cfg!(not(target_arch = "x86_64"))
+}
+
+/// The module `tier` compiles for `cpu`: the SIMD functions too where
+/// [`with_simd`].
 fn compile(tier: Tier, cpu: CpuLevel, bounds: BoundsMode) -> Compiled {
-    let simd = if tier == Tier::Fast { SIMD } else { "" };
+    let simd = if with_simd(tier, cpu) { SIMD } else { "" };
     let wasm = wat::parse_str(format!("(module {SCALAR} {simd})")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.so");
@@ -279,10 +289,38 @@ fn every_cpu_level_makes_loadable_code_that_rounds_and_shuffles_exactly() {
 }
 
 /// The opt tier at every level, `baseline` included (it used to refuse
-/// it: LLVM's rounding intrinsics became calls to libm there).
+/// it: LLVM's rounding intrinsics became calls to libm there), SIMD too
+/// where it compiles it.
 #[test]
-fn the_opt_tier_rounds_exactly_at_every_cpu_level() {
+fn the_opt_tier_rounds_and_shuffles_exactly_at_every_cpu_level() {
     check_every_build(Tier::Opt, |instance, cpu| {
-        check_rounding(instance, cpu, false)
+        let simd = with_simd(Tier::Opt, cpu);
+        check_rounding(instance, cpu, simd);
+        if simd {
+            check_shuffles(instance, cpu);
+        }
     });
+}
+
+/// At `baseline` the opt tier refuses SIMD rounding, naming it, rather
+/// than make an object that calls libm.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_opt_tier_refuses_simd_rounding_at_baseline() {
+    let wasm = wat::parse_str(format!("(module {SIMD})")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = CompileOptions {
+        cpu: CpuLevel::Baseline,
+        tier: Tier::Opt,
+        ..Default::default()
+    };
+    match awsm_compiler::compile_to_file(&wasm, &opts, &dir.path().join("m.so")) {
+        Err(awsm_compiler::CompileError::NotInOptTier { what, .. }) => {
+            assert!(
+                what.contains("F32x4Ceil") && what.contains("SSE4.1"),
+                "{what}"
+            )
+        }
+        other => panic!("expected NotInOptTier, got {other:?}"),
+    }
 }
