@@ -28,6 +28,7 @@ fn color(runtime: Runtime) -> Rgb {
         Runtime::Node => Rgb(0x94, 0x67, 0xbd),
         Runtime::LugeGuardSimd => Rgb(0x17, 0xbe, 0xcf),
         Runtime::LugeSoftwareSimd => Rgb(0xbc, 0xbd, 0x22),
+        Runtime::LugeOptGuardSimd => Rgb(0x0b, 0x6e, 0x7a),
         Runtime::WasmtimeSimd => Rgb(0xe3, 0x77, 0xc2),
         Runtime::NodeSimd => Rgb(0x8c, 0x56, 0x4b),
     }

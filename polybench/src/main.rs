@@ -33,7 +33,7 @@ struct Cli {
     /// Runtimes, comma-separated, from native, luge-guard, luge-software,
     /// luge-checks, luge-opt-guard, luge-opt-software (the opt tier),
     /// wasmtime, node, and luge-guard-simd,
-    /// luge-software-simd, wasmtime-simd, node-simd (the kernels built with
+    /// luge-software-simd, luge-opt-guard-simd, wasmtime-simd, node-simd (the kernels built with
     /// -msimd128) [default: all of them, wasmtime and node if installed].
     /// Native always runs: it is the reference.
     #[arg(long, value_delimiter = ',')]

@@ -14,8 +14,8 @@ pub struct Progress {
     live: bool,
 }
 
-/// Width of the runtime column: the longest name, `luge-software-simd`.
-pub const RUNTIME_WIDTH: usize = 18;
+/// Width of the runtime column: the longest name, `luge-opt-guard-simd`.
+pub const RUNTIME_WIDTH: usize = 19;
 
 impl Progress {
     pub fn new(kernels: &[Kernel], reps: usize) -> Progress {

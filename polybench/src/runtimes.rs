@@ -37,6 +37,8 @@ pub enum Runtime {
     LugeGuardSimd,
     /// The `-msimd128` build under Luge with software bounds checks.
     LugeSoftwareSimd,
+    /// The `-msimd128` build under Luge's opt tier, guard pages.
+    LugeOptGuardSimd,
     /// The `-msimd128` build under Wasmtime.
     WasmtimeSimd,
     /// The `-msimd128` build under Node.js.
@@ -65,7 +67,7 @@ pub enum Engine {
 
 impl Runtime {
     /// The runtimes run by default, in the order results are shown.
-    pub const ALL: [Runtime; 12] = [
+    pub const ALL: [Runtime; 13] = [
         Runtime::Native,
         Runtime::LugeGuard,
         Runtime::LugeSoftware,
@@ -76,6 +78,7 @@ impl Runtime {
         Runtime::Node,
         Runtime::LugeGuardSimd,
         Runtime::LugeSoftwareSimd,
+        Runtime::LugeOptGuardSimd,
         Runtime::WasmtimeSimd,
         Runtime::NodeSimd,
     ];
@@ -97,6 +100,7 @@ impl Runtime {
             Runtime::Node => "node",
             Runtime::LugeGuardSimd => "luge-guard-simd",
             Runtime::LugeSoftwareSimd => "luge-software-simd",
+            Runtime::LugeOptGuardSimd => "luge-opt-guard-simd",
             Runtime::WasmtimeSimd => "wasmtime-simd",
             Runtime::NodeSimd => "node-simd",
         }
@@ -113,7 +117,8 @@ impl Runtime {
             | Runtime::LugeGuardNoSpectre
             | Runtime::LugeSoftwareNoSpectre
             | Runtime::LugeGuardSimd
-            | Runtime::LugeSoftwareSimd => Engine::Luge,
+            | Runtime::LugeSoftwareSimd
+            | Runtime::LugeOptGuardSimd => Engine::Luge,
             Runtime::Wasmtime | Runtime::WasmtimeSimd => Engine::Wasmtime,
             Runtime::Node | Runtime::NodeSimd => Engine::Node,
         }
@@ -125,6 +130,7 @@ impl Runtime {
             Runtime::Native => None,
             Runtime::LugeGuardSimd
             | Runtime::LugeSoftwareSimd
+            | Runtime::LugeOptGuardSimd
             | Runtime::WasmtimeSimd
             | Runtime::NodeSimd => Some(WasmBuild::Simd),
             _ => Some(WasmBuild::Scalar),
@@ -139,7 +145,9 @@ impl Runtime {
             Runtime::LugeGuard | Runtime::LugeGuardSimd => Some(&["--bounds", "guard"]),
             Runtime::LugeSoftware | Runtime::LugeSoftwareSimd => Some(&["--bounds", "software"]),
             Runtime::LugeChecks => Some(&["--bounds", "guard", "--interrupt-checks"]),
-            Runtime::LugeOptGuard => Some(&["--bounds", "guard", "--tier", "opt"]),
+            Runtime::LugeOptGuard | Runtime::LugeOptGuardSimd => {
+                Some(&["--bounds", "guard", "--tier", "opt"])
+            }
             Runtime::LugeOptSoftware => Some(&["--bounds", "software", "--tier", "opt"]),
             Runtime::LugeGuardNoSpectre => Some(&["--bounds", "guard", "--spectre", "off"]),
             Runtime::LugeSoftwareNoSpectre => Some(&["--bounds", "software", "--spectre", "off"]),
@@ -387,6 +395,7 @@ mod tests {
                 Node,
                 LugeGuardSimd,
                 LugeSoftwareSimd,
+                LugeOptGuardSimd,
                 NodeSimd
             ]
         );
