@@ -30,7 +30,7 @@ use std::time::Instant;
 const WAKER: Token = Token(usize::MAX);
 
 /// The loop's thread: not started yet (holding the poller it will run),
-/// or running.
+/// running, or stopped (joined, or never to start).
 enum Thread {
     NotStarted(Poll),
     Running(JoinHandle<()>),
