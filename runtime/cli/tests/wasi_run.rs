@@ -199,10 +199,7 @@ fn timeout_ends_a_program_stuck_where_no_interruption_reaches() {
     // Opening a FIFO that nobody writes waits inside open(2), on the thread
     // that runs the guest: only `luge run`'s watchdog can end this run.
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
-    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    make_fifo(&dir.path().join("fifo"));
     let dir_opt = format!("--dir={}::/d", dir.path().display());
     let (out, took) = timed_run(
         &behave(),

@@ -206,6 +206,14 @@ pub fn program(name: &str) -> Program {
     }
 }
 
+/// Makes a FIFO at `path`: a file whose open waits in the kernel until a
+/// writer comes, which no interruption of the guest reaches.
+pub fn make_fifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
 /// Compiles the text-format module `wat` into a .wasm file of this process.
 pub fn wat_file(name: &str, wat: &str) -> PathBuf {
     let bytes = wat::parse_str(wat).expect("test module parses");
