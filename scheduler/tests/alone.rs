@@ -4,6 +4,9 @@
 //! descriptor that is not ready), and the task still sleeps, waits and
 //! times out as it would on a worker thread.
 //!
+//! Also here, because it reads threads the same way: the IO loop a pinned
+//! worker starts may run on every CPU the scheduler was created with.
+//!
 //! The tests look at this process's thread names, so they take turns.
 
 use luge_scheduler::task::{sleep_until, timed_out, wait_readable, TaskOptions, Wake};
@@ -15,6 +18,21 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The CPUs the thread named `name` may run on (`Cpus_allowed_list`).
+fn cpus_of(name: &str) -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| Some(task.ok()?.path()))
+        .find(|task| std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == name))
+        .and_then(|task| std::fs::read_to_string(task.join("status")).ok())
+        .and_then(|status| {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with("Cpus_allowed_list"))?;
+            Some(line.split_whitespace().last()?.to_string())
+        })
+}
 
 /// The names of this process's threads that belong to a scheduler.
 fn scheduler_threads() -> Vec<String> {
@@ -127,4 +145,40 @@ fn a_lone_task_waiting_for_input_gets_the_io_loop_and_a_timeout_gets_the_ticker(
     );
     assert_eq!(threads, ["luge-ticker"]);
     assert_eq!(threads_left(), Vec::<String>::new(), "both joined");
+}
+
+#[test]
+fn the_io_loop_a_pinned_worker_starts_runs_on_every_cpu_of_the_scheduler() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let own = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+    let own = own
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    let scheduler = Scheduler::new(1);
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (tx, rx) = channel();
+    scheduler.spawn(move || tx.send(wait_readable(reader.as_fd(), None)).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let io_cpus = loop {
+        if let Some(cpus) = cpus_of("luge-io") {
+            break cpus;
+        }
+        assert!(Instant::now() < deadline, "no IO loop thread");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::fs::File::from(writer).write_all(b"x").unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Wake::Ready
+    );
+    assert_eq!(
+        io_cpus,
+        own,
+        "the worker is pinned to {:?}",
+        cpus_of("luge-worker-0")
+    );
+    drop(scheduler);
 }
