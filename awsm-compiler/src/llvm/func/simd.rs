@@ -133,13 +133,18 @@ fn split_name(op: &Operator) -> (Shape, String) {
     (shape, name[5..].to_string())
 }
 
+/// The lane count and lane type of the IR vector type `t` (`<4 x float>`:
+/// `("4", "float")`).
+fn vector_parts(t: &str) -> (&str, &str) {
+    t.trim_matches(|c| c == '<' || c == '>')
+        .split_once(" x ")
+        .expect("a vector type")
+}
+
 /// The suffix LLVM's overloaded intrinsics take for the vector type `t`
 /// (`<4 x float>`: `v4f32`).
 fn suffix(t: &str) -> String {
-    let (lanes, elem) = t
-        .trim_matches(|c| c == '<' || c == '>')
-        .split_once(" x ")
-        .expect("a vector type");
+    let (lanes, elem) = vector_parts(t);
     let elem = match elem {
         "float" => "f32",
         "double" => "f64",
@@ -150,10 +155,7 @@ fn suffix(t: &str) -> String {
 
 /// A constant of the vector type `t` with every lane `c`.
 fn splat_constant(t: &str, c: &str) -> String {
-    let (lanes, elem) = t
-        .trim_matches(|ch| ch == '<' || ch == '>')
-        .split_once(" x ")
-        .expect("a vector type");
+    let (lanes, elem) = vector_parts(t);
     let n: usize = lanes.parse().expect("a lane count");
     format!("<{}>", vec![format!("{elem} {c}"); n].join(", "))
 }
