@@ -14,6 +14,7 @@
 //! FMA), and `min`/`max` are spelled out for NaN and signed zeros.
 
 mod simd;
+mod versioning;
 
 use super::{ir_type, Context};
 use crate::error::CompileError;
@@ -79,6 +80,9 @@ struct Value {
     name: String,
     /// The value of a float constant (see [`Emitter::float_arith`]).
     constant: Option<f64>,
+    /// An i32 value as an affine sum of locals, inside a loop being
+    /// versioned (see [`versioning`]).
+    affine: Option<versioning::Affine>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -128,6 +132,10 @@ struct Emitter<'c, 'm> {
     traps: BTreeSet<u8>,
     /// The offset of the operator being translated, for errors.
     offset: usize,
+    /// The loop being followed for versioning, and the state of its
+    /// second copy while that is emitted (see [`versioning`]).
+    tracker: Option<versioning::Tracker>,
+    fast: Option<versioning::Fast>,
 }
 
 /// The IR of defined function `defined`, named `luge_func_N`.
@@ -159,6 +167,8 @@ pub(super) fn translate(
         dead_frames: 0,
         traps: BTreeSet::new(),
         offset,
+        tracker: None,
+        fast: None,
     };
     let mut params = String::from("ptr %vmctx");
     for (i, &p) in ty.params.iter().enumerate() {
@@ -193,11 +203,13 @@ pub(super) fn translate(
         if_params: Vec::new(),
     });
     let mut reader = body.body.get_operators_reader().map_err(invalid)?;
+    let mut ops = Vec::new();
     while !reader.eof() {
-        e.offset = reader.original_position();
-        let op = reader.read().map_err(invalid)?;
-        e.operator(op)?;
+        ops.push(reader.read_with_offset().map_err(invalid)?);
     }
+    // (operator, offset) pairs, turned around to read in offset order.
+    let ops: Vec<_> = ops.into_iter().map(|(op, at)| (at, op)).collect();
+    e.translate_ops(&ops)?;
     let mut ir = format!(
         "define hidden {ret} @luge_func_{defined}({params}) #0 {{\nentry:\n{}  br label %start\nstart:\n{}",
         e.entry, e.body
@@ -299,6 +311,7 @@ impl Emitter<'_, '_> {
             ty,
             name,
             constant: None,
+            affine: None,
         });
     }
 
@@ -599,6 +612,7 @@ impl Emitter<'_, '_> {
                 self.branch(relative_depth);
                 self.reachable = false;
             }
+            O::BrIf { .. } if self.fast.is_some() => self.fast_back_edge(),
             O::BrIf { relative_depth } => {
                 let c = self.pop();
                 let cond = self.emit(format_args!("icmp ne i32 {}, 0", c.name));
@@ -971,7 +985,16 @@ impl Emitter<'_, '_> {
     /// is checked against the memory's length: a branch to a call that
     /// never returns, which LLVM keeps in its place.
     fn address(&mut self, memarg: MemArg, size: u64) -> Access {
+        if let Some(ptr) = self.fast_address() {
+            return Access {
+                ptr,
+                unchecked: false,
+            };
+        }
         let index = self.pop();
+        if let Some(t) = &mut self.tracker {
+            t.access(index.affine.as_ref(), memarg.offset, size);
+        }
         let wide = self.emit(format_args!("zext i32 {} to i64", index.name));
         let ea = if memarg.offset == 0 {
             wide
@@ -1009,10 +1032,16 @@ impl Emitter<'_, '_> {
         if !self.cx.opts.spectre {
             return index.to_owned();
         }
-        let byte = self.emit(format_args!("zext i1 {out} to i8"));
-        let hidden = self.emit(format_args!("call i8 asm \"\", \"=r,0\"(i8 {byte})"));
-        let cond = self.emit(format_args!("icmp ne i8 {hidden}, 0"));
+        let cond = self.hidden(out);
         self.emit(format_args!("select i1 {cond}, i64 0, i64 {index}"))
+    }
+
+    /// `cond` (an `i1`) through an empty `asm`, so that LLVM cannot use
+    /// what it knows of it to drop a select on it.
+    fn hidden(&mut self, cond: &str) -> String {
+        let byte = self.emit(format_args!("zext i1 {cond} to i8"));
+        let hidden = self.emit(format_args!("call i8 asm \"\", \"=r,0\"(i8 {byte})"));
+        self.emit(format_args!("icmp ne i8 {hidden}, 0"))
     }
 
     /// A load of `mem` (an IR type) extended by `extend` into `ty`.

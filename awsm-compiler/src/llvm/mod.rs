@@ -10,7 +10,8 @@
 //!
 //! What differs from the fast tier, by design of the ABI's [`Tier`] field:
 //! every trap is an explicit check that calls the `trap` builtin, except
-//! guard-mode memory accesses (volatile, left to fault in the guard), and
+//! guard-mode memory accesses (volatile, left to fault in the guard; in
+//! the second copy of a versioned loop, plain and proven in bounds), and
 //! no trap sites are recorded: the runtime tells a fault of this code by
 //! its address, the stack's guard page or else the memory's guard. Not
 //! translated yet, and refused with the operator named
@@ -22,7 +23,7 @@ mod func;
 
 use crate::budget::Spending;
 use crate::error::CompileError;
-use crate::module::ModuleInfo;
+use crate::module::{ModuleInfo, PendingBody};
 use crate::translate::descriptor_of;
 use crate::CompileOptions;
 use luge_abi::{
@@ -78,9 +79,34 @@ pub(crate) fn emit_objects(
     let bodies = std::mem::take(&mut module.bodies);
     let mut descriptor = descriptor_of(&mut module, opts, wasm_size, bodies.len());
     let count = bodies.len();
+    let layout = VmLayout::new(descriptor.counts());
+    let ir = module_ir(&module, layout, opts, bodies, budget)?;
+    budget.check_time()?;
+    let object = clang::compile(&ir, opts.arch, opts.opt, budget)?;
+    for size in function_sizes(&object, count)? {
+        budget.add_code(size as usize)?;
+        descriptor.code.push(FuncCode {
+            size,
+            traps: Vec::new(),
+        });
+    }
+    let descriptor_object = descriptor_object(&descriptor, opts.arch)?;
+    Ok(vec![object, descriptor_object])
+}
+
+/// The IR of the whole module: header, functions, trampolines and the
+/// table of function pointers.
+fn module_ir(
+    module: &ModuleInfo<'_>,
+    layout: VmLayout,
+    opts: &CompileOptions,
+    bodies: Vec<PendingBody<'_>>,
+    budget: &Spending,
+) -> Result<String, CompileError> {
+    let count = bodies.len();
     let cx = Context {
-        module: &module,
-        layout: VmLayout::new(descriptor.counts()),
+        module,
+        layout,
         opts,
         declared: RefCell::default(),
     };
@@ -97,17 +123,18 @@ pub(crate) fn emit_objects(
         FUNCTIONS_SYMBOL,
         (0..count).map(|i| format!("@luge_func_{i}")),
     ));
-    budget.check_time()?;
-    let object = clang::compile(&ir, opts.arch, opts.opt, budget)?;
-    for size in function_sizes(&object, count)? {
-        budget.add_code(size as usize)?;
-        descriptor.code.push(FuncCode {
-            size,
-            traps: Vec::new(),
-        });
-    }
-    let descriptor_object = descriptor_object(&descriptor, opts.arch)?;
-    Ok(vec![object, descriptor_object])
+    Ok(ir)
+}
+
+/// The IR the opt tier writes for `wasm`, for tests that look at it.
+#[cfg(test)]
+pub(crate) fn ir_of(wasm: &[u8], opts: &CompileOptions) -> Result<String, CompileError> {
+    let mut module = ModuleInfo::parse(wasm)?;
+    let bodies = std::mem::take(&mut module.bodies);
+    let descriptor = descriptor_of(&mut module, opts, wasm.len() as u64, bodies.len());
+    let layout = VmLayout::new(descriptor.counts());
+    let budget = Spending::start(crate::CompileBudget::default());
+    module_ir(&module, layout, opts, bodies, &budget)
 }
 
 /// Whether the target rounds floats to integers in one instruction (SSE4.1
