@@ -1032,16 +1032,10 @@ impl Emitter<'_, '_> {
         if !self.cx.opts.spectre {
             return index.to_owned();
         }
-        let cond = self.hidden(out);
-        self.emit(format_args!("select i1 {cond}, i64 0, i64 {index}"))
-    }
-
-    /// `cond` (an `i1`) through an empty `asm`, so that LLVM cannot use
-    /// what it knows of it to drop a select on it.
-    fn hidden(&mut self, cond: &str) -> String {
-        let byte = self.emit(format_args!("zext i1 {cond} to i8"));
+        let byte = self.emit(format_args!("zext i1 {out} to i8"));
         let hidden = self.emit(format_args!("call i8 asm \"\", \"=r,0\"(i8 {byte})"));
-        self.emit(format_args!("icmp ne i8 {hidden}, 0"))
+        let cond = self.emit(format_args!("icmp ne i8 {hidden}, 0"));
+        self.emit(format_args!("select i1 {cond}, i64 0, i64 {index}"))
     }
 
     /// A load of `mem` (an IR type) extended by `extend` into `ty`.

@@ -12,6 +12,25 @@ use luge_runtime::*;
 
 const MODULE: &str = r#"(module
   (memory (export "memory") 1)
+  (global $g (mut i64) (i64.const 0))
+  ;; The global, read after each call (a trap must leave it as Wasm says).
+  (func (export "state") (result i64) (global.get $g))
+  ;; for k < n: g += 1; mem64[p + 8k] = g
+  (func (export "counted") (param $p i32) (param $n i32)
+    (loop $l
+      (global.set $g (i64.add (global.get $g) (i64.const 1)))
+      (i64.store (local.get $p) (global.get $g))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  ;; for k < n: mem64[-p] = k, p -= 8 each pass: a negative coefficient,
+  ;; a stride that walks up
+  (func (export "negated") (param $p i32) (param $n i32)
+    (local $k i64)
+    (loop $l
+      (i64.store (i32.sub (i32.const 0) (local.get $p)) (local.get $k))
+      (local.set $k (i64.add (local.get $k) (i64.const 1)))
+      (local.set $p (i32.sub (local.get $p) (i32.const 8)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
   ;; for k < n: mem64[p + 8k] = v + k
   (func (export "fill") (param $p i32) (param $n i32) (param $v i64)
     (loop $l
@@ -101,6 +120,14 @@ fn cases() -> Vec<(&'static str, Vec<Val>)> {
         // ... and to PAGE - 100, so the loop runs off the end.
         ("wrapped", vec![p(0u32.wrapping_sub(100)), i(300)]),
         ("wrapped", vec![i(0), i(10)]),
+        ("counted", vec![i(0), i(100)]),
+        // Five stores, then the trap: the global must be 6.
+        ("counted", vec![p(PAGE - 8 * 5), i(10)]),
+        ("negated", vec![i(0), i(100)]),
+        // Runs off the end at pass 8192.
+        ("negated", vec![i(0), i(9000)]),
+        // -8 is 2^32 - 8: out of bounds at once.
+        ("negated", vec![i(8), i(3)]),
     ]
 }
 
@@ -111,11 +138,13 @@ fn pattern() -> Vec<u8> {
         .collect()
 }
 
-/// What a call did: its results or its trap, and memory afterwards.
+/// What a call did: its results or its trap, memory afterwards and, for
+/// modules that export `state`, what it returns then.
 #[derive(PartialEq, Debug)]
 struct Outcome {
     result: Result<Vec<Val>, String>,
     memory: Vec<u8>,
+    state: Option<Result<Vec<Val>, String>>,
 }
 
 struct Build {
@@ -162,9 +191,17 @@ fn run(build: &Build, func: &str, args: &[Val]) -> Outcome {
     let result = instance.call(func, args).map_err(|e| e.to_string());
     let mut after = vec![0; PAGE as usize];
     memory.read(0, &mut after).unwrap();
+    let exports_state = build
+        .module
+        .descriptor()
+        .exports
+        .iter()
+        .any(|e| e.name == "state");
+    let state = exports_state.then(|| instance.call("state", &[]).map_err(|e| e.to_string()));
     Outcome {
         result,
         memory: after,
+        state,
     }
 }
 
@@ -194,6 +231,7 @@ fn versioned_loops_compute_what_the_fast_tier_computes() {
         for b in &builds {
             let got = run(b, func, &args);
             assert_eq!(got.result, want.result, "{}: {func}{args:?}", b.name);
+            assert_eq!(got.state, want.state, "{}: {func}{args:?}: state", b.name);
             let first = got
                 .memory
                 .iter()

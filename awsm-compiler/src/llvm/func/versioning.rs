@@ -178,54 +178,52 @@ pub(super) struct Tracker {
     pub(super) end: usize,
     /// Where in the function's IR the check goes: just before the loop.
     pub(super) mark: usize,
-    /// The operand stack at the loop (the loop takes no parameters).
-    pub(super) stack: Vec<Value>,
     /// The ordinary copy's header, where the second copy goes on.
     pub(super) header: String,
-    /// Each local's value now, in terms of the values at the pass's start;
-    /// `None` for values the analysis does not follow.
-    locals: Vec<Option<Affine>>,
+    /// The value of each local the pass has set so far, in terms of the
+    /// values at the pass's start; `None` for values the analysis does
+    /// not follow. (Sparse: a loop costs what its body sets, not what
+    /// the function declares.)
+    set: BTreeMap<u32, Option<Affine>>,
     seen: Vec<Seen>,
 }
 
 impl Tracker {
-    pub(super) fn new(
-        start: usize,
-        end: usize,
-        mark: usize,
-        stack: Vec<Value>,
-        locals: &[(ValType, String)],
-    ) -> Tracker {
-        let locals = (0u32..)
-            .zip(locals)
-            .map(|(i, (ty, _))| (*ty == ValType::I32).then(|| Affine::local(i)))
-            .collect();
+    pub(super) fn new(start: usize, end: usize, mark: usize) -> Tracker {
         Tracker {
             start,
             end,
             mark,
-            stack,
             header: String::new(),
-            locals,
+            set: BTreeMap::new(),
             seen: Vec::new(),
         }
     }
 
-    /// Follows `op`, about to be translated with `stack` as its operands:
-    /// updates the locals it sets, and returns what it pushes if that is
-    /// affine.
-    pub(super) fn before(&mut self, op: &Operator, stack: &[Value]) -> Option<Affine> {
+    /// Follows `op`, about to be translated with `stack` as its operands
+    /// and `locals` as the function's locals: updates the locals it sets,
+    /// and returns what it pushes if that is affine.
+    pub(super) fn before(
+        &mut self,
+        op: &Operator,
+        stack: &[Value],
+        locals: &[(ValType, String)],
+    ) -> Option<Affine> {
         use Operator as O;
         let top = |n: usize| stack[stack.len() - n].affine.as_ref();
         let both = || Some((top(2)?, top(1)?));
         match *op {
-            O::LocalGet { local_index } => self.locals[local_index as usize].clone(),
+            O::LocalGet { local_index } => match self.set.get(&local_index) {
+                Some(now) => now.clone(),
+                None => (locals[local_index as usize].0 == ValType::I32)
+                    .then(|| Affine::local(local_index)),
+            },
             O::LocalSet { local_index } => {
-                self.locals[local_index as usize] = top(1).cloned();
+                self.set.insert(local_index, top(1).cloned());
                 None
             }
             O::LocalTee { local_index } => {
-                self.locals[local_index as usize] = top(1).cloned();
+                self.set.insert(local_index, top(1).cloned());
                 top(1).cloned()
             }
             O::I32Const { value } => Affine::constant(i64::from(value)),
@@ -258,7 +256,10 @@ impl Tracker {
         // A local is an induction variable if a pass adds a constant to it
         // (0 for those it leaves alone).
         let step = |l: u32| -> Option<i64> {
-            let now = self.locals[l as usize].as_ref()?;
+            let Some(now) = self.set.get(&l) else {
+                return Some(0);
+            };
+            let now = now.as_ref()?;
             let unit = now.terms.len() == 1 && now.terms.get(&l) == Some(&1);
             unit.then_some(now.constant)
         };
@@ -336,12 +337,11 @@ impl Emitter<'_, '_> {
             self.offset = *offset;
             if versioning && self.reachable && self.tracker.is_none() {
                 if let Some(end) = straight_line_loop(ops, i) {
-                    let (mark, stack) = (self.body.len(), self.stack.clone());
-                    self.tracker = Some(Tracker::new(i, end, mark, stack, &self.locals));
+                    self.tracker = Some(Tracker::new(i, end, self.body.len()));
                 }
             }
             let pushed = match &mut self.tracker {
-                Some(t) if self.reachable => t.before(op, &self.stack),
+                Some(t) if self.reachable => t.before(op, &self.stack, &self.locals),
                 _ => None,
             };
             self.operator(op.clone())?;
@@ -386,7 +386,8 @@ impl Emitter<'_, '_> {
         self.start_block(&fast);
         let pass = self.alloca("i64");
         self.line(format_args!("store i64 0, ptr {pass}"));
-        self.stack = t.stack.clone();
+        // The loop takes and leaves nothing, so the operand stack is as it
+        // was before the ordinary copy.
         self.fast = Some(Fast {
             starts,
             next: 0,
@@ -413,10 +414,14 @@ impl Emitter<'_, '_> {
     /// coefficients share one base, `sum(coefficient * local)` plus the
     /// least of their constants, and differ from it by a constant, so
     /// that LLVM sees a load and a store of one element as one address.
-    /// With Spectre guards the bases are zeroed, branch-free, when `M` is
-    /// 0: a mispredicted branch then runs the second copy at addresses
-    /// under 5 GiB (a 32-bit constant difference, an offset under
-    /// 1 GiB), inside guard mode's reservation.
+    ///
+    /// Each base is clamped, branch-free, to at most 2^32 minus the
+    /// farthest end of its group's accesses, which no base the check
+    /// lets through exceeds: whatever the CPU mispredicts (the branch to
+    /// the second copy, or a select computing `M`), the second copy then
+    /// reads below `max(4 GiB, that end)`, under 5 GiB (a 32-bit constant
+    /// difference and an offset of at most 1 GiB), plus a few strides:
+    /// inside guard mode's reservation, whatever `--spectre` says.
     ///
     /// Each group's base pointer passes through an empty `asm`, so that
     /// LLVM takes the groups for distinct objects, as it takes distinct
@@ -477,14 +482,18 @@ impl Emitter<'_, '_> {
             limit = self.emit(format_args!("select i1 {fewer}, i64 {mine}, i64 {limit}"));
         }
         let none = self.emit(format_args!("icmp eq i64 {limit}, 0"));
-        let hidden = self.cx.opts.spectre.then(|| self.hidden(&none));
+        let mut farthest: BTreeMap<Vec<(u32, i64)>, i64> = BTreeMap::new();
+        for p in plan {
+            let end = p.index.constant + (p.offset + p.size) as i64;
+            let far = farthest.entry(p.index.linear()).or_insert(end);
+            *far = (*far).max(end);
+        }
         let mut guarded = BTreeMap::new();
         for (key, (sum, least)) in &bases {
             let base = self.emit(format_args!("add i64 {sum}, {least}"));
-            let base = match &hidden {
-                Some(h) => self.emit(format_args!("select i1 {h}, i64 0, i64 {base}")),
-                None => base,
-            };
+            let cap = ((1i64 << 32) - (farthest[key] - least)).max(0);
+            let below = self.emit(format_args!("icmp ult i64 {base}, {cap}"));
+            let base = self.emit(format_args!("select i1 {below}, i64 {base}, i64 {cap}"));
             let at = self.emit(format_args!(
                 "getelementptr inbounds i8, ptr %membase, i64 {base}"
             ));
