@@ -207,6 +207,33 @@ fn compile_writes_next_to_the_input_without_o() {
     assert!(dir.path().join("hello.wasm.so").is_file());
 }
 
+/// A bare file name has an empty parent (`Path::parent` gives `""`, not
+/// `None`): the object, its digest and the directory sync must all go to
+/// the working directory rather than fail on a directory named "".
+#[test]
+fn compile_accepts_bare_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(hello_wasm(), dir.path().join("hello.wasm")).unwrap();
+    let in_dir = |args: &[&str]| {
+        common::luge_command()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("luge runs")
+    };
+    succeeded(&in_dir(&["compile", "hello.wasm"]));
+    succeeded(&in_dir(&["compile", "hello.wasm", "-o", "out.so"]));
+    for name in ["hello.wasm.so", "out.so"] {
+        let so = dir.path().join(name);
+        assert!(so.is_file(), "{name} was not written");
+        succeeded(&luge([
+            OsStr::new("run"),
+            OsStr::new("--require-digest"),
+            so.as_os_str(),
+        ]));
+    }
+}
+
 /// Writes `bytes` to a file, compiles it, and returns the single error
 /// line, having checked that no output was left behind.
 fn compile_error(bytes: &[u8]) -> String {

@@ -225,7 +225,7 @@ pub fn compile_signed(
     key: &DigestKey,
     label: &str,
 ) -> Result<Vec<u8>, CacheError> {
-    let dir = out.parent().unwrap_or(Path::new("."));
+    let dir = files::dir_of(out);
     let write_error = |error| CacheError::Write {
         path: out.to_path_buf(),
         error,

@@ -107,7 +107,7 @@ impl DigestKey {
         // Written whole under a temporary name and linked in without
         // replacing anything: a reader never sees a short key, and two
         // processes starting at once agree on one.
-        let dir = path.parent().unwrap_or(Path::new("."));
+        let dir = files::dir_of(path);
         let mut temp = tempfile::Builder::new()
             .prefix(".luge-key-")
             .tempfile_in(dir)

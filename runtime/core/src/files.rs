@@ -62,11 +62,21 @@ pub fn read_no_follow(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The directory `path` is in: its parent, or `.` for a bare file name
+/// (whose parent `Path::parent` gives as the empty path, which no system
+/// call accepts as a directory).
+pub fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` with `mode` so that a crash leaves the old
 /// file or the new one, never a mix: written and synced under a temporary
 /// name, then renamed over `path`, and the directory synced.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".luge-")
         .permissions(std::fs::Permissions::from_mode(mode))
@@ -85,6 +95,13 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_file_name_is_in_the_working_directory() {
+        assert_eq!(dir_of(Path::new("out.so")), Path::new("."));
+        assert_eq!(dir_of(Path::new("a/out.so")), Path::new("a"));
+        assert_eq!(dir_of(Path::new("/out.so")), Path::new("/"));
+    }
 
     #[test]
     fn private_dirs_are_made_private_and_links_are_not_followed() {

@@ -30,8 +30,7 @@ pub(super) struct Validator<'a> {
 
 impl<'a> Validator<'a> {
     pub(super) fn new(file: &'a Path, env: &'a dyn Fn(&str) -> Option<String>) -> Validator<'a> {
-        let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
-        let parent = parent.unwrap_or(Path::new("."));
+        let parent = luge_runtime::files::dir_of(file);
         let dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_owned());
         Validator { file, dir, env }
     }
