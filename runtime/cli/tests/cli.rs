@@ -573,6 +573,32 @@ fn inspect_of_a_missing_file() {
     assert_names(&line, &["missing.so"], &["no such file", "not found"]);
 }
 
+/// `luge run` has a parser of its own (for its start-up time): its help
+/// must be the one `luge help run` gives, and its errors must name it.
+#[test]
+fn run_parses_its_arguments_as_the_whole_command_line_would() {
+    let own = succeeded(&luge(["run", "--help"]));
+    let whole = succeeded(&luge(["help", "run"]));
+    assert_eq!(own, whole);
+    assert_names(
+        &own,
+        &["Usage: luge run", "<MODULE>", "--timeout", "trap: <kind>"],
+        &[],
+    );
+    let top = succeeded(&luge(["--help"]));
+    assert_names(&top, &["run", "Run a WASI program"], &[]);
+    let missing = luge(["run"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_names(&stderr(&missing), &["<MODULE>", "Usage: luge run"], &[]);
+    let unknown = luge(["run", "--no-such-flag", "x.wasm"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_names(
+        &stderr(&unknown),
+        &["--no-such-flag", "Usage: luge run"],
+        &[],
+    );
+}
+
 #[test]
 fn help_explains_the_commands_and_options() {
     let top = succeeded(&luge(["--help"]));

@@ -66,17 +66,48 @@ pub fn check_no_load_time_code(data: &[u8]) -> Result<NoLoadTimeCode, LoadTimeCo
     check(data).map(|()| NoLoadTimeCode(()))
 }
 
-fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
-    let malformed = |_| LoadTimeCode::Malformed("cannot read its ELF header");
-    let header = Header::parse(data).map_err(malformed)?;
-    let endian = header.endian().map_err(malformed)?;
-    let object = Object {
-        data,
-        endian,
-        segments: header
-            .program_headers(endian, data)
-            .map_err(|_| LoadTimeCode::Malformed("cannot read its program headers"))?,
+/// The bytes of the dynamic symbol `name` that the object at `data`
+/// defines, from its address to the end of the loaded segment that holds
+/// it, or `None` when it defines no such symbol. Found through the program
+/// headers, as the dynamic loader finds it.
+pub fn exported<'data>(data: &'data [u8], name: &str) -> Result<Option<&'data [u8]>, LoadTimeCode> {
+    let object = Object::parse(data)?;
+    let Some(dynamic) = object.dynamic()? else {
+        return Ok(None);
     };
+    let mut tables = DynamicTables::default();
+    for entry in dynamic {
+        if let Some(tag) = entry.tag32(object.endian) {
+            tables.note(tag, entry.d_val(object.endian));
+        }
+    }
+    let Some(strtab) = tables.strtab else {
+        return Ok(None);
+    };
+    for symbol in object.symbols(&tables)? {
+        if symbol.st_shndx.get(object.endian) == elf::SHN_UNDEF {
+            continue;
+        }
+        let at = strtab.checked_add(symbol.st_name.get(object.endian).into());
+        let at = at.ok_or(LoadTimeCode::Malformed("a symbol name out of range"))?;
+        // The name runs from `at` to a NUL, within its segment.
+        let named = object.bytes_at(at)?;
+        if named
+            .strip_prefix(name.as_bytes())
+            .and_then(|rest| rest.first())
+            == Some(&0)
+        {
+            return object
+                .bytes_at(symbol.st_value.get(object.endian))
+                .map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
+    let object = Object::parse(data)?;
+    let endian = object.endian;
     let Some(dynamic) = object.dynamic()? else {
         // Nothing for the dynamic loader to act on.
         return Ok(());
@@ -109,6 +140,7 @@ fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
 #[derive(Default)]
 struct DynamicTables {
     symtab: Option<u64>,
+    strtab: Option<u64>,
     hash: Option<u64>,
     gnu_hash: Option<u64>,
     rela: Option<u64>,
@@ -122,6 +154,7 @@ impl DynamicTables {
     fn note(&mut self, tag: u32, value: u64) {
         match tag {
             elf::DT_SYMTAB => self.symtab = Some(value),
+            elf::DT_STRTAB => self.strtab = Some(value),
             elf::DT_HASH => self.hash = Some(value),
             elf::DT_GNU_HASH => self.gnu_hash = Some(value),
             elf::DT_RELA => self.rela = Some(value),
@@ -141,6 +174,19 @@ struct Object<'data> {
 }
 
 impl<'data> Object<'data> {
+    fn parse(data: &'data [u8]) -> Result<Object<'data>, LoadTimeCode> {
+        let malformed = |_| LoadTimeCode::Malformed("cannot read its ELF header");
+        let header = Header::parse(data).map_err(malformed)?;
+        let endian = header.endian().map_err(malformed)?;
+        Ok(Object {
+            data,
+            endian,
+            segments: header
+                .program_headers(endian, data)
+                .map_err(|_| LoadTimeCode::Malformed("cannot read its program headers"))?,
+        })
+    }
+
     fn dynamic(&self) -> Result<Option<&'data [<Header as FileHeader>::Dyn]>, LoadTimeCode> {
         for segment in self.segments {
             let dynamic = segment.dynamic(self.endian, self.data).map_err(|_| {
@@ -182,8 +228,15 @@ impl<'data> Object<'data> {
     /// Refuses IFUNC symbols defined in the object: resolving one (for a
     /// relocation, or for `dlsym`) calls its resolver.
     fn check_symbols(&self, tables: &DynamicTables) -> Result<(), LoadTimeCode> {
+        self.symbols(tables)?
+            .iter()
+            .try_for_each(|s| self.check_symbol(s))
+    }
+
+    /// The dynamic symbols, as many as the hash table counts.
+    fn symbols(&self, tables: &DynamicTables) -> Result<&'data [Sym64<Endianness>], LoadTimeCode> {
         let Some(symtab) = tables.symtab else {
-            return Ok(());
+            return Ok(&[]);
         };
         let count = match (tables.gnu_hash, tables.hash) {
             (Some(address), _) => gnu_hash_symbol_count(self.bytes_at(address)?, self.endian),
@@ -195,8 +248,7 @@ impl<'data> Object<'data> {
             (None, None) => None,
         }
         .ok_or(LoadTimeCode::Malformed("no readable symbol hash table"))?;
-        let symbols: &[Sym64<Endianness>] = self.array(symtab, count.into())?;
-        symbols.iter().try_for_each(|s| self.check_symbol(s))
+        self.array(symtab, count.into())
     }
 
     fn check_symbol(&self, symbol: &Sym64<Endianness>) -> Result<(), LoadTimeCode> {

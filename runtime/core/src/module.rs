@@ -4,7 +4,7 @@ use crate::digest::{DigestError, DigestKey};
 use crate::elf::{self, LoadTimeCode};
 use crate::files;
 use crate::memory::MemoryImage;
-use crate::sys::library::Library;
+use crate::sys::library::{Library, Staged};
 use crate::traps::{self, CodeMap};
 use crate::types::canonical_type_id;
 use luge_abi::{
@@ -93,33 +93,26 @@ pub fn read_descriptor(path: impl AsRef<Path>) -> Result<ModuleDescriptor, LoadE
     decode_descriptor(path, &bytes)
 }
 
+/// What an object loaded from `path` is called in the process's memory map.
+fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
+    path.file_name().unwrap_or_default().to_string_lossy()
+}
+
 /// The descriptor in `bytes`, the contents of the shared object at `path`.
 fn decode_descriptor(path: &Path, bytes: &[u8]) -> Result<ModuleDescriptor, LoadError> {
-    use object::{Object, ObjectSection, ObjectSymbol};
-    let read_error = |message: String| LoadError::Read {
+    let unreadable = |error: LoadTimeCode| LoadError::Read {
         path: path.to_path_buf(),
-        message,
+        message: error.to_string(),
     };
-    let file =
-        object::File::parse(bytes).map_err(|e| read_error(format!("not a shared object: {e}")))?;
-    let symbol = file
-        .dynamic_symbols()
-        .find(|s| s.name() == Ok(DESCRIPTOR_SYMBOL))
+    let data = elf::exported(bytes, DESCRIPTOR_SYMBOL)
+        .map_err(unreadable)?
         .ok_or_else(|| LoadError::MissingSymbol {
             path: path.to_path_buf(),
             symbol: DESCRIPTOR_SYMBOL,
         })?;
-    let section = symbol
-        .section_index()
-        .and_then(|i| file.section_by_index(i).ok())
-        .ok_or_else(|| read_error("descriptor symbol has no section".into()))?;
-    let data = section.data().map_err(|e| read_error(e.to_string()))?;
-    let start = symbol.address().saturating_sub(section.address()) as usize;
-    ModuleDescriptor::decode(data.get(start..).unwrap_or_default()).map_err(|error| {
-        LoadError::Descriptor {
-            path: path.to_path_buf(),
-            error,
-        }
+    ModuleDescriptor::decode(data).map_err(|error| LoadError::Descriptor {
+        path: path.to_path_buf(),
+        error,
     })
 }
 
@@ -130,11 +123,13 @@ impl Module {
     /// none of its code) before the dynamic loader sees it.
     pub fn load(path: impl AsRef<Path>) -> Result<Module, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        Module::from_bytes(path, &bytes)
+        let staged = std::fs::File::open(path)
+            .and_then(|mut file| Staged::read_from(&file_name(path), &mut file))
+            .map_err(|e| LoadError::Read {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Module::from_staged(path, staged)
     }
 
     /// Like [`Module::load`], for an object Luge wrote itself: `path` must
@@ -147,17 +142,29 @@ impl Module {
         label: &str,
     ) -> Result<Module, LoadError> {
         let path = path.as_ref();
-        let bytes = files::read_no_follow(path).map_err(|e| LoadError::Read {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        key.verify(path, label, &bytes)?;
-        Module::from_bytes(path, &bytes)
+        let staged = files::open_no_follow(path)
+            .and_then(|mut file| Staged::read_from(&file_name(path), &mut file))
+            .map_err(|e| LoadError::Read {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        key.verify(path, label, staged.bytes())?;
+        Module::from_staged(path, staged)
     }
 
     /// Loads `bytes`, the contents of the object at `path`.
     pub(crate) fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Module, LoadError> {
+        let staged = Staged::copy_of(&file_name(path), bytes).map_err(|e| LoadError::Open {
+            path: path.to_path_buf(),
+            message: format!("cannot stage it: {e}"),
+        })?;
+        Module::from_staged(path, staged)
+    }
+
+    /// Loads the object at `path`, staged in `staged`.
+    fn from_staged(path: &Path, staged: Staged) -> Result<Module, LoadError> {
         let path_buf = || path.to_path_buf();
+        let bytes = staged.bytes();
         let checked = elf::check_no_load_time_code(bytes).map_err(|error| LoadError::Refused {
             path: path_buf(),
             error,
@@ -171,8 +178,7 @@ impl Module {
             });
         }
         check_cpu_features(path, &descriptor.cpu_features, CpuFeature::on_host)?;
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let library = Library::open(&name, bytes, checked).map_err(|message| LoadError::Open {
+        let library = Library::open(staged, checked).map_err(|message| LoadError::Open {
             path: path_buf(),
             message,
         })?;

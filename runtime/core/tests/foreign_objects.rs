@@ -119,3 +119,38 @@ fn each_kind_of_load_time_code_is_named() {
     );
     assert_eq!(refusal(&nodelete), LoadTimeCode::Stays("DF_1_NODELETE"));
 }
+
+/// The descriptor is the symbol the object exports under exactly its name,
+/// found through the program headers as the dynamic loader finds symbols:
+/// a name it begins, or one that begins with it, is not it.
+#[test]
+fn the_descriptor_is_found_by_its_exact_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = luge_abi::DESCRIPTOR_SYMBOL;
+    let short = &name[..name.len() - 1];
+    let near = shared_object(
+        dir.path(),
+        "near",
+        &format!("const char {name}_v2[64] = \"LUGEMOD\"; const char {short}[64] = \"LUGEMOD\";"),
+        &[],
+    );
+    match luge_runtime::read_descriptor(&near) {
+        Err(LoadError::MissingSymbol { symbol, .. }) => assert_eq!(symbol, name),
+        other => panic!("{near:?}: {other:?}"),
+    }
+    let exact = shared_object(
+        dir.path(),
+        "exact",
+        &format!("const char {name}[64] = \"NOTLUGE\";"),
+        &[],
+    );
+    match luge_runtime::read_descriptor(&exact) {
+        Err(LoadError::Descriptor { error, .. }) => {
+            assert!(
+                matches!(error, luge_abi::DescriptorError::BadMagic),
+                "{error}"
+            )
+        }
+        other => panic!("{exact:?}: {other:?}"),
+    }
+}

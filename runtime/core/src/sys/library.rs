@@ -2,13 +2,18 @@
 //! run none of their code as they load (see `crate::elf`).
 //!
 //! The loader is handed the very bytes that were checked, never a path
-//! that could name another file by the time it is opened: they are copied
-//! into a sealed, anonymous memory file, which is what `dlopen` maps.
+//! that could name another file by the time it is opened: they are first
+//! staged in a sealed, anonymous memory file ([`Staged`]), whose mapping
+//! is what gets checked and what `dlopen` maps.
 
 use crate::elf::NoLoadTimeCode;
 use libloading::os::unix::{Library as Dl, RTLD_LOCAL, RTLD_NOW};
 use rustix::fs::{MemfdFlags, SealFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+use std::ffi::c_void;
+use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
 
 /// A loaded shared object, unloaded on drop.
 pub struct Library {
@@ -23,11 +28,11 @@ pub struct Library {
 }
 
 impl Library {
-    /// Loads the object whose contents are `bytes` (`name` labels it in
-    /// the process's memory map), which passed the load-time-code check
-    /// (`_checked` is the proof). Every symbol is resolved now.
-    pub fn open(name: &str, bytes: &[u8], _checked: NoLoadTimeCode) -> Result<Library, String> {
-        let file = sealed_copy(name, bytes).map_err(|e| format!("cannot stage it: {e}"))?;
+    /// Loads the object `staged` (whose name labels it in the process's
+    /// memory map), which passed the load-time-code check (`_checked` is
+    /// the proof). Every symbol is resolved now.
+    pub fn open(staged: Staged, _checked: NoLoadTimeCode) -> Result<Library, String> {
+        let Staged { file, .. } = staged;
         let path = format!("/proc/self/fd/{}", file.as_raw_fd());
         // Objects that would stay loaded under this name are refused by
         // the load-time check; this makes sure, since the loader would
@@ -62,8 +67,100 @@ impl Library {
     }
 }
 
-/// An anonymous file holding `bytes`, sealed against every change.
-fn sealed_copy(name: &str, bytes: &[u8]) -> std::io::Result<std::fs::File> {
+/// The bytes of an object about to be loaded, in an anonymous file sealed
+/// against every change, mapped to be read: what is checked (its digest,
+/// its ELF, its descriptor) is what the dynamic loader maps. A file read
+/// into one is copied by the kernel, never through this process's heap,
+/// which `luge run` would pay for in page faults, one per 4 KiB.
+pub struct Staged {
+    file: std::fs::File,
+    view: View,
+}
+
+impl Staged {
+    /// Stages `bytes` under `name`.
+    pub fn copy_of(name: &str, bytes: &[u8]) -> std::io::Result<Staged> {
+        let mut file = sealable_file(name)?;
+        file.write_all(bytes)?;
+        Staged::seal(file)
+    }
+
+    /// Stages the rest of `source` under `name`.
+    pub fn read_from(name: &str, source: &mut std::fs::File) -> std::io::Result<Staged> {
+        let mut file = sealable_file(name)?;
+        std::io::copy(source, &mut file)?;
+        Staged::seal(file)
+    }
+
+    fn seal(file: std::fs::File) -> std::io::Result<Staged> {
+        rustix::fs::fcntl_add_seals(
+            &file,
+            SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+        )?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::FileTooLarge))?;
+        let view = View::of(&file, len)?;
+        Ok(Staged { file, view })
+    }
+
+    /// The staged bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self.view.base {
+            // SAFETY: the mapping is `len` readable bytes of a file sealed
+            // against writes and shrinking, so they stay as they are (and
+            // backed) for as long as the view is mapped, which is as long
+            // as `self` lives.
+            Some(base) => unsafe {
+                std::slice::from_raw_parts(base.as_ptr().cast::<u8>(), self.view.len)
+            },
+            None => &[],
+        }
+    }
+}
+
+/// A read-only mapping of a whole file, unmapped on drop (`base` is `None`
+/// for an empty file, which cannot be mapped).
+struct View {
+    base: Option<NonNull<c_void>>,
+    len: usize,
+}
+
+impl View {
+    fn of(file: &std::fs::File, len: usize) -> std::io::Result<View> {
+        if len == 0 {
+            return Ok(View { base: None, len });
+        }
+        // SAFETY: a new private mapping at an address of the kernel's
+        // choosing, which replaces nothing.
+        let base = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::PRIVATE,
+                file,
+                0,
+            )
+        }?;
+        Ok(View {
+            base: NonNull::new(base),
+            len,
+        })
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if let Some(base) = self.base {
+            // SAFETY: this is the mapping `View::of` made, and no slice of
+            // it outlives the view (`Staged::bytes` borrows it).
+            let _ = unsafe { rustix::mm::munmap(base.as_ptr(), self.len) };
+        }
+    }
+}
+
+/// A new anonymous file that can be sealed, named `name`.
+fn sealable_file(name: &str) -> std::io::Result<std::fs::File> {
     // The kernel takes names of at most 249 bytes.
     let mut end = name.len().min(200);
     while !name.is_char_boundary(end) {
@@ -80,11 +177,5 @@ fn sealed_copy(name: &str, bytes: &[u8]) -> std::io::Result<std::fs::File> {
         }
         other => other?,
     };
-    let mut file = std::fs::File::from(fd);
-    std::io::Write::write_all(&mut file, bytes)?;
-    rustix::fs::fcntl_add_seals(
-        &file,
-        SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
-    )?;
-    Ok(file)
+    Ok(std::fs::File::from(fd))
 }
