@@ -147,6 +147,29 @@ fn a_lone_task_waiting_for_input_gets_the_io_loop_and_a_timeout_gets_the_ticker(
     assert_eq!(threads_left(), Vec::<String>::new(), "both joined");
 }
 
+/// Input that is ready already is read without the IO loop, but not by a
+/// task whose timeout has passed: its wait ends as timed out, as every
+/// other wait of it does, so that a program past its time limit cannot go
+/// on reading.
+#[test]
+fn a_timed_out_task_is_not_handed_input_that_is_ready() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (reader, mut writer) = rustix::pipe::pipe()
+        .map(|(r, w)| (r, std::fs::File::from(w)))
+        .unwrap();
+    writer.write_all(b"ready").unwrap();
+    let options = TaskOptions {
+        timeout: Some(Duration::from_millis(30)),
+        ..TaskOptions::default()
+    };
+    let ((slept, read), _) = alone(options, move || {
+        let slept = sleep_until(Instant::now() + Duration::from_secs(60));
+        (slept, wait_readable(reader.as_fd(), None))
+    });
+    assert_eq!((slept, read), (Wake::TimedOut, Wake::TimedOut));
+    assert_eq!(threads_left(), Vec::<String>::new(), "nothing left behind");
+}
+
 #[test]
 fn the_io_loop_a_pinned_worker_starts_runs_on_every_cpu_of_the_scheduler() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

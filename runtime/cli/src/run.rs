@@ -151,9 +151,9 @@ fn run_sandbox(args: &RunArgs, module: &Module) -> Result<CommandReport> {
 /// Runs the program; returns the exit status for `luge`.
 pub fn run(args: RunArgs) -> Result<u8> {
     let module = load(&args)?;
-    // The process ends with the program: unloading its code first
-    // (`dlclose`, unmapping it, unregistering its trap sites) would only
-    // delay the exit, by about 40 µs.
+    // The process ends with the program (`luge run` runs one): unloading
+    // its code first (`dlclose`, unmapping it, unregistering its trap
+    // sites) would only delay the exit, by about 40 µs.
     std::mem::forget(module.clone());
     if let Some(advice) = address_space::advice_for(module.descriptor().bounds) {
         eprintln!("luge: note: {}: {advice}", args.module.display());

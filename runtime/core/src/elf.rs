@@ -11,9 +11,12 @@
 //! new object (Luge loads every object as `/proc/self/fd/N`); those are
 //! refused too. Objects that `awsm-compiler` links
 //! have none of these (they are linked with `-nostdlib`), so the loader
-//! refuses any object that has one. The check reads the dynamic segment
-//! through the program headers, as the dynamic loader does; section
-//! headers, which the loader ignores, are not trusted.
+//! refuses any object that has one. The check reads the dynamic table as
+//! the dynamic loader does: at the address its program header gives, in
+//! the loaded segments, up to its DT_NULL entry. What the loader ignores
+//! (section headers, the dynamic header's file offset and size) is not
+//! trusted, and objects it would read differently from the check (two
+//! dynamic headers, loaded segments that share a page) are refused.
 
 use object::elf::{self, FileHeader64, GnuHashHeader, Rela64, Sym64};
 use object::read::elf::{Dyn, FileHeader, HashTable, ProgramHeader};
@@ -85,21 +88,29 @@ pub fn exported<'data>(data: &'data [u8], name: &str) -> Result<Option<&'data [u
         return Ok(None);
     };
     for symbol in object.symbols(&tables)? {
-        if symbol.st_shndx.get(object.endian) == elf::SHN_UNDEF {
+        // What `dlsym` could find: defined, not local, at an address.
+        let value = symbol.st_value.get(object.endian);
+        if symbol.st_shndx.get(object.endian) == elf::SHN_UNDEF
+            || symbol.st_bind() == elf::STB_LOCAL
+            || value == 0
+        {
             continue;
         }
         let at = strtab.checked_add(symbol.st_name.get(object.endian).into());
-        let at = at.ok_or(LoadTimeCode::Malformed("a symbol name out of range"))?;
+        let at = at.ok_or(LoadTimeCode::Malformed("a symbol's name out of range"))?;
         // The name runs from `at` to a NUL, within its segment.
-        let named = object.bytes_at(at)?;
+        let named = object
+            .bytes_at(at)
+            .map_err(|_| LoadTimeCode::Malformed("a symbol's name lies outside its segments"))?;
         if named
             .strip_prefix(name.as_bytes())
             .and_then(|rest| rest.first())
             == Some(&0)
         {
             return object
-                .bytes_at(symbol.st_value.get(object.endian))
-                .map(Some);
+                .bytes_at(value)
+                .map(Some)
+                .map_err(|_| LoadTimeCode::Malformed("a symbol lies outside its segments"));
         }
     }
     Ok(None)
@@ -178,25 +189,74 @@ impl<'data> Object<'data> {
         let malformed = |_| LoadTimeCode::Malformed("cannot read its ELF header");
         let header = Header::parse(data).map_err(malformed)?;
         let endian = header.endian().map_err(malformed)?;
-        Ok(Object {
+        let object = Object {
             data,
             endian,
             segments: header
                 .program_headers(endian, data)
                 .map_err(|_| LoadTimeCode::Malformed("cannot read its program headers"))?,
-        })
+        };
+        object.check_segments_apart()?;
+        Ok(object)
     }
 
+    /// The dynamic table as the dynamic loader reads it: at the address
+    /// its PT_DYNAMIC header gives, in the loaded segments, up to its
+    /// DT_NULL entry. The loader ignores the header's file offset and size
+    /// and keeps the last of several such headers, so a table found any
+    /// other way could differ from the one it acts on.
     fn dynamic(&self) -> Result<Option<&'data [<Header as FileHeader>::Dyn]>, LoadTimeCode> {
-        for segment in self.segments {
-            let dynamic = segment.dynamic(self.endian, self.data).map_err(|_| {
-                LoadTimeCode::Malformed("its dynamic segment lies outside the file")
-            })?;
-            if dynamic.is_some() {
-                return Ok(dynamic);
-            }
+        let mut headers = self
+            .segments
+            .iter()
+            .filter(|s| s.p_type(self.endian) == elf::PT_DYNAMIC);
+        let Some(header) = headers.next() else {
+            return Ok(None);
+        };
+        if headers.next().is_some() {
+            return Err(LoadTimeCode::Malformed(
+                "two dynamic segments, of which the loader would read the last",
+            ));
         }
-        Ok(None)
+        let bytes = self.bytes_at(header.p_vaddr(self.endian)).map_err(|_| {
+            LoadTimeCode::Malformed("its dynamic table lies outside its loaded segments")
+        })?;
+        let whole = bytes.len() / std::mem::size_of::<<Header as FileHeader>::Dyn>();
+        let (entries, _) = object::pod::slice_from_bytes(bytes, whole)
+            .map_err(|()| LoadTimeCode::Malformed("its dynamic table is misaligned"))?;
+        let entries: &[<Header as FileHeader>::Dyn] = entries;
+        let end = entries
+            .iter()
+            .position(|entry| entry.d_tag(self.endian) == u64::from(elf::DT_NULL))
+            .ok_or(LoadTimeCode::Malformed(
+                "its dynamic table does not end (DT_NULL) within its segment",
+            ))?;
+        Ok(Some(&entries[..end]))
+    }
+
+    /// Refuses loaded segments that share a page: the loader maps each one
+    /// over those before it, so a later segment's bytes would stand where
+    /// [`Object::bytes_at`] reads an earlier one's.
+    fn check_segments_apart(&self) -> Result<(), LoadTimeCode> {
+        let page = luge_region::page_size() as u64;
+        let mut spans = self
+            .segments
+            .iter()
+            .filter(|s| s.p_type(self.endian) == elf::PT_LOAD)
+            .map(|s| {
+                let start = s.p_vaddr(self.endian);
+                let end = start.checked_add(s.p_memsz(self.endian))?;
+                Some((start / page, end.div_ceil(page)))
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(LoadTimeCode::Malformed(
+                "a loaded segment runs past the end of the address space",
+            ))?;
+        spans.sort_unstable();
+        if spans.windows(2).any(|pair| pair[0].1 > pair[1].0) {
+            return Err(LoadTimeCode::Malformed("loaded segments that share a page"));
+        }
+        Ok(())
     }
 
     /// The file's bytes from virtual address `address` to the end of the

@@ -152,7 +152,9 @@ impl Module {
         Module::from_staged(path, staged)
     }
 
-    /// Loads `bytes`, the contents of the object at `path`.
+    /// Loads `bytes`, the contents of the object at `path` (for the module
+    /// cache, which has them in memory).
+    #[cfg(feature = "compile")]
     pub(crate) fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Module, LoadError> {
         let staged = Staged::copy_of(&file_name(path), bytes).map_err(|e| LoadError::Open {
             path: path.to_path_buf(),

@@ -11,7 +11,7 @@ use libloading::os::unix::{Library as Dl, RTLD_LOCAL, RTLD_NOW};
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 use std::ffi::c_void;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
@@ -85,10 +85,19 @@ impl Staged {
         Staged::seal(file)
     }
 
-    /// Stages the rest of `source` under `name`.
+    /// Stages `source`, a regular file, under `name`, as long as it is
+    /// now: a file that grows meanwhile cannot make the copy endless, and
+    /// a device or a pipe, which has no length, is refused.
     pub fn read_from(name: &str, source: &mut std::fs::File) -> std::io::Result<Staged> {
+        let metadata = source.metadata()?;
+        if !metadata.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
         let mut file = sealable_file(name)?;
-        std::io::copy(source, &mut file)?;
+        std::io::copy(&mut Read::take(source, metadata.len()), &mut file)?;
         Staged::seal(file)
     }
 
@@ -178,4 +187,24 @@ fn sealable_file(name: &str) -> std::io::Result<std::fs::File> {
         other => other?,
     };
     Ok(std::fs::File::from(fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{ErrorKind, Seek};
+
+    #[test]
+    fn a_file_is_staged_as_long_as_it_was_and_only_a_regular_one() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"an object").unwrap();
+        file.rewind().unwrap();
+        let staged = Staged::read_from("file", &mut file).unwrap();
+        assert_eq!(staged.bytes(), b"an object");
+        assert_eq!(Staged::copy_of("empty", b"").unwrap().bytes(), b"");
+        // A device has no end: staging it would fill memory.
+        let mut zero = std::fs::File::open("/dev/zero").unwrap();
+        let refused = Staged::read_from("zero", &mut zero).err().unwrap();
+        assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+    }
 }
