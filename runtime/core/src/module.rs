@@ -98,6 +98,16 @@ fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
     path.file_name().unwrap_or_default().to_string_lossy()
 }
 
+/// Stages the object at `path`, `opened` there, for loading.
+fn stage(path: &Path, opened: std::io::Result<std::fs::File>) -> Result<Staged, LoadError> {
+    opened
+        .and_then(|mut file| Staged::read_from(&file_name(path), &mut file))
+        .map_err(|e| LoadError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
 /// The descriptor in `bytes`, the contents of the shared object at `path`.
 fn decode_descriptor(path: &Path, bytes: &[u8]) -> Result<ModuleDescriptor, LoadError> {
     let unreadable = |error: LoadTimeCode| LoadError::Read {
@@ -123,12 +133,7 @@ impl Module {
     /// none of its code) before the dynamic loader sees it.
     pub fn load(path: impl AsRef<Path>) -> Result<Module, LoadError> {
         let path = path.as_ref();
-        let staged = std::fs::File::open(path)
-            .and_then(|mut file| Staged::read_from(&file_name(path), &mut file))
-            .map_err(|e| LoadError::Read {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let staged = stage(path, std::fs::File::open(path))?;
         Module::from_staged(path, staged)
     }
 
@@ -142,12 +147,7 @@ impl Module {
         label: &str,
     ) -> Result<Module, LoadError> {
         let path = path.as_ref();
-        let staged = files::open_no_follow(path)
-            .and_then(|mut file| Staged::read_from(&file_name(path), &mut file))
-            .map_err(|e| LoadError::Read {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let staged = stage(path, files::open_no_follow(path))?;
         key.verify(path, label, staged.bytes())?;
         Module::from_staged(path, staged)
     }
