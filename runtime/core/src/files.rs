@@ -47,12 +47,21 @@ pub fn owned_by_me(meta: &std::fs::Metadata) -> bool {
 
 /// Opens `path` for reading, refusing a symbolic link in its last
 /// component (`ELOOP`): a link planted in Luge's directory must not make it
-/// read a file from elsewhere.
+/// read a file from elsewhere. Anything but a regular file is refused too
+/// (`InvalidInput`), without waiting: opening a pipe blocks until a writer
+/// comes, which `O_NONBLOCK` (no effect on regular files) prevents.
 pub fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// The contents of `path`, read as [`open_no_follow`] opens it.
@@ -101,6 +110,23 @@ mod tests {
         assert_eq!(dir_of(Path::new("out.so")), Path::new("."));
         assert_eq!(dir_of(Path::new("a/out.so")), Path::new("a"));
         assert_eq!(dir_of(Path::new("/out.so")), Path::new("/"));
+    }
+
+    /// A pipe planted where Luge keeps a file is neither waited on nor
+    /// read: opening one blocks until a writer comes, and a server
+    /// restoring its deployments at start would never start.
+    #[test]
+    fn a_planted_pipe_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("module.so.hmac");
+        let mode = rustix::fs::Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, mode, 0).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(read_no_follow(&fifo).map_err(|e| e.kind())));
+        let read = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("opening the pipe blocked");
+        assert_eq!(read, Err(std::io::ErrorKind::InvalidInput));
     }
 
     #[test]

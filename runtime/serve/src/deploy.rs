@@ -649,6 +649,41 @@ mod tests {
         assert!(!state.path().join("functions/d.99.tmp").exists());
     }
 
+    /// A pipe put in place of one of a deployment's files sets that
+    /// deployment aside at once: opening it for reading would wait for a
+    /// writer, and the server would never start.
+    #[test]
+    fn a_pipe_in_a_deployment_is_quarantined_without_waiting() {
+        let state = tempfile::tempdir().unwrap();
+        let store = FunctionStore::open(state.path()).unwrap();
+        let a = store
+            .deploy(&deployment("a"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        store
+            .deploy(&deployment("b"), &wasm(GOOD), NO_LIMIT)
+            .unwrap();
+        let digest = a.config.path.with_file_name("module.so.hmac");
+        std::fs::remove_file(&digest).unwrap();
+        let mode = rustix::fs::Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &digest,
+            rustix::fs::FileType::Fifo,
+            mode,
+            0,
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(restored_names(&store)));
+        let restored = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("restoring waited on the pipe");
+        assert_eq!(restored, ["b"]);
+        let quarantined = listing(&state.path().join("quarantine"));
+        assert_eq!(quarantined.len(), 1);
+        assert!(quarantined[0].starts_with("a."), "{quarantined:?}");
+    }
+
     #[test]
     fn an_object_built_for_another_machine_is_compiled_again() {
         let state = tempfile::tempdir().unwrap();
