@@ -78,12 +78,7 @@ pub fn exported<'data>(data: &'data [u8], name: &str) -> Result<Option<&'data [u
     let Some(dynamic) = object.dynamic()? else {
         return Ok(None);
     };
-    let mut tables = DynamicTables::default();
-    for entry in dynamic {
-        if let Some(tag) = entry.tag32(object.endian) {
-            tables.note(tag, entry.d_val(object.endian));
-        }
-    }
+    let tables = DynamicTables::of(dynamic, object.endian);
     let Some(strtab) = tables.strtab else {
         return Ok(None);
     };
@@ -123,7 +118,6 @@ fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
         // Nothing for the dynamic loader to act on.
         return Ok(());
     };
-    let mut tables = DynamicTables::default();
     for entry in dynamic {
         let Some(tag) = entry.tag32(endian) else {
             continue;
@@ -134,8 +128,8 @@ fn check(data: &[u8]) -> Result<(), LoadTimeCode> {
         if tag == elf::DT_FLAGS_1 && entry.d_val(endian) & u64::from(elf::DF_1_NODELETE) != 0 {
             return Err(LoadTimeCode::Stays("DF_1_NODELETE"));
         }
-        tables.note(tag, entry.d_val(endian));
     }
+    let tables = DynamicTables::of(dynamic, endian);
     if tables.rel.is_some() {
         return Err(LoadTimeCode::Malformed(
             "REL relocations, which 64-bit objects do not use",
@@ -162,6 +156,17 @@ struct DynamicTables {
 }
 
 impl DynamicTables {
+    /// What the entries of `dynamic` say of the tables.
+    fn of(dynamic: &[<Header as FileHeader>::Dyn], endian: Endianness) -> DynamicTables {
+        let mut tables = DynamicTables::default();
+        for entry in dynamic {
+            if let Some(tag) = entry.tag32(endian) {
+                tables.note(tag, entry.d_val(endian));
+            }
+        }
+        tables
+    }
+
     fn note(&mut self, tag: u32, value: u64) {
         match tag {
             elf::DT_SYMTAB => self.symtab = Some(value),
