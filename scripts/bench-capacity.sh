@@ -3,15 +3,23 @@
 # idle server, then with N sandboxes of examples/sleep asleep at once, and
 # the server's RSS, live sandboxes and software-bounds fallbacks.
 #
-#   scripts/bench-capacity.sh [--wasmtime] [N] [TENANTS]
+#   scripts/bench-capacity.sh [--wasmtime | --detached] [N] [TENANTS]
 #
 # N (default 14800) calls of /sleep?300 held open by wrk, spread over
 # TENANTS (default 4) tenants on ports of their own: one client address
 # has about 28,000 ephemeral ports per server port. Each call needs a
 # connection, so N is bounded by the descriptors the server may open
-# (`luge serve` keeps a quarter of RLIMIT_NOFILE for files): 100,000 needs
-# `ulimit -Hn` of about 140,000 and root to raise it, and
-# `sysctl vm.max_map_count=1048576` (about 4 mappings per sandbox).
+# (`luge serve` keeps a quarter of RLIMIT_NOFILE for files): 100,000 this
+# way needs `ulimit -Hn` of about 140,000, which only root can raise.
+#
+# --detached starts the sleepers as non-blocking OpenWhisk invocations
+# (`POST .../actions/sleep`, answered 202 at once) over a few connections
+# to the admin listener instead: a sleeping sandbox then holds no
+# descriptor, and N (default 100000) is bounded by memory and mappings.
+#
+# Either way, about 4 memory mappings per sandbox: more than about 15,000
+# sleepers need `sysctl -w vm.max_map_count=1048576` (the default is 65530),
+# which the script asks for rather than changing the system itself.
 #
 # --wasmtime measures the peer instead: `luge-load wasmtime-server`
 # (Wasmtime's pooling allocator, an instance per request, a thread per
@@ -34,12 +42,22 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 PEER=luge
-if [ "${1:-}" = --wasmtime ]; then
-    PEER=wasmtime
-    shift
-fi
-N="${1:-14800}"
+DETACHED=0
+case "${1:-}" in
+    --wasmtime) PEER=wasmtime; shift ;;
+    --detached) DETACHED=1; shift ;;
+esac
+if [ "$DETACHED" = 1 ]; then N="${1:-100000}"; else N="${1:-14800}"; fi
 TENANTS="${2:-4}"
+# Memory mappings: 4 per sleeping sandbox (measured from /proc/PID/maps),
+# and room for the server's own.
+MAPS_NEEDED=$((N * 4 + 4096))
+if [ "$(cat /proc/sys/vm/max_map_count)" -lt "$MAPS_NEEDED" ]; then
+    echo "bench-capacity: $N sandboxes need about $MAPS_NEEDED memory mappings; raise the limit first:" >&2
+    echo "  sudo sysctl -w vm.max_map_count=$MAPS_NEEDED" >&2
+    exit 2
+fi
+TOKEN=capacity-bench
 PORT=18100
 if [ "$PEER" = wasmtime ]; then
     echo "building luge-load with the Wasmtime peer (the first build takes minutes)" >&2
@@ -60,23 +78,31 @@ limited() {
 WORK="$(mktemp -d)"
 cleanup() {
     pkill -P $$ wrk 2>/dev/null || true
+    pkill -P $$ python3 2>/dev/null || true
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 cp "$ROOT/examples/sleep/sleep.wasm" "$ROOT/examples/hello/hello.wasm" "$WORK/"
 start_luge() {
-python3 - "$WORK/capacity.json" "$PORT" "$TENANTS" "$N" <<'PY'
+python3 - "$WORK/capacity.json" "$PORT" "$TENANTS" "$N" "$DETACHED" "$TOKEN" "$WORK/state" <<'PY'
 import json, sys
-path, port, tenants, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+path, port, tenants, n, detached = sys.argv[1], *map(int, sys.argv[2:6])
+token, state = sys.argv[6:8]
 config = {"host": "127.0.0.1", "workers": 2, "memory-budget-mib": 16384,
           "max-connections-per-client": n + 100, "idle-timeout-ms": 300000,
           "tenants": [{"name": "probe", "port": port, "routes": [
               {"route": "/hello", "path": "hello.wasm", "tier": "fast"}]}]}
-for i in range(tenants):
-    config["tenants"].append({"name": f"s{i}", "port": port + 1 + i, "queue-limit": n,
-        "routes": [{"route": "/sleep", "path": "sleep.wasm", "tier": "fast",
-                    "timeout-ms": 900000, "memory-limit-mib": 16}]})
+if detached:
+    # The sleepers are an action, tenant `openwhisk`, which has the
+    # server's queue limit.
+    config.update({"queue-limit": n + 100, "state-dir": state,
+                   "admin": {"port": port + 1, "token": token}})
+else:
+    for i in range(tenants):
+        config["tenants"].append({"name": f"s{i}", "port": port + 1 + i, "queue-limit": n,
+            "routes": [{"route": "/sleep", "path": "sleep.wasm", "tier": "fast",
+                        "timeout-ms": 900000, "memory-limit-mib": 16}]})
 json.dump(config, open(path, "w"))
 PY
     LUGE_CACHE_DIR="$WORK/cache" limited "$LUGE" serve "$WORK/capacity.json" \
@@ -115,16 +141,59 @@ asleep() {
 # The port of the I-th sleeper tenant; the peer has one port.
 sleeper_port() { if [ "$PEER" = luge ]; then echo $((PORT + $1)); else echo "$PORT"; fi; }
 
-echo "$(date -u +%FT%TZ), $(nproc) CPUs, $(free -h | awk '/Mem:/ {print $2}') RAM, $PEER, luge $(git -C "$ROOT" rev-parse --short HEAD)"
+# Creates the action `sleep` (16 MiB of memory, 15 minutes to run) on the
+# admin listener.
+create_sleep_action() {
+    python3 - "$WORK/action.json" "$WORK/sleep.wasm" <<'PY'
+import base64, json, sys
+code = base64.b64encode(open(sys.argv[2], "rb").read()).decode()
+json.dump({"exec": {"kind": "wasm", "code": code, "binary": True},
+           "limits": {"timeout": 900000, "memory": 16}}, open(sys.argv[1], "w"))
+PY
+    curl -sf -X PUT -H "Authorization: Bearer $TOKEN" --data-binary @"$WORK/action.json" \
+        "http://127.0.0.1:$((PORT + 1))/api/v1/namespaces/_/actions/sleep" >/dev/null
+}
+
+# Starts COUNT non-blocking invocations of `sleep` (300 s each) over a few
+# keep-alive connections; says how many were answered 202, and any other
+# answers, when done.
+start_detached_sleepers() {
+    python3 - "$((PORT + 1))" "$TOKEN" "$1" <<'PY' >"$WORK/invoke.log" 2>&1 &
+import collections, http.client, sys, threading
+port, token, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+answers, lock = collections.Counter(), threading.Lock()
+def invoke(calls):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for _ in range(calls):
+        conn.request("POST", "/api/v1/namespaces/_/actions/sleep", b'{"seconds": 300}', headers)
+        reply = conn.getresponse()
+        body = reply.read()
+        with lock:
+            answers[reply.status if reply.status == 202 else f"{reply.status} {body[:120]!r}"] += 1
+threads = [threading.Thread(target=invoke, args=(count // 4 + (i < count % 4),)) for i in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(dict(answers))
+PY
+}
+
+echo "$(date -u +%FT%TZ), $(nproc) CPUs, $(free -h | awk '/Mem:/ {print $2}') RAM, $PEER$([ "$DETACHED" = 1 ] && echo ", detached"), luge $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "idle: RSS $(rss_kib) KiB; hello: $(hello_latency)"
 idle_rss=$(rss_kib)
 idle_threads=$(threads)
-per=$((N / TENANTS))
-for i in $(seq 1 "$TENANTS"); do
-    wrk -t1 -c"$per" -d600s --timeout 600s "http://127.0.0.1:$(sleeper_port "$i")/sleep?300" \
-        >"$WORK/wrk$i.log" 2>&1 &
-done
-target=$((per * TENANTS))
+if [ "$DETACHED" = 1 ]; then
+    create_sleep_action
+    target=$N
+    start_detached_sleepers "$N"
+else
+    per=$((N / TENANTS))
+    for i in $(seq 1 "$TENANTS"); do
+        wrk -t1 -c"$per" -d600s --timeout 600s "http://127.0.0.1:$(sleeper_port "$i")/sleep?300" \
+            >"$WORK/wrk$i.log" 2>&1 &
+    done
+    target=$((per * TENANTS))
+fi
 # The peer accepts on one thread with std's backlog of 128, so its ramp is
 # paced by the clients' SYN retries: minutes, not seconds.
 for _ in $(seq 240); do
@@ -136,12 +205,14 @@ done
 sleep 3
 live=$(asleep)
 rss=$(rss_kib)
+echo "asleep: $(wc -l <"/proc/$SERVER/maps") mappings"
 echo "asleep: $live sandboxes, RSS $rss KiB ($(((rss - idle_rss) / (live > 0 ? live : 1))) KiB each over idle)"
 echo "asleep: hello: $(hello_latency)"
+[ "$DETACHED" = 1 ] && echo "asleep: invocations answered: $(cat "$WORK/invoke.log")"
 if [ "$PEER" = luge ]; then
     # Counted as calls end: the fallbacks of the hello calls above.
     echo "asleep: $(metric luge_bounds_fallbacks_total) hello calls ran on the software-bounds fallback"
-    grep "guard memories are out of address space" "$WORK/serve.log" || true
+    grep "guard memories are" "$WORK/serve.log" || true
 else
     grep -i "cannot\|error" "$WORK/serve.log" | sort | uniq -c | head || true
 fi

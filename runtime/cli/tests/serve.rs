@@ -8,6 +8,7 @@ mod common;
 use common::serve::*;
 use common::*;
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -469,12 +470,6 @@ fn openwhisk_actions_are_created_and_invoked_blocking() {
     assert_eq!(json(&result)["echo"], serde_json::json!({}));
     assert_eq!(
         client
-            .admin("POST", "/api/v1/namespaces/guest/actions/echo", b"{}")
-            .status,
-        400
-    );
-    assert_eq!(
-        client
             .admin(
                 "POST",
                 "/api/v1/namespaces/guest/actions/nope?blocking=true",
@@ -483,6 +478,161 @@ fn openwhisk_actions_are_created_and_invoked_blocking() {
             .status,
         404
     );
+}
+
+/// Creates the OpenWhisk action `name` from `wasm` with `limits` (a JSON
+/// object) through `client`, an admin connection.
+fn create_action(client: &mut Client, name: &str, wasm: &Path, limits: &str) {
+    use base64::Engine;
+    let code = base64::engine::general_purpose::STANDARD.encode(std::fs::read(wasm).unwrap());
+    let action = format!(
+        r#"{{"exec": {{"kind": "wasm", "code": "{code}", "binary": true}}, "limits": {limits}}}"#
+    );
+    let path = format!("/api/v1/namespaces/guest/actions/{name}");
+    let created = client.admin("PUT", &path, action.as_bytes());
+    assert_eq!(created.status, 201, "{}", created.text());
+}
+
+/// The activation record of `id`, asked for until it is kept.
+fn activation_when_done(client: &mut Client, id: &str) -> serde_json::Value {
+    let path = format!("/api/v1/namespaces/guest/activations/{id}");
+    let started = Instant::now();
+    loop {
+        let reply = client.admin("GET", &path, b"");
+        if reply.status == 200 {
+            return json(&reply);
+        }
+        assert_eq!(reply.status, 404, "{}", reply.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{id} never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn openwhisk_non_blocking_invocations_hold_no_connection_and_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    // No tenant: actions run as tenant `openwhisk`, with the server's
+    // queue limit.
+    let config = format!(
+        r#"{{"admin": {{"port": {admin_port}, "token": "{TOKEN}"}}, "state-dir": "{}", "queue-limit": 2}}"#,
+        dir.path().join("state").display()
+    );
+    let mut served = launch_with(dir, &config, admin_port, |_| {});
+    let mut client = Client::connect(admin_port);
+    create_action(
+        &mut client,
+        "sleep",
+        &example("sleep"),
+        r#"{"timeout": 10000}"#,
+    );
+    create_action(&mut client, "echo", &wasm_program("json_echo"), "{}");
+
+    // Two sleepers are answered at once on one connection, which the
+    // calls do not hold: the sandboxes run on without a client.
+    let sleep = "/api/v1/namespaces/guest/actions/sleep";
+    let asked = Instant::now();
+    let first = client.admin("POST", sleep, br#"{"seconds": 1}"#);
+    assert_eq!(first.status, 202, "{}", first.text());
+    let second = client.admin(
+        "POST",
+        &format!("{sleep}?blocking=false"),
+        br#"{"seconds": 1}"#,
+    );
+    assert_eq!(second.status, 202, "{}", second.text());
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        asked.elapsed()
+    );
+    let id = json(&first)["activationId"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    assert_ne!(json(&second)["activationId"], id.as_str());
+    // Detached calls count against the tenant's queue limit like any.
+    let third = client.admin("POST", sleep, br#"{"seconds": 1}"#);
+    assert_eq!(third.status, 429, "{}", third.text());
+    // Running, the activation is not yet kept.
+    let running = client.admin(
+        "GET",
+        &format!("/api/v1/namespaces/guest/activations/{id}"),
+        b"",
+    );
+    assert_eq!(running.status, 404, "{}", running.text());
+
+    let record = activation_when_done(&mut client, &id);
+    assert_eq!(record["activationId"], id.as_str(), "{record}");
+    assert_eq!(record["name"], "sleep", "{record}");
+    assert_eq!(record["response"]["success"], true, "{record}");
+    assert_eq!(record["response"]["result"]["slept"], 1, "{record}");
+    assert!(record["duration"].as_u64().unwrap() >= 1000, "{record}");
+
+    let echo = "/api/v1/namespaces/guest/actions/echo";
+    let echoed = json(&client.admin("POST", echo, br#"{"name": "edge"}"#));
+    let id = echoed["activationId"].as_str().unwrap().to_owned();
+    activation_when_done(&mut client, &id);
+    let activation = format!("/api/v1/namespaces/guest/activations/{id}");
+    let result = json(&client.admin("GET", &format!("{activation}/result"), b""));
+    assert_eq!(result["result"]["echo"]["name"], "edge", "{result}");
+    assert_eq!(result["success"], true, "{result}");
+    let logs = json(&client.admin("GET", &format!("{activation}/logs"), b""));
+    assert!(logs["logs"].is_array(), "{logs}");
+    for unknown in ["0123456789abcdef0123456789abcdef", "../../functions", "x"] {
+        let path = format!("/api/v1/namespaces/guest/activations/{unknown}");
+        assert_eq!(client.admin("GET", &path, b"").status, 404, "{unknown}");
+    }
+    let bad = client.admin("POST", &format!("{echo}?blocking=maybe"), b"{}");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+
+    // A failed action's record says so.
+    create_action(&mut client, "greet", &example("hello"), "{}");
+    let greet = "/api/v1/namespaces/guest/actions/greet";
+    let failed = json(&client.admin("POST", greet, b"{}"));
+    let failed_id = failed["activationId"].as_str().unwrap().to_owned();
+    let record = activation_when_done(&mut client, &failed_id);
+    assert_eq!(record["response"]["success"], false, "{record}");
+    // Listed newest first, without their logs.
+    let listed = json(&client.admin("GET", "/api/v1/namespaces/_/activations?limit=2", b""));
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["activationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [failed_id.as_str(), id.as_str()], "{listed}");
+    assert!(listed[0].get("logs").is_none(), "{listed}");
+
+    // Parameters are held until the call runs: no more than the
+    // function's max-body-bytes (1 MiB) of them, refused from the head.
+    let mut big = Client::connect(admin_port);
+    big.send(
+        format!("POST {echo} HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 2000000\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(read_reply(&mut big.reader).status, 413);
+
+    // A shutdown lets detached calls finish, as it does requests in flight.
+    let last = client.admin("POST", sleep, br#"{"seconds": 1}"#);
+    assert_eq!(last.status, 202, "{}", last.text());
+    let stopping = Instant::now();
+    // SAFETY: sends SIGTERM to the child we started and still own.
+    unsafe { libc::kill(served.child.id() as i32, libc::SIGTERM) };
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // ... and no longer: a call refused earlier left nothing to wait for
+    // (the grace is 10 s).
+    let took = stopping.elapsed();
+    assert!(took >= Duration::from_millis(800), "{took:?}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    let log = served.log();
+    let slept = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["function"] == "sleep" && l["status"] == 200)
+        .count();
+    assert_eq!(slept, 3, "{log}");
 }
 
 #[test]

@@ -472,6 +472,46 @@ fn address_space_limit(bytes: libc::rlim_t) -> impl FnOnce(&mut std::process::Co
     }
 }
 
+/// Once guard memories run low on address space, every guard-mode
+/// function's software-bounds build is made ahead, before any call needs
+/// it, so that no call waits for a compile: here no room is left from the
+/// start, and a function no request has reached has its build.
+#[test]
+fn bounds_fallbacks_are_built_before_a_call_needs_them() {
+    let _turn = timed();
+    let ports = (free_port(), free_port());
+    let fields = r#""bounds": "guard", "memory-limit-mib": 64"#;
+    let routes = [route("/hello", &example("hello"), fields)];
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_with_admin_adjusted(dir, ports, &routes, address_space_limit(3 << 30));
+    let mut admin = Client::connect(ports.1);
+    let started = Instant::now();
+    loop {
+        let listing = json(&admin.admin("GET", "/functions", b""));
+        let hello = &listing["functions"][0];
+        assert_eq!(hello["name"], "test/hello", "{listing}");
+        if hello["bounds_fallback"] == true {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{listing}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = served.log();
+    assert!(
+        log.contains("test/hello: its software-bounds build is ready"),
+        "{log}"
+    );
+    assert!(!log.contains("test/hello: guard memories are out"), "{log}");
+    let reply = Client::connect(ports.0).post("/hello", b"ahead");
+    assert_eq!(reply.text(), "Hello, ahead!\n");
+    // The first sandbox on the fallback says so, once.
+    let log = served.log();
+    assert!(
+        log.contains("test/hello: guard memories are out of address space"),
+        "{log}"
+    );
+}
+
 /// Guard-mode functions go on serving once guard memories (6 GiB of
 /// address space each) have no room left: here an `RLIMIT_AS` of 3 GiB
 /// leaves none at all. New sandboxes run on the function's software-bounds

@@ -15,6 +15,13 @@
 //!   from an earlier deployment.
 //! - `POST /api/v1/namespaces/NS/actions/NAME?blocking=true[&result=true]`:
 //!   a blocking invocation answered with an activation record.
+//! - `POST /api/v1/namespaces/NS/actions/NAME[?blocking=false]`: a
+//!   non-blocking invocation, answered 202 with its `activationId` as soon
+//!   as it is admitted; its record is kept once it ends (see
+//!   [`crate::activations`]).
+//! - `GET /api/v1/namespaces/NS/activations/ID[/result|/logs]`: that record,
+//!   or its `response` or `logs` part; 404 while the call runs, or once the
+//!   record has given way to newer ones.
 //!
 //! `GET /metrics` is answered without the token, like on every listener,
 //! before a request gets here.
@@ -24,9 +31,10 @@
 //! password (what OpenWhisk's CLI sends) works too. The credentials are
 //! checked from the request head, before any body is read.
 
+use crate::activations::ActivationStore;
 use crate::code::wasm_module;
 use crate::compiles::CompilePool;
-use crate::config::{check_route, check_timeout, AdminConfig, RouteConfig};
+use crate::config::{check_route, check_timeout, AdminConfig, RouteConfig, DEFAULT_MAX_BODY_BYTES};
 use crate::deploy::{valid_name, DeployError, Deployment, FunctionStore};
 use crate::http::{Request, RequestHead, Response};
 use crate::invoke::{Invoker, Invokes, OPENWHISK_TENANT};
@@ -54,7 +62,23 @@ pub struct AdminApi {
     /// the name waits until it is answered (409), so that what is routed
     /// and what is on disk cannot part.
     deploying: Arc<Mutex<HashSet<String>>>,
+    /// The records of non-blocking invocations, kept by the workers that
+    /// end them.
+    activations: Arc<Mutex<ActivationStore>>,
 }
+
+/// The bytes of activation records kept (about 100,000 records of a small
+/// action).
+const ACTIVATION_STORE_BYTES: usize = 64 << 20;
+
+/// The most one record may take in the store: its logs, then its result,
+/// give way beyond (`openwhisk::bounded_record`), so that at least 64
+/// records fit whatever guests print.
+const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Records listed at once, by default and at most (OpenWhisk's figures).
+const LIST_DEFAULT: usize = 30;
+const LIST_MAX: usize = 200;
 
 /// Deploys compiled at once: one, so that the other cores keep serving.
 const COMPILE_THREADS: usize = 1;
@@ -84,6 +108,7 @@ impl AdminApi {
             tenant_ports,
             compiles: CompilePool::start(COMPILE_THREADS, COMPILE_QUEUE)?,
             deploying: Arc::default(),
+            activations: Arc::new(Mutex::new(ActivationStore::new(ACTIVATION_STORE_BYTES))),
         })
     }
 
@@ -124,12 +149,155 @@ impl AdminApi {
             }
             ("POST", ["api", "v1", "namespaces", ns, "actions", name]) => {
                 let (ns, name) = (ns.to_string(), name.to_string());
-                invoke_action(scope, requester, &ns, &name, request)
+                self.invoke_action(scope, requester, &ns, &name, request)
+            }
+            ("GET", ["api", "v1", "namespaces", _, "activations"]) => {
+                Handled::Now(self.activations(&request.head.query))
+            }
+            ("GET", ["api", "v1", "namespaces", _, "activations", id, part @ ..]) => {
+                Handled::Now(self.activation(id, part))
             }
             (_, ["functions", ..]) | (_, ["api", ..]) => {
                 Handled::Now(error(405, "method not allowed here"))
             }
             _ => Handled::Now(error(404, &format!("no admin endpoint {path}"))),
+        }
+    }
+
+    /// An OpenWhisk invocation of the function `name`: blocking, answered
+    /// with its activation record when it ends, or not, answered at once
+    /// with the id under which the record will be kept.
+    fn invoke_action<H: Invokes>(
+        &self,
+        scope: AdminScope,
+        requester: Requester<H>,
+        namespace: &str,
+        name: &str,
+        request: Request,
+    ) -> Handled {
+        let query = &request.head.query;
+        let blocking = match query_param(query, "blocking") {
+            Some("true") => true,
+            None | Some("false") => false,
+            Some(other) => {
+                let reason = format!("blocking: expected true or false, got {other:?}");
+                return Handled::Now(error(400, &reason));
+            }
+        };
+        let Some(served) = scope.routes.get(name) else {
+            return Handled::Now(error(404, &format!("no action {name}")));
+        };
+        let (function, port) = (
+            served.function.clone(),
+            served.port.unwrap_or(OPENWHISK_TENANT),
+        );
+        let activation = Activation {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            id: openwhisk::new_activation_id(),
+            start: SystemTime::now(),
+            // As in OpenWhisk, a non-blocking call keeps its whole record.
+            result_only: blocking && query_param(query, "result") == Some("true"),
+            timeout: function.config.timeout,
+            memory_mib: function.config.memory_limit_mib,
+        };
+        let deadline = activation.start + function.config.timeout;
+        let invocation = match openwhisk::action_invocation(&request.body, &activation, deadline) {
+            Ok(invocation) => invocation,
+            Err(e) => return Handled::Now(error(400, &e)),
+        };
+        let id = activation.id.clone();
+        let requester = if blocking {
+            requester
+        } else {
+            let (store, id) = (self.activations.clone(), id.clone());
+            requester.detach(Box::new(move |record: Response| {
+                let record = openwhisk::bounded_record(record.body, MAX_RECORD_BYTES);
+                lock(&store).keep(id, record);
+            }))
+        };
+        let reply = Reply::Activation(activation);
+        let handled = scope.invoker.invoke(
+            function,
+            port,
+            requester,
+            invocation,
+            scope.scheduler,
+            reply,
+        );
+        match handled {
+            Handled::Later if !blocking => {
+                Handled::Now(Response::json(202, &json!({ "activationId": id })))
+            }
+            handled => handled,
+        }
+    }
+
+    /// The activation record `id`, or the `part` of it asked for: `result`
+    /// (its `response`) or `logs`.
+    fn activation(&self, id: &str, part: &[&str]) -> Response {
+        let missing = || error(404, "The requested resource does not exist.");
+        let Some(record) = lock(&self.activations).get(id) else {
+            return missing();
+        };
+        if part.is_empty() {
+            return Response::new(200, "application/json", &record[..]);
+        }
+        // Records are kept as the JSON that was made for them.
+        let record: Value = serde_json::from_slice(&record).unwrap_or_default();
+        match part {
+            ["result"] => Response::json(200, &record["response"]),
+            ["logs"] => Response::json(200, &json!({ "logs": record["logs"] })),
+            _ => missing(),
+        }
+    }
+
+    /// The records kept, newest first, without their logs, as OpenWhisk
+    /// lists activations: `limit` (30, at most 200) after the `skip`
+    /// newest.
+    fn activations(&self, query: &str) -> Response {
+        let number = |name: &str, default: usize| match query_param(query, name) {
+            None => Ok(default),
+            Some(value) => value
+                .parse::<usize>()
+                .map_err(|_| error(400, &format!("{name}: expected a number, got {value:?}"))),
+        };
+        let (limit, skip) = match (number("limit", LIST_DEFAULT), number("skip", 0)) {
+            (Ok(limit), Ok(skip)) => (limit.clamp(1, LIST_MAX), skip),
+            (Err(response), _) | (_, Err(response)) => return response,
+        };
+        let records: Vec<Arc<[u8]>> = lock(&self.activations)
+            .newest(skip)
+            .take(limit)
+            .cloned()
+            .collect();
+        let listed: Vec<Value> = records
+            .iter()
+            .filter_map(|record| serde_json::from_slice::<Value>(record).ok())
+            .map(|mut record| {
+                if let Some(fields) = record.as_object_mut() {
+                    fields.remove("logs");
+                }
+                record
+            })
+            .collect();
+        Response::json(200, &Value::Array(listed))
+    }
+
+    /// The most body bytes a request on the admin listener may carry,
+    /// judged from its head: an invocation's parameters, what its function
+    /// takes on its route (`max-body-bytes`, since a non-blocking call
+    /// holds them until it runs; an invocation of no action is read like
+    /// any other, then answered 404); anything else, `upload` (a module).
+    pub fn body_limit(routes: &RouteTable, head: &RequestHead, upload: u64) -> u64 {
+        let segments: Vec<&str> = head.path.trim_matches('/').split('/').collect();
+        match (head.method.as_str(), segments.as_slice()) {
+            ("POST", ["api", "v1", "namespaces", _, "actions", name]) => {
+                routes.get(name).map_or(DEFAULT_MAX_BODY_BYTES, |served| {
+                    served.function.config.max_body_bytes
+                })
+            }
+            _ => upload,
         }
     }
 
@@ -378,49 +546,23 @@ struct Settings {
     kept: Vec<&'static str>,
 }
 
-/// A blocking OpenWhisk invocation of the function `name`.
-fn invoke_action<H: Invokes>(
-    scope: AdminScope,
-    requester: Requester<H>,
-    namespace: &str,
-    name: &str,
-    request: Request,
-) -> Handled {
-    let query: Vec<&str> = request.head.query.split('&').collect();
-    if !query.contains(&"blocking=true") {
-        return Handled::Now(error(
-            400,
-            "only blocking invocations are supported: add ?blocking=true",
-        ));
-    }
-    let Some(served) = scope.routes.get(name) else {
-        return Handled::Now(error(404, &format!("no action {name}")));
-    };
-    let (function, port) = (
-        served.function.clone(),
-        served.port.unwrap_or(OPENWHISK_TENANT),
-    );
-    let activation = Activation {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        id: openwhisk::new_activation_id(),
-        start: SystemTime::now(),
-        result_only: query.contains(&"result=true"),
-        timeout: function.config.timeout,
-        memory_mib: function.config.memory_limit_mib,
-    };
-    let deadline = activation.start + function.config.timeout;
-    match openwhisk::action_invocation(&request.body, &activation, deadline) {
-        Ok(invocation) => scope.invoker.invoke(
-            function,
-            port,
-            requester,
-            invocation,
-            scope.scheduler,
-            Reply::Activation(activation),
-        ),
-        Err(e) => Handled::Now(error(400, &e)),
-    }
+/// The value of `name` in a query string (`a=1&b=2`), if it is given.
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some((key, value)) if key == name => Some(value),
+            None if pair == name => Some(""),
+            _ => None,
+        })
+}
+
+/// The activation store, whether or not a worker panicked holding it: a
+/// record is whole once it is in.
+fn lock(store: &Mutex<ActivationStore>) -> std::sync::MutexGuard<'_, ActivationStore> {
+    store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn list(routes: &RouteTable) -> Response {

@@ -17,6 +17,7 @@ use luge_scheduler::lifecycle::Counts;
 use luge_scheduler::task::TaskHandle;
 use luge_wasi::{CommandReport, Ended, Imports, Input, Output, WasiCtxBuilder};
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -106,13 +107,16 @@ impl Code {
 /// run on it once guard memories have taken their share of the address
 /// space (`luge_runtime::sys::address_space::guard_space_left`), so that
 /// the number of sandboxes is not capped by guard reservations
-/// (docs/serve.md, "Address space"). Built on first need, through the
-/// module cache, from the `.wasm` kept until then; a function loaded from
-/// a `.so` has none.
+/// (docs/serve.md, "Address space"). Built through the module cache, from
+/// the `.wasm` kept until then, ahead of need once guard memories run low
+/// ([`prepare_bounds_fallbacks`]) or by the first call that needs it; a
+/// function loaded from a `.so` has none.
 #[derive(Default)]
 struct Fallback {
     source: Mutex<Option<Arc<[u8]>>>,
     code: OnceLock<Option<Arc<Code>>>,
+    /// Whether new sandboxes have gone to it (said once in the log).
+    in_use: AtomicBool,
 }
 
 #[derive(Default)]
@@ -185,8 +189,9 @@ impl Function {
     /// code while guard memories have address space left, followed by the
     /// software-bounds fallback if that is built (for a reservation the
     /// kernel refuses all the same); once they have none, the fallback
-    /// alone, built then if need be (once: a compile of a few milliseconds
-    /// to a second, in the call that first needs it).
+    /// alone: built ahead once guard memories ran low
+    /// ([`prepare_bounds_fallbacks`]), else built then (once: a compile of
+    /// a few milliseconds to a second, in the call that first needs it).
     fn code_to_try(&self) -> Vec<Arc<Code>> {
         let code = self.code.load_full();
         if code.module.descriptor().bounds != BoundsMode::Guard {
@@ -196,7 +201,23 @@ impl Function {
             let built = self.fallback.code.get().cloned().flatten();
             return std::iter::once(code).chain(built).collect();
         }
-        vec![self.build_fallback().unwrap_or(code)]
+        let fallback = self.build_fallback();
+        if fallback.is_some() && !self.fallback.in_use.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "luge: {}: guard memories are out of address space; new sandboxes run on its \
+                 software-bounds build",
+                self.name
+            );
+        }
+        vec![fallback.unwrap_or(code)]
+    }
+
+    /// Builds the software-bounds fallback now, if the function's code is
+    /// guard-mode code that will want it once guard memories run out.
+    fn prepare_bounds_fallback(&self) {
+        if self.code.load().module.descriptor().bounds == BoundsMode::Guard {
+            self.build_fallback();
+        }
     }
 
     /// Whether new sandboxes may run on the software-bounds fallback: it
@@ -210,7 +231,9 @@ impl Function {
     /// from or the build failed (logged).
     fn build_fallback(&self) -> Option<Arc<Code>> {
         let build = || {
-            let wasm = self.fallback.source.lock().unwrap().take()?;
+            // Dropped once the build is done: one that panics leaves it
+            // for the next call to try again.
+            let wasm = self.fallback.source.lock().unwrap().clone()?;
             // The cache `luge serve` loads and tiers functions through.
             let cache = ModuleCache::new(ModuleCache::default_dir());
             let opts = CompileOptions {
@@ -222,11 +245,12 @@ impl Function {
                 .load_or_compile(&wasm, &opts)
                 .map_err(|e| e.to_string())
                 .and_then(|(module, _)| Code::new(&self.name, module).map_err(|e| e.to_string()));
+            self.fallback.source.lock().unwrap().take();
             match built {
                 Ok(code) => {
                     eprintln!(
-                        "luge: {}: guard memories are out of address space; new sandboxes \
-                         run on its software-bounds build",
+                        "luge: {}: its software-bounds build is ready for when guard memories \
+                         run out of address space",
                         self.name
                     );
                     Some(Arc::new(code))
@@ -457,6 +481,31 @@ impl Function {
             wasi = wasi.preopen_dir(host, guest)?;
         }
         Ok(wasi)
+    }
+}
+
+/// Builds the software-bounds fallbacks of `functions` ahead of need, one
+/// after another on a thread of its own (at the workers' priority: a
+/// worker whose function runs out of guard space first waits for its
+/// build): `luge serve` asks for this once guard memories run low
+/// (`guard_space_low`), so that no call waits for a compile when they run
+/// out. A call that needs a fallback still being built waits for that
+/// build rather than start another.
+pub fn prepare_bounds_fallbacks(functions: Vec<Arc<Function>>) {
+    let spawned = std::thread::Builder::new()
+        .name("luge-fallbacks".into())
+        .spawn(move || {
+            for function in functions {
+                // A panic in Luge's own code costs this function its build
+                // ahead; its first call past the guard share tries again
+                // (the build keeps its source until it succeeds).
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    function.prepare_bounds_fallback();
+                }));
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("luge: cannot start a thread to build software-bounds fallbacks ahead ({e}); each is built by the first call that needs it");
     }
 }
 

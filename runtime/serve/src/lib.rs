@@ -19,12 +19,14 @@
 //!   [`code`] tells modules from what is sent instead;
 //!   [`deploy`] keeps deployed functions on disk, crash-safe;
 //!   [`compiles`] runs their compiles on a few threads; [`openwhisk`] speaks
-//!   OpenWhisk's formats; [`container`] is its action-container protocol.
+//!   OpenWhisk's formats; [`container`] is its action-container protocol;
+//!   [`activations`] keeps the records of non-blocking invocations.
 //!
 //! Modules depend downwards only: `server` knows requests and responses,
 //! not the platform; the parts know the server's [`server::Requester`],
 //! not each other's state.
 
+pub mod activations;
 pub mod admin;
 pub mod admission;
 pub mod code;

@@ -297,6 +297,30 @@ impl Activation {
     }
 }
 
+/// The record of an activation, at most `limit` bytes (and a little):
+/// `record` as it is if it fits; else with its logs replaced by a line
+/// that says how long the record was; else with its result replaced by
+/// an error too, as OpenWhisk replaces results over its size limit. What a
+/// guest printed must not decide which records a store can keep.
+pub fn bounded_record(record: Vec<u8>, limit: usize) -> Vec<u8> {
+    if record.len() <= limit {
+        return record;
+    }
+    let size = record.len();
+    let mut value: Value = serde_json::from_slice(&record).unwrap_or_else(|_| json!({}));
+    let note = format!("the activation record was {size} bytes, more than the {limit} kept");
+    value["logs"] = json!([format!("logs dropped: {note}")]);
+    let trimmed = value.to_string().into_bytes();
+    if trimmed.len() <= limit {
+        return trimmed;
+    }
+    value["response"]["result"] = json!({ "error": format!("result dropped: {note}") });
+    value["response"]["success"] = json!(false);
+    value["response"]["status"] = json!(ActionStatus::ApplicationError.name());
+    value["response"]["statusCode"] = json!(1);
+    value.to_string().into_bytes()
+}
+
 fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
@@ -400,6 +424,34 @@ mod tests {
             reason.starts_with("exec.code is a native ELF file"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn records_over_the_limit_lose_their_logs_then_their_result() {
+        let record = |logs: usize, result: usize| {
+            let record = json!({
+                "activationId": "a1",
+                "response": {"status": "success", "statusCode": 0, "success": true,
+                             "result": {"out": "r".repeat(result)}},
+                "logs": vec!["l".repeat(logs)],
+            });
+            record.to_string().into_bytes()
+        };
+        let small = record(10, 10);
+        assert_eq!(bounded_record(small.clone(), 1000), small);
+        let kept: Value = serde_json::from_slice(&bounded_record(record(5000, 10), 1000)).unwrap();
+        assert_eq!(kept["response"]["result"]["out"], "r".repeat(10));
+        assert!(kept["logs"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("logs dropped"));
+        let huge = bounded_record(record(5000, 5000), 1000);
+        assert!(huge.len() <= 1000, "{}", huge.len());
+        let kept: Value = serde_json::from_slice(&huge).unwrap();
+        assert_eq!(kept["activationId"], "a1");
+        assert_eq!(kept["response"]["success"], false);
+        let error = kept["response"]["result"]["error"].as_str().unwrap();
+        assert!(error.starts_with("result dropped"), "{error}");
     }
 
     #[test]

@@ -139,9 +139,16 @@ impl Handler for Platform {
             Listener::Admin => {
                 let metrics = head.method == "GET" && head.path == METRICS_PATH;
                 match &self.admin {
-                    Some(admin) if !metrics => {
-                        admin.refusal(head).map_or(Ok(ADMIN_MAX_BODY_BYTES), Err)
-                    }
+                    Some(admin) if !metrics => admin.refusal(head).map_or_else(
+                        || {
+                            Ok(AdminApi::body_limit(
+                                &self.routes,
+                                head,
+                                ADMIN_MAX_BODY_BYTES,
+                            ))
+                        },
+                        Err,
+                    ),
                     _ => Ok(ADMIN_MAX_BODY_BYTES),
                 }
             }
@@ -177,6 +184,7 @@ impl Handler for Platform {
 
     fn end_round(&mut self) {
         self.invoker.flush_log();
+        self.routes.watch_guard_space();
     }
 }
 

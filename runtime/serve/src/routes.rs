@@ -2,7 +2,7 @@
 //! one answers each path of each tenant port.
 
 use crate::deploy::Deployment;
-use crate::function::Function;
+use crate::function::{prepare_bounds_fallbacks, Function};
 use crate::tiering::Tiering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -36,6 +36,10 @@ pub struct RouteTable {
     /// Function names by tenant port, then request path (nested so that a
     /// request's path is looked up as it is, without building a key).
     routes: HashMap<u16, HashMap<String, String>>,
+    /// Whether guard memories have run low on address space, so that the
+    /// software-bounds fallbacks of functions are built as they are served
+    /// (see [`RouteTable::watch_guard_space`]).
+    fallbacks_ahead: bool,
 }
 
 impl RouteTable {
@@ -52,6 +56,7 @@ impl RouteTable {
             tiering,
             functions: BTreeMap::new(),
             routes: HashMap::new(),
+            fallbacks_ahead: false,
         };
         for (name, served) in functions {
             table.install(name, served);
@@ -70,7 +75,24 @@ impl RouteTable {
             on_port.insert(path, name.clone());
         }
         self.tiering.serving(&name, &served.function);
+        if self.fallbacks_ahead {
+            prepare_bounds_fallbacks(vec![served.function.clone()]);
+        }
         self.functions.insert(name, served);
+    }
+
+    /// Once guard memories run low on address space, builds the
+    /// software-bounds fallback of every function served (and from then
+    /// on of every function as it is installed) on a thread of its own,
+    /// so that no call waits for one once guard memories have no room.
+    /// Called once per round of the loop: until then, an atomic load.
+    pub fn watch_guard_space(&mut self) {
+        if self.fallbacks_ahead || !luge_runtime::sys::address_space::guard_space_low() {
+            return;
+        }
+        self.fallbacks_ahead = true;
+        let functions = self.functions.values().map(|s| s.function.clone());
+        prepare_bounds_fallbacks(functions.collect());
     }
 
     /// Stops serving `name`, whose calls still running after the grace

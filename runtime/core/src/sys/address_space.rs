@@ -146,6 +146,25 @@ fn fits_another(reserved: u64, space: u64) -> bool {
     reserved.saturating_add(GUARD_RESERVATION) <= space >> USABLE_SHIFT
 }
 
+/// Of their share, what guard memories have left when they are running
+/// low: a quarter (about 2,700 memories on x86_64).
+const LOW_SHIFT: u32 = 2;
+
+/// Whether guard memories are running low on address space: less than a
+/// quarter of their share ([`guard_space_left`]) is left. `luge serve`
+/// builds its software-bounds fallbacks then, ahead of need, so that no
+/// call waits for a compile once guard memories have no room at all.
+pub fn guard_space_low() -> bool {
+    runs_low(luge_region::reserved(), process_address_space())
+}
+
+/// Whether, beside `reserved` bytes, a quarter of the share of `space`
+/// guard memories may take would leave no room for another.
+fn runs_low(reserved: u64, space: u64) -> bool {
+    let quarter = (space >> USABLE_SHIFT) >> LOW_SHIFT;
+    !fits_another(reserved.saturating_add(quarter), space)
+}
+
 /// The advice for `mode` on this machine, if it needs any.
 pub fn advice_for(mode: BoundsMode) -> Option<BoundsAdvice> {
     bounds_advice(user_va_bits()?, mode)
@@ -213,6 +232,18 @@ mod tests {
         // An RLIMIT_AS of 3 GiB leaves room for none.
         assert!(!fits_another(0, 3 << 30));
         assert!(!fits_another(u64::MAX, space));
+    }
+
+    #[test]
+    fn guard_space_runs_low_with_a_quarter_of_its_share_left() {
+        let tib = 1u64 << 40;
+        let space = 128 * tib;
+        assert!(!runs_low(0, space));
+        assert!(!runs_low(48 * tib - GUARD_RESERVATION, space));
+        assert!(runs_low(48 * tib - GUARD_RESERVATION + 1, space));
+        // Space that has no room runs low from the start.
+        assert!(runs_low(0, 3 << 30) && !fits_another(0, 3 << 30));
+        assert!(runs_low(u64::MAX, space));
     }
 
     #[test]

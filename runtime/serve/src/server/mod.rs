@@ -18,7 +18,7 @@
 mod limits;
 mod reply;
 
-pub use reply::{After, Finish, Handled, Requester};
+pub use reply::{After, Finish, Handled, Keep, Requester};
 
 use crate::config::{ConnectionLimits, ServeConfig};
 use crate::http::{
@@ -27,7 +27,7 @@ use crate::http::{
 };
 use limits::{PerClient, Throttled};
 use luge_scheduler::worker::Scheduler;
-use reply::{Completer, Completion, Direct};
+use reply::{Completer, Completion, Destination, Direct, Message};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
@@ -60,7 +60,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// can destroy the response before the client reads it.
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: u64 = 1 << 20;
-/// How long a shutdown waits for requests in flight.
+/// How long a shutdown waits for requests in flight (and detached calls).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What a listening socket serves.
@@ -119,7 +119,8 @@ pub trait Handler: Sized + 'static {
     fn note_connections(&self, event: ConnectionEvent);
 
     /// Called once per round of the loop: a chance to write out what was
-    /// buffered (log lines) in one go.
+    /// buffered (log lines) in one go, and to look after what the round
+    /// changed.
     fn end_round(&mut self);
 }
 
@@ -190,7 +191,7 @@ pub struct Server<H: Handler> {
     next_token: usize,
     handler: H,
     completer: Completer<H>,
-    completions: Receiver<(Token, Completion<H>)>,
+    completions: Receiver<Message<H>>,
     /// Set by SIGTERM or SIGINT: stop accepting, finish what is in flight.
     shutdown: bool,
     signals: Option<signal_hook_mio::v1_0::Signals>,
@@ -217,7 +218,11 @@ impl<H: Handler> Server<H> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, completions) = mpsc::channel();
-        let completer = Completer { tx, waker };
+        let completer = Completer {
+            tx,
+            waker,
+            detached: Arc::default(),
+        };
         let mut listeners = Vec::new();
         for (port, listener) in Listener::all(config) {
             let addr = SocketAddr::new(config.host, port);
@@ -320,7 +325,8 @@ impl<H: Handler> Server<H> {
                     Instant::now()
                 });
                 self.close_between_requests();
-                let busy = self.connections.values().any(|c| c.busy);
+                let busy =
+                    self.connections.values().any(|c| c.busy) || self.completer.detached_running();
                 if !busy || since.elapsed() >= SHUTDOWN_GRACE {
                     return Ok(());
                 }
@@ -537,6 +543,11 @@ impl<H: Handler> Server<H> {
                     after(&mut self.handler);
                     Err(unsent)
                 }
+            };
+            // A detached job answers no connection (its response is kept
+            // already), and a connection may have closed since.
+            let Some(token) = token else {
+                continue;
             };
             let Some(conn) = self.connections.get_mut(&token) else {
                 continue;
@@ -886,9 +897,8 @@ fn requester<H>(
         minor_version: conn.minor_version,
     });
     Requester {
-        token,
         completer: completer.clone(),
-        direct,
+        to: Destination::Connection { token, direct },
     }
 }
 

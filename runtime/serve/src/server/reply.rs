@@ -2,12 +2,16 @@
 //! the scheduler's workers, compilations on threads of their own) answer
 //! through a [`Requester`], which writes the response to the socket itself
 //! when it can and hands the loop the rest, or the step that makes the
-//! response, through a channel and the poller's waker.
+//! response, through a channel and the poller's waker. A detached
+//! requester (a non-blocking invocation, already answered) hands its
+//! response to whatever keeps it instead, and the loop only its
+//! bookkeeping.
 
 use crate::http::Response;
 use mio::net::TcpStream;
 use mio::{Token, Waker};
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
@@ -32,14 +36,22 @@ pub(super) enum Completion<H> {
     /// The loop makes the response and sends it.
     Respond(Finish<H>),
     /// The job has written its response but for `unsent`, which the loop
-    /// sends; `after` books the call.
+    /// sends (a detached job's response is kept, nothing is unsent);
+    /// `after` books the call.
     Wrote { unsent: Vec<u8>, after: After<H> },
 }
 
+/// What a job sends the loop: its outcome, with the connection to answer,
+/// or `None` for a detached job, whose response is kept elsewhere.
+pub(super) type Message<H> = (Option<Token>, Completion<H>);
+
 /// How jobs report back to the loop.
 pub(super) struct Completer<H> {
-    pub(super) tx: Sender<(Token, Completion<H>)>,
+    pub(super) tx: Sender<Message<H>>,
     pub(super) waker: Arc<Waker>,
+    /// Detached jobs not yet booked: a shutdown waits for them as for
+    /// connections whose request runs.
+    pub(super) detached: Arc<AtomicUsize>,
 }
 
 impl<H> Clone for Completer<H> {
@@ -47,12 +59,19 @@ impl<H> Clone for Completer<H> {
         Completer {
             tx: self.tx.clone(),
             waker: self.waker.clone(),
+            detached: self.detached.clone(),
         }
     }
 }
 
 impl<H> Completer<H> {
-    fn send(&self, token: Token, completion: Completion<H>) {
+    /// Whether detached jobs are still running (or their bookkeeping is
+    /// still to run).
+    pub(super) fn detached_running(&self) -> bool {
+        self.detached.load(Ordering::Relaxed) > 0
+    }
+
+    fn send(&self, token: Option<Token>, completion: Completion<H>) {
         // The loop is gone only when the server has stopped; the result has
         // nowhere to go then.
         if self.tx.send((token, completion)).is_ok() {
@@ -62,33 +81,113 @@ impl<H> Completer<H> {
 }
 
 /// Whom a job answers: its connection, through the loop, and, when nothing
-/// else waits to be sent there, the connection's socket directly.
+/// else waits to be sent there, the connection's socket directly; or, once
+/// detached, whatever keeps its response.
 pub struct Requester<H> {
-    pub(super) token: Token,
     pub(super) completer: Completer<H>,
-    pub(super) direct: Option<Direct>,
+    pub(super) to: Destination,
 }
 
+/// Where a job's response goes.
+pub(super) enum Destination {
+    /// The connection `token`, whose socket is lent as `direct` when
+    /// nothing else waits to be sent there.
+    Connection {
+        token: Token,
+        direct: Option<Direct>,
+    },
+    /// Not to a connection: `keep` takes it. `counted` counts the job
+    /// among the detached until its bookkeeping has run on the loop, or
+    /// until it is dropped unanswered (a call refused before it started).
+    Kept { keep: Keep, counted: Detached },
+}
+
+/// One detached job, counted in [`Completer::detached`] while it lives.
+pub(super) struct Detached(Arc<AtomicUsize>);
+
+impl Detached {
+    fn new(count: &Arc<AtomicUsize>) -> Detached {
+        count.fetch_add(1, Ordering::Relaxed);
+        Detached(count.clone())
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What takes the response of a detached job, on the job's thread or the
+/// loop's.
+pub type Keep = Box<dyn FnOnce(Response) + Send>;
+
 impl<H: 'static> Requester<H> {
+    /// A requester for a job that answers no connection: its response goes
+    /// to `keep`. The request that starts such a job is answered at once,
+    /// by its handler; the job's bookkeeping still runs on the loop.
+    pub fn detach(self, keep: Keep) -> Requester<H> {
+        let counted = Detached::new(&self.completer.detached);
+        Requester {
+            completer: self.completer,
+            to: Destination::Kept { keep, counted },
+        }
+    }
+
     /// Answers with the response `finish` makes on the loop's thread.
     pub fn complete(self, finish: Finish<H>) {
-        self.completer.send(self.token, Completion::Respond(finish));
+        match self.to {
+            Destination::Connection { token, .. } => {
+                self.completer
+                    .send(Some(token), Completion::Respond(finish));
+            }
+            Destination::Kept { keep, counted } => {
+                let after: After<H> = Box::new(move |handler: &mut H| {
+                    keep(finish(handler));
+                    drop(counted);
+                });
+                let completion = Completion::Wrote {
+                    unsent: Vec::new(),
+                    after,
+                };
+                self.completer.send(None, completion);
+            }
+        }
     }
 
     /// Answers with `response`, written from this thread when the
-    /// connection allows; `after` then books the call on the loop's thread.
+    /// connection allows (or kept, if detached); `after` then books the
+    /// call on the loop's thread.
     pub fn respond(self, response: Response, after: After<H>) {
-        let completion = match self.direct {
-            Some(direct) => Completion::Wrote {
-                unsent: direct.write(&response),
-                after,
-            },
-            None => Completion::Respond(Box::new(move |handler: &mut H| {
-                after(handler);
-                response
-            })),
+        let (token, completion) = match self.to {
+            Destination::Connection {
+                token,
+                direct: Some(direct),
+            } => {
+                let unsent = direct.write(&response);
+                (Some(token), Completion::Wrote { unsent, after })
+            }
+            Destination::Connection {
+                token,
+                direct: None,
+            } => {
+                let finish = Box::new(move |handler: &mut H| {
+                    after(handler);
+                    response
+                });
+                (Some(token), Completion::Respond(finish))
+            }
+            Destination::Kept { keep, counted } => {
+                keep(response);
+                let after: After<H> = Box::new(move |handler: &mut H| {
+                    after(handler);
+                    drop(counted);
+                });
+                let unsent = Vec::new();
+                (None, Completion::Wrote { unsent, after })
+            }
         };
-        self.completer.send(self.token, completion);
+        self.completer.send(token, completion);
     }
 }
 
@@ -119,5 +218,90 @@ impl Direct {
         }
         bytes.drain(..sent);
         bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{self, Receiver};
+    use std::sync::Mutex;
+
+    /// The test's stand-in for the server's handler: what was booked.
+    type Booked = Vec<&'static str>;
+
+    /// A completer whose loop is this test, and a requester for connection
+    /// 7 that has no socket lent.
+    fn requester() -> (Requester<Booked>, Receiver<Message<Booked>>) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
+        let (tx, rx) = mpsc::channel();
+        let completer = Completer {
+            tx,
+            waker,
+            detached: Arc::default(),
+        };
+        let to = Destination::Connection {
+            token: Token(7),
+            direct: None,
+        };
+        (Requester { completer, to }, rx)
+    }
+
+    /// A requester detached from `requester`, and where its response goes.
+    fn detached(requester: Requester<Booked>) -> (Requester<Booked>, Arc<Mutex<Vec<u16>>>) {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let keeper = kept.clone();
+        let keep: Keep = Box::new(move |response| keeper.lock().unwrap().push(response.status));
+        (requester.detach(keep), kept)
+    }
+
+    #[test]
+    fn a_detached_job_keeps_its_response_and_counts_until_it_is_booked() {
+        for by_loop in [false, true] {
+            let (requester, completions) = requester();
+            let count = requester.completer.detached.clone();
+            let (requester, kept) = detached(requester);
+            assert_eq!(count.load(Ordering::Relaxed), 1);
+            if by_loop {
+                requester.complete(Box::new(|booked: &mut Vec<_>| {
+                    booked.push("made");
+                    Response::text(202, "")
+                }));
+            } else {
+                let after: After<Vec<_>> = Box::new(|booked: &mut Vec<_>| booked.push("booked"));
+                requester.respond(Response::text(200, ""), after);
+            }
+            let (token, completion) = completions.try_recv().unwrap();
+            assert_eq!(token, None);
+            let Completion::Wrote { unsent, after } = completion else {
+                panic!("a detached job has nothing for the loop to send");
+            };
+            assert!(unsent.is_empty());
+            // Counted until the loop has booked it: a shutdown waits.
+            assert_eq!(count.load(Ordering::Relaxed), 1);
+            let mut booked = Vec::new();
+            after(&mut booked);
+            assert_eq!(count.load(Ordering::Relaxed), 0);
+            let (status, note) = if by_loop {
+                (202, "made")
+            } else {
+                (200, "booked")
+            };
+            assert_eq!(
+                (kept.lock().unwrap().as_slice(), booked),
+                (&[status][..], vec![note])
+            );
+        }
+    }
+
+    #[test]
+    fn a_detached_job_dropped_unanswered_is_no_longer_waited_for() {
+        let (requester, completions) = requester();
+        let count = requester.completer.detached.clone();
+        let (requester, kept) = detached(requester);
+        drop(requester);
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+        assert!(completions.try_recv().is_err() && kept.lock().unwrap().is_empty());
     }
 }
