@@ -77,6 +77,12 @@ limited() {
 }
 WORK="$(mktemp -d)"
 cleanup() {
+    local status=$?
+    if [ "$status" != 0 ] && [ -f "$WORK/serve.log" ]; then
+        echo "bench-capacity: failed ($status); the server's last words:" >&2
+        tail -n 20 "$WORK/serve.log" >&2
+        [ -n "${SERVER:-}" ] && ! kill -0 "$SERVER" 2>/dev/null && echo "(the server has exited)" >&2
+    fi
     pkill -P $$ wrk 2>/dev/null || true
     pkill -P $$ python3 2>/dev/null || true
     [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
