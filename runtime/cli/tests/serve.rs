@@ -579,6 +579,12 @@ fn openwhisk_non_blocking_invocations_hold_no_connection_and_are_kept() {
     assert_eq!(result["success"], true, "{result}");
     let logs = json(&client.admin("GET", &format!("{activation}/logs"), b""));
     assert!(logs["logs"].is_array(), "{logs}");
+    // A blocking call's record is kept too, as OpenWhisk keeps it.
+    let blocking = json(&client.admin("POST", &format!("{echo}?blocking=true"), br#"{"n": 2}"#));
+    let blocking_id = blocking["activationId"].as_str().unwrap().to_owned();
+    let kept = format!("/api/v1/namespaces/guest/activations/{blocking_id}");
+    let kept = json(&client.admin("GET", &kept, b""));
+    assert_eq!(kept["response"]["result"]["echo"]["n"], 2, "{kept}");
     for unknown in ["0123456789abcdef0123456789abcdef", "../../functions", "x"] {
         let path = format!("/api/v1/namespaces/guest/activations/{unknown}");
         assert_eq!(client.admin("GET", &path, b"").status, 404, "{unknown}");
@@ -601,7 +607,7 @@ fn openwhisk_non_blocking_invocations_hold_no_connection_and_are_kept() {
         .iter()
         .map(|r| r["activationId"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [failed_id.as_str(), id.as_str()], "{listed}");
+    assert_eq!(ids, [failed_id.as_str(), blocking_id.as_str()], "{listed}");
     assert!(listed[0].get("logs").is_none(), "{listed}");
 
     // Parameters are held until the call runs: no more than the

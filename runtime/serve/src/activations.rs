@@ -1,8 +1,9 @@
-//! The activation store: the records of non-blocking OpenWhisk
-//! invocations, kept once their calls end so that a client can fetch them
-//! by id (`GET /api/v1/namespaces/NS/activations/ID`). A non-blocking call
-//! holds no connection while it runs, which is what lets one server hold
-//! more sleeping sandboxes than it may open descriptors.
+//! The activation store: the records of OpenWhisk invocations, kept once
+//! their calls end so that a client can fetch them by id
+//! (`GET /api/v1/namespaces/NS/activations/ID`). That is what a
+//! non-blocking call is answered through: it holds no connection while it
+//! runs, which is what lets one server hold more sleeping sandboxes than
+//! it may open descriptors.
 //!
 //! The store is bounded by bytes: the oldest records give way to new ones,
 //! as OpenWhisk's own store keeps records for a retention period only. A

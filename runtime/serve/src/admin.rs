@@ -17,9 +17,11 @@
 //!   a blocking invocation answered with an activation record.
 //! - `POST /api/v1/namespaces/NS/actions/NAME[?blocking=false]`: a
 //!   non-blocking invocation, answered 202 with its `activationId` as soon
-//!   as it is admitted; its record is kept once it ends (see
-//!   [`crate::activations`]).
-//! - `GET /api/v1/namespaces/NS/activations/ID[/result|/logs]`: that record,
+//!   as it is admitted.
+//! - `GET /api/v1/namespaces/NS/activations[?limit=N&skip=M]`: the records
+//!   kept (see [`crate::activations`]: every invocation's, once it ends),
+//!   newest first, without their logs.
+//! - `GET /api/v1/namespaces/NS/activations/ID[/result|/logs]`: one record,
 //!   or its `response` or `logs` part; 404 while the call runs, or once the
 //!   record has given way to newer ones.
 //!
@@ -62,8 +64,7 @@ pub struct AdminApi {
     /// the name waits until it is answered (409), so that what is routed
     /// and what is on disk cannot part.
     deploying: Arc<Mutex<HashSet<String>>>,
-    /// The records of non-blocking invocations, kept by the workers that
-    /// end them.
+    /// The records of invocations, kept by the workers that end them.
     activations: Arc<Mutex<ActivationStore>>,
 }
 
@@ -191,30 +192,32 @@ impl AdminApi {
             served.function.clone(),
             served.port.unwrap_or(OPENWHISK_TENANT),
         );
+        let id = openwhisk::new_activation_id();
+        let (store, kept_id) = (self.activations.clone(), id.clone());
         let activation = Activation {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
-            id: openwhisk::new_activation_id(),
+            id: id.clone(),
             start: SystemTime::now(),
-            // As in OpenWhisk, a non-blocking call keeps its whole record.
             result_only: blocking && query_param(query, "result") == Some("true"),
             timeout: function.config.timeout,
             memory_mib: function.config.memory_limit_mib,
+            // Every record is kept, as OpenWhisk keeps blocking calls'
+            // too, so that `wsk activation get` finds them.
+            keep: Some(Box::new(move |record| {
+                let record = openwhisk::bounded_record(record, MAX_RECORD_BYTES);
+                lock(&store).keep(kept_id, record);
+            })),
         };
         let deadline = activation.start + function.config.timeout;
         let invocation = match openwhisk::action_invocation(&request.body, &activation, deadline) {
             Ok(invocation) => invocation,
             Err(e) => return Handled::Now(error(400, &e)),
         };
-        let id = activation.id.clone();
         let requester = if blocking {
             requester
         } else {
-            let (store, id) = (self.activations.clone(), id.clone());
-            requester.detach(Box::new(move |record: Response| {
-                let record = openwhisk::bounded_record(record.body, MAX_RECORD_BYTES);
-                lock(&store).keep(id, record);
-            }))
+            requester.detach()
         };
         let reply = Reply::Activation(activation);
         let handled = scope.invoker.invoke(

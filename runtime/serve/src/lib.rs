@@ -20,7 +20,7 @@
 //!   [`deploy`] keeps deployed functions on disk, crash-safe;
 //!   [`compiles`] runs their compiles on a few threads; [`openwhisk`] speaks
 //!   OpenWhisk's formats; [`container`] is its action-container protocol;
-//!   [`activations`] keeps the records of non-blocking invocations.
+//!   [`activations`] keeps the records of invocations.
 //!
 //! Modules depend downwards only: `server` knows requests and responses,
 //! not the platform; the parts know the server's [`server::Requester`],

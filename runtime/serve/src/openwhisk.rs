@@ -44,7 +44,13 @@ pub struct Activation {
     pub result_only: bool,
     pub timeout: Duration,
     pub memory_mib: Option<u64>,
+    /// What takes the whole record once it is made (the activation
+    /// store), whatever the answer carries.
+    pub keep: Option<KeepRecord>,
 }
+
+/// What takes an activation record's JSON, on the worker that made it.
+pub type KeepRecord = Box<dyn FnOnce(Vec<u8>) + Send>;
 
 /// What OpenWhisk's messages say when an action's stdout does not end with
 /// a JSON object or array.
@@ -259,7 +265,7 @@ impl Activation {
     fn respond(self, run: &ActionRun, waited: Duration, init_time: Duration) -> Response {
         let success = run.status == ActionStatus::Success;
         let status_code = if success { 200 } else { 502 };
-        if self.result_only {
+        if self.result_only && self.keep.is_none() {
             return Response::json(status_code, &run.result);
         }
         let start = millis(self.start);
@@ -293,7 +299,16 @@ impl Activation {
             ],
             "publish": false,
         });
-        Response::json(status_code, &record)
+        let bytes = record.to_string().into_bytes();
+        let Some(keep) = self.keep else {
+            return Response::new(status_code, "application/json", bytes);
+        };
+        if self.result_only {
+            keep(bytes);
+            return Response::json(status_code, &run.result);
+        }
+        keep(bytes.clone());
+        Response::new(status_code, "application/json", bytes)
     }
 }
 
@@ -464,6 +479,7 @@ mod tests {
             result_only: false,
             timeout: Duration::from_secs(1),
             memory_mib: None,
+            keep: None,
         };
         let now = SystemTime::now();
         let call = action_invocation(br#"{"name": "edge"}"#, &activation, now).unwrap();

@@ -18,7 +18,7 @@
 mod limits;
 mod reply;
 
-pub use reply::{After, Finish, Handled, Keep, Requester};
+pub use reply::{After, Finish, Handled, Requester};
 
 use crate::config::{ConnectionLimits, ServeConfig};
 use crate::http::{
@@ -544,8 +544,8 @@ impl<H: Handler> Server<H> {
                     Err(unsent)
                 }
             };
-            // A detached job answers no connection (its response is kept
-            // already), and a connection may have closed since.
+            // A detached job answers no connection, and a connection may
+            // have closed since.
             let Some(token) = token else {
                 continue;
             };

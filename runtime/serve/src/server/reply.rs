@@ -3,8 +3,8 @@
 //! through a [`Requester`], which writes the response to the socket itself
 //! when it can and hands the loop the rest, or the step that makes the
 //! response, through a channel and the poller's waker. A detached
-//! requester (a non-blocking invocation, already answered) hands its
-//! response to whatever keeps it instead, and the loop only its
+//! requester (a non-blocking invocation, already answered) answers no one:
+//! what the job must keep it keeps itself, and the loop gets only its
 //! bookkeeping.
 
 use crate::http::Response;
@@ -36,13 +36,12 @@ pub(super) enum Completion<H> {
     /// The loop makes the response and sends it.
     Respond(Finish<H>),
     /// The job has written its response but for `unsent`, which the loop
-    /// sends (a detached job's response is kept, nothing is unsent);
-    /// `after` books the call.
+    /// sends (a detached job has nothing to send); `after` books the call.
     Wrote { unsent: Vec<u8>, after: After<H> },
 }
 
 /// What a job sends the loop: its outcome, with the connection to answer,
-/// or `None` for a detached job, whose response is kept elsewhere.
+/// or `None` for a detached job.
 pub(super) type Message<H> = (Option<Token>, Completion<H>);
 
 /// How jobs report back to the loop.
@@ -82,7 +81,7 @@ impl<H> Completer<H> {
 
 /// Whom a job answers: its connection, through the loop, and, when nothing
 /// else waits to be sent there, the connection's socket directly; or, once
-/// detached, whatever keeps its response.
+/// detached, no one.
 pub struct Requester<H> {
     pub(super) completer: Completer<H>,
     pub(super) to: Destination,
@@ -96,10 +95,11 @@ pub(super) enum Destination {
         token: Token,
         direct: Option<Direct>,
     },
-    /// Not to a connection: `keep` takes it. `counted` counts the job
-    /// among the detached until its bookkeeping has run on the loop, or
-    /// until it is dropped unanswered (a call refused before it started).
-    Kept { keep: Keep, counted: Detached },
+    /// Nowhere: the request was answered when the job started. This
+    /// counts the job among the detached until its bookkeeping has run on
+    /// the loop, or until it is dropped unanswered (a call refused before
+    /// it started).
+    Detached(Detached),
 }
 
 /// One detached job, counted in [`Completer::detached`] while it lives.
@@ -118,19 +118,16 @@ impl Drop for Detached {
     }
 }
 
-/// What takes the response of a detached job, on the job's thread or the
-/// loop's.
-pub type Keep = Box<dyn FnOnce(Response) + Send>;
-
 impl<H: 'static> Requester<H> {
-    /// A requester for a job that answers no connection: its response goes
-    /// to `keep`. The request that starts such a job is answered at once,
-    /// by its handler; the job's bookkeeping still runs on the loop.
-    pub fn detach(self, keep: Keep) -> Requester<H> {
+    /// A requester for a job that answers no connection: the request that
+    /// starts it is answered at once, by its handler, and its response is
+    /// dropped; its bookkeeping still runs on the loop, and a shutdown
+    /// waits for it.
+    pub fn detach(self) -> Requester<H> {
         let counted = Detached::new(&self.completer.detached);
         Requester {
             completer: self.completer,
-            to: Destination::Kept { keep, counted },
+            to: Destination::Detached(counted),
         }
     }
 
@@ -141,9 +138,9 @@ impl<H: 'static> Requester<H> {
                 self.completer
                     .send(Some(token), Completion::Respond(finish));
             }
-            Destination::Kept { keep, counted } => {
+            Destination::Detached(counted) => {
                 let after: After<H> = Box::new(move |handler: &mut H| {
-                    keep(finish(handler));
+                    finish(handler);
                     drop(counted);
                 });
                 let completion = Completion::Wrote {
@@ -156,7 +153,7 @@ impl<H: 'static> Requester<H> {
     }
 
     /// Answers with `response`, written from this thread when the
-    /// connection allows (or kept, if detached); `after` then books the
+    /// connection allows (dropped, if detached); `after` then books the
     /// call on the loop's thread.
     pub fn respond(self, response: Response, after: After<H>) {
         let (token, completion) = match self.to {
@@ -177,8 +174,8 @@ impl<H: 'static> Requester<H> {
                 });
                 (Some(token), Completion::Respond(finish))
             }
-            Destination::Kept { keep, counted } => {
-                keep(response);
+            Destination::Detached(counted) => {
+                drop(response);
                 let after: After<H> = Box::new(move |handler: &mut H| {
                     after(handler);
                     drop(counted);
@@ -225,7 +222,6 @@ impl Direct {
 mod tests {
     use super::*;
     use std::sync::mpsc::{self, Receiver};
-    use std::sync::Mutex;
 
     /// The test's stand-in for the server's handler: what was booked.
     type Booked = Vec<&'static str>;
@@ -248,28 +244,20 @@ mod tests {
         (Requester { completer, to }, rx)
     }
 
-    /// A requester detached from `requester`, and where its response goes.
-    fn detached(requester: Requester<Booked>) -> (Requester<Booked>, Arc<Mutex<Vec<u16>>>) {
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        let keeper = kept.clone();
-        let keep: Keep = Box::new(move |response| keeper.lock().unwrap().push(response.status));
-        (requester.detach(keep), kept)
-    }
-
     #[test]
-    fn a_detached_job_keeps_its_response_and_counts_until_it_is_booked() {
+    fn a_detached_job_answers_no_connection_and_counts_until_it_is_booked() {
         for by_loop in [false, true] {
             let (requester, completions) = requester();
             let count = requester.completer.detached.clone();
-            let (requester, kept) = detached(requester);
+            let requester = requester.detach();
             assert_eq!(count.load(Ordering::Relaxed), 1);
             if by_loop {
-                requester.complete(Box::new(|booked: &mut Vec<_>| {
+                requester.complete(Box::new(|booked: &mut Booked| {
                     booked.push("made");
                     Response::text(202, "")
                 }));
             } else {
-                let after: After<Vec<_>> = Box::new(|booked: &mut Vec<_>| booked.push("booked"));
+                let after: After<Booked> = Box::new(|booked: &mut Booked| booked.push("booked"));
                 requester.respond(Response::text(200, ""), after);
             }
             let (token, completion) = completions.try_recv().unwrap();
@@ -283,15 +271,7 @@ mod tests {
             let mut booked = Vec::new();
             after(&mut booked);
             assert_eq!(count.load(Ordering::Relaxed), 0);
-            let (status, note) = if by_loop {
-                (202, "made")
-            } else {
-                (200, "booked")
-            };
-            assert_eq!(
-                (kept.lock().unwrap().as_slice(), booked),
-                (&[status][..], vec![note])
-            );
+            assert_eq!(booked, [if by_loop { "made" } else { "booked" }]);
         }
     }
 
@@ -299,9 +279,9 @@ mod tests {
     fn a_detached_job_dropped_unanswered_is_no_longer_waited_for() {
         let (requester, completions) = requester();
         let count = requester.completer.detached.clone();
-        let (requester, kept) = detached(requester);
+        let requester = requester.detach();
         drop(requester);
         assert_eq!(count.load(Ordering::Relaxed), 0);
-        assert!(completions.try_recv().is_err() && kept.lock().unwrap().is_empty());
+        assert!(completions.try_recv().is_err());
     }
 }
