@@ -138,7 +138,7 @@ impl AdminApi {
     ) -> Handled {
         let head = &request.head;
         let path = head.path.clone();
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let segments = segments(&path);
         let routes = &mut *scope.routes;
         match (head.method.as_str(), segments.as_slice()) {
             ("GET", ["functions"]) => Handled::Now(list(routes)),
@@ -204,10 +204,10 @@ impl AdminApi {
             memory_mib: function.config.memory_limit_mib,
             // Every record is kept, as OpenWhisk keeps blocking calls'
             // too, so that `wsk activation get` finds them.
-            keep: Some(Box::new(move |record| {
+            keep: Box::new(move |record| {
                 let record = openwhisk::bounded_record(record, MAX_RECORD_BYTES);
                 lock(&store).keep(kept_id, record);
-            })),
+            }),
         };
         let deadline = activation.start + function.config.timeout;
         let invocation = match openwhisk::action_invocation(&request.body, &activation, deadline) {
@@ -293,8 +293,7 @@ impl AdminApi {
     /// holds them until it runs; an invocation of no action is read like
     /// any other, then answered 404); anything else, `upload` (a module).
     pub fn body_limit(routes: &RouteTable, head: &RequestHead, upload: u64) -> u64 {
-        let segments: Vec<&str> = head.path.trim_matches('/').split('/').collect();
-        match (head.method.as_str(), segments.as_slice()) {
+        match (head.method.as_str(), segments(&head.path).as_slice()) {
             ("POST", ["api", "v1", "namespaces", _, "actions", name]) => {
                 routes.get(name).map_or(DEFAULT_MAX_BODY_BYTES, |served| {
                     served.function.config.max_body_bytes
@@ -547,6 +546,11 @@ const SETTINGS: [&str; 8] = [
 struct Settings {
     deployment: Deployment,
     kept: Vec<&'static str>,
+}
+
+/// The segments of an admin request's path, as its endpoints are matched.
+fn segments(path: &str) -> Vec<&str> {
+    path.trim_matches('/').split('/').collect()
 }
 
 /// The value of `name` in a query string (`a=1&b=2`), if it is given.

@@ -46,7 +46,7 @@ pub struct Activation {
     pub memory_mib: Option<u64>,
     /// What takes the whole record once it is made (the activation
     /// store), whatever the answer carries.
-    pub keep: Option<KeepRecord>,
+    pub keep: KeepRecord,
 }
 
 /// What takes an activation record's JSON, on the worker that made it.
@@ -265,9 +265,6 @@ impl Activation {
     fn respond(self, run: &ActionRun, waited: Duration, init_time: Duration) -> Response {
         let success = run.status == ActionStatus::Success;
         let status_code = if success { 200 } else { 502 };
-        if self.result_only && self.keep.is_none() {
-            return Response::json(status_code, &run.result);
-        }
         let start = millis(self.start);
         let end = millis(SystemTime::now());
         let record = json!({
@@ -300,14 +297,11 @@ impl Activation {
             "publish": false,
         });
         let bytes = record.to_string().into_bytes();
-        let Some(keep) = self.keep else {
-            return Response::new(status_code, "application/json", bytes);
-        };
         if self.result_only {
-            keep(bytes);
+            (self.keep)(bytes);
             return Response::json(status_code, &run.result);
         }
-        keep(bytes.clone());
+        (self.keep)(bytes.clone());
         Response::new(status_code, "application/json", bytes)
     }
 }
@@ -479,7 +473,7 @@ mod tests {
             result_only: false,
             timeout: Duration::from_secs(1),
             memory_mib: None,
-            keep: None,
+            keep: Box::new(drop),
         };
         let now = SystemTime::now();
         let call = action_invocation(br#"{"name": "edge"}"#, &activation, now).unwrap();
