@@ -472,6 +472,35 @@ fn address_space_limit(bytes: libc::rlim_t) -> impl FnOnce(&mut std::process::Co
     }
 }
 
+/// A panic in Luge's own code while a call runs (made here by a test
+/// hook, `LUGE_TEST_PANIC_IN=ROUTE`) costs that call a 500: its client is
+/// answered, and its tenant gets its place in the queue back.
+#[test]
+fn a_panic_while_a_call_runs_is_answered_500_and_frees_its_place() {
+    let port = free_port();
+    let routes = [
+        route("/boom", &example("hello"), ""),
+        route("/hello", &example("hello"), ""),
+    ];
+    let config = config_file(port, &routes, r#""queue-limit": 1"#);
+    let dir = tempfile::tempdir().unwrap();
+    let _served = launch_with(dir, &config, port, |command| {
+        command.env("LUGE_TEST_PANIC_IN", "/boom");
+    });
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut client = Client::over(stream);
+    for _ in 0..3 {
+        let reply = client.post("/boom", b"x");
+        assert_eq!(reply.status, 500, "{}", reply.text());
+        assert!(reply.text().contains("internal error"), "{}", reply.text());
+    }
+    let reply = client.post("/hello", b"after");
+    assert_eq!(reply.text(), "Hello, after!\n");
+}
+
 /// Once guard memories run low on address space, every guard-mode
 /// function's software-bounds build is made ahead, before any call needs
 /// it, so that no call waits for a compile: here no room is left from the

@@ -414,6 +414,7 @@ impl Function {
         counts: Arc<Counts<SandboxState>>,
         limits: &SandboxLimits,
     ) -> Invoked {
+        panic_point(&self.config.route);
         let (args, env, stdin) = invocation.into_parts();
         let (stdout, captured) = Output::capture();
         let (stderr, captured_err) = Output::capture();
@@ -509,6 +510,19 @@ pub fn prepare_bounds_fallbacks(functions: Vec<Arc<Function>>) {
     }
 }
 
+/// Panics where the test of a panic during a call asks
+/// (`LUGE_TEST_PANIC_IN=ROUTE`, in builds with the `test-hooks` feature),
+/// as a bug in Luge's own code would.
+#[cfg(feature = "test-hooks")]
+fn panic_point(route: &str) {
+    if std::env::var("LUGE_TEST_PANIC_IN").is_ok_and(|r| r == route) {
+        panic!("LUGE_TEST_PANIC_IN: a panic in a call of {route}, on purpose");
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn panic_point(_route: &str) {}
+
 /// What a function is run with.
 pub enum Invocation {
     /// An HTTP request, mapped CGI-style when its sandbox starts (query
@@ -574,6 +588,14 @@ pub struct Invoked {
 }
 
 impl Invoked {
+    /// A call that a panic in Luge's own code ended: 500, and the server
+    /// goes on (the panic's message is in its log).
+    pub fn internal_error() -> Invoked {
+        let mut invoked = Invoked::failed("internal error".to_owned());
+        invoked.response = Response::text(500, "internal error: the server failed this call\n");
+        invoked
+    }
+
     fn failed(reason: String) -> Invoked {
         Invoked {
             response: Response::text(500, &format!("failed to start: {reason}\n")),

@@ -5,7 +5,7 @@
 
 use crate::admission::{Admission, Refusal, TenantLoad, Ticket, CAPACITY_PER_WORKER};
 use crate::config::ServeConfig;
-use crate::function::{Function, Invocation, SandboxLimits};
+use crate::function::{Function, Invocation, Invoked, SandboxLimits};
 use crate::http::Response;
 use crate::metrics::{InvocationLog, Metrics, Outcome};
 use crate::openwhisk::Reply;
@@ -16,6 +16,7 @@ use luge_scheduler::task::TaskOptions;
 use luge_scheduler::worker::Scheduler;
 use std::collections::HashMap;
 use std::io::{BufWriter, Stderr, Write};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -134,7 +135,12 @@ impl Invoker {
             metrics.queue_wait(waited);
             metrics.sandbox_started();
             let request_bytes = invocation.stdin_len() as u64;
-            let invoked = function.invoke(invocation, counts.sandboxes, &limits);
+            // A panic in Luge's own code costs the call a 500: unwound out
+            // of the task, it would take the call's answer and its booking
+            // (its place in the queue) with it.
+            let run = || function.invoke(invocation, counts.sandboxes, &limits);
+            let invoked = std::panic::catch_unwind(AssertUnwindSafe(run))
+                .unwrap_or_else(|_| Invoked::internal_error());
             metrics.sandbox_ended();
             if invoked.fell_back {
                 metrics.bounds_fallback(&function.config.route);

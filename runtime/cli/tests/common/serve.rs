@@ -150,7 +150,7 @@ pub fn serve_in(dir: tempfile::TempDir, port: u16, routes: &[String], settings: 
 }
 
 /// The config of one tenant on `port` with `routes`, and `settings`.
-fn config_file(port: u16, routes: &[String], settings: &str) -> String {
+pub fn config_file(port: u16, routes: &[String], settings: &str) -> String {
     let tenants = format!(
         r#"[{{"name": "test", "port": {port}, "routes": [{}]}}]"#,
         routes.join(", ")
