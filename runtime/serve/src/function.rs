@@ -202,7 +202,13 @@ impl Function {
             return std::iter::once(code).chain(built).collect();
         }
         let fallback = self.build_fallback();
-        if fallback.is_some() && !self.fallback.in_use.swap(true, Ordering::Relaxed) {
+        // Read before it is swapped: every call past the share comes here,
+        // and a write per call would bounce the flag between workers.
+        let in_use = &self.fallback.in_use;
+        if fallback.is_some()
+            && !in_use.load(Ordering::Relaxed)
+            && !in_use.swap(true, Ordering::Relaxed)
+        {
             eprintln!(
                 "luge: {}: guard memories are out of address space; new sandboxes run on its \
                  software-bounds build",
