@@ -14,6 +14,13 @@ use std::time::{Duration, Instant};
 
 const MS: Duration = Duration::from_millis(1);
 
+/// The CPU time of one step of `race`. Shares are charged in wall-clock
+/// time, so a hiccup of the host (or of qemu translating a path for the
+/// first time) is charged to the task it hits; at 1 ms a step, one of 3 ms
+/// moved a fair share out of its tolerance. Steps several times longer than
+/// such hiccups keep the order the queue's.
+const STEP: Duration = Duration::from_millis(5);
+
 /// Held by each test: shares are charged in wall-clock time, so tests that
 /// spin at once on a two-core machine would charge each other's delays.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -98,7 +105,7 @@ fn in_group(group: &Arc<Group>) -> TaskOptions {
 }
 
 /// Runs, on one worker under `policy`, a task per entry of `steppers`,
-/// each `steps` steps of 1 ms of CPU that yield after each and log the
+/// each `steps` steps of `STEP` of CPU that yield after each and log the
 /// entry's name before it, all queued before the first runs; returns the
 /// log.
 fn race(policy: Policy, steppers: Vec<(&'static str, TaskOptions, usize)>) -> Vec<&'static str> {
@@ -110,7 +117,7 @@ fn race(policy: Policy, steppers: Vec<(&'static str, TaskOptions, usize)>) -> Ve
         scheduler.spawn_with(options, move || {
             for _ in 0..steps {
                 log.lock().unwrap().push(name);
-                spin(MS);
+                spin(STEP);
                 yield_now();
             }
         });
@@ -157,7 +164,7 @@ fn a_group_with_three_times_the_weight_gets_about_three_times_the_cpu() {
 #[test]
 fn a_group_that_spent_its_budget_waits_for_groups_with_work_and_budget() {
     let budget = Budget {
-        max: 3 * MS,
+        max: 3 * STEP,
         period: Duration::from_secs(10),
     };
     let capped = Group::new("capped", DEFAULT_WEIGHT, Some(budget));
