@@ -26,9 +26,9 @@ const STEPS: [(&str, bool); 6] = [
 /// Sends a deploy of `wasm` as function `f`; returns what came back
 /// before the connection closed (nothing when the server died). The fast
 /// tier only: a server killed while its opt tier's clang runs can leave
-/// its ports held for a moment by that child, so that the restarted
-/// server cannot listen on them, or the test's next connection lands in
-/// the dying listener; that is not what this test is about.
+/// its ports held for a moment by that child. The restarted server waits
+/// for them (serve.rs tests that), but the test's next connection may
+/// land in the dying listener; that is not what this test is about.
 fn deploy(admin_port: u16, wasm: &[u8]) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
     stream

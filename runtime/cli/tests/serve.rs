@@ -7,7 +7,7 @@ mod common;
 
 use common::serve::*;
 use common::*;
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -167,6 +167,34 @@ fn sigterm_finishes_requests_in_flight_then_exits() {
     let status = served.child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn a_server_whose_port_is_held_for_a_moment_waits_for_it() {
+    // As for a server restarted at once after a crash, whose predecessor's
+    // compiler child still holds the old listener for a moment.
+    let port = free_port();
+    let held = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let config = config_file(port, &[route("/hello", &example("hello"), "")], "");
+    let mut served = start_with(tempfile::tempdir().unwrap(), &config, port, |_| {});
+    let start = Instant::now();
+    while !served.log().contains("is in use") {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            panic!("luge serve exited with {status} while its port was held");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no word of the port in use"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(held);
+    served.wait_listening(port);
+    let reply = Client::connect(port).post("/hello", b"again");
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (200, "Hello, again!\n")
+    );
 }
 
 #[test]

@@ -176,6 +176,18 @@ pub fn launch_with(
     port: u16,
     adjust: impl FnOnce(&mut Command),
 ) -> Served {
+    let mut served = start_with(dir, config, port, adjust);
+    served.wait_listening(port);
+    served
+}
+
+/// [`launch_with`], returning as soon as the server is started.
+pub fn start_with(
+    dir: tempfile::TempDir,
+    config: &str,
+    port: u16,
+    adjust: impl FnOnce(&mut Command),
+) -> Served {
     let path = dir.path().join("spec.json");
     std::fs::write(&path, config).unwrap();
     let mut command = luge_command();
@@ -187,14 +199,12 @@ pub fn launch_with(
         .stderr(std::fs::File::create(dir.path().join(SERVER_LOG)).unwrap());
     adjust(&mut command);
     let child = command.spawn().unwrap();
-    let mut served = Served {
+    Served {
         child,
         port,
         admin_port: 0,
         dir,
-    };
-    served.wait_listening(port);
-    served
+    }
 }
 
 pub fn route(path: &str, module: &Path, extra: &str) -> String {

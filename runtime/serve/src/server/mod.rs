@@ -226,7 +226,7 @@ impl<H: Handler> Server<H> {
         let mut listeners = Vec::new();
         for (port, listener) in Listener::all(config) {
             let addr = SocketAddr::new(config.host, port);
-            let mut socket = listen(addr)
+            let mut socket = listen_when_free(addr)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
             poll.registry()
                 .register(&mut socket, Token(listeners.len()), Interest::READABLE)?;
@@ -721,6 +721,36 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     rustix::net::bind(&socket, &addr)?;
     rustix::net::listen(&socket, LISTEN_BACKLOG)?;
     Ok(TcpListener::from_std(socket.into()))
+}
+
+/// How long an address found in use is tried again. A server restarted
+/// at once after a crash (by a supervisor, or by hand) can find its ports
+/// still held for a moment by what its predecessor left: a compiler child
+/// killed with it that had not yet reached its `exec`, which holds a copy
+/// of every descriptor until then, or the predecessor's own exit. Seen at
+/// a few hundred ms; a port held for longer is another server's.
+const ADDRESS_IN_USE_RETRY: Duration = Duration::from_secs(5);
+
+/// [`listen`], trying an address in use again until it is free or
+/// [`ADDRESS_IN_USE_RETRY`] has passed (saying so once, at once).
+fn listen_when_free(addr: SocketAddr) -> io::Result<TcpListener> {
+    let until = Instant::now() + ADDRESS_IN_USE_RETRY;
+    let mut told = false;
+    loop {
+        match listen(addr) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && Instant::now() < until => {
+                if !told {
+                    eprintln!(
+                        "luge: {addr} is in use; trying again for up to {} s",
+                        ADDRESS_IN_USE_RETRY.as_secs()
+                    );
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            listened => return listened,
+        }
+    }
 }
 
 /// Moves a connection forward: writes what is pending, reads what has
