@@ -240,6 +240,63 @@ fn every_experiment_runs_against_luge_serve() {
     assert_eq!(field(&cap, 1, "reached"), "10");
     assert_eq!(field(&cap, 1, "failed"), "0");
     assert!(csv(&dir.path().join("capacity/capacity-timeline.csv")).len() > 2);
+
+    // The config's `sleep` is a route's function already.
+    create_sleep_action(admin_port, "sleeper");
+    detached_capacity(
+        &format!("luge=http://127.0.0.1:{admin_port}"),
+        &pid,
+        &["--token", TOKEN, "--action", "sleeper"],
+        &out("capacity-detached"),
+    );
+}
+
+/// Creates the OpenWhisk action `name` of examples/sleep through the admin
+/// API on `admin_port`.
+fn create_sleep_action(admin_port: u16, name: &str) {
+    use base64::Engine as _;
+    let wasm = std::fs::read(repo().join("examples/sleep/sleep.wasm")).unwrap();
+    let code = base64::engine::general_purpose::STANDARD.encode(wasm);
+    let body = format!(r#"{{"exec": {{"kind": "wasm", "code": "{code}", "binary": true}}}}"#);
+    let mut stream = TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
+    let head = format!(
+        "PUT /api/v1/namespaces/_/actions/{name} HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+}
+
+/// Runs `capacity --detached` against `server` (process `pid`) with
+/// `extra` arguments: ten calls of 2 s, five at a time, must all be
+/// answered 202 and be seen alive at once on the server's /metrics.
+fn detached_capacity(server: &str, pid: &str, extra: &[&str], out: &str) {
+    let mut args = vec![
+        "capacity",
+        "--detached",
+        "--server",
+        server,
+        "--pid",
+        pid,
+        "--sleep",
+        "2",
+        "--step",
+        "5",
+        "--max",
+        "10",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    load(&args);
+    let cap = csv(&Path::new(out).join("capacity.csv"));
+    assert_eq!(field(&cap, 1, "reached"), "10", "{cap:?}");
+    assert_eq!(field(&cap, 1, "ok"), "10", "{cap:?}");
+    assert_eq!(field(&cap, 1, "failed"), "0", "{cap:?}");
 }
 
 #[test]
@@ -435,4 +492,32 @@ fn the_fork_server_runs_a_process_per_request() {
 fn the_wasmtime_server_runs_an_instance_per_request() {
     let hello = repo().join("examples/hello/hello.wasm");
     peer_serves_hello("wasmtime-server", &[hello.to_str().unwrap()]);
+}
+
+/// Built with `cargo test -p luge-loadtest --features wasmtime-peer`.
+#[cfg(feature = "wasmtime-peer")]
+#[test]
+fn the_wasmtime_server_runs_detached_calls_on_its_async_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sleep = repo().join("examples/sleep/sleep.wasm");
+    let hello = repo().join("examples/hello/hello.wasm");
+    let server = Running(
+        target_command(env!("CARGO_BIN_EXE_luge-load"))
+            .args(["wasmtime-server", "--detached", "--instances", "50"])
+            .args(["--memory-mib", "16", "--reserve-mib", "16"])
+            .arg(&sleep)
+            .arg(&hello)
+            .args(["--port", &port.to_string()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(port, "wasmtime-server");
+    detached_capacity(
+        &format!("wasmtime=http://127.0.0.1:{port}"),
+        &server.0.id().to_string(),
+        &["--live-metric", "wasmtime_server_detached_running"],
+        &dir.path().join("capacity").display().to_string(),
+    );
 }

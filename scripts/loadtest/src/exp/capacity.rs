@@ -4,12 +4,18 @@
 //! cap. The server's CPU time and RSS (its process and descendants, from
 //! /proc) are sampled over time; RSS per sandbox is the growth over the
 //! idle server divided by the peak number of calls in flight.
+//!
+//! With `--detached`, the calls are OpenWhisk's non-blocking invocations
+//! instead, over a few connections: a sleeping call then holds no
+//! connection (nor a client thread), so that the ramp can reach hundreds
+//! of thousands of sandboxes, and the calls alive are read from the
+//! server's `/metrics`.
 
 use crate::client::Client;
 use crate::csv::{num, write_file, Table};
 use crate::procstat::tree_usage;
 use crate::workload::{Function, Server};
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use luge_report::chart::{Labels, LineChart, Scale, Series};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,7 +49,33 @@ pub struct CapacityArgs {
     /// Where capacity.csv, capacity-timeline.csv and the charts go.
     #[arg(long, default_value = "target/loadtest/capacity")]
     pub out: PathBuf,
+    /// Start the calls as non-blocking invocations of the OpenWhisk action
+    /// --action (`POST URL/api/v1/namespaces/_/actions/ACTION`, parameters
+    /// `{"seconds": S}`, answered 202 at once) over a few keep-alive
+    /// connections. URL is luge's admin listener (with --token and the
+    /// action, examples/sleep, created first) or `luge-load
+    /// wasmtime-server --detached` (which serves sleep.wasm as `sleep`).
+    /// The calls alive are read from URL/metrics (--live-metric); "ok"
+    /// counts the calls answered 202.
+    #[arg(long)]
+    pub detached: bool,
+    /// The action --detached calls invoke.
+    #[arg(long, default_value = "sleep")]
+    pub action: String,
+    /// The bearer token of --detached invocations (luge's admin token).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The gauge of sandboxes alive on each server's /metrics, for
+    /// --detached: one per --server in order, else luge's for every one.
+    #[arg(long = "live-metric")]
+    pub live_metrics: Vec<String>,
 }
+
+/// Connections a --detached ramp invokes over at once.
+const DETACHED_CONNECTIONS: usize = 4;
+
+/// The gauge luge keeps of its sandboxes alive.
+const LUGE_LIVE: &str = "luge_live_sandboxes";
 
 /// What stopped the ramp.
 fn stop_reason(
@@ -72,6 +104,92 @@ struct Counters {
     failed: AtomicUsize,
 }
 
+impl Counters {
+    fn count(&self, ok: bool) {
+        let counter = if ok { &self.ok } else { &self.failed };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The sum of the samples of `name` (any labels) in the Prometheus text
+/// `metrics`, `None` if it has none.
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = metrics
+        .lines()
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let metric = series.split('{').next()?;
+            (metric == name).then(|| value.parse().ok())?
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// A ramp's detached invocations, and how the calls alive are read.
+struct Detached {
+    invocation: Vec<u8>,
+    clients: Vec<Client>,
+    metrics: Vec<u8>,
+    watcher: Client,
+    live_metric: String,
+}
+
+impl Detached {
+    fn new(server: &Server, args: &CapacityArgs, live_metric: &str) -> Detached {
+        let timeout = Duration::from_secs(30);
+        let params = format!(r#"{{"seconds": {}}}"#, args.sleep);
+        let bearer = args.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer));
+        }
+        let path = format!("/api/v1/namespaces/_/actions/{}", args.action);
+        let action = server.base.with_path(&path);
+        Detached {
+            invocation: action.request(params.as_bytes(), &headers),
+            clients: (0..DETACHED_CONNECTIONS)
+                .map(|_| Client::new(&server.base, timeout))
+                .collect(),
+            metrics: server.base.with_path("/metrics").request(b"", &[]),
+            watcher: Client::new(&server.base, timeout),
+            live_metric: live_metric.to_owned(),
+        }
+    }
+
+    /// Makes `count` invocations spread over the connections, and waits
+    /// for their answers: 202 counts as ok.
+    fn invoke(&mut self, count: usize, counters: &Counters, epoch: Instant) {
+        let per = count.div_ceil(self.clients.len());
+        let invocation = &self.invocation;
+        std::thread::scope(|scope| {
+            for (k, client) in self.clients.iter_mut().enumerate() {
+                let calls = count.saturating_sub(k * per).min(per);
+                scope.spawn(move || {
+                    for _ in 0..calls {
+                        counters.count(client.call(invocation, epoch).0.status == 202);
+                    }
+                });
+            }
+        });
+    }
+
+    /// The sandboxes alive on the server.
+    fn live(&mut self, epoch: Instant) -> Result<usize> {
+        let (sample, body) = self.watcher.call(&self.metrics, epoch);
+        let text = String::from_utf8_lossy(&body);
+        if !sample.ok() {
+            bail!(
+                "reading /metrics: status {}: {}",
+                sample.status,
+                text.trim()
+            );
+        }
+        let live = gauge(&text, &self.live_metric)
+            .with_context(|| format!("/metrics has no {}", self.live_metric))?;
+        Ok(live as usize)
+    }
+}
+
 /// One reading of the timeline.
 struct Tick {
     t: f64,
@@ -93,6 +211,12 @@ pub fn run(args: CapacityArgs) -> Result<()> {
         args.step >= 1 && args.tick_ms >= 1,
         "--step and --tick-ms must be >= 1"
     );
+    ensure!(
+        args.live_metrics.is_empty() || args.live_metrics.len() == args.servers.len(),
+        "--live-metric: give one per --server ({} servers, {} metrics)",
+        args.servers.len(),
+        args.live_metrics.len()
+    );
     let mut summary = Table::new(&[
         "server",
         "reached",
@@ -106,9 +230,13 @@ pub fn run(args: CapacityArgs) -> Result<()> {
     ]);
     let mut timeline = Table::new(&["server", "t_s", "in_flight", "cpu_s", "rss_mib"]);
     let (mut rss_lines, mut flight_lines) = (Vec::new(), Vec::new());
-    for (spec, &pid) in args.servers.iter().zip(&args.pids) {
+    for (i, (spec, &pid)) in args.servers.iter().zip(&args.pids).enumerate() {
         let server = Server::parse(spec)?;
-        let ticks = ramp(&server, pid, &args, &mut summary)?;
+        let live_metric = args.live_metrics.get(i).map_or(LUGE_LIVE, String::as_str);
+        let mut detached = args
+            .detached
+            .then(|| Detached::new(&server, &args, live_metric));
+        let ticks = ramp(&server, pid, &args, detached.as_mut(), &mut summary)?;
         for t in &ticks {
             timeline.row(vec![
                 server.name.clone(),
@@ -149,8 +277,14 @@ pub fn run(args: CapacityArgs) -> Result<()> {
 }
 
 /// Ramps calls up on one server until a stop condition, waits for the calls
-/// to end, and returns the timeline.
-fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> Result<Vec<Tick>> {
+/// to end, and returns the timeline. The calls are `detached` ones if given.
+fn ramp(
+    server: &Server,
+    pid: u32,
+    args: &CapacityArgs,
+    mut detached: Option<&mut Detached>,
+    summary: &mut Table,
+) -> Result<Vec<Tick>> {
     let idle =
         tree_usage(pid).with_context(|| format!("process {pid} of {} is gone", server.name))?;
     let request = Function::Sleep {
@@ -165,11 +299,17 @@ fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> 
     let (mut peak_rss, mut last_cpu) = (idle.rss_bytes, 0.0);
     std::thread::scope(|scope| -> Result<()> {
         loop {
-            let in_flight = counters.in_flight.load(Ordering::SeqCst);
-            let failed = counters.failed.load(Ordering::SeqCst);
             // A server that dies under the ramp has found its limit too:
             // the calls in flight fail, and the summary says why it ended.
-            let Some(now) = tree_usage(pid) else {
+            let usage = tree_usage(pid);
+            let in_flight = match (&mut detached, &usage) {
+                // Detached calls die with their server.
+                (Some(_), None) => 0,
+                (Some(detached), Some(_)) => detached.live(start)?,
+                (None, _) => counters.in_flight.load(Ordering::SeqCst),
+            };
+            let failed = counters.failed.load(Ordering::SeqCst);
+            let Some(now) = usage else {
                 if stop.is_none() {
                     reached = reached.max(in_flight);
                     stop = Some("server exited");
@@ -198,34 +338,35 @@ fn ramp(server: &Server, pid: u32, args: &CapacityArgs, summary: &mut Table) -> 
             if stop.is_none() {
                 reached = reached.max(in_flight);
                 stop = stop_reason(failed, rss_mib, args.memory_limit_mib, started, args.max);
-                if stop.is_none() {
-                    for _ in 0..args.step.min(args.max - started) {
-                        let (request, counters) = (&request, &counters);
-                        // Counted before the thread runs, so that the end
-                        // check below cannot see zero while calls start.
-                        counters.in_flight.fetch_add(1, Ordering::SeqCst);
-                        std::thread::Builder::new()
-                            .stack_size(64 * 1024)
-                            .spawn_scoped(scope, move || {
-                                let mut client = Client::new(&server.base, timeout);
-                                let (sample, _) = client.call(request, start);
-                                counters.in_flight.fetch_sub(1, Ordering::SeqCst);
-                                let counter = if sample.ok() {
-                                    &counters.ok
-                                } else {
-                                    &counters.failed
-                                };
-                                counter.fetch_add(1, Ordering::SeqCst);
-                            })
-                            .context("starting a client thread")?;
-                        started += 1;
+                let count = args.step.min(args.max - started);
+                match (&stop, &mut detached) {
+                    (Some(reason), _) => eprintln!(
+                        "capacity: {}: stopped at {reached} in flight ({reason})",
+                        server.name
+                    ),
+                    (None, Some(detached)) => {
+                        detached.invoke(count, &counters, start);
+                        started += count;
                     }
-                } else {
-                    eprintln!(
-                        "capacity: {}: stopped at {reached} in flight ({})",
-                        server.name,
-                        stop.unwrap_or("")
-                    );
+                    (None, None) => {
+                        for _ in 0..count {
+                            let (request, counters) = (&request, &counters);
+                            // Counted before the thread runs, so that the
+                            // end check below cannot see zero while calls
+                            // start.
+                            counters.in_flight.fetch_add(1, Ordering::SeqCst);
+                            std::thread::Builder::new()
+                                .stack_size(64 * 1024)
+                                .spawn_scoped(scope, move || {
+                                    let mut client = Client::new(&server.base, timeout);
+                                    let (sample, _) = client.call(request, start);
+                                    counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+                                    counters.count(sample.ok());
+                                })
+                                .context("starting a client thread")?;
+                            started += 1;
+                        }
+                    }
                 }
             }
             if stop.is_some() && in_flight == 0 {
@@ -266,5 +407,17 @@ mod tests {
         assert_eq!(stop_reason(1, 200.0, 100, 10, 10), Some("first failure"));
         assert_eq!(stop_reason(0, 200.0, 100, 10, 10), Some("memory bound"));
         assert_eq!(stop_reason(0, 10.0, 100, 10, 10), Some("cap (--max)"));
+    }
+
+    #[test]
+    fn a_gauge_is_summed_over_its_labels_and_matched_by_whole_name() {
+        let text = "# TYPE luge_live_sandboxes gauge\n\
+                    luge_live_sandboxes{mode=\"guard\"} 7\n\
+                    luge_live_sandboxes{mode=\"bounds\"} 5\n\
+                    luge_live_sandboxes_peak 99\n\
+                    wasmtime_server_detached_running 3\n";
+        assert_eq!(gauge(text, "luge_live_sandboxes"), Some(12.0));
+        assert_eq!(gauge(text, "wasmtime_server_detached_running"), Some(3.0));
+        assert_eq!(gauge(text, "luge_live"), None);
     }
 }

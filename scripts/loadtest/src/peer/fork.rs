@@ -83,6 +83,7 @@ mod tests {
             method: "GET".into(),
             query: String::new(),
             body: vec![],
+            detached: false,
         };
         assert_eq!(fork.invoke(&request("nope")).0, 404);
         assert_eq!(fork.invoke(&request("../bin/sh")).0, 404);

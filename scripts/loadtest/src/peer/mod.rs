@@ -8,6 +8,11 @@
 //!   container/fork baseline);
 //! - `wasmtime` (feature `wasmtime-peer`): a fresh Wasmtime instance per
 //!   request from its pooling allocator.
+//!
+//! OpenWhisk's invocation path, `POST /api/v1/namespaces/NS/actions/NAME`,
+//! calls NAME too, its body as stdin; without `blocking=true` it is a
+//! detached call, answered 202 at once, which a peer runs without its
+//! connection if it can (the capacity experiment's sleepers).
 
 pub mod fork;
 #[cfg(feature = "wasmtime-peer")]
@@ -22,6 +27,15 @@ use std::sync::Arc;
 pub trait Invoke: Send + Sync + 'static {
     /// The response status and body for `request`.
     fn invoke(&self, request: &Request) -> (u16, Vec<u8>);
+
+    /// Starts `request` as a detached call and answers at once. A peer
+    /// that runs calls only on their connection refuses.
+    fn detach(&self, _request: Request) -> (u16, Vec<u8>) {
+        (
+            501,
+            b"this peer runs calls on their connection only\n".to_vec(),
+        )
+    }
 }
 
 /// A request head and body as the peers need them.
@@ -32,6 +46,8 @@ pub struct Request {
     method: String,
     query: String,
     body: Vec<u8>,
+    /// A non-blocking OpenWhisk invocation.
+    detached: bool,
 }
 
 impl Request {
@@ -103,7 +119,11 @@ fn connection(mut stream: TcpStream, peer: &dyn Invoke) {
         match parse_request(&buf) {
             Ok(Some((request, used))) => {
                 buf.drain(..used);
-                let (status, body) = peer.invoke(&request);
+                let (status, body) = if request.detached {
+                    peer.detach(request)
+                } else {
+                    peer.invoke(&request)
+                };
                 if respond(&mut stream, status, &body).is_err() {
                     return;
                 }
@@ -141,19 +161,37 @@ fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
     }
     let target = req.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let args = query
-        .split('&')
-        .filter(|a| !a.is_empty())
-        .map(percent_decode)
-        .collect();
+    let parts = query.split('&').filter(|a| !a.is_empty());
+    // An action's parameters are its body; its query says how to call it.
+    let (name, args, detached) = match openwhisk_action(path) {
+        Some(action) => (
+            action,
+            Vec::new(),
+            !parts.into_iter().any(|p| p == "blocking=true"),
+        ),
+        None => (
+            path.trim_start_matches('/'),
+            parts.map(percent_decode).collect(),
+            false,
+        ),
+    };
     let request = Request {
-        name: path.trim_start_matches('/').to_owned(),
+        name: name.to_owned(),
         args,
         method: req.method.unwrap_or("GET").to_owned(),
         query: query.to_owned(),
         body: buf[head..head + length].to_vec(),
+        detached,
     };
     Ok(Some((request, head + length)))
+}
+
+/// The action NAME of OpenWhisk's invocation path,
+/// `/api/v1/namespaces/NS/actions/NAME`.
+fn openwhisk_action(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (_namespace, action) = rest.split_once("/actions/")?;
+    (!action.is_empty() && !action.contains('/')).then_some(action)
 }
 
 /// Decodes `%XX` escapes (and `+` as a space, as in a form's query).
@@ -187,8 +225,11 @@ fn percent_decode(s: &str) -> String {
 fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
         404 => "Not Found",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     let mut out = format!(
@@ -223,5 +264,41 @@ mod tests {
         assert_eq!(r.args, vec!["a b".to_owned(), "7".to_owned()]);
         assert_eq!(r.body, b"hi");
         assert_eq!(parse_request(b"GET /x HTTP/1.1\r\n").unwrap(), None);
+    }
+
+    #[test]
+    fn openwhisk_invocations_are_detached_unless_blocking() {
+        let call = |target: &str| {
+            let raw = format!("POST {target} HTTP/1.1\r\nContent-Length: 2\r\n\r\n{{}}");
+            parse_request(raw.as_bytes()).unwrap().unwrap().0
+        };
+        let detached = call("/api/v1/namespaces/_/actions/sleep");
+        assert_eq!((detached.name.as_str(), detached.detached), ("sleep", true));
+        assert!(detached.args.is_empty());
+        assert_eq!(detached.body, b"{}");
+        let blocking = call("/api/v1/namespaces/guest/actions/sleep?blocking=true");
+        assert_eq!(
+            (blocking.name.as_str(), blocking.detached),
+            ("sleep", false)
+        );
+        assert!(blocking.args.is_empty(), "the query is not the argv");
+        let plain = call("/api/v1/namespaces/_/actions/a/b");
+        assert_eq!(
+            (plain.name.as_str(), plain.detached),
+            ("api/v1/namespaces/_/actions/a/b", false)
+        );
+    }
+
+    #[test]
+    fn a_peer_without_detached_calls_refuses_them() {
+        struct OnConnection;
+        impl Invoke for OnConnection {
+            fn invoke(&self, _: &Request) -> (u16, Vec<u8>) {
+                (200, Vec::new())
+            }
+        }
+        let raw = b"POST /api/v1/namespaces/_/actions/sleep HTTP/1.1\r\n\r\n";
+        let (request, _) = parse_request(raw).unwrap().unwrap();
+        assert_eq!(OnConnection.detach(request).0, 501);
     }
 }
