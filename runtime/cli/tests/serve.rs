@@ -177,17 +177,9 @@ fn a_server_whose_port_is_held_for_a_moment_waits_for_it() {
     let held = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let config = config_file(port, &[route("/hello", &example("hello"), "")], "");
     let mut served = start_with(tempfile::tempdir().unwrap(), &config, port, |_| {});
-    let start = Instant::now();
-    while !served.log().contains("is in use") {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            panic!("luge serve exited with {status} while its port was held");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no word of the port in use"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    served.wait_for("saying its port is in use", |s| {
+        s.log().contains("is in use")
+    });
     drop(held);
     served.wait_listening(port);
     let reply = Client::connect(port).post("/hello", b"again");

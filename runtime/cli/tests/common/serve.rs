@@ -52,14 +52,21 @@ impl Served {
     /// Returns once `port` takes connections; panics if the server exits
     /// first or takes longer than a minute.
     pub fn wait_listening(&mut self, port: u16) {
+        let what = format!("listening on {port}");
+        self.wait_for(&what, |_| TcpStream::connect(("127.0.0.1", port)).is_ok());
+    }
+
+    /// Returns once `done` holds of the server; panics, naming `what` it
+    /// waited for, if the server exits first or it takes over a minute.
+    pub fn wait_for(&mut self, what: &str, mut done: impl FnMut(&Served) -> bool) {
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !done(self) {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("luge serve exited with {status} before listening on {port}");
+                panic!("luge serve exited with {status} before {what}");
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
-                "luge serve did not listen on {port} within 60 s"
+                "luge serve: not {what} within 60 s"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
