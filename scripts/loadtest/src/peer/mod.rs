@@ -161,14 +161,10 @@ fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, String> {
     }
     let target = req.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let parts = query.split('&').filter(|a| !a.is_empty());
+    let mut parts = query.split('&').filter(|a| !a.is_empty());
     // An action's parameters are its body; its query says how to call it.
     let (name, args, detached) = match openwhisk_action(path) {
-        Some(action) => (
-            action,
-            Vec::new(),
-            !parts.into_iter().any(|p| p == "blocking=true"),
-        ),
+        Some(action) => (action, Vec::new(), !parts.any(|p| p == "blocking=true")),
         None => (
             path.trim_start_matches('/'),
             parts.map(percent_decode).collect(),
