@@ -220,9 +220,8 @@ impl Shared {
     }
 
     /// Runs the detached call `request` of `pre`'s function to its end.
-    async fn detached(&self, request: Request) {
-        let pre = &self.functions[&request.name];
-        let (status, body) = self.call_async(pre, &request).await;
+    async fn detached(&self, pre: InstancePre<WasiP1Ctx>, request: Request) {
+        let (status, body) = self.call_async(&pre, &request).await;
         if status != 200 && self.failed.fetch_add(1, Ordering::Relaxed) < FAILURES_REPORTED {
             eprintln!(
                 "wasmtime-server: a detached call of {} failed ({status}): {}",
@@ -265,13 +264,13 @@ impl Invoke for Wasmtime {
         let Some(runtime) = &self.runtime else {
             return (501, b"detached calls need --detached\n".to_vec());
         };
-        if !self.shared.functions.contains_key(&request.name) {
+        let Some(pre) = self.shared.functions.get(&request.name).cloned() else {
             return (404, b"no such function\n".to_vec());
-        }
+        };
         let shared = Arc::clone(&self.shared);
         let id = shared.started.fetch_add(1, Ordering::Relaxed);
         shared.running.fetch_add(1, Ordering::Relaxed);
-        runtime.spawn(async move { shared.detached(request).await });
+        runtime.spawn(async move { shared.detached(pre, request).await });
         (
             202,
             format!("{{\"activationId\":\"{id:032x}\"}}\n").into_bytes(),
